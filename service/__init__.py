@@ -1,0 +1,31 @@
+"""The Passcast Flask application."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """App factory: everything configurable comes in through `settings` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder="../templates", instance_path=str(settings.instance_dir))
+    app.config["PASSCAST"] = settings
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    from service import cli, db, problems
+    from service.api import init_app as init_api
+    from service.downloads import bp as downloads_bp
+
+    db.init_app(app, settings.database_url)
+    problems.register(app)
+    init_api(app)
+    app.register_blueprint(downloads_bp)
+    cli.register(app)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

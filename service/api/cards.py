@@ -1,0 +1,91 @@
+"""Cards: issue one for a customer, look it up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service import db
+from service.api.schemas import CardIssueIn, CardOut
+from service.auth import require_brand, require_brand_or_cashier
+from service.cards import CustomerDetails, apple_pass_url, barcode_message, display_number, issue_card
+from service.models import Card, Program, Store
+from service.problems import Problem, validation_problem
+
+blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
+
+
+def card_view(card: Card) -> dict[str, Any]:
+    brand = card.program.brand
+    settings = current_app.config["PASSCAST"]
+    return {
+        "id": card.id,
+        "program_id": card.program_id,
+        "serial_number": card.serial_number,
+        "number": display_number(card),
+        "customer": card.customer,
+        "balance": card.balance,
+        "lifetime_points": card.lifetime_points,
+        "tier": card.tier,
+        "voided": card.voided,
+        "version": card.version,
+        "updated_at": card.updated_at,
+        "created_at": card.created_at,
+        "barcode_message": barcode_message(card, brand),
+        "apple_pass_url": apple_pass_url(card, brand, settings.public_base_url),
+        "google_save_url": None,
+    }
+
+
+def brand_program(program_id: int) -> Program:
+    program = db.session().get(Program, program_id)
+    if program is None or program.brand_id != g.brand.id:
+        raise Problem(404, "Program not found", f"No program {program_id} in your brand.")
+    return program
+
+
+def brand_card(card_id: int) -> Card:
+    card = db.session().get(Card, card_id)
+    if card is None or card.brand_id != g.brand.id:
+        raise Problem(404, "Card not found", f"No card {card_id} in your brand.")
+    return card
+
+
+@blp.route("/programs/<int:program_id>/cards", methods=["POST"])
+@require_brand
+@blp.arguments(CardIssueIn)
+@blp.response(201, CardOut, description="The new card")
+@blp.alt_response(200, schema=CardOut, description="A card already existed for this email or phone")
+def issue(body: dict[str, Any], program_id: int) -> Any:
+    """Issue a card (creates the customer). Same email or phone in this program: the existing card."""
+    session = db.session()
+    program = brand_program(program_id)
+    details = CustomerDetails(**body["customer"])
+    if details.home_store_id is not None:
+        store = session.get(Store, details.home_store_id)
+        if store is None or store.brand_id != program.brand_id:
+            raise validation_problem([{"field": "customer.home_store_id", "message": "No such store in your brand."}])
+    card, created = issue_card(session, program, details)
+    session.commit()
+    return card_view(card), 201 if created else 200
+
+
+@blp.route("/cards/<int:card_id>", methods=["GET"])
+@require_brand_or_cashier
+@blp.response(200, CardOut)
+def get_card(card_id: int) -> Any:
+    """A card with its balance, tier and links."""
+    return card_view(brand_card(card_id))
+
+
+@blp.route("/cards", methods=["GET"])
+@require_brand
+@blp.response(200, CardOut(many=True))
+def find_cards() -> Any:
+    """The brand's most recent cards (up to 100)."""
+    cards = db.session().scalars(
+        select(Card).where(Card.brand_id == g.brand.id).order_by(Card.id.desc()).limit(100))
+    return [card_view(card) for card in cards]

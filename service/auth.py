@@ -1,0 +1,93 @@
+"""Who is calling: brands by API key, cashiers by their own token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+from sqlalchemy import select
+
+from service import db, secrets
+from service.models import ApiKey, Brand, Cashier
+from service.problems import Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Problem(401, "Unauthorized", "Send 'Authorization: Bearer <key>'.")
+    return value.strip()
+
+
+def brand_for_api_key(value: str) -> Brand | None:
+    prefix = secrets.prefix_of(value, "pk")
+    if prefix is None:
+        return None
+    key = db.session().scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None or not secrets.matches(value, key.secret_hash):
+        return None
+    return key.brand
+
+
+def cashier_for_token(value: str) -> Cashier | None:
+    prefix = secrets.prefix_of(value, "ct")
+    if prefix is None:
+        return None
+    cashier = db.session().scalar(select(Cashier).where(Cashier.token_prefix == prefix))
+    if cashier is None or not secrets.matches(value, cashier.token_hash):
+        return None
+    return cashier
+
+
+def require_brand(view: F) -> F:
+    """A brand API key; sets g.brand."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        brand = brand_for_api_key(_bearer())
+        if brand is None:
+            raise Problem(401, "Unauthorized", "Unknown or revoked API key.")
+        g.brand, g.cashier = brand, None
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_brand_or_cashier(view: F) -> F:
+    """A brand API key or an active cashier's token; sets g.brand and g.cashier."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        cashier = cashier_for_token(token)
+        if cashier is not None:
+            if not cashier.active:
+                raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
+            g.brand, g.cashier = cashier.brand, cashier
+        else:
+            brand = brand_for_api_key(token)
+            if brand is None:
+                raise Problem(401, "Unauthorized", "Unknown API key or cashier token.")
+            g.brand, g.cashier = brand, None
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_cashier(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cashier = cashier_for_token(_bearer())
+        if cashier is None:
+            raise Problem(401, "Unauthorized", "Unknown cashier token.")
+        if not cashier.active:
+            raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
+        g.brand, g.cashier = cashier.brand, cashier
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

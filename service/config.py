@@ -1,0 +1,78 @@
+"""Configuration from the environment.
+
+Every external endpoint is a setting so that production points at the vendors and the
+test suite points at local doubles speaking the same protocols; nothing in the code
+knows which one it is talking to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sqlite_default() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'instance' / 'passcast.db'}"
+
+
+def _normalise_database_url(url: str) -> str:
+    """Make relative SQLite paths relative to the project, not to the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str(PROJECT_ROOT / url[len(prefix):])
+    if url.startswith("postgres://"):  # Heroku-style URLs are not accepted by SQLAlchemy 2
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_sqlite_default)
+    redis_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    apns_endpoint: str = "https://api.push.apple.com"
+    apns_ca_file: str | None = None
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    walletpasses_push_url: str = "https://walletpasses.appspot.com/api/v1/push"
+    google_wallet_api: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    certs_dir: Path = PROJECT_ROOT / "certs"
+    instance_dir: Path = PROJECT_ROOT / "instance"
+    dev_pass_type_identifier: str = "pass.dev.passcast.loyalty"
+    dev_team_identifier: str = "PASSCASTDV"
+    jobs_immediate: bool = False
+
+    @property
+    def web_service_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/passkit"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        defaults = cls()
+
+        def get(name: str, default: str | None) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else default
+
+        certs_dir = get("CERTS_DIR", None)
+        instance_dir = get("INSTANCE_DIR", None)
+        return cls(
+            database_url=_normalise_database_url(get("DATABASE_URL", defaults.database_url) or ""),
+            redis_url=get("REDIS_URL", None),
+            public_base_url=get("PUBLIC_BASE_URL", defaults.public_base_url) or "",
+            apns_endpoint=get("APNS_ENDPOINT", defaults.apns_endpoint) or "",
+            apns_ca_file=get("APNS_CA_FILE", None),
+            fcm_endpoint=get("FCM_ENDPOINT", defaults.fcm_endpoint) or "",
+            walletpasses_push_url=get("WALLETPASSES_PUSH_URL", defaults.walletpasses_push_url) or "",
+            google_wallet_api=get("GOOGLE_WALLET_API", defaults.google_wallet_api) or "",
+            google_token_uri=get("GOOGLE_TOKEN_URI", defaults.google_token_uri) or "",
+            certs_dir=Path(certs_dir) if certs_dir else defaults.certs_dir,
+            instance_dir=Path(instance_dir) if instance_dir else defaults.instance_dir,
+            dev_pass_type_identifier=get("DEV_PASS_TYPE_IDENTIFIER", defaults.dev_pass_type_identifier) or "",
+            dev_team_identifier=get("DEV_TEAM_IDENTIFIER", defaults.dev_team_identifier) or "",
+            jobs_immediate=get("JOBS_IMMEDIATE", "0") == "1",
+        )

@@ -1,0 +1,48 @@
+"""`make run`: the web server and the job worker together, stopped together.
+
+In production run them separately (`gunicorn wsgi:app` and `huey_consumer
+service.jobs.huey`) on as many machines as needed; this is the one-command local setup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    bin_dir = os.path.dirname(sys.executable)
+    web = subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                            "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+                            "--access-logfile", "-", "wsgi:app"])
+    worker = subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "service.jobs.huey",
+                               "--workers", os.environ.get("WORKER_THREADS", "4"), "-k", "thread", "-q"])
+    children = [web, worker]
+    print(f"Passcast on http://127.0.0.1:{port} (worker pid {worker.pid}); Ctrl-C stops both.", flush=True)
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        stop()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return max((child.returncode or 0) for child in children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Shared fixtures: a migrated database per backend, the app, the demo brand.
+
+Every app-level test runs on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
+(.ci/run sets it when the local server answers). The schema is built by the real Alembic
+migrations, so the migration history is tested on both backends too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from service import create_app, demo, migrate
+from service.config import Settings
+from service.models import Base
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dev PKI for the whole run: RSA key generation is the slow part."""
+    return tmp_path_factory.mktemp("certs")
+
+
+def _reset_postgresql(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+        _reset_postgresql(url)
+    migrate.upgrade(url)
+    return url
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, certs_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, certs_dir=certs_dir, instance_dir=tmp_path / "instance",
+                    public_base_url="http://127.0.0.1:8000", jobs_immediate=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["db_engine"].dispose()
+    _empty_tables(settings.database_url)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def seeded(app: Flask, settings: Settings) -> dict[str, Any]:
+    """The demo brand, as `flask --app wsgi demo --json` prints it."""
+    with app.app_context():
+        from service import db
+
+        return demo.seed(db.session(), settings)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
