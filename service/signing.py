@@ -62,13 +62,8 @@ def certificate_from_upload(data: bytes, *, password: bytes | None, wwdr_pem: by
                             key_pem: bytes | None = None) -> PassCertificate:
     """A .p12 (with its password) or a PEM certificate (+ key) as a brand uploads it.
 
-    Apple hands out the WWDR intermediate as a DER `.cer`; PEM is accepted as well.
+    The WWDR may be Apple's DER `.cer` or PEM: the loaders accept both.
     """
-    if not wwdr_pem.lstrip().startswith(b"-----BEGIN"):
-        try:
-            wwdr_pem = x509.load_der_x509_certificate(wwdr_pem).public_bytes(serialization.Encoding.PEM)
-        except ValueError:
-            raise CertificateError("the WWDR file is neither PEM nor DER certificate") from None
     if data.lstrip().startswith(b"-----BEGIN"):
         return load_pem(data, key_pem, wwdr_pem, key_password=password)
     return load_p12(data, password, wwdr_pem)

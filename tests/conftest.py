@@ -89,7 +89,3 @@ def seeded(app: Flask, settings: Settings) -> dict[str, Any]:
         from service import db
 
         return demo.seed(db.session(), settings)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
