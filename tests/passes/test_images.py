@@ -1,0 +1,199 @@
+"""storeCard images: exact pixel sizes per scale, fit and cover, generated defaults."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from passes import images
+from passes.errors import PassValidationError
+from passes.images import image_set
+
+BROWN = (111, 78, 55)
+
+
+def png(size: tuple[int, int], colour: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def opened(result: dict[str, bytes]) -> dict[str, Image.Image]:
+    assert all(data.startswith(b"\x89PNG\r\n\x1a\n") for data in result.values())
+    return {name: Image.open(io.BytesIO(data)) for name, data in result.items()}
+
+
+def opaque_colours(image: Image.Image) -> set[tuple[int, ...]]:
+    return {pixel[:3] for _, pixel in image.convert("RGBA").getcolors(1 << 20) if pixel[3] == 255}
+
+
+def sizes(result: dict[str, bytes]) -> dict[str, tuple[int, int]]:
+    return {name: image.size for name, image in opened(result).items()}
+
+
+# --- uploaded sources ----------------------------------------------------------------------
+
+
+def test_strip_is_covered_to_exact_sizes() -> None:
+    assert sizes(image_set("strip", png((1000, 1000)))) == {
+        "strip.png": (375, 123),
+        "strip@2x.png": (750, 246),
+        "strip@3x.png": (1125, 369),
+    }
+
+
+def test_strip_crops_the_overflow_evenly() -> None:
+    # Twice as wide as the @3x strip: the outer quarters must be cropped away.
+    source = Image.new("RGB", (2250, 369), (0, 200, 0))
+    source.paste((220, 0, 0), (562, 0, 1688, 369))
+    buffer = io.BytesIO()
+    source.save(buffer, "PNG")
+    strip = opened(image_set("strip", buffer.getvalue()))["strip@3x.png"].convert("RGB")
+    for x in (3, 562, 1121):
+        red, green, _ = strip.getpixel((x, 184))
+        assert red > 200 and green < 20
+
+
+def test_icon_fits_inside_an_exact_square() -> None:
+    result = opened(image_set("icon", png((400, 200))))
+    assert {name: image.size for name, image in result.items()} == {
+        "icon.png": (29, 29),
+        "icon@2x.png": (58, 58),
+        "icon@3x.png": (87, 87),
+    }
+    icon = result["icon@3x.png"].convert("RGBA")
+    assert icon.getpixel((43, 0))[3] == 0  # letterboxed, not stretched
+    assert icon.getpixel((43, 43))[:3] == (200, 30, 30)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ((800, 200), [(160, 40), (320, 80), (480, 120)]),  # wide: width-bound
+        ((100, 200), [(25, 50), (50, 100), (75, 150)]),  # tall: height-bound
+        ((32, 10), [(160, 50), (320, 100), (480, 150)]),  # small sources are scaled up to fit
+    ],
+)
+def test_logo_fits_inside_160x50_keeping_aspect(source: tuple[int, int], expected: list[tuple[int, int]]) -> None:
+    assert list(sizes(image_set("logo", png(source))).values()) == expected
+
+
+def test_transparency_survives() -> None:
+    logo = opened(image_set("logo", png((320, 100), (0, 0, 0, 0), mode="RGBA")))["logo@2x.png"]
+    assert logo.mode == "RGBA" and logo.getpixel((10, 10))[3] == 0
+
+
+def test_jpeg_sources_are_accepted() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (10, 120, 200)).save(buffer, "JPEG", quality=85)
+    strip = opened(image_set("strip", buffer.getvalue()))
+    assert strip["strip@3x.png"].size == (1125, 369)
+    red, green, blue = strip["strip.png"].convert("RGB").getpixel((100, 60))
+    assert abs(red - 10) < 6 and abs(green - 120) < 6 and abs(blue - 200) < 6
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not an image", png((10, 10))[:40]])
+def test_invalid_image_bytes_are_refused(garbage: bytes) -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("strip", garbage)
+    assert excinfo.value.path == "strip"
+
+
+def test_source_must_be_bytes() -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("logo", "logo.png")  # type: ignore[arg-type]
+    assert excinfo.value.path == "logo"
+
+
+def test_unknown_image_name_is_refused() -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("thumbnail", png((10, 10)))
+    assert excinfo.value.path == "thumbnail"
+
+
+# --- generated defaults --------------------------------------------------------------------
+
+
+def test_default_icon_is_a_rounded_brand_square_with_an_initial() -> None:
+    result = opened(image_set("icon", None, background="#6F4E37", foreground="#FFFFFF", text="demo Coffee"))
+    assert {name: image.size for name, image in result.items()} == {
+        "icon.png": (29, 29),
+        "icon@2x.png": (58, 58),
+        "icon@3x.png": (87, 87),
+    }
+    icon = result["icon@3x.png"].convert("RGBA")
+    assert icon.getpixel((0, 0))[3] == 0  # rounded corner
+    assert icon.getpixel((6, 43)) == (*BROWN, 255)  # brand colour at the edge
+    colours = opaque_colours(icon)
+    assert (255, 255, 255) in colours  # the letter
+
+
+def test_default_icon_without_text_is_plain() -> None:
+    icon = opened(image_set("icon", None, background="rgb(111, 78, 55)"))["icon@2x.png"].convert("RGBA")
+    assert opaque_colours(icon) == {BROWN}
+
+
+def test_default_logo_is_the_brand_name() -> None:
+    result = opened(image_set("logo", None, foreground="#6F4E37", text="Demo Coffee"))
+    one, two, three = (result[name].size for name in ("logo.png", "logo@2x.png", "logo@3x.png"))
+    assert one[1] == 50 and two == (one[0] * 2, 100) and three == (one[0] * 3, 150)
+    assert 40 < one[0] <= 160
+    logo = result["logo@3x.png"].convert("RGBA")
+    assert logo.getbbox() is not None  # something was drawn
+    assert BROWN in opaque_colours(logo)
+
+
+def test_default_logo_shrinks_long_names_into_the_box() -> None:
+    for text in ("A much longer brand name for a bakery chain", "Кофейня «Ёлка»"):
+        logo = opened(image_set("logo", None, text=text))["logo@3x.png"]
+        assert logo.width <= 480 and logo.height == 150
+        alpha = logo.getchannel("A")
+        assert alpha.getbbox() is not None
+        assert alpha.getbbox()[2] < logo.width  # nothing cut off at the right edge
+
+
+def test_default_logo_needs_text() -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("logo", None)
+    assert excinfo.value.path == "logo"
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("logo", None, text="  ")
+    assert excinfo.value.path == "text"
+
+
+def test_default_strip_is_a_gradient_of_the_brand_colour() -> None:
+    result = opened(image_set("strip", None, background="#6F4E37"))
+    assert {name: image.size for name, image in result.items()} == {
+        "strip.png": (375, 123),
+        "strip@2x.png": (750, 246),
+        "strip@3x.png": (1125, 369),
+    }
+    strip = result["strip@2x.png"].convert("RGB")
+    top, middle, bottom = (strip.getpixel((375, y)) for y in (0, 123, 245))
+    assert sum(top) > sum(middle) > sum(bottom)
+    assert all(abs(a - b) <= 16 for a, b in zip(middle, BROWN, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"), [({"background": "brown"}, "background"), ({"foreground": "#12"}, "foreground")]
+)
+def test_default_colours_are_validated(kwargs: dict[str, str], path: str) -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        image_set("strip", None, **kwargs)
+    assert excinfo.value.path == path
+
+
+def test_results_are_cached_but_not_shared() -> None:
+    images._default_set.cache_clear()
+    first = image_set("icon", None, background="#123456", text="Q")
+    first["icon.png"] = b"mutated by a caller"
+    second = image_set("icon", None, background="rgb(18, 52, 86)", text="Q")  # same colour, other spelling
+    assert images._default_set.cache_info().hits == 1
+    assert second["icon.png"].startswith(b"\x89PNG")
+
+    source = png((600, 300))
+    images._resized_set.cache_clear()
+    assert image_set("logo", source) == image_set("logo", source)
+    assert images._resized_set.cache_info().hits == 1
