@@ -14,14 +14,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service import cli, db, problems
+    from service import cli, db, jobs, problems
     from service.api import init_app as init_api
     from service.downloads import bp as downloads_bp
+    from service.passkit import bp as passkit_bp
+    from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
 
+    jobs.configure(settings)
     db.init_app(app, settings.database_url)
     problems.register(app)
     init_api(app)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(passkit_bp)
     cli.register(app)
 
     @app.get("/healthz")

@@ -1,8 +1,8 @@
 """The background job queue (huey): SQLite next to the app by default, Redis when REDIS_URL is set.
 
 Jobs carry ids, never objects, and open their own database session, so a job can run in
-any worker process on any machine. The module-level `huey` is what `huey_consumer
-service.jobs.huey` runs.
+any worker process on any machine. The consumer runs `huey_consumer service.worker.huey`
+(service.worker imports every task module).
 """
 
 from __future__ import annotations
@@ -12,22 +12,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey
+from huey.storage import RedisStorage, SqliteStorage
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 
 
-def make_huey(settings: Settings) -> Huey:
+def _storage(settings: Settings) -> tuple[type, dict[str, object]]:
     if settings.redis_url:
-        return RedisHuey("passcast", url=settings.redis_url, results=False,
-                         immediate=settings.jobs_immediate)
+        return RedisStorage, {"url": settings.redis_url}
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("passcast", filename=str(settings.instance_dir / "jobs.db"), results=False,
-                      immediate=settings.jobs_immediate)
+    return SqliteStorage, {"filename": str(settings.instance_dir / "jobs.db")}
 
 
-huey = make_huey(Settings.from_env())
+def configure(settings: Settings) -> Huey:
+    """Point the queue at these settings' storage (the app factory and tests call this)."""
+    storage_class, kwargs = _storage(settings)
+    huey.storage_class, huey.storage_kwargs = storage_class, kwargs
+    huey._immediate = settings.jobs_immediate  # noqa: SLF001 - huey has no public re-init
+    huey.storage = huey.create_storage()
+    return huey
+
+
+huey = Huey("passcast", results=False, storage_class=SqliteStorage, filename=":memory:")
+configure(Settings.from_env())
 
 _app: Flask | None = None
 _app_lock = threading.Lock()

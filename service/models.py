@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -136,9 +137,13 @@ class Program(Base):
     team_identifier: Mapped[str] = mapped_column(String(20))
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("signing_certificates.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Loyalty rules (service/loyalty.py): what tiers are measured by, and how long points live.
+    tier_basis: Mapped[str] = mapped_column(String(20), default="lifetime_points")  # | lifetime_spend | points
+    points_expire_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: points never expire
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
+    tiers: Mapped[list[Tier]] = relationship(back_populates="program", order_by="Tier.threshold")
 
 
 class Store(Base):
@@ -191,7 +196,11 @@ class Card(Base):
     """One customer's card in one program; what every wallet copy of it is rendered from."""
 
     __tablename__ = "cards"
-    __table_args__ = (UniqueConstraint("program_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("program_id", "customer_id"),
+        # The engine refuses to overdraw; this makes any bug that tries fail loudly instead.
+        CheckConstraint("balance >= 0", name="ck_cards_balance_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
@@ -209,9 +218,15 @@ class Card(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Loyalty state (service/loyalty.py); `tier` above keeps the tier's name as the pass shows it.
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"), nullable=True)
+    lifetime_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
+    # When the oldest unspent points expire; the daily job looks only at cards past it.
+    points_expire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
     program: Mapped[Program] = relationship()
     customer: Mapped[Customer] = relationship()
+    current_tier: Mapped[Tier | None] = relationship()
 
     __mapper_args__ = {"eager_defaults": True}
 
@@ -248,3 +263,94 @@ class LedgerEntry(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Registration(Base):
+    """A device that holds a card and wants pushes when it changes (PassKit register call)."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("device_library_identifier", "card_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_library_identifier: Mapped[str] = mapped_column(String(255), index=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    pass_type_identifier: Mapped[str] = mapped_column(String(200))
+    push_token: Mapped[str] = mapped_column(String(512))
+    # apple (APNs) | relay (WalletPasses AndroidPass) | fcm (FCM token)
+    client_kind: Mapped[str] = mapped_column(String(10), default="apple")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    dead_reason: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PushDelivery(Base):
+    """One push of one card version to one device token: the outbox row and its history.
+
+    Written in the same transaction as the change it announces, so a crash after commit
+    loses nothing; unique per (card, version, token) so nobody gets the same news twice.
+    """
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        UniqueConstraint("card_id", "card_version", "push_token"),
+        Index("ix_push_deliveries_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    card_version: Mapped[int] = mapped_column(Integer)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), nullable=True, index=True)
+    push_token: Mapped[str] = mapped_column(String(512))
+    client_kind: Mapped[str] = mapped_column(String(10))
+    topic: Mapped[str] = mapped_column(String(200))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # queued -> sending -> accepted -> confirmed; or retry (-> sending) / failed / unregistered
+    status: Mapped[str] = mapped_column(String(15), default="queued")
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeviceLog(Base):
+    """What Wallet reported through POST /v1/log, kept searchable per card."""
+
+    __tablename__ = "device_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Tier(Base):
+    """A status level of a program (Silver, Gold...): reached at `threshold` of the program's
+    tier_basis (points, or money when the basis is lifetime_spend).
+
+    Each tier earns at its own rate (`earn_multiplier` times the program's points or cashback
+    rate), may grant its own discount, and may dress the pass in its own colours and strip;
+    unset design values fall back to the program's.
+    """
+
+    __tablename__ = "tiers"
+    __table_args__ = (UniqueConstraint("program_id", "name"), UniqueConstraint("program_id", "threshold"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    threshold: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal(1))
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2), nullable=True)
+    background_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    foreground_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    label_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="tiers")

@@ -19,7 +19,7 @@ def main() -> int:
     web = subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{port}",
                             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                             "--access-logfile", "-", "wsgi:app"])
-    worker = subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "service.jobs.huey",
+    worker = subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "service.worker.huey",
                                "--workers", os.environ.get("WORKER_THREADS", "4"), "-k", "thread", "-q"])
     children = [web, worker]
     print(f"Passcast on http://127.0.0.1:{port} (worker pid {worker.pid}); Ctrl-C stops both.", flush=True)

@@ -7,7 +7,10 @@ migrations, so the migration history is tested on both backends too.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
+from passes.certificates import ensure_dev_pki
 from service import create_app, demo, migrate
 from service.config import Settings
 from service.models import Base
+from tests.doubles.apns import ApnsDouble
+from tests.doubles.pki import Pki, make_pki
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -27,7 +34,31 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") e
 @pytest.fixture(scope="session")
 def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One dev PKI for the whole run: RSA key generation is the slow part."""
-    return tmp_path_factory.mktemp("certs")
+    directory = tmp_path_factory.mktemp("certs")
+    defaults = Settings()
+    ensure_dev_pki(directory / "dev", defaults.dev_pass_type_identifier, defaults.dev_team_identifier)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def apns_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The TLS identity of the loopback APNs (its CA goes into APNS_CA_FILE)."""
+    return make_pki(tmp_path_factory.mktemp("apns-pki"), topic=Settings().dev_pass_type_identifier)
+
+
+@pytest.fixture(scope="session")
+def apns_server(apns_pki: Pki, certs_dir: Path) -> Iterator[ApnsDouble]:
+    """APNs over HTTP/2 + TLS on loopback; trusts client certificates of the dev pass CA."""
+    with ApnsDouble(apns_pki.server_cert, apns_pki.server_key, topic=Settings().dev_pass_type_identifier,
+                    client_ca=certs_dir / "dev" / "ca.pem") as double:
+        yield double
+
+
+@pytest.fixture
+def apns(apns_server: ApnsDouble) -> ApnsDouble:
+    """The APNs double, with nothing recorded and every token answered 200."""
+    apns_server.reset()
+    return apns_server
 
 
 def _reset_postgresql(url: str) -> None:
@@ -62,9 +93,10 @@ def _empty_tables(url: str) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str, certs_dir: Path, tmp_path: Path) -> Settings:
+def settings(database_url: str, certs_dir: Path, tmp_path: Path, apns_server: ApnsDouble, apns_pki: Pki) -> Settings:
     return Settings(database_url=database_url, certs_dir=certs_dir, instance_dir=tmp_path / "instance",
-                    public_base_url="http://127.0.0.1:8000", jobs_immediate=True)
+                    public_base_url="http://127.0.0.1:8000", jobs_immediate=True,
+                    apns_endpoint=apns_server.url, apns_ca_file=str(apns_pki.ca_cert))
 
 
 @pytest.fixture
@@ -80,6 +112,24 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def live_app(settings: Settings, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
+    """The app served over real HTTP on a free loopback port, PUBLIC_BASE_URL pointing at it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    live_settings = dataclasses.replace(settings, public_base_url=f"http://127.0.0.1:{port}")
+    live_settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(live_settings)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, live_settings.public_base_url
+    server.shutdown()
+    app.extensions["db_engine"].dispose()
+    _empty_tables(settings.database_url)
 
 
 @pytest.fixture

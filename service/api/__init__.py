@@ -37,8 +37,9 @@ def init_app(app: Flask) -> PasscastApi:
         },
     )
     api = PasscastApi(app)
-    from service.api import cards, programs
+    from service.api import cards, deliveries, programs
 
     api.register_blueprint(programs.blp)
     api.register_blueprint(cards.blp)
+    api.register_blueprint(deliveries.blp)
     return api

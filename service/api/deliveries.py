@@ -1,0 +1,72 @@
+"""Where a card's pushes went: per registration, the state of each push."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from service import db
+from service.api.cards import brand_card
+from service.auth import require_brand
+from service.models import PushDelivery, Registration
+
+blp = Blueprint("deliveries", __name__, url_prefix="/api/v1", description="Devices and push delivery")
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    card_version = fields.Integer()
+    client_kind = fields.String(metadata={"description": "apple (APNs) | relay (WalletPasses) | fcm"})
+    status = fields.String(metadata={"description": "queued | sending | retry | accepted | confirmed | failed | "
+                                                    "unregistered. confirmed = the device fetched this version"})
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    campaign_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+class RegistrationOut(Schema):
+    id = fields.Integer()
+    device_library_identifier = fields.String()
+    client_kind = fields.String()
+    active = fields.Boolean()
+    dead_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    deliveries = fields.List(fields.Nested(DeliveryOut))
+
+
+class CardDevicesOut(Schema):
+    registrations = fields.List(fields.Nested(RegistrationOut))
+    other_deliveries = fields.List(fields.Nested(DeliveryOut), metadata={
+        "description": "Pushes whose registration is gone (unregistered or replaced)"})
+
+
+@blp.route("/cards/<int:card_id>/devices", methods=["GET"])
+@require_brand
+@blp.response(200, CardDevicesOut)
+def card_devices(card_id: int) -> Any:
+    """The devices holding a card and the last 50 pushes to each."""
+    card = brand_card(card_id)
+    session = db.session()
+    registrations = session.scalars(select(Registration).where(Registration.card_id == card.id)
+                                    .order_by(Registration.id)).all()
+    deliveries = session.scalars(select(PushDelivery).where(PushDelivery.card_id == card.id)
+                                 .order_by(PushDelivery.id.desc()).limit(500)).all()
+    by_registration: dict[int | None, list[PushDelivery]] = {}
+    for delivery in deliveries:
+        by_registration.setdefault(delivery.registration_id, []).append(delivery)
+    return {
+        "registrations": [
+            {**{column: getattr(r, column) for column in RegistrationOut._declared_fields if column != "deliveries"},
+             "deliveries": by_registration.get(r.id, [])[:50]}
+            for r in registrations
+        ],
+        "other_deliveries": [d for d in deliveries if d.registration_id not in {r.id for r in registrations}][:50],
+    }

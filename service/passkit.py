@@ -1,0 +1,177 @@
+"""Apple's PassKit web service (also spoken by Android .pkpass apps), under /passkit/v1.
+
+Status codes are exactly Apple's: register 201/200/401, updatable passes 200/204, latest
+pass 200/304/401, unregister 200/401, log 200. Authorization is checked before anything
+about a pass is revealed, and an unknown serial costs the same as a wrong token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service import db, pass_files, updates
+from service.downloads import pass_filename, pkpass_response
+from service.models import Card, DeviceLog, Program, PushDelivery, Registration, utcnow
+
+bp = Blueprint("passkit", __name__, url_prefix="/passkit/v1")
+
+_DUMMY_TOKEN = "x" * 32
+_HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
+MAX_LOG_LINES = 100
+
+
+def _authorization() -> tuple[str, str] | None:
+    """(scheme, token) for `ApplePass <token>` (iOS) or `AndroidPass <token>` (WalletPasses)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme not in ("ApplePass", "AndroidPass") or not token:
+        return None
+    return scheme, token.strip()
+
+
+def _authorized_card(session: Session, pass_type_identifier: str, serial_number: str) -> Card | None:
+    """The card if the caller's token is its token; None for any other case, in equal time."""
+    auth = _authorization()
+    card = session.scalar(
+        select(Card).join(Program).where(Card.serial_number == serial_number,
+                                          Program.pass_type_identifier == pass_type_identifier))
+    expected = card.authentication_token if card is not None else _DUMMY_TOKEN
+    given = auth[1] if auth else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()) or card is None:
+        return None
+    g.auth_scheme = auth[0] if auth else None
+    return card
+
+
+def _unauthorized() -> Response:
+    return Response(status=401)
+
+
+def client_kind(scheme: str, push_token: str) -> str:
+    """Which push service reaches this device: APNs, the WalletPasses relay, or FCM."""
+    if scheme == "AndroidPass":
+        return "relay"
+    if _HEX_TOKEN.match(push_token):
+        return "apple"
+    return "fcm"  # iOS tokens are hex; a non-hex token from a PassKit client is an FCM token
+
+
+@bp.post("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")
+def register(device_id: str, pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:
+        return _unauthorized()
+    body = request.get_json(silent=True)
+    push_token = body.get("pushToken") if isinstance(body, dict) else None
+    if not isinstance(push_token, str) or not push_token.strip() or len(push_token) > 512:
+        return Response("pushToken is required", status=400, mimetype="text/plain")
+    kind = client_kind(g.auth_scheme, push_token.strip())
+    registration = session.scalar(select(Registration).where(
+        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+    now = utcnow()
+    if registration is None:
+        session.add(Registration(device_library_identifier=device_id, card_id=card.id,
+                                 pass_type_identifier=pass_type_identifier, push_token=push_token.strip(),
+                                 client_kind=kind, active=True, created_at=now, updated_at=now))
+        status = 201
+    else:
+        # A known device re-registering may bring a new token: the old one is stale (pitfall 9).
+        registration.push_token, registration.client_kind = push_token.strip(), kind
+        registration.active, registration.dead_reason, registration.updated_at = True, None, now
+        status = 200
+    # A device with the same token elsewhere is the same phone: keep its other rows current.
+    session.execute(update(Registration).where(
+        Registration.device_library_identifier == device_id, Registration.card_id != card.id)
+        .values(push_token=push_token.strip(), client_kind=kind, active=True, dead_reason=None))
+    session.commit()
+    return Response(status=status)
+
+
+@bp.get("/devices/<device_id>/registrations/<pass_type_identifier>")
+def updatable_passes(device_id: str, pass_type_identifier: str) -> Response:
+    session = db.session()
+    since = updates.parse_tag(request.args.get("passesUpdatedSince"))
+    rows = session.execute(
+        select(Card.id, Card.serial_number, Card.version, Card.updated_at)
+        .join(Registration, Registration.card_id == Card.id)
+        .where(Registration.device_library_identifier == device_id,
+               Registration.pass_type_identifier == pass_type_identifier,
+               Registration.active.is_(True),
+               Card.updated_at > since.watermark)
+    ).all()
+    changed = [row for row in rows if (row.id, row.version) not in since.reported]
+    if not changed:
+        return Response(status=204)
+    tag = updates.next_tag(since, [(row.id, row.version, row.updated_at) for row in rows])
+    return jsonify({"serialNumbers": sorted(row.serial_number for row in changed), "lastUpdated": tag})
+
+
+@bp.route("/passes/<pass_type_identifier>/<serial_number>", methods=["GET", "HEAD"])
+def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:
+        return _unauthorized()
+    since = request.if_modified_since
+    if since is not None and card.updated_at.replace(microsecond=0) <= since:
+        _confirm(session, card)
+        session.commit()
+        response = Response(status=304)
+        response.last_modified = card.updated_at
+        return response
+    stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
+    _confirm(session, card)
+    session.commit()
+    return pkpass_response(stored.data, stored.last_modified, pass_filename(card))
+
+
+def _confirm(session: Session, card: Card) -> None:
+    """The phone now holds this version: pushes that announced it (or older) are confirmed."""
+    session.execute(
+        update(PushDelivery)
+        .where(PushDelivery.card_id == card.id, PushDelivery.card_version <= card.version,
+               PushDelivery.status.in_(("accepted", "sending", "queued", "retry")))
+        .values(status="confirmed", confirmed_at=utcnow()))
+
+
+@bp.delete("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")
+def unregister(device_id: str, pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:
+        return _unauthorized()
+    registration = session.scalar(select(Registration).where(
+        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+    if registration is not None:
+        session.delete(registration)
+    session.commit()
+    return Response(status=200)
+
+
+_SERIAL_IN_LOG = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@bp.post("/log")
+def log() -> Response:
+    """Wallet's complaints about our passes: kept, and linked to the card when a serial is named."""
+    body: Any = request.get_json(silent=True)
+    lines = body.get("logs") if isinstance(body, dict) else None
+    if not isinstance(lines, list):
+        return Response(status=200)
+    session = db.session()
+    messages = [str(line)[:4000] for line in lines[:MAX_LOG_LINES]]
+    serials = {serial for message in messages for serial in _SERIAL_IN_LOG.findall(message)}
+    cards = dict(session.execute(select(Card.serial_number, Card.id).where(Card.serial_number.in_(serials))).all()) \
+        if serials else {}
+    for message in messages:
+        found = _SERIAL_IN_LOG.search(message)
+        session.add(DeviceLog(card_id=cards.get(found.group(0)) if found else None, message=message))
+        current_app.logger.info("wallet log: %s", message)
+    session.commit()
+    return Response(status=200)
