@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -162,6 +163,15 @@ def parse_color(value: object, path: str) -> tuple[int, int, int]:
 
 def css_rgb(value: object, path: str) -> str:
     """Normalise a colour to the CSS rgb() triple pass.json documents."""
+    if type(value) is str:
+        return _css_rgb(value, path)
+    red, green, blue = parse_color(value, path)
+    return f"rgb({red}, {green}, {blue})"
+
+
+@lru_cache(maxsize=1024)
+def _css_rgb(value: str, path: str) -> str:
+    """Cached: a program's three colours are parsed again for every pass otherwise."""
     red, green, blue = parse_color(value, path)
     return f"rgb({red}, {green}, {blue})"
 
@@ -181,7 +191,11 @@ def _build(cls: type[T], item: object, path: str) -> T:
 
 
 def _build_all(cls: type[T], items: object, path: str) -> tuple[T, ...]:
-    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+    # Fast path (every pass built by the service): a tuple or list of ready instances.
+    if type(items) is tuple or type(items) is list:
+        if all(type(item) is cls for item in items):
+            return tuple(items)
+    elif isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
         raise PassValidationError(path, "must be a list")
     return tuple(_build(cls, item, f"{path}[{index}]") for index, item in enumerate(items))
 
@@ -260,19 +274,23 @@ class Field:
                 raise PassValidationError("currencyCode", "must be an ISO 4217 code such as EUR")
 
     def to_json_dict(self) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "key": self.key,
-                "value": _json_value(self.value),
-                "label": self.label,
-                "changeMessage": self.change_message,
-                "textAlignment": self.text_alignment,
-                "attributedValue": (None if self.attributed_value is None else _json_value(self.attributed_value)),
-                "dateStyle": self.date_style,
-                "numberStyle": self.number_style,
-                "currencyCode": self.currency_code,
-            }
-        )
+        # Built key by key rather than through _drop_none: a pass has up to a dozen fields.
+        result: dict[str, Any] = {"key": self.key, "value": _json_value(self.value)}
+        if self.label is not None:
+            result["label"] = self.label
+        if self.change_message is not None:
+            result["changeMessage"] = self.change_message
+        if self.text_alignment is not None:
+            result["textAlignment"] = self.text_alignment
+        if self.attributed_value is not None:
+            result["attributedValue"] = _json_value(self.attributed_value)
+        if self.date_style is not None:
+            result["dateStyle"] = self.date_style
+        if self.number_style is not None:
+            result["numberStyle"] = self.number_style
+        if self.currency_code is not None:
+            result["currencyCode"] = self.currency_code
+        return result
 
 
 _FIELD_GROUPS = (
@@ -625,8 +643,12 @@ class Pass:
             _set(self, "user_info", copy)
 
     def _check_field_keys(self) -> None:
+        card = self.store_card
+        keys = [item.key for attr, _ in _FIELD_GROUPS for item in getattr(card, attr)]
+        if len(set(keys)) == len(keys):
+            return
         seen: set[str] = set()
-        for path, item in self.store_card.fields():
+        for path, item in card.fields():
             if item.key in seen:
                 raise PassValidationError(
                     f"storeCard.{path}.key", f"duplicate key {item.key!r}: keys are unique per pass"
@@ -675,13 +697,11 @@ class Pass:
 
     def to_json_bytes(self) -> bytes:
         """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest."""
-        return json.dumps(
-            self.to_json_dict(),
-            ensure_ascii=False,
-            sort_keys=True,
-            separators=(",", ":"),
-            allow_nan=False,
-        ).encode("utf-8")
+        return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
+
+
+# What json.dumps would build for these options on every call.
+_PASS_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def check_update(previous: Pass, new: Pass) -> None:

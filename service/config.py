@@ -37,6 +37,8 @@ class Settings:
     apns_ca_file: str | None = None
     fcm_endpoint: str = "https://fcm.googleapis.com"
     walletpasses_push_url: str = "https://walletpasses.appspot.com/api/v1/push"
+    walletpasses_api_key: str | None = None
+    fcm_service_account_file: str | None = None
     google_wallet_api: str = "https://walletobjects.googleapis.com/walletobjects/v1"
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     certs_dir: Path = PROJECT_ROOT / "certs"
@@ -44,6 +46,7 @@ class Settings:
     dev_pass_type_identifier: str = "pass.dev.passcast.loyalty"
     dev_team_identifier: str = "PASSCASTDV"
     jobs_immediate: bool = False
+    push_lease_seconds: float = 120.0
 
     @property
     def web_service_url(self) -> str:
@@ -68,6 +71,8 @@ class Settings:
             apns_ca_file=get("APNS_CA_FILE", None),
             fcm_endpoint=get("FCM_ENDPOINT", defaults.fcm_endpoint) or "",
             walletpasses_push_url=get("WALLETPASSES_PUSH_URL", defaults.walletpasses_push_url) or "",
+            walletpasses_api_key=get("WALLETPASSES_API_KEY", None),
+            fcm_service_account_file=get("FCM_SERVICE_ACCOUNT_FILE", None),
             google_wallet_api=get("GOOGLE_WALLET_API", defaults.google_wallet_api) or "",
             google_token_uri=get("GOOGLE_TOKEN_URI", defaults.google_token_uri) or "",
             certs_dir=Path(certs_dir) if certs_dir else defaults.certs_dir,
@@ -75,4 +80,5 @@ class Settings:
             dev_pass_type_identifier=get("DEV_PASS_TYPE_IDENTIFIER", defaults.dev_pass_type_identifier) or "",
             dev_team_identifier=get("DEV_TEAM_IDENTIFIER", defaults.dev_team_identifier) or "",
             jobs_immediate=get("JOBS_IMMEDIATE", "0") == "1",
+            push_lease_seconds=float(get("PUSH_LEASE_SECONDS", "120") or 120),
         )

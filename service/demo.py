@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import secrets, signing
+from service import loyalty, secrets, signing
 from service.config import Settings
-from service.models import ApiKey, Brand, Cashier, Program, Store
+from service.models import ApiKey, Brand, Cashier, Program, Store, Tier
 
 DEMO_SLUG = "demo-coffee"
 DEMO_STORES = (
@@ -28,6 +28,13 @@ DEMO_STORES = (
     ("Demo Coffee Jordaan", "Westerstraat 100, Amsterdam", 52.3780, 4.8820),
     ("Demo Coffee De Pijp", "Albert Cuypstraat 150, Amsterdam", 52.3557, 4.8947),
 )
+# name, lifetime points to reach it, earn multiplier, background and label colours
+DEMO_TIERS = (
+    ("Silver", 100, Decimal("1.00"), "#4b5563", "#e5e7eb"),
+    ("Gold", 500, Decimal("1.25"), "#7c5e10", "#fde68a"),
+    ("Platinum", 1500, Decimal("1.50"), "#1f2937", "#cbd5e1"),
+)
+DEMO_POINTS_EXPIRE_DAYS = 365
 
 
 def create_brand(session: Session, name: str, slug: str) -> Brand:
@@ -89,6 +96,18 @@ def _valid(session: Session, value: str | None, kind: str) -> bool:
     return row is not None and digest is not None and secrets.matches(value, digest)
 
 
+def _ensure_demo_tiers(session: Session, program: Program) -> None:
+    """Silver/Gold/Platinum and 12-month expiry, once: a brand's later edits are left alone."""
+    if session.scalar(select(Tier.id).where(Tier.program_id == program.id).limit(1)) is not None:
+        return
+    for name, threshold, multiplier, background, label in DEMO_TIERS:
+        session.add(Tier(program_id=program.id, name=name, threshold=Decimal(threshold),
+                         earn_multiplier=multiplier, background_color=background, label_color=label))
+    if program.points_expire_days is None:
+        program.points_expire_days = DEMO_POINTS_EXPIRE_DAYS
+    loyalty.refresh_program(session, program)
+
+
 def seed(session: Session, settings: Settings) -> dict[str, Any]:
     certificate = signing.ensure_dev_certificate(session, settings.certs_dir, settings.dev_pass_type_identifier,
                                                  settings.dev_team_identifier)
@@ -113,6 +132,7 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         )
         session.add(program)
         session.flush()
+    _ensure_demo_tiers(session, program)
 
     path, saved = _credentials(settings)
     if not _valid(session, saved.get("api_key"), "pk"):

@@ -2,6 +2,10 @@
 
 Labels and change messages in pass.json are localisation keys; Wallet resolves them from
 en.lproj / ru.lproj pass.strings on the phone, so one signed pass speaks both languages.
+
+A card's tier may bring its own colours and strip image; whatever the tier leaves unset
+comes from the program. Every field a transaction can change carries a changeMessage, as
+that is the only way an update shows anything on the lock screen.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from passes.images import image_set
 from passes.localization import lproj_files
 from passes.schema import Barcode, Field, Location, Pass, StoreCard
 from service.cards import barcode_message, display_number
-from service.models import Card, Program, Store
+from service.loyalty import balance_money, effective_discount
+from service.models import Card, Program, Store, Tier
 
 MAX_LOCATIONS = 10
 
@@ -34,6 +40,10 @@ RUSSIAN: dict[str, str] = {
     "News": "Новости",
     "No news yet.": "Пока новостей нет.",
     "Terms and conditions": "Условия программы",
+    "Purchases": "Покупки",
+    "Purchases: %@": "Покупки: %@",
+    "Points expire on": "Баллы сгорают",
+    "Points expire on %@": "Баллы сгорают %@",
 }
 STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
 
@@ -52,21 +62,65 @@ def nearest_stores(stores: Sequence[Store], home: Store | None) -> list[Store]:
     return sorted(stores, key=lambda store: (_distance_km(home, store), store.id))[:MAX_LOCATIONS]
 
 
+_locations_cache: dict[tuple[object, ...], tuple[Location, ...]] = {}
+
+
 def _locations(card: Card) -> tuple[Location, ...]:
-    stores = card.program.brand.stores
-    return tuple(
-        Location(latitude=store.latitude, longitude=store.longitude,
-                 relevant_text=store.relevant_text or f"{store.name}: show your card at the counter.")
-        for store in nearest_stores(stores, card.customer.home_store)
-    )
+    """Made once per brand's stores and home store: ranking and checking them was ~20 % of a build."""
+    stores, home = card.program.brand.stores, card.customer.home_store
+    key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text) for store in stores),
+           None if home is None else (home.id, home.latitude, home.longitude))
+    locations = _locations_cache.get(key)
+    if locations is None:
+        locations = tuple(
+            Location(latitude=store.latitude, longitude=store.longitude,
+                     relevant_text=store.relevant_text or f"{store.name}: show your card at the counter.")
+            for store in nearest_stores(stores, home)
+        )
+        if len(_locations_cache) >= 1024:
+            _locations_cache.clear()
+        _locations_cache[key] = locations
+    return locations
+
+
+@dataclass(frozen=True)
+class Design:
+    """Colours and strip of a pass: the tier's where it sets them, else the program's."""
+
+    background_color: str
+    foreground_color: str
+    label_color: str
+    strip_png: bytes | None
+
+
+def design(program: Program, tier: Tier | None) -> Design:
+    if tier is None:
+        return Design(program.background_color, program.foreground_color, program.label_color, program.strip_png)
+    return Design(tier.background_color or program.background_color,
+                  tier.foreground_color or program.foreground_color,
+                  tier.label_color or program.label_color,
+                  tier.strip_png or program.strip_png)
 
 
 def _value_field(program: Program, card: Card) -> Field:
-    if program.kind == "discount":
-        return Field(key="discount", label="Discount", value=f"{_percent(program.discount_percent)}%",
+    """The header: the discount on a discount card; else the balance (as money for cashback)."""
+    discount = effective_discount(card)
+    if discount is not None:
+        return Field(key="discount", label="Discount", value=f"{_percent(discount)}%",
                      change_message="Your discount is now %@")
-    label = "Cashback" if program.kind == "cashback" else "Points"
-    return Field(key="balance", label=label, value=card.balance, change_message="Balance: %@")
+    money = balance_money(card)
+    if money is not None:
+        return Field(key="balance", label="Cashback", value=money, currency_code=program.currency,
+                     change_message="Balance: %@")
+    return Field(key="balance", label="Points", value=card.balance, change_message="Balance: %@")
+
+
+def _expiry_field(card: Card) -> list[Field]:
+    """"Points expire on <date>" on the back while points are due to expire."""
+    if card.points_expire_at is None or card.balance <= 0:
+        return []
+    return [Field(key="expiry", label="Points expire on", value=card.points_expire_at,
+                  date_style="PKDateStyleMedium", change_message="Points expire on %@")]
 
 
 def _percent(value: Decimal) -> str:
@@ -79,14 +133,17 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     secondary = [Field(key="holder", label="Member", value=card.customer.name)]
     if card.tier:
         secondary.append(Field(key="tier", label="Tier", value=card.tier, change_message="Your tier is now %@"))
-    auxiliary = [Field(key="number", label="Card", value=display_number(card))]
-    if program.kind == "discount":
-        auxiliary.append(Field(key="points", label="Points", value=card.balance,
-                               change_message="Balance: %@"))
+    number = display_number(card)
+    auxiliary = [Field(key="number", label="Card", value=number)]
+    if program.kind == "discount":  # a discount card keeps no points; it totals purchases
+        auxiliary.append(Field(key="spend", label="Purchases", value=card.lifetime_spend or Decimal(0),
+                               currency_code=program.currency, change_message="Purchases: %@"))
     back = [
         Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
+        *_expiry_field(card),
         Field(key="terms", label="Terms and conditions", value=program.terms or program.description),
     ]
+    colours = design(program, card.current_tier)
     return Pass(
         pass_type_identifier=program.pass_type_identifier,
         team_identifier=program.team_identifier,
@@ -97,13 +154,13 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         store_card=StoreCard(header_fields=tuple(header), primary_fields=(),
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
-        barcodes=(Barcode(message=barcode_message(card, brand), alt_text=display_number(card)),),
+        barcodes=(Barcode(message=barcode_message(card, brand), alt_text=number),),
         locations=_locations(card),
         web_service_url=web_service_url,
         authentication_token=card.authentication_token,
-        background_color=program.background_color,
-        foreground_color=program.foreground_color,
-        label_color=program.label_color,
+        background_color=colours.background_color,
+        foreground_color=colours.foreground_color,
+        label_color=colours.label_color,
         voided=card.voided,
         allow_http=web_service_url.startswith("http://"),
     )
@@ -116,17 +173,18 @@ def _digest(data: bytes | None) -> str | None:
 _program_files_cache: dict[tuple[str | None, ...], dict[str, bytes]] = {}
 
 
-def program_files(program: Program) -> dict[str, bytes]:
-    """Images and localisations shared by every card of a program, made once per process."""
-    key = (_digest(program.logo_png), _digest(program.icon_png), _digest(program.strip_png),
-           program.background_color, program.foreground_color, program.name)
+def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
+    """Images and localisations shared by every card of a program (and tier), made once per process."""
+    look = design(program, tier)
+    key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
+           look.background_color, look.foreground_color, program.name)
     files = _program_files_cache.get(key)
     if files is None:
         files = {}
-        sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": program.strip_png}
+        sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
         for kind, source in sources.items():
-            files.update(image_set(kind, source, background=program.background_color,
-                                   foreground=program.foreground_color, text=program.name))
+            files.update(image_set(kind, source, background=look.background_color,
+                                   foreground=look.foreground_color, text=program.name))
         files.update(lproj_files(STRINGS))
         if len(_program_files_cache) >= 256:
             _program_files_cache.clear()

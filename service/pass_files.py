@@ -19,7 +19,7 @@ from service.pass_design import build_pass, program_files
 def render(card: Card, web_service_url: str) -> bytes:
     """Build and sign the card's current state (always signs: use `current` to serve)."""
     program = card.program
-    return build_pkpass(build_pass(card, web_service_url), program_files(program),
+    return build_pkpass(build_pass(card, web_service_url), program_files(program, card.current_tier),
                         signing.signer_for(program))
 
 

@@ -15,7 +15,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from service import db, pass_files, updates
+from service import db, pass_files, signing, updates
+from service.cards import touch
 from service.downloads import pass_filename, pkpass_response
 from service.models import Card, DeviceLog, Program, PushDelivery, Registration, utcnow
 
@@ -138,6 +139,43 @@ def _confirm(session: Session, card: Card) -> None:
         .where(PushDelivery.card_id == card.id, PushDelivery.card_version <= card.version,
                PushDelivery.status.in_(("accepted", "sending", "queued", "retry")))
         .values(status="confirmed", confirmed_at=utcnow()))
+
+
+_PERSONAL_FIELDS = {"emailAddress": "email", "phoneNumber": "phone"}
+
+
+@bp.post("/passes/<pass_type_identifier>/<serial_number>/personalize")
+def personalize(pass_type_identifier: str, serial_number: str) -> Response:
+    """Rewards enrollment from Wallet: keep what the customer entered, sign the token.
+
+    Apple sends no Authorization here; the signed token is only useful to the device that
+    holds the pass, and a card that is already personalised is not overwritten.
+    """
+    session = db.session()
+    card = session.scalar(select(Card).join(Program).where(
+        Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
+    body: Any = request.get_json(silent=True)
+    token = body.get("personalizationToken") if isinstance(body, dict) else None
+    info = body.get("requiredPersonalizationInfo") if isinstance(body, dict) else None
+    if card is None:
+        return Response(status=404)
+    if not isinstance(token, str) or not token or not isinstance(info, dict):
+        return Response("personalizationToken and requiredPersonalizationInfo are required", status=400,
+                        mimetype="text/plain")
+    customer = card.customer
+    if not (customer.email or customer.phone):
+        name = info.get("fullName") or " ".join(
+            part for part in (info.get("givenName"), info.get("familyName")) if isinstance(part, str) and part)
+        if isinstance(name, str) and name.strip():
+            customer.name = name.strip()[:200]
+        for source, target in _PERSONAL_FIELDS.items():
+            value = info.get(source)
+            if isinstance(value, str) and value.strip():
+                setattr(customer, target, value.strip().lower() if target == "email" else value.strip())
+        touch(card)  # the personalised pass replaces the generic one on the next fetch
+    signature = signing.signer_for(card.program).sign(token.encode())
+    session.commit()
+    return Response(signature, status=200, mimetype="application/octet-stream")
 
 
 @bp.delete("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")

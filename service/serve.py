@@ -20,7 +20,9 @@ def main() -> int:
                             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                             "--access-logfile", "-", "wsgi:app"])
     worker = subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "service.worker.huey",
-                               "--workers", os.environ.get("WORKER_THREADS", "4"), "-k", "thread", "-q"])
+                               "--workers", os.environ.get("WORKER_THREADS", "4"), "-k", "thread", "-q",
+                               # poll the SQLite queue at least twice a second (Redis blocks instead)
+                               "--delay", "0.05", "--max-delay", "0.5"])
     children = [web, worker]
     print(f"Passcast on http://127.0.0.1:{port} (worker pid {worker.pid}); Ctrl-C stops both.", flush=True)
 

@@ -11,14 +11,16 @@ import dataclasses
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from passes.certificates import ensure_dev_pki
@@ -61,23 +63,33 @@ def apns(apns_server: ApnsDouble) -> ApnsDouble:
     return apns_server
 
 
-def _reset_postgresql(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+@contextmanager
+def _throwaway_postgresql_database(server_url: str) -> Iterator[str]:
+    """A database of our own on the TEST_DATABASE_URL server, dropped afterwards, so that
+    concurrent runs (developers, CI, pytest-xdist workers) never share tables."""
+    url = make_url(server_url)
+    name = f"passcast_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    else:
-        url = os.environ["TEST_DATABASE_URL"]
-        _reset_postgresql(url)
-    migrate.upgrade(url)
-    return url
+        migrate.upgrade(url)
+        yield url
+        return
+    with _throwaway_postgresql_database(os.environ["TEST_DATABASE_URL"]) as url:
+        migrate.upgrade(url)
+        yield url
 
 
 def _empty_tables(url: str) -> None:

@@ -37,9 +37,11 @@ def init_app(app: Flask) -> PasscastApi:
         },
     )
     api = PasscastApi(app)
-    from service.api import cards, deliveries, programs
+    from service.api import cards, cashier, deliveries, programs, transactions
 
     api.register_blueprint(programs.blp)
     api.register_blueprint(cards.blp)
     api.register_blueprint(deliveries.blp)
+    api.register_blueprint(transactions.blp)
+    api.register_blueprint(cashier.blp)
     return api

@@ -15,9 +15,9 @@ from service import db, signing
 from service.api.cards import brand_program
 from service.api.schemas import CertificateOut, ProgramOut, ProgramPatch, StoreOut
 from service.auth import require_brand
-from service.cards import touch
 from service.models import Card, Program, Store
 from service.problems import Problem
+from service.push.fanout import bump_cards
 
 blp = Blueprint("programs", __name__, url_prefix="/api/v1", description="Programs and stores")
 
@@ -27,8 +27,8 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 def _mark_all_cards_changed(program: Program) -> None:
     """A design change alters every pass of the program."""
-    for card in db.session().scalars(select(Card).where(Card.program_id == program.id)):
-        touch(card)
+    session = db.session()
+    bump_cards(session, list(session.scalars(select(Card.id).where(Card.program_id == program.id))))
 
 
 @blp.route("/programs", methods=["GET"])

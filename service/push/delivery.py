@@ -3,7 +3,7 @@
 Deliveries are claimed in chunks (status "sending" with a claim id) so that two workers
 never send the same row, sent over one connection per credential, and their results
 written back in one transaction per chunk. A worker killed mid-chunk leaves rows in
-"sending"; the sweeper gives them back after LEASE. Exactly-once is impossible against a
+"sending"; the sweeper gives them back after the lease (PUSH_LEASE_SECONDS). Exactly-once is impossible against a
 vendor that does not deduplicate, so the duplicate window is bounded by the chunk in
 flight, and a duplicate pass push is harmless (the phone asks, and gets a 204 or 304).
 """
@@ -15,8 +15,9 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Row, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
@@ -28,23 +29,37 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000
 MAX_ATTEMPTS = 6
-LEASE = dt.timedelta(minutes=2)
 LOST_AFTER = dt.timedelta(seconds=20)
 Reschedule = Callable[[list[int], float], None]
 
 
-def claim(session: Session, ids: Sequence[int]) -> list[PushDelivery]:
+#: What sending and recording need of a claimed delivery (plain rows: no ORM identity map).
+_CLAIMED = (
+    PushDelivery.id,
+    PushDelivery.push_token,
+    PushDelivery.client_kind,
+    PushDelivery.topic,
+    PushDelivery.attempts,
+    PushDelivery.registration_id,
+)
+
+
+def claim(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
+    """Mark the waiting deliveries among `ids` as ours ("sending") and return them, in one
+    UPDATE ... RETURNING round trip (PostgreSQL; SQLite >= 3.35)."""
     token = str(uuid.uuid4())
-    session.execute(
-        update(PushDelivery)
+    rows = session.execute(
+        update(PushDelivery.__table__)
         .where(PushDelivery.id.in_(ids), PushDelivery.status.in_(("queued", "retry")))
-        .values(status="sending", claim=token, sent_at=utcnow(), attempts=PushDelivery.attempts + 1))
+        .values(status="sending", claim=token, sent_at=utcnow(), attempts=PushDelivery.attempts + 1)
+        .returning(*_CLAIMED)
+    ).all()
     session.commit()
-    return list(session.scalars(select(PushDelivery).where(PushDelivery.claim == token)))
+    return sorted(rows, key=lambda row: row.id)
 
 
-def _send(session: Session, settings: Settings, rows: list[PushDelivery]) -> dict[int, PushResult]:
-    groups: dict[tuple[str, str], list[PushDelivery]] = defaultdict(list)
+def _send(session: Session, settings: Settings, rows: Sequence[Row[Any]]) -> dict[int, PushResult]:
+    groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
     for row in rows:
         groups[(row.client_kind, row.topic)].append(row)
     results: dict[int, PushResult] = {}
@@ -59,36 +74,74 @@ def _send(session: Session, settings: Settings, rows: list[PushDelivery]) -> dic
     return results
 
 
-def _record(session: Session, rows: list[PushDelivery], results: dict[int, PushResult]) -> dict[float, list[int]]:
-    """Write every outcome; return the ids to try again, grouped by delay."""
+def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushResult]) -> dict[float, list[int]]:
+    """Write every outcome; return the ids to try again, grouped by delay.
+
+    Accepted rows (nearly all of them) take one UPDATE ... WHERE id IN (...); the others one
+    executemany per kind of change, instead of a flush of one ORM object per row.
+    """
     now = utcnow()
     retries: dict[float, list[int]] = defaultdict(list)
+    accepted: list[int] = []
+    to_retry: list[dict[str, Any]] = []
+    finished: list[dict[str, Any]] = []
     dead_registrations: list[int] = []
     for row in rows:
         result = results[row.id]
-        row.claim = None
         if result.status == "accepted":
-            row.status, row.accepted_at, row.reason = "accepted", now, None
+            accepted.append(row.id)
         elif result.status == "retry" and row.attempts < MAX_ATTEMPTS:
             delay = result.retry_after if result.retry_after is not None else backoff_delay(row.attempts)
-            row.status, row.reason = "retry", result.reason or f"HTTP {result.http_status}"
-            row.next_attempt_at = now + dt.timedelta(seconds=delay)
+            to_retry.append(
+                {
+                    "row_id": row.id,
+                    "new_reason": result.reason or f"HTTP {result.http_status}",
+                    "due": now + dt.timedelta(seconds=delay),
+                }
+            )
             retries[round(delay, 1)].append(row.id)
         else:
             gave_up = result.status == "retry"
-            row.status = "unregistered" if result.status == "unregistered" else "failed"
-            row.reason = (f"gave up after {row.attempts} attempts: " if gave_up else "") + (
-                result.reason or f"HTTP {result.http_status}")
+            finished.append(
+                {
+                    "row_id": row.id,
+                    "new_status": "unregistered" if result.status == "unregistered" else "failed",
+                    "new_reason": (f"gave up after {row.attempts} attempts: " if gave_up else "")
+                    + (result.reason or f"HTTP {result.http_status}"),
+                }
+            )
             if result.drop_registration and row.registration_id is not None:
                 dead_registrations.append(row.registration_id)
+    table = PushDelivery.__table__
+    for start in range(0, len(accepted), CHUNK):
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(accepted[start : start + CHUNK]))
+            .values(status="accepted", accepted_at=now, reason=None, claim=None)
+        )
+    if to_retry:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(status="retry", reason=bindparam("new_reason"), next_attempt_at=bindparam("due"), claim=None),
+            to_retry,
+        )
+    if finished:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(status=bindparam("new_status"), reason=bindparam("new_reason"), claim=None),
+            finished,
+        )
     if dead_registrations:
         _drop_registrations(session, rows, results, dead_registrations)
     session.commit()
     return retries
 
 
-def _drop_registrations(session: Session, rows: list[PushDelivery], results: dict[int, PushResult],
-                        registration_ids: list[int]) -> None:
+def _drop_registrations(
+    session: Session, rows: Sequence[Row[Any]], results: dict[int, PushResult], registration_ids: list[int]
+) -> None:
     """410 Unregistered deletes the registration, unless the device re-registered since
     (pitfall 9); BadDeviceToken marks it dead so it is not pushed again."""
     for row in rows:
@@ -106,13 +159,12 @@ def _drop_registrations(session: Session, rows: list[PushDelivery], results: dic
             registration.active, registration.dead_reason = False, result.reason
 
 
-def deliver(factory: sessionmaker[Session], settings: Settings, ids: Sequence[int],
-            reschedule: Reschedule) -> int:
+def deliver(factory: sessionmaker[Session], settings: Settings, ids: Sequence[int], reschedule: Reschedule) -> int:
     """Send the given deliveries (those still waiting); returns how many were sent."""
     sent = 0
     for start in range(0, len(ids), CHUNK):
         with factory() as session:
-            rows = claim(session, ids[start:start + CHUNK])
+            rows = claim(session, ids[start : start + CHUNK])
             if not rows:
                 continue
             results = _send(session, settings, rows)
@@ -123,19 +175,21 @@ def deliver(factory: sessionmaker[Session], settings: Settings, ids: Sequence[in
     return sent
 
 
-def stranded(session: Session, now: dt.datetime | None = None) -> list[int]:
+def stranded(session: Session, lease: dt.timedelta, now: dt.datetime | None = None) -> list[int]:
     """Deliveries nobody is working on: never enqueued (crash after commit), abandoned by a
-    dead worker, or due for a retry whose scheduled job was lost."""
+    dead worker (claimed longer than `lease` ago), or due for a retry whose job was lost."""
     now = now or utcnow()
     condition = or_(
         (PushDelivery.status == "queued") & (PushDelivery.created_at < now - LOST_AFTER),
-        (PushDelivery.status == "sending") & (PushDelivery.sent_at < now - LEASE),
+        (PushDelivery.status == "sending") & (PushDelivery.sent_at < now - lease),
         (PushDelivery.status == "retry") & (PushDelivery.next_attempt_at < now - LOST_AFTER),
     )
     ids = list(session.scalars(select(PushDelivery.id).where(condition).order_by(PushDelivery.id).limit(50_000)))
     for start in range(0, len(ids), CHUNK):
-        session.execute(update(PushDelivery)
-                        .where(PushDelivery.id.in_(ids[start:start + CHUNK]), PushDelivery.status == "sending")
-                        .values(status="retry", claim=None))
+        session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_(ids[start : start + CHUNK]), PushDelivery.status == "sending")
+            .values(status="retry", claim=None)
+        )
     session.commit()
     return ids

@@ -87,9 +87,7 @@ class _ConfigurableFCM(FCMNotification):
         response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
         if self._is_access_token_expired(response):
             self.force_token_refresh()
-            response = self.requests_session.post(
-                self.fcm_end_point, data=payload, timeout=timeout
-            )
+            response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
         return response
 
 
@@ -151,9 +149,9 @@ class FcmSender:
         android_priority: str = "high",
     ) -> None:
         info = json.loads(Path(service_account_file).read_text())
-        credentials = service_account.Credentials.from_service_account_info(
-            info, scopes=[FCM_SCOPE]
-        ).with_token_uri(token_uri)
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=[FCM_SCOPE]).with_token_uri(
+            token_uri
+        )
         self.project_id = project_id or info.get("project_id")
         self._fcm = _ConfigurableFCM(credentials, endpoint=endpoint, project_id=self.project_id)
         self._timeout = timeout
@@ -164,14 +162,10 @@ class FcmSender:
     def messages_url(self) -> str:
         return str(self._fcm.fcm_end_point)
 
-    def message_for(
-        self, token: str, pass_type_identifier: str, data: Mapping[str, str] | None = None
-    ) -> bytes:
+    def message_for(self, token: str, pass_type_identifier: str, data: Mapping[str, str] | None = None) -> bytes:
         """The v1 request body: data-only, so no notification is drawn by the OS."""
         payload = dict(data) if data else {"passTypeIdentifier": pass_type_identifier}
-        return self._fcm.parse_payload(
-            fcm_token=token, data_payload=payload, android_config=self._android
-        )
+        return self._fcm.parse_payload(fcm_token=token, data_payload=payload, android_config=self._android)
 
     def send(
         self,
@@ -186,13 +180,9 @@ class FcmSender:
         try:
             response = self._fcm.send_request(body, self._timeout)
         except google.auth.exceptions.GoogleAuthError as exc:
-            retryable = bool(getattr(exc, "retryable", False)) or isinstance(
-                exc, google.auth.exceptions.TransportError
-            )
+            retryable = bool(getattr(exc, "retryable", False)) or isinstance(exc, google.auth.exceptions.TransportError)
             if retryable:
-                return PushResult(
-                    token, "retry", reason=f"OAuth: {exc}", retry_after=backoff_delay(attempt)
-                )
+                return PushResult(token, "retry", reason=f"OAuth: {exc}", retry_after=backoff_delay(attempt))
             return PushResult(token, "failed", reason=f"OAuth: {exc}")
         except requests.RequestException as exc:
             return PushResult(

@@ -49,6 +49,12 @@ def deliveries_for(session: Session, cards: Iterable[Card], campaign_id: int | N
     return deliveries
 
 
+def remember(session: Session, ids: list[int]) -> None:
+    """Deliveries written without the ORM (bulk paths): enqueue them after this commit."""
+    if ids:
+        session.info.setdefault(_PENDING, []).extend(ids)
+
+
 def _version_changed(card: Card) -> bool:
     history = inspect(card).attrs.version.history
     return bool(history.added) and bool(history.deleted)
@@ -65,9 +71,7 @@ def _queue_pushes(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _remember_ids(session: Session, _context: Any) -> None:
-    new_ids = [obj.id for obj in session.new if isinstance(obj, PushDelivery)]
-    if new_ids:
-        session.info.setdefault(_PENDING, []).extend(new_ids)
+    remember(session, [obj.id for obj in session.new if isinstance(obj, PushDelivery)])
 
 
 @event.listens_for(Session, "after_commit")

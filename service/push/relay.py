@@ -66,9 +66,7 @@ def _dead_tokens(tokens: Sequence[str], response: httpx.Response) -> dict[str, s
     return dead
 
 
-def map_relay_response(
-    tokens: Sequence[str], response: httpx.Response, attempt: int = 0
-) -> list[PushResult]:
+def map_relay_response(tokens: Sequence[str], response: httpx.Response, attempt: int = 0) -> list[PushResult]:
     """One PushResult per token of the request, from the relay's single answer."""
     status = response.status_code
     if 200 <= status < 300:
@@ -114,24 +112,17 @@ class RelaySender:
             headers["Authorization"] = api_key
         self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers)
 
-    def send_batch(
-        self, tokens: Sequence[str], pass_type_identifier: str, *, attempt: int = 0
-    ) -> list[PushResult]:
+    def send_batch(self, tokens: Sequence[str], pass_type_identifier: str, *, attempt: int = 0) -> list[PushResult]:
         """Push every token, chunk by chunk; results in token order. Never raises per token."""
         results: list[PushResult] = []
         for start in range(0, len(tokens), self.chunk_size):
             chunk = list(tokens[start : start + self.chunk_size])
             try:
-                response = self._client.post(
-                    self.url, json=relay_payload(pass_type_identifier, chunk)
-                )
+                response = self._client.post(self.url, json=relay_payload(pass_type_identifier, chunk))
             except httpx.TransportError as exc:
                 retry_after = backoff_delay(attempt, base=2.0)
                 reason = f"{type(exc).__name__}: {exc}"
-                results.extend(
-                    PushResult(token, "retry", reason=reason, retry_after=retry_after)
-                    for token in chunk
-                )
+                results.extend(PushResult(token, "retry", reason=reason, retry_after=retry_after) for token in chunk)
                 continue
             results.extend(map_relay_response(chunk, response, attempt))
         return results

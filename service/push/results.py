@@ -56,9 +56,7 @@ class PushResult:
     @property
     def drop_registration(self) -> bool:
         """True when the token is dead and its registration should go (410/404, BadDeviceToken)."""
-        return self.status == "unregistered" or (
-            self.status == "failed" and self.reason in DEAD_TOKEN_REASONS
-        )
+        return self.status == "unregistered" or (self.status == "failed" and self.reason in DEAD_TOKEN_REASONS)
 
 
 def backoff_delay(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.models import SigningCertificate
 from service.push.apns import ApnsSender, CertificateCredentials
+from service.push.fcm import FcmSender
+from service.push.relay import RelaySender
 from service.push.results import PushResult
 
 
@@ -56,7 +59,39 @@ def apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
     return ApnsSender.shared(credentials, endpoint=settings.apns_endpoint, ca_file=settings.apns_ca_file)
 
 
+_shared: dict[tuple[object, ...], Sender] = {}
+
+
+def _once(key: tuple[object, ...], make: Callable[[], Sender]) -> Sender:
+    """One sender per process and configuration: each keeps its connection pool."""
+    with _lock:
+        sender = _shared.get(key)
+        if sender is None:
+            sender = _shared[key] = make()
+        return sender
+
+
+def fcm_sender(settings: Settings) -> Sender:
+    """FCM HTTP v1 (pyfcm) with the service account of FCM_SERVICE_ACCOUNT_FILE, else the
+    dev service account the demo generates (which only the test double accepts)."""
+    account = settings.fcm_service_account_file or str(settings.certs_dir / "dev" / "google-service-account.json")
+    if not Path(account).exists():
+        raise LookupError("no FCM service account: set FCM_SERVICE_ACCOUNT_FILE")
+    return _once(("fcm", os.getpid(), account, settings.fcm_endpoint, settings.google_token_uri),
+                 lambda: FcmSender(account, endpoint=settings.fcm_endpoint, token_uri=settings.google_token_uri))
+
+
+def relay_sender(settings: Settings) -> Sender:
+    """The WalletPasses relay (Android .pkpass apps registering with `AndroidPass`)."""
+    return _once(("relay", os.getpid(), settings.walletpasses_push_url, settings.walletpasses_api_key),
+                 lambda: RelaySender(settings.walletpasses_push_url, api_key=settings.walletpasses_api_key))
+
+
 def sender_for(session: Session, settings: Settings, client_kind: str, topic: str) -> Sender:
     if client_kind == "apple":
         return apns_sender(session, settings, topic)
-    raise LookupError(f"no sender for {client_kind} devices yet")
+    if client_kind == "fcm":
+        return fcm_sender(settings)
+    if client_kind == "relay":
+        return relay_sender(settings)
+    raise LookupError(f"unknown client kind {client_kind}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
@@ -32,8 +34,9 @@ def enqueue(ids: list[int]) -> None:
 def sweep_stranded_pushes() -> int:
     """Every minute: give back deliveries whose job was lost or whose worker died."""
     app = _app()
+    lease = dt.timedelta(seconds=app.config["PASSCAST"].push_lease_seconds)
     with app.extensions["db_sessionmaker"]() as session:
-        ids = stranded(session)
+        ids = stranded(session, lease)
     for start in range(0, len(ids), outbox.BATCH):
         send_pushes(ids[start:start + outbox.BATCH])
     return len(ids)

@@ -158,9 +158,7 @@ class _Connection(asyncio.Protocol):
         self.conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: (
-                    AUTHENTICATED_MAX_STREAMS if self.cert_auth else 1
-                ),
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: (AUTHENTICATED_MAX_STREAMS if self.cert_auth else 1),
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 8000,
             },
         )
@@ -232,9 +230,7 @@ class _Connection(asyncio.Protocol):
             status, reason = self.double._answer_for(token)
         except _Rejected as rejected:
             status, reason = rejected.status, rejected.reason
-        self.double._record(
-            self.id, stream_id, headers, body, token, auth, status, reason
-        )
+        self.double._record(self.id, stream_id, headers, body, token, auth, status, reason)
         self._respond(stream_id, status, reason)
 
     def _check(self, headers: dict[bytes, bytes], body: bytes) -> tuple[str, str]:
@@ -283,9 +279,7 @@ class _Connection(asyncio.Protocol):
             raise _Rejected(403, "ExpiredProviderToken")
         if not self.stream_limit_raised and self.conn is not None:
             self.stream_limit_raised = True
-            self.conn.update_settings(
-                {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: AUTHENTICATED_MAX_STREAMS}
-            )
+            self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: AUTHENTICATED_MAX_STREAMS})
         return "token"
 
     def _respond(self, stream_id: int, status: int, reason: str | None) -> None:
@@ -631,8 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         await double.serve(on_ready=lambda port: print(port, flush=True))
 
     asyncio.run(run())
-    print(json.dumps({**double.summary(), "cpu_seconds": round(time.process_time(), 3)}),
-          file=sys.stderr, flush=True)
+    print(json.dumps({**double.summary(), "cpu_seconds": round(time.process_time(), 3)}), file=sys.stderr, flush=True)
     return 0
 
 

@@ -155,9 +155,7 @@ class FcmDouble:
     # running ------------------------------------------------------------------------------
 
     def start(self) -> FcmDouble:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fcm-double", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fcm-double", daemon=True)
         self._thread.start()
         return self
 
@@ -211,9 +209,7 @@ class FcmDouble:
             self._token_requests.append(TokenRequest(grant_type, claims, status))
         return status, answer
 
-    def _send(
-        self, path: str, authorization: str, body: bytes
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _send(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         match = _SEND_PATH.match(path)
         if match is None:
             return 404, _error(404, "NOT_FOUND", None, "Unknown path"), {}
@@ -270,9 +266,7 @@ class FcmDouble:
                 if self.path == "/token":
                     status, answer = double._token(body)
                 else:
-                    status, answer, extra = double._send(
-                        self.path, self.headers.get("Authorization", ""), body
-                    )
+                    status, answer, extra = double._send(self.path, self.headers.get("Authorization", ""), body)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -291,8 +285,5 @@ class FcmDouble:
 def _error(status: int, canonical: str | None, code: str | None, message: str) -> dict[str, Any]:
     error: dict[str, Any] = {"code": status, "message": message, "status": canonical}
     if code is not None:
-        error["details"] = [
-            {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}
-        ]
+        error["details"] = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]
     return {"error": error}
-

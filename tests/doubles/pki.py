@@ -134,9 +134,7 @@ def _leaf(
             critical=True,
         )
         .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -187,9 +185,7 @@ def make_untrusted_client_cert(directory: Path, *, topic: str = DEFAULT_TOPIC) -
     """A pass-type client certificate from a CA the doubles do not trust."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key = make_ca("Passcast Rogue CA")
-    return make_client_cert(
-        directory, ca_cert, ca_key, topic=topic, team_id=DEFAULT_TEAM_ID, stem="rogue-client"
-    )
+    return make_client_cert(directory, ca_cert, ca_key, topic=topic, team_id=DEFAULT_TEAM_ID, stem="rogue-client")
 
 
 def make_pki(
@@ -209,15 +205,11 @@ def make_pki(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
         server=True,
     )
-    client_cert_path, client_key_path = make_client_cert(
-        directory, ca_cert, ca_key, topic=topic, team_id=team_id
-    )
+    client_cert_path, client_key_path = make_client_cert(directory, ca_cert, ca_key, topic=topic, team_id=team_id)
     token_key = _key()
     token_public = directory / "apns-token-public.pem"
     token_public.write_bytes(
-        token_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        token_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return Pki(
         directory=directory,

@@ -57,14 +57,12 @@ class RelayDouble:
         with self._lock:
             return list(self._requests)
 
-    def respond_with(
-        self, status: int, body: Any = None, headers: dict[str, str] | None = None
-    ) -> None:
+    def respond_with(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.answer = RelayAnswer(status, {} if body is None else body, headers or {})
 
     def start(self) -> RelayDouble:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="relay-double", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="relay-double", daemon=True
         )
         self._thread.start()
         return self

@@ -1,0 +1,116 @@
+"""The till: a cashier scans a card (or types its short number) and sees what to do with it.
+
+Cashiers authenticate with their own token (disabled cashiers get 403) and only ever see
+cards of their own brand. A code is trusted only after its HMAC verifies with the brand's
+secret; each way a scan can fail has its own problem type so the till can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from passes.cardcode import decode_card_code, parse_short_number
+from passes.errors import CardCodeError
+from service import db
+from service.api.cards import card_view
+from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
+from service.api.transactions import recent_entries
+from service.auth import require_cashier
+from service.loyalty import balance_money, effective_discount, money_text
+from service.models import Brand, Card, Program
+from service.problems import Problem
+
+blp = Blueprint("cashier", __name__, url_prefix="/api/v1/cashier", description="The till: scanning cards")
+
+CASHIER_AUTH = [{"cashierToken": []}]
+RECENT_TRANSACTIONS = 10
+_TYPED = re.compile(r"[0-9\s-]+")  # a short number typed by hand: digits, spaces, dashes
+
+
+class _ForeignBrand(Exception):
+    """Raised from inside decode_card_code: the code names a brand other than the cashier's."""
+
+
+def _verified_number(brand: Brand, code: str) -> int:
+    def secret_for(brand_ref: str) -> bytes:
+        if brand_ref != brand.code_ref:
+            raise _ForeignBrand(brand_ref)
+        return brand.code_secret
+
+    try:
+        return decode_card_code(code, secret_for).card_number
+    except _ForeignBrand:
+        raise Problem(403, "Card of another brand",
+                      f"This code belongs to a card of another brand, not {brand.name}.",
+                      type_="/problems/foreign-card") from None
+    except CardCodeError as error:
+        raise _invalid(error) from None
+
+
+def _typed_number(text: str) -> int:
+    try:
+        return parse_short_number(text)
+    except CardCodeError as error:
+        raise _invalid(error) from None
+
+
+def _invalid(error: CardCodeError) -> Problem:
+    return Problem(422, "Invalid card code", str(error), type_="/problems/invalid-card-code")
+
+
+def card_for_code(brand: Brand, code: str) -> Card:
+    """The brand's card a scanned code or typed short number names; problems otherwise."""
+    text = code.strip()
+    number = _typed_number(text) if _TYPED.fullmatch(text) else _verified_number(brand, text)
+    card = db.session().scalar(select(Card).where(Card.brand_id == brand.id, Card.number == number))
+    if card is None:
+        raise Problem(404, "Card not found", f"No card with this number in {brand.name}.",
+                      type_="/problems/card-not-found")
+    if card.voided:
+        raise Problem(409, "Card voided", "This card has been voided; it cannot be used.",
+                      type_="/problems/card-voided")
+    return card
+
+
+def cashier_card_view(card: Card) -> dict[str, Any]:
+    money, discount = balance_money(card), effective_discount(card)
+    return {
+        **card_view(card),
+        "program": card.program,
+        "balance_money": money_text(money) if money is not None else None,
+        "lifetime_spend": money_text(card.lifetime_spend),
+        "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
+        "points_expire_at": card.points_expire_at,
+        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS),
+    }
+
+
+@blp.route("/scan", methods=["POST"])
+@require_cashier
+@blp.arguments(ScanIn)
+@blp.response(200, CashierCardOut, description="The card: holder, balance, tier, discount, recent transactions")
+@blp.alt_response(403, description="Cashier disabled, or a card of another brand")
+@blp.alt_response(404, description="No card with that number in this brand")
+@blp.alt_response(409, description="The card is voided")
+@blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit")
+@blp.doc(security=CASHIER_AUTH)
+def scan(body: dict[str, Any]) -> Any:
+    """Identify a card from what the scanner read, or from its short number typed by hand."""
+    return cashier_card_view(card_for_code(g.brand, body["code"]))
+
+
+@blp.route("/me", methods=["GET"])
+@require_cashier
+@blp.response(200, CashierMeOut)
+@blp.doc(security=CASHIER_AUTH)
+def me() -> Any:
+    """The calling cashier, their store and their brand's programs (for the till page)."""
+    cashier = g.cashier
+    programs = db.session().scalars(select(Program).where(Program.brand_id == g.brand.id).order_by(Program.id))
+    return {"id": cashier.id, "name": cashier.name, "brand": {"id": g.brand.id, "name": g.brand.name},
+            "store": cashier.store, "programs": list(programs)}

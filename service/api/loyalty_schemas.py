@@ -1,0 +1,178 @@
+"""Schemas of the loyalty API: transactions, the ledger, the cashier's scan.
+
+Money travels as strings with at most two decimals ("12.50"): JSON numbers are binary
+floats, and 0.1 + 0.2 is not a price. Points are JSON integers only ("5" and 5.0 are
+refused) and bounded, so a typo at the till cannot create a billion points.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.api.schemas import CardOut
+from service.loyalty import TRANSACTION_TYPES, money_text
+
+MAX_POINTS = 10_000_000
+MAX_AMOUNT = Decimal("1000000.00")
+MIN_AMOUNT = Decimal("0.01")
+_MONEY = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,2})?")
+_MONEY_MAX_CHARS = 16
+
+
+class Money(fields.String):
+    """A positive amount of money as a string with at most two decimals; loads as Decimal."""
+
+    default_error_messages = {
+        "money_type": 'Send money as a string such as "12.50", not a number.',
+        "money_format": 'Use digits with at most two decimals and no sign, such as "12.50".',
+        "money_range": f"Must be between {MIN_AMOUNT} and {MAX_AMOUNT}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": f"^{_MONEY.pattern}$", "example": "12.50", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:  # type: ignore[override]
+        if not isinstance(value, str):
+            raise self.make_error("money_type")
+        if not _MONEY.fullmatch(value):
+            raise self.make_error("money_format")
+        if len(value) > _MONEY_MAX_CHARS:  # refuse before Decimal() reads a page of digits
+            raise self.make_error("money_range")
+        amount = Decimal(value)
+        if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
+            raise self.make_error("money_range")
+        return amount
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return money_text(Decimal(value)) if not isinstance(value, str) else value
+
+
+def Points(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class at use sites
+    """A strictly integral, positive, bounded number of points."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS), **kwargs)
+
+
+_SHAPES: dict[str, tuple[set[str], set[str]]] = {
+    # type: (fields it needs, fields it must not have)
+    "earn": ({"points"}, {"amount"}),
+    "purchase": ({"amount"}, {"points"}),
+}
+
+
+class TransactionIn(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(TRANSACTION_TYPES),
+                         metadata={"description": "earn | redeem | purchase"})
+    points = Points(load_default=None, metadata={"description": "earn, redeem: whole points, 1..10000000"})
+    amount = Money(load_default=None, metadata={
+        "description": "purchase: the amount paid; redeem (cashback programs only): money to take off"})
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=300))
+    store_id = fields.Integer(strict=True, load_default=None, metadata={
+        "description": "Where it happened (brand API keys only; a cashier's store is implied)"})
+
+    @validates_schema
+    def _shape(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """Which of points / amount a type takes; redeem takes exactly one of them."""
+        kind = data.get("type")
+        present = {name for name in ("points", "amount") if data.get(name) is not None}
+        if kind == "redeem":
+            if len(present) != 1:
+                raise ValidationError("Redeem takes either points or (cashback programs) amount.", "points")
+            return
+        needed, forbidden = _SHAPES.get(kind or "", (set(), set()))
+        errors = {name: [f"Required for {kind}."] for name in needed - present}
+        errors.update({name: [f"Not allowed for {kind}."] for name in forbidden & present})
+        if errors:
+            raise ValidationError(errors)
+
+
+class TransactionOut(Schema):
+    """Stored with the ledger entry and returned again, byte for byte, on a replay."""
+
+    id = fields.Integer(metadata={"description": "The ledger entry"})
+    card_id = fields.Integer()
+    type = fields.String()
+    points = fields.Integer(metadata={"description": "Signed change of the balance (redeem: negative)"})
+    amount = fields.String(allow_none=True, metadata={"example": "12.50"})
+    balance = fields.Integer(metadata={"description": "The new balance, in points", "example": 245})
+    balance_money = fields.String(allow_none=True, metadata={
+        "description": "Cashback programs: the balance as money (1 point = 0.01)", "example": "2.45"})
+    lifetime_points = fields.Integer()
+    lifetime_spend = fields.String(metadata={"example": "310.75"})
+    tier = fields.String(allow_none=True)
+    tier_change = fields.String(allow_none=True, metadata={"description": "up | down | null"})
+    discount_percent = fields.String(allow_none=True, metadata={"description": "Discount programs"})
+    points_expire_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    store_id = fields.Integer(allow_none=True)
+    cashier_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    idempotency_key = fields.String()
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
+class LedgerEntryOut(Schema):
+    id = fields.Integer()
+    type = fields.String(attribute="kind", metadata={"description": "issue | earn | redeem | purchase | expire"})
+    points = fields.Integer(metadata={"description": "Signed change of the balance"})
+    amount = Money(allow_none=True)
+    store_id = fields.Integer(allow_none=True)
+    cashier_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    idempotency_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class LedgerQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ScanIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "What the scanner read (the QR message), or the short number typed by hand",
+        "example": "PC1:DEMO1A2B:123456789:EX2FV6X4YBOJYTJR"})
+
+
+class HolderOut(Schema):
+    """A cashier sees the holder's name, not their email or phone."""
+
+    id = fields.Integer()
+    name = fields.String()
+
+
+class ProgramSummaryOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    currency = fields.String()
+
+
+class CashierCardOut(CardOut):
+    """The card as the till needs it: who, how much, which tier, what discount, lately what."""
+
+    customer = fields.Nested(HolderOut)
+    program = fields.Nested(ProgramSummaryOut)
+    balance_money = fields.String(allow_none=True)
+    lifetime_spend = fields.String()
+    discount_percent = fields.String(allow_none=True)
+    points_expire_at = fields.DateTime(allow_none=True)
+    recent_transactions = fields.List(fields.Nested(LedgerEntryOut))
+
+
+class StoreSummaryOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+
+
+class CashierMeOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    brand = fields.Dict()
+    store = fields.Nested(StoreSummaryOut, allow_none=True)
+    programs = fields.List(fields.Nested(ProgramSummaryOut))

@@ -1,0 +1,129 @@
+"""Transactions on a card (earn, redeem, purchase) and its ledger.
+
+Every POST needs an Idempotency-Key: tills retry on flaky networks, and a retried
+purchase must not earn twice. The same key with the same body answers the first answer
+again (201, header `Idempotent-Replayed: true`); with another body, 422.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service import db
+from service.api.cards import brand_card
+from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
+from service.auth import require_brand_or_cashier
+from service.loyalty import (
+    Actor,
+    CardVoided,
+    IdempotencyMismatch,
+    InsufficientBalance,
+    LoyaltyError,
+    NotApplicable,
+    TransactionRequest,
+    post_transaction,
+)
+from service.models import LedgerEntry, Store
+from service.problems import Problem, validation_problem
+
+blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="Loyalty transactions and the ledger")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY = re.compile(r"[\x20-\x7e]{1,200}")  # printable ASCII, what fits LedgerEntry.idempotency_key
+BOTH_AUTH = [{"apiKey": []}, {"cashierToken": []}]
+_KEY_PARAMETER = {
+    "in": "header", "name": IDEMPOTENCY_HEADER, "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "Unique per intended transaction on this card (a UUID is fine). Retrying with the "
+                   "same key and body returns the first answer and changes nothing.",
+}
+
+
+def idempotency_key() -> str:
+    """The request's key; missing or malformed is a 400 (the IETF draft's answer)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or not key.strip():
+        raise Problem(400, "Idempotency-Key required",
+                      "Send an Idempotency-Key header (e.g. a UUID) with every transaction.",
+                      type_="/problems/idempotency-key-missing")
+    if not _KEY.fullmatch(key):
+        raise Problem(400, "Invalid Idempotency-Key", "Use 1-200 printable ASCII characters.",
+                      type_="/problems/idempotency-key-invalid")
+    return key
+
+
+def _actor(store_id: int | None) -> Actor:
+    """Cashiers post for their own store; a brand may name one of its stores."""
+    cashier = g.cashier
+    if cashier is not None:
+        if store_id is not None and store_id != cashier.store_id:
+            raise validation_problem([{"field": "store_id", "message": "A cashier posts for their own store."}])
+        return Actor(cashier_id=cashier.id, store_id=cashier.store_id)
+    if store_id is not None:
+        store = db.session().get(Store, store_id)
+        if store is None or store.brand_id != g.brand.id:
+            raise validation_problem([{"field": "store_id", "message": "No such store in your brand."}])
+    return Actor(store_id=store_id)
+
+
+def _problem(error: LoyaltyError) -> Problem:
+    if isinstance(error, InsufficientBalance):
+        return Problem(409, "Insufficient balance", str(error), type_="/problems/insufficient-balance",
+                       balance=error.balance, requested=error.requested)
+    if isinstance(error, CardVoided):
+        return Problem(409, "Card voided", str(error), type_="/problems/card-voided")
+    if isinstance(error, IdempotencyMismatch):
+        return Problem(422, "Idempotency-Key reused", str(error), type_="/problems/idempotency-key-reused")
+    if isinstance(error, NotApplicable):
+        return validation_problem([{"field": error.field, "message": str(error)}])
+    return Problem(422, "Transaction refused", str(error))
+
+
+@blp.route("/cards/<int:card_id>/transactions", methods=["POST"])
+@require_brand_or_cashier
+@blp.arguments(TransactionIn)
+@blp.response(201, TransactionOut, description="Applied (or, with Idempotent-Replayed: true, applied before)")
+@blp.alt_response(400, description="Idempotency-Key missing or malformed")
+@blp.alt_response(404, description="No such card in your brand")
+@blp.alt_response(409, description="Insufficient balance (nothing redeemed), or the card is voided")
+@blp.alt_response(422, description="Invalid body, or the Idempotency-Key was used with another body")
+@blp.doc(parameters=[_KEY_PARAMETER], security=BOTH_AUTH)
+def post(body: dict[str, Any], card_id: int) -> Response:
+    """Earn or redeem points, or record a purchase (which earns by the program's rules)."""
+    key = idempotency_key()
+    card = brand_card(card_id)
+    actor = _actor(body.get("store_id"))
+    session = db.session()
+    try:
+        outcome = post_transaction(session, card.id, TransactionRequest(**body), key, actor=actor)
+    except LoyaltyError as error:
+        session.rollback()
+        raise _problem(error) from None
+    session.commit()
+    response = jsonify(outcome.response)
+    response.status_code = 201
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@blp.route("/cards/<int:card_id>/transactions", methods=["GET"])
+@require_brand_or_cashier
+@blp.arguments(LedgerQuery, location="query")
+@blp.response(200, LedgerEntryOut(many=True))
+@blp.doc(security=BOTH_AUTH)
+def ledger(query: dict[str, Any], card_id: int) -> Any:
+    """The card's ledger, newest first: every change of its balance."""
+    card = brand_card(card_id)
+    return recent_entries(card.id, query["limit"])
+
+
+def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
+    statement = (select(LedgerEntry).where(LedgerEntry.card_id == card_id)
+                 .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit))
+    return list(db.session().scalars(statement))
