@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test install lint demo clean
+.PHONY: run test install lint demo clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ run: demo
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+# Headless Chromium + chromedriver for tests/browser (Debian packages; skipped when present).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.db
