@@ -16,6 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from service import cli, db, jobs, problems
     from service.api import init_app as init_api
+    from service.cashier_page import bp as cashier_page_bp
     from service.downloads import bp as downloads_bp
     from service.passkit import bp as passkit_bp
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_api(app)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(passkit_bp)
+    app.register_blueprint(cashier_page_bp)
     cli.register(app)
 
     @app.get("/healthz")

@@ -6,8 +6,13 @@ import json
 
 import click
 from flask import Flask, current_app
+from sqlalchemy import select
 
-from service import db, demo, migrate
+from passes.certificates import load_directory
+from passes.errors import CertificateError
+from service import db, demo, migrate, signing
+from service.models import Card, Program
+from service.push.fanout import bump_cards
 
 
 def register(app: Flask) -> None:
@@ -16,6 +21,33 @@ def register(app: Flask) -> None:
         """Bring the database schema up to date (Alembic upgrade head)."""
         migrate.upgrade(current_app.config["PASSCAST"].database_url)
         click.echo("database is up to date")
+
+    @app.cli.command("certificate")
+    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+    @click.option("--program", "program_id", type=int, required=True, help="The program that signs with it.")
+    def certificate_command(directory: str, program_id: int) -> None:
+        """Install a real Pass Type ID certificate from DIRECTORY for a program.
+
+        DIRECTORY holds wwdr.cer (or wwdr.pem) and pass.p12 (+ a `password` file) or
+        pass.pem (+ pass.key). Refused with the reason when it does not fit the program.
+        """
+        session = db.session()
+        program = session.get(Program, program_id)
+        if program is None:
+            raise click.ClickException(f"no program {program_id}")
+        try:
+            certificate = load_directory(directory)
+            certificate.check(program.pass_type_identifier, program.team_identifier)
+        except CertificateError as error:
+            raise click.ClickException(str(error)) from None
+        program.certificate = signing.store_certificate(session, certificate, brand_id=program.brand_id)
+        bump_cards(session, list(session.scalars(select(Card.id).where(Card.program_id == program.id))))
+        session.commit()
+        warning = certificate.expiry_warning()
+        click.echo(f"program {program_id} now signs with {certificate.pass_type_identifier} "
+                   f"(team {certificate.team_identifier}), valid until {certificate.not_after:%Y-%m-%d}")
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
 
     @app.cli.command("demo")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")

@@ -35,6 +35,9 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     apns_endpoint: str = "https://api.push.apple.com"
     apns_ca_file: str | None = None
+    apns_auth_key_file: str | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
     fcm_endpoint: str = "https://fcm.googleapis.com"
     walletpasses_push_url: str = "https://walletpasses.appspot.com/api/v1/push"
     walletpasses_api_key: str | None = None
@@ -69,6 +72,9 @@ class Settings:
             public_base_url=get("PUBLIC_BASE_URL", defaults.public_base_url) or "",
             apns_endpoint=get("APNS_ENDPOINT", defaults.apns_endpoint) or "",
             apns_ca_file=get("APNS_CA_FILE", None),
+            apns_auth_key_file=get("APNS_AUTH_KEY_FILE", None),
+            apns_key_id=get("APNS_KEY_ID", None),
+            apns_team_id=get("APNS_TEAM_ID", None),
             fcm_endpoint=get("FCM_ENDPOINT", defaults.fcm_endpoint) or "",
             walletpasses_push_url=get("WALLETPASSES_PUSH_URL", defaults.walletpasses_push_url) or "",
             walletpasses_api_key=get("WALLETPASSES_API_KEY", None),

@@ -45,14 +45,18 @@ def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def apns_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """The TLS identity of the loopback APNs (its CA goes into APNS_CA_FILE)."""
-    return make_pki(tmp_path_factory.mktemp("apns-pki"), topic=Settings().dev_pass_type_identifier)
+    defaults = Settings()
+    return make_pki(tmp_path_factory.mktemp("apns-pki"), topic=defaults.dev_pass_type_identifier,
+                    team_id=defaults.dev_team_identifier)
 
 
 @pytest.fixture(scope="session")
 def apns_server(apns_pki: Pki, certs_dir: Path) -> Iterator[ApnsDouble]:
-    """APNs over HTTP/2 + TLS on loopback; trusts client certificates of the dev pass CA."""
+    """APNs over HTTP/2 + TLS on loopback: client certificates of the dev pass CA, or
+    provider tokens signed with the test auth key."""
     with ApnsDouble(apns_pki.server_cert, apns_pki.server_key, topic=Settings().dev_pass_type_identifier,
-                    client_ca=certs_dir / "dev" / "ca.pem") as double:
+                    client_ca=certs_dir / "dev" / "ca.pem", token_public_key=apns_pki.token_public_key,
+                    key_id=apns_pki.key_id, team_id=apns_pki.team_id) as double:
         yield double
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from service import db
 from service.api.cards import brand_card
 from service.auth import require_brand
-from service.models import PushDelivery, Registration
+from service.models import DeviceLog, PushDelivery, Registration
 
 blp = Blueprint("deliveries", __name__, url_prefix="/api/v1", description="Devices and push delivery")
 
@@ -46,6 +46,30 @@ class CardDevicesOut(Schema):
     registrations = fields.List(fields.Nested(RegistrationOut))
     other_deliveries = fields.List(fields.Nested(DeliveryOut), metadata={
         "description": "Pushes whose registration is gone (unregistered or replaced)"})
+
+
+class DeviceLogOut(Schema):
+    id = fields.Integer()
+    message = fields.String()
+    created_at = fields.DateTime()
+
+
+class LogQuery(Schema):
+    q = fields.String(load_default=None, metadata={"description": "Only messages containing this text"})
+    limit = fields.Integer(load_default=100, validate=lambda n: 1 <= n <= 1000)
+
+
+@blp.route("/cards/<int:card_id>/logs", methods=["GET"])
+@require_brand
+@blp.arguments(LogQuery, location="query")
+@blp.response(200, DeviceLogOut(many=True))
+def card_logs(query: dict[str, Any], card_id: int) -> Any:
+    """What Wallet reported about this card through POST /passkit/v1/log, newest first."""
+    card = brand_card(card_id)
+    statement = select(DeviceLog).where(DeviceLog.card_id == card.id)
+    if query["q"]:
+        statement = statement.where(DeviceLog.message.contains(query["q"], autoescape=True))
+    return db.session().scalars(statement.order_by(DeviceLog.id.desc()).limit(query["limit"])).all()
 
 
 @blp.route("/cards/<int:card_id>/devices", methods=["GET"])

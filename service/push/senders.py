@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.models import SigningCertificate
-from service.push.apns import ApnsSender, CertificateCredentials
+from service.push.apns import ApnsCredentials, ApnsSender, CertificateCredentials, TokenCredentials
 from service.push.fcm import FcmSender
 from service.push.relay import RelaySender
 from service.push.results import PushResult
@@ -49,13 +49,19 @@ def _apns_credential_file(settings: Settings, row: SigningCertificate) -> Path:
 
 
 def apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
-    """APNs with the Pass Type ID certificate of `topic` (mutual TLS works for any team)."""
+    """APNs for `topic`: token auth (APNS_AUTH_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID) when the
+    pass type belongs to that team, else mutual TLS with the Pass Type ID certificate,
+    which always works."""
     row = session.scalar(
         select(SigningCertificate).where(SigningCertificate.pass_type_identifier == topic)
         .order_by(SigningCertificate.not_after.desc()).limit(1))
     if row is None:
         raise LookupError(f"no certificate for pass type {topic}: cannot authenticate to APNs")
-    credentials = CertificateCredentials(str(_apns_credential_file(settings, row)))
+    credentials: ApnsCredentials
+    if settings.apns_auth_key_file and settings.apns_key_id and settings.apns_team_id == row.team_identifier:
+        credentials = TokenCredentials(settings.apns_auth_key_file, settings.apns_key_id, settings.apns_team_id)
+    else:
+        credentials = CertificateCredentials(str(_apns_credential_file(settings, row)))
     return ApnsSender.shared(credentials, endpoint=settings.apns_endpoint, ca_file=settings.apns_ca_file)
 
 

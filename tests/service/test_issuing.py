@@ -194,3 +194,30 @@ def test_stored_bytes_round_trip(client: FlaskClient, seeded: dict[str, Any]) ->
     card = issue(client, seeded).get_json()
     files = read_pkpass(download(client, card).data)
     assert json.loads(files["pass.json"])["storeCard"]["secondaryFields"][0]["value"] == "Anna Smith"
+
+
+def test_certificate_command_installs_a_real_certificate_directory(tmp_path: Path, certs_dir: Path) -> None:
+    """`flask certificate DIR --program N`: a fitting certificate is installed, a foreign one refused."""
+    root = Path(__file__).resolve().parents[2]
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "INSTANCE_DIR": str(tmp_path / "instance"),
+           "CERTS_DIR": str(tmp_path / "certs"), "PATH": "/usr/bin:/bin"}
+    base = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    demo_json = json.loads(subprocess.run(base + ["demo", "--json"], env=env, cwd=root, capture_output=True,
+                                          text=True, check=True, timeout=120).stdout)
+    good = tmp_path / "good"
+    good.mkdir()
+    for name in ("pass.pem", "pass.key", "wwdr.pem"):
+        (good / name).write_bytes((certs_dir / "dev" / name).read_bytes())
+    installed = subprocess.run(base + ["certificate", str(good), "--program", str(demo_json["program_id"])],
+                               env=env, cwd=root, capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stderr
+    assert "now signs with pass.dev.passcast.loyalty" in installed.stdout
+
+    from passes.certificates import ensure_dev_pki
+
+    other = ensure_dev_pki(tmp_path / "other", "pass.com.other.loyalty", "OTHERTEAM1")
+    refused = subprocess.run(base + ["certificate", str(other.cert_file.parent), "--program",
+                                     str(demo_json["program_id"])], env=env, cwd=root, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "pass.com.other.loyalty" in refused.stderr

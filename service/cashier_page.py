@@ -1,0 +1,61 @@
+"""The cashier's page (/cashier): sign in, scan a card, post a purchase or a redemption.
+
+The page itself is static HTML + JS that talks to the cashier API (/api/v1/cashier/...,
+/api/v1/cards/<id>/transactions). The one thing that API does not tell a cashier is whether
+the phones holding the card were told about the change, so this blueprint adds a small,
+cashier-authenticated JSON view of the pushes for the card's current version.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import Blueprint, Response, make_response, render_template
+from sqlalchemy import func, select
+
+from service import db
+from service.api.cards import brand_card
+from service.auth import require_cashier
+from service.models import PushDelivery, Registration
+
+bp = Blueprint("cashier_page", __name__)
+
+# What a push's status means to someone standing at the till.
+_SENT = {"accepted", "confirmed"}
+_PENDING = {"queued", "sending", "retry"}
+
+
+@bp.get("/cashier")
+def page() -> Response:
+    response = make_response(render_template("cashier.html"))
+    # The page holds no secrets (the token lives in the browser's localStorage), but it must
+    # not be framed (clickjacking a till), runs only our own scripts, and the camera is for this origin.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Permissions-Policy"] = "camera=(self)"
+    return response
+
+
+@bp.get("/cashier/cards/<int:card_id>/push")
+@require_cashier
+def push_status(card_id: int) -> dict[str, Any]:
+    """Did the change leave for the phones? Counts for the card's current version."""
+    card = brand_card(card_id)
+    session = db.session()
+    devices = session.scalar(select(func.count()).select_from(Registration)
+                             .where(Registration.card_id == card.id, Registration.active.is_(True))) or 0
+    statuses = Counter(session.scalars(select(PushDelivery.status).where(
+        PushDelivery.card_id == card.id, PushDelivery.card_version == card.version)))
+    return {
+        "card_id": card.id,
+        "card_version": card.version,
+        "devices": devices,
+        "sent": sum(statuses[s] for s in _SENT),
+        "pending": sum(statuses[s] for s in _PENDING),
+        "failed": sum(count for s, count in statuses.items() if s not in _SENT | _PENDING),
+    }
+

@@ -1,0 +1,343 @@
+// The cashier's page: sign in with a cashier token, find a card (camera, scanner or typed
+// number), post a purchase or a redemption, show the new balance and whether phones were told.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "passcast.cashierToken";
+  const JSQR_URL = document.currentScript.dataset.jsqr;
+  const $ = (id) => document.getElementById(id);
+
+  const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null };
+
+  // ---- talking to the API ---------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  async function api(method, path, body, headers = {}) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json",
+                   ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch {
+      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+    }
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 401) {
+      signOut();
+      throw new ApiError(`${data.detail || "This cashier token is not valid."} Sign in again.`, 401);
+    }
+    if (!response.ok) {
+      throw new ApiError(data.detail || data.title || `The server answered ${response.status}.`, response.status);
+    }
+    return { data, replayed: response.headers.get("Idempotent-Replayed") === "true" };
+  }
+
+  // ---- messages -------------------------------------------------------------------------
+
+  function say(text, kind = "info") {
+    const status = $("status");
+    status.textContent = text;
+    status.className = `status ${kind}`;
+    status.hidden = !text;
+  }
+
+  const fail = (error) => say(error.message, "error");
+
+  // ---- signing in and out ---------------------------------------------------------------
+
+  async function signIn(token) {
+    state.token = token;
+    const { data: me } = await api("GET", "/api/v1/cashier/me");
+    localStorage.setItem(TOKEN_KEY, token);
+    $("who").textContent = [me.name, me.store && me.store.name, me.brand.name].filter(Boolean).join(" · ");
+    showTill(true);
+    say("");
+  }
+
+  function signOut() {
+    localStorage.removeItem(TOKEN_KEY);
+    state.token = null;
+    stopCamera();
+    clearCard();
+    showTill(false);
+  }
+
+  function showTill(signedIn) {
+    $("signin").hidden = signedIn;
+    $("till").hidden = !signedIn;
+    $("who").hidden = !signedIn;
+    $("sign-out").hidden = !signedIn;
+    (signedIn ? $("code") : $("token")).focus();
+  }
+
+  // ---- finding and showing the card -----------------------------------------------------
+
+  async function findCard(code) {
+    say("Looking up the card…");
+    const { data: card } = await api("POST", "/api/v1/cashier/scan", { code });
+    showCard(card);
+    say("");
+    $("code").value = "";
+    $("amount").focus();
+  }
+
+  const money = (value, card) => `${value} ${card.program.currency}`;
+
+  function balanceText(card) {
+    const points = `${card.balance} points`;
+    return card.balance_money ? `${money(card.balance_money, card)} (${points})` : points;
+  }
+
+  function showCard(card) {
+    state.card = card;
+    state.pending = null;
+    $("holder").textContent = card.customer.name;
+    $("card-meta").textContent = `Card ${card.number} · ${card.program.name}`;
+    $("balance").textContent = balanceText(card);
+    $("tier").textContent = card.tier || "—";
+    $("discount-row").hidden = !card.discount_percent;
+    $("discount").textContent = card.discount_percent ? `${card.discount_percent} %` : "";
+    $("expiry").textContent = card.points_expire_at
+      ? `Points expire on ${new Date(card.points_expire_at).toLocaleDateString()}.` : "";
+    $("currency").textContent = card.program.currency;
+    $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
+    $("confirm").hidden = true;
+    $("tx-form").hidden = false;
+    $("card").hidden = false;
+    $("till").classList.add("has-card");
+  }
+
+  function recentItem(entry, card) {
+    const item = document.createElement("li");
+    const what = document.createElement("span");
+    const points = document.createElement("span");
+    const when = new Date(entry.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    what.textContent = `${when} · ${entry.type}${entry.amount ? ` ${money(entry.amount, card)}` : ""}`;
+    points.textContent = entry.points > 0 ? `+${entry.points}` : String(entry.points);
+    points.className = entry.points < 0 ? "minus" : "plus";
+    item.append(what, points);
+    return item;
+  }
+
+  function clearCard() {
+    state.card = null;
+    state.pending = null;
+    $("card").hidden = true;
+    $("till").classList.remove("has-card");
+    $("tx-form").reset();
+    showKind("purchase");
+  }
+
+  // ---- the transaction: enter, confirm, post --------------------------------------------
+
+  function showKind(kind) {
+    $("amount-field").hidden = kind !== "purchase";
+    $("points-field").hidden = kind !== "redeem";
+  }
+
+  // The body to post, or an error message in plain words.
+  function transactionFromForm() {
+    const kind = $("tx-form").elements.kind.value;
+    if (kind === "purchase") {
+      const amount = $("amount").value.trim().replace(",", ".");
+      if (!/^\d+(\.\d{1,2})?$/.test(amount) || Number(amount) <= 0) {
+        return { error: "Enter the amount paid, such as 12.50." };
+      }
+      return { body: { type: "purchase", amount: Number(amount).toFixed(2) },
+               text: `Purchase of ${money(Number(amount).toFixed(2), state.card)}` };
+    }
+    const points = $("points").value.trim();
+    if (!/^\d+$/.test(points) || Number(points) <= 0) {
+      return { error: "Enter a whole number of points to redeem, such as 100." };
+    }
+    if (Number(points) > state.card.balance) {
+      return { error: `The card has only ${state.card.balance} points.` };
+    }
+    return { body: { type: "redeem", points: Number(points) }, text: `Redeem ${points} points` };
+  }
+
+  function prepare() {
+    const { body, text, error } = transactionFromForm();
+    if (error) {
+      say(error, "error");
+      return;
+    }
+    // One key per intended transaction: retries of this confirmation reuse it, so a purchase
+    // whose answer got lost on the network is never recorded twice.
+    state.pending = { cardId: state.card.id, body, key: crypto.randomUUID() };
+    $("confirm-text").textContent = `${text} for ${state.card.customer.name}?`;
+    $("tx-form").hidden = true;
+    $("confirm").hidden = false;
+    say("");
+    $("confirm-yes").focus();
+  }
+
+  function change() {
+    state.pending = null;
+    $("confirm").hidden = true;
+    $("tx-form").hidden = false;
+  }
+
+  async function confirm() {
+    const pending = state.pending;
+    if (!pending) return;
+    $("confirm-yes").disabled = true;
+    say("Saving…");
+    try {
+      const { data: result, replayed } = await api("POST", `/api/v1/cards/${pending.cardId}/transactions`,
+                                                   pending.body, { "Idempotency-Key": pending.key });
+      state.pending = null;
+      $("tx-form").reset();
+      showKind("purchase");
+      const saved = `${replayed ? "Already saved earlier; nothing was done twice." : "Saved."} `
+        + `New balance: ${balanceText({ ...state.card, ...result })}.`;
+      say(`${saved} Card updated; notifying phones…`, "ok");
+      const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
+      showCard(card);
+      await reportPush(pending.cardId, saved);
+    } catch (error) {
+      const retry = state.pending && (error.status === 0 || error.status >= 500);
+      say(retry ? `${error.message} Press Confirm to try again.` : error.message, "error");
+      if (!state.pending) change();
+    } finally {
+      $("confirm-yes").disabled = false;
+    }
+  }
+
+  // Did the change leave for the phones? Ask a few times while pushes are still queued.
+  async function reportPush(cardId, prefix) {
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      const { data: push } = await api("GET", `/cashier/cards/${cardId}/push`);
+      if (push.devices === 0) {
+        say(`${prefix} Card updated; no phone has this card in its wallet yet.`, "ok");
+        return;
+      }
+      if (push.pending === 0 || attempt === 5) {
+        say(`${prefix} ${pushText(push)}`, push.failed && !push.sent ? "warn" : "ok");
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  function pushText({ sent, pending, failed }) {
+    const phones = (n) => (n === 1 ? "1 phone" : `${n} phones`);
+    const parts = [];
+    if (sent) parts.push(`${phones(sent)} notified`);
+    if (pending) parts.push(`${phones(pending)} still being notified`);
+    if (failed) parts.push(`${phones(failed)} could not be reached`);
+    return `Card updated; ${parts.join(", ")}.`;
+  }
+
+  // ---- the camera -----------------------------------------------------------------------
+
+  function loadJsQR() {
+    if (window.jsQR) return Promise.resolve(window.jsQR);
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = JSQR_URL;
+      script.onload = () => resolve(window.jsQR);
+      script.onerror = () => reject(new Error("The QR reader could not be loaded."));
+      document.head.append(script);
+    });
+  }
+
+  // A function frame -> code (or null): the browser's own detector where it has one, else jsQR.
+  async function makeDecoder() {
+    if ("BarcodeDetector" in window
+        && (await window.BarcodeDetector.getSupportedFormats()).includes("qr_code")) {
+      const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      return async (video) => ((await detector.detect(video))[0] || {}).rawValue || null;
+    }
+    const jsQR = await loadJsQR();
+    const canvas = document.createElement("canvas");
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    return async (video) => {
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      context.drawImage(video, 0, 0);
+      const image = context.getImageData(0, 0, canvas.width, canvas.height);
+      return (jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" }) || {}).data || null;
+    };
+  }
+
+  async function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      say("This browser cannot use the camera here. Use a scanner or type the card number.", "error");
+      return;
+    }
+    stopCamera();
+    const camera = { stopped: false };
+    state.camera = camera;
+    try {
+      camera.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      const decode = await makeDecoder();
+      const video = $("video");
+      video.srcObject = camera.stream;
+      await video.play();
+      $("camera").hidden = false;
+      $("camera-start").hidden = true;
+      say("");
+      while (!camera.stopped) {
+        const code = video.readyState >= 2 ? await decode(video) : null;
+        if (code && !camera.stopped) {
+          stopCamera();
+          await findCard(code).catch(fail);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    } catch (error) {
+      stopCamera();
+      say(error.name === "NotAllowedError"
+        ? "The camera is blocked. Allow it in the browser, or use a scanner or the card number."
+        : error instanceof ApiError ? error.message : "The camera could not be started. Use a scanner or type the card number.",
+      "error");
+    }
+  }
+
+  function stopCamera() {
+    const camera = state.camera;
+    if (!camera) return;
+    camera.stopped = true;
+    if (camera.stream) camera.stream.getTracks().forEach((track) => track.stop());
+    state.camera = null;
+    $("video").srcObject = null;
+    $("camera").hidden = true;
+    $("camera-start").hidden = false;
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------
+
+  function onSubmit(id, handler) {
+    $(id).addEventListener("submit", (event) => {
+      event.preventDefault();
+      Promise.resolve(handler(event)).catch(fail);
+    });
+  }
+
+  onSubmit("signin-form", () => signIn($("token").value.trim()).then(() => { $("token").value = ""; }));
+  onSubmit("scan-form", () => findCard($("code").value));
+  onSubmit("tx-form", prepare);
+  $("tx-form").addEventListener("change", (event) => {
+    if (event.target.name === "kind") showKind(event.target.value);
+  });
+  $("confirm-yes").addEventListener("click", () => confirm());
+  $("confirm-no").addEventListener("click", change);
+  $("next").addEventListener("click", () => { clearCard(); say(""); $("code").focus(); });
+  $("sign-out").addEventListener("click", () => { signOut(); say("Signed out."); });
+  $("camera-start").addEventListener("click", () => startCamera());
+  $("camera-stop").addEventListener("click", stopCamera);
+
+  if (state.token) {
+    signIn(state.token).catch((error) => { showTill(false); fail(error); });
+  } else {
+    showTill(false);
+  }
+})();

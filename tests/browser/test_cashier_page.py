@@ -1,0 +1,248 @@
+"""The cashier's page (/cashier) in Debian's headless Chromium, against the app over real HTTP.
+
+Cards reach the page the two ways a till sees them: a USB/Bluetooth scanner that types the
+QR message and Enter (or the short number typed by hand), and the camera, here Chromium's
+fake capture device playing a Y4M video of the card's QR code (decoded by the page with the
+browser's BarcodeDetector where it has one, else the vendored jsQR). Screenshots go to
+test-artifacts/cashier/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import qrcode
+from flask import Flask
+from PIL import Image
+
+from service import db
+from tests.doubles.apns import ApnsDouble
+from tests.helpers import bearer
+from tests.service.test_passkit import issue_and_install
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "cashier"
+PHONE, TABLET = (360, 740), (1024, 768)
+WAIT = 20  # seconds; generous for a loaded CI machine
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver (`make browser` installs them)"),
+]
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[test]')")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+# ---- the fake camera ------------------------------------------------------------------------
+
+
+def qr_video(message: str, path: Path, size: tuple[int, int] = (640, 480), frames: int = 5) -> Path:
+    """A Y4M (YUV 4:2:0) video of the QR code of `message` on white, for --use-file-for-fake-video-capture."""
+    code = qrcode.make(message, border=4).get_image().convert("L")
+    side = min(size) - 40
+    frame = Image.new("L", size, 255)
+    frame.paste(code.resize((side, side), Image.Resampling.NEAREST), ((size[0] - side) // 2, (size[1] - side) // 2))
+    y, cb, cr = frame.convert("RGB").convert("YCbCr").split()
+    half = (size[0] // 2, size[1] // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with path.open("wb") as video:
+        video.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            video.write(b"FRAME\n" + planes)
+    return path
+
+
+# ---- the browser ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start headless Chromium (optionally with a fake camera playing `video`); quit them all after."""
+    drivers: list[Any] = []
+
+    def start(video: Path | None = None, size: tuple[int, int] = PHONE) -> Any:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path / f"profile-{len(drivers)}"
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"):
+            options.add_argument(flag)
+        if video is not None:
+            options.add_argument("--use-fake-ui-for-media-stream")  # grant the camera without asking
+            options.add_argument("--use-fake-device-for-media-stream")
+            options.add_argument(f"--use-file-for-fake-video-capture={video}")
+        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+        drivers.append(driver)
+        # --window-size includes no browser chrome in headless mode, but pin the viewport exactly.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def wait(driver: Any) -> WebDriverWait:
+    return WebDriverWait(driver, WAIT)
+
+
+def status_text(driver: Any, pattern: str) -> str:
+    """Wait until the status line matches `pattern` (a regex); return it."""
+    wait(driver).until(lambda d: re.search(pattern, d.find_element(By.ID, "status").text))
+    return driver.find_element(By.ID, "status").text
+
+
+def visible(driver: Any, element_id: str) -> Any:
+    return wait(driver).until(ec.visibility_of_element_located((By.ID, element_id)))
+
+
+def screenshot(driver: Any, name: str, size: tuple[int, int]) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+    path = ARTIFACTS / f"{name}-{size[0]}x{size[1]}.png"
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def sign_in(driver: Any, base: str, token: str) -> None:
+    driver.get(f"{base}/cashier")
+    field = visible(driver, "token")
+    field.send_keys(token, Keys.ENTER)
+    visible(driver, "code")
+    wait(driver).until(lambda d: d.switch_to.active_element == d.find_element(By.ID, "code"))
+
+
+def post_purchase(driver: Any, amount: str, shot: str | None = None) -> str:
+    """Enter a purchase, continue, confirm; the status line once the push report is in."""
+    visible(driver, "amount").send_keys(amount, Keys.ENTER)
+    assert amount.replace(",", ".") in visible(driver, "confirm-text").text
+    if shot:
+        screenshot(driver, shot, PHONE)
+    visible(driver, "confirm-yes").click()
+    return status_text(driver, r"Card updated;.*(notified|could not|no phone)")
+
+
+# ---- the app --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def till(live_app: tuple[Flask, str], apns: ApnsDouble, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The demo brand on the live app, and a card installed on one iPhone (so a push has somewhere to go)."""
+    app, base = live_app
+    with app.app_context():
+        from service import demo
+
+        seed = demo.seed(db.session(), app.config["PASSCAST"])
+    live = {**seed, "base": base}
+    with httpx.Client(timeout=10) as http:
+        card, phone = issue_and_install(http, live, tmp_path / "phone")
+        assert phone.register("c3" * 32).status_code == 201
+        yield {**live, "card": card, "http": http, "apns": apns}
+
+
+def api_card(till: dict[str, Any]) -> dict[str, Any]:
+    response = till["http"].get(f"{till['base']}/api/v1/cards/{till['card']['id']}", headers=bearer(till["api_key"]))
+    assert response.status_code == 200
+    return response.json()
+
+
+# ---- the tests ------------------------------------------------------------------------------
+
+
+def test_scanner_wedge_purchase_updates_the_balance_and_notifies_the_phone(
+        chromium: Callable[..., Any], till: dict[str, Any]) -> None:
+    driver = chromium()
+    driver.get(f"{till['base']}/cashier")
+    visible(driver, "token").send_keys("ct_not_a_real_token", Keys.ENTER)
+    assert "Unknown cashier token" in status_text(driver, "token")  # problem+json detail, in plain words
+    driver.find_element(By.ID, "token").clear()
+    sign_in(driver, till["base"], till["cashier_token"])
+    screenshot(driver, "1-signed-in", PHONE)
+
+    # A mistyped short number and Enter: the API's problem detail is shown as it is.
+    driver.switch_to.active_element.send_keys("123 456 789", Keys.ENTER)
+    assert "wrong check digit (a typo?)" in status_text(driver, "check digit")
+
+    # A scanner types the QR message and Enter; the page was focused on the code field.
+    code = driver.find_element(By.ID, "code")
+    code.clear()
+    code.send_keys(till["card"]["barcode_message"], Keys.ENTER)
+    assert visible(driver, "holder").text == "Nina Berg"
+    before = api_card(till)["balance"]
+    assert driver.find_element(By.ID, "balance").text.startswith(f"{before} points")
+    pushes_before = len(till["apns"].requests)
+
+    status = post_purchase(driver, "12.50", shot="2-confirm")
+    after = api_card(till)
+    assert after["balance"] > before, "a purchase earns points in the demo program"
+    assert f"New balance: {after['balance']} points" in status
+    assert "1 phone notified" in status
+    assert driver.find_element(By.ID, "balance").text.startswith(f"{after['balance']} points")
+    assert len(till["apns"].requests) > pushes_before
+    screenshot(driver, "2-purchase-done", PHONE)
+    screenshot(driver, "2-purchase-done", TABLET)
+
+    # The ledger entry carries the page's Idempotency-Key: a fresh UUID.
+    newest = driver.find_elements(By.CSS_SELECTOR, "#recent li")[0].text
+    assert "purchase 12.50" in newest
+    ledger = till["http"].get(f"{till['base']}/api/v1/cards/{till['card']['id']}/transactions",
+                              headers=bearer(till["api_key"])).json()
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                        ledger[0]["idempotency_key"])
+
+    # Next customer: the same card by its short number typed by hand; redeem more than there is.
+    driver.find_element(By.ID, "next").click()
+    driver.switch_to.active_element.send_keys(till["card"]["number"], Keys.ENTER)
+    assert visible(driver, "holder").text == "Nina Berg"
+    driver.find_element(By.CSS_SELECTOR, "input[name=kind][value=redeem]").click()
+    visible(driver, "points").send_keys(str(after["balance"] + 1), Keys.ENTER)
+    assert f"only {after['balance']} points" in status_text(driver, "only")
+    screenshot(driver, "3-redeem-refused", PHONE)
+
+    # The token survives a reload (localStorage); signing out forgets it.
+    driver.refresh()
+    visible(driver, "code")
+    driver.find_element(By.ID, "sign-out").click()
+    visible(driver, "token")
+    assert driver.execute_script("return localStorage.length") == 0
+
+
+def test_camera_scan_finds_the_card(chromium: Callable[..., Any], till: dict[str, Any], tmp_path: Path) -> None:
+    driver = chromium(video=qr_video(till["card"]["barcode_message"], tmp_path / "card-qr.y4m"))
+    sign_in(driver, till["base"], till["cashier_token"])
+    driver.find_element(By.ID, "camera-start").click()
+    assert visible(driver, "holder").text == "Nina Berg"
+    assert not driver.find_element(By.ID, "camera").is_displayed(), "the camera stops once a card is found"
+    # Chromium on Linux has no BarcodeDetector, so this is the vendored jsQR reading the video.
+    has_detector = driver.execute_script("return 'BarcodeDetector' in window")
+    assert has_detector or driver.execute_script("return typeof window.jsQR") == "function"
+    status = post_purchase(driver, "4,20")  # a decimal comma, as typed in much of Europe
+    assert "New balance" in status
+    screenshot(driver, "4-camera-scan", PHONE)
+
+
+def test_camera_reading_a_foreign_qr_code_says_why_in_plain_words(chromium: Callable[..., Any],
+                                                                   till: dict[str, Any], tmp_path: Path) -> None:
+    driver = chromium(video=qr_video("https://example.com/not-a-loyalty-card", tmp_path / "other-qr.y4m"))
+    sign_in(driver, till["base"], till["cashier_token"])
+    driver.find_element(By.ID, "camera-start").click()
+    visible(driver, "camera")
+    screenshot(driver, "5-camera-open", PHONE)  # the moment the live view shows; it may already be reading
+    status = status_text(driver, r"\S")
+    assert driver.find_element(By.ID, "status").get_attribute("class") == "status error", status
+    assert not driver.find_element(By.ID, "card").is_displayed()
+    visible(driver, "camera-start")  # the camera stopped; the cashier can try again
