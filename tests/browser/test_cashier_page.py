@@ -46,12 +46,15 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 # ---- the fake camera ------------------------------------------------------------------------
 
 
-def qr_video(message: str, path: Path, size: tuple[int, int] = (640, 480), frames: int = 5) -> Path:
-    """A Y4M (YUV 4:2:0) video of the QR code of `message` on white, for --use-file-for-fake-video-capture."""
-    code = qrcode.make(message, border=4).get_image().convert("L")
-    side = min(size) - 40
+def qr_video(message: str | None, path: Path, size: tuple[int, int] = (640, 480), frames: int = 5) -> Path:
+    """A Y4M (YUV 4:2:0) video of the QR code of `message` (None: nothing) on white,
+    for Chromium's --use-file-for-fake-video-capture."""
     frame = Image.new("L", size, 255)
-    frame.paste(code.resize((side, side), Image.Resampling.NEAREST), ((size[0] - side) // 2, (size[1] - side) // 2))
+    if message is not None:
+        code = qrcode.make(message, border=4).get_image().convert("L")
+        side = min(size) - 40
+        frame.paste(code.resize((side, side), Image.Resampling.NEAREST),
+                    ((size[0] - side) // 2, (size[1] - side) // 2))
     y, cb, cr = frame.convert("RGB").convert("YCbCr").split()
     half = (size[0] // 2, size[1] // 2)
     planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
@@ -235,14 +238,61 @@ def test_camera_scan_finds_the_card(chromium: Callable[..., Any], till: dict[str
     screenshot(driver, "4-camera-scan", PHONE)
 
 
-def test_camera_reading_a_foreign_qr_code_says_why_in_plain_words(chromium: Callable[..., Any],
-                                                                   till: dict[str, Any], tmp_path: Path) -> None:
-    driver = chromium(video=qr_video("https://example.com/not-a-loyalty-card", tmp_path / "other-qr.y4m"))
+
+def test_camera_view_stops_and_foreign_codes_are_explained(chromium: Callable[..., Any],
+                                                           till: dict[str, Any], tmp_path: Path) -> None:
+    # Nothing in front of the camera: the live view stays open until the cashier stops it.
+    driver = chromium(video=qr_video(None, tmp_path / "nothing.y4m"))
     sign_in(driver, till["base"], till["cashier_token"])
     driver.find_element(By.ID, "camera-start").click()
     visible(driver, "camera")
-    screenshot(driver, "5-camera-open", PHONE)  # the moment the live view shows; it may already be reading
+    screenshot(driver, "5-camera-open", PHONE)
+    driver.find_element(By.ID, "camera-stop").click()
+    visible(driver, "camera-start")
+    assert driver.execute_script("return document.getElementById('video').srcObject") is None
+
+    # A QR code that is not one of our cards: the camera stops and the API's reason is shown.
+    driver = chromium(video=qr_video("https://example.com/not-a-loyalty-card", tmp_path / "other.y4m"))
+    sign_in(driver, till["base"], till["cashier_token"])
+    driver.find_element(By.ID, "camera-start").click()
     status = status_text(driver, r"\S")
     assert driver.find_element(By.ID, "status").get_attribute("class") == "status error", status
     assert not driver.find_element(By.ID, "card").is_displayed()
-    visible(driver, "camera-start")  # the camera stopped; the cashier can try again
+    visible(driver, "camera-start")
+
+
+# The server records the purchase, then the answer is lost on the way back to the till.
+LOSE_FIRST_TRANSACTION_ANSWER = """
+  const realFetch = window.fetch;
+  let lost = false;
+  window.fetch = async (url, init) => {
+    const response = await realFetch(url, init);
+    if (!lost && String(url).endsWith("/transactions")) {
+      lost = true;
+      throw new TypeError("Failed to fetch");
+    }
+    return response;
+  };
+"""
+
+
+def test_retrying_a_confirm_whose_answer_was_lost_records_the_purchase_once(
+        chromium: Callable[..., Any], till: dict[str, Any]) -> None:
+    driver = chromium()
+    sign_in(driver, till["base"], till["cashier_token"])
+    driver.find_element(By.ID, "code").send_keys(till["card"]["barcode_message"], Keys.ENTER)
+    visible(driver, "holder")
+    driver.execute_script(LOSE_FIRST_TRANSACTION_ANSWER)
+    visible(driver, "amount").send_keys("20.00", Keys.ENTER)
+    visible(driver, "confirm-yes").click()
+    assert "Press Confirm to try again" in status_text(driver, "try again")
+    after_first = api_card(till)["balance"]
+    assert after_first > 0, "the server did record it"
+
+    driver.find_element(By.ID, "confirm-yes").click()  # same submit, same Idempotency-Key
+    status = status_text(driver, r"Card updated;.*notified")
+    assert "nothing was done twice" in status
+    assert api_card(till)["balance"] == after_first
+    ledger = till["http"].get(f"{till['base']}/api/v1/cards/{till['card']['id']}/transactions",
+                              headers=bearer(till["api_key"])).json()
+    assert [entry["type"] for entry in ledger] == ["purchase", "issue"]
