@@ -53,6 +53,11 @@ def _unauthorized() -> Response:
     return Response(status=401)
 
 
+def _registration(session: Session, device_id: str, card: Card) -> Registration | None:
+    return session.scalar(select(Registration).where(
+        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+
+
 def client_kind(scheme: str, push_token: str) -> str:
     """Which push service reaches this device: APNs, the WalletPasses relay, or FCM."""
     if scheme == "AndroidPass":
@@ -73,8 +78,7 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
     if not isinstance(push_token, str) or not push_token.strip() or len(push_token) > 512:
         return Response("pushToken is required", status=400, mimetype="text/plain")
     kind = client_kind(g.auth_scheme, push_token.strip())
-    registration = session.scalar(select(Registration).where(
-        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+    registration = _registration(session, device_id, card)
     now = utcnow()
     if registration is None:
         session.add(Registration(device_library_identifier=device_id, card_id=card.id,
@@ -184,8 +188,7 @@ def unregister(device_id: str, pass_type_identifier: str, serial_number: str) ->
     card = _authorized_card(session, pass_type_identifier, serial_number)
     if card is None:
         return _unauthorized()
-    registration = session.scalar(select(Registration).where(
-        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+    registration = _registration(session, device_id, card)
     if registration is not None:
         session.delete(registration)
     session.commit()

@@ -149,6 +149,17 @@ def live_app(settings: Settings, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
 
 
 @pytest.fixture
+def live(live_app: tuple[Flask, str]) -> dict[str, Any]:
+    """The demo brand on the live server, with its `base` URL and the `app`."""
+    app, base = live_app
+    with app.app_context():
+        from service import db
+
+        result = demo.seed(db.session(), app.config["PASSCAST"])
+    return {**result, "base": base, "app": app}
+
+
+@pytest.fixture
 def seeded(app: Flask, settings: Settings) -> dict[str, Any]:
     """The demo brand, as `flask --app wsgi demo --json` prints it."""
     with app.app_context():

@@ -67,9 +67,6 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
 @blp.response(200, ProgramOut)
 def put_image(program_id: int, kind: str) -> Any:
     """Upload the logo, icon or strip as the raw request body (PNG or JPEG); resized for @1x/@2x/@3x."""
-    program = brand_program(program_id)
-    if kind not in IMAGE_KINDS:
-        raise Problem(404, "Unknown image", f"Images are {', '.join(IMAGE_KINDS)}.")
     data = request.get_data()
     if not data:
         raise Problem(422, "Empty image", "Send the image bytes as the request body.")
@@ -80,10 +77,7 @@ def put_image(program_id: int, kind: str) -> Any:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise Problem(422, "Not an image", f"Could not read the image: {error}.") from None
-    setattr(program, f"{kind}_png", data)
-    _mark_all_cards_changed(program)
-    db.session().commit()
-    return program
+    return _set_image(program_id, kind, data)
 
 
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["DELETE"])
@@ -91,10 +85,14 @@ def put_image(program_id: int, kind: str) -> Any:
 @blp.response(200, ProgramOut)
 def delete_image(program_id: int, kind: str) -> Any:
     """Go back to the generated default image."""
+    return _set_image(program_id, kind, None)
+
+
+def _set_image(program_id: int, kind: str, data: bytes | None) -> Program:
     program = brand_program(program_id)
     if kind not in IMAGE_KINDS:
         raise Problem(404, "Unknown image", f"Images are {', '.join(IMAGE_KINDS)}.")
-    setattr(program, f"{kind}_png", None)
+    setattr(program, f"{kind}_png", data)
     _mark_all_cards_changed(program)
     db.session().commit()
     return program

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from service import db
@@ -47,16 +46,6 @@ def settings(settings: Settings, fcm: FcmDouble, fcm_account: Path, relay: Relay
         settings, fcm_endpoint=fcm.url, google_token_uri=fcm.token_uri,
         fcm_service_account_file=str(fcm_account), walletpasses_push_url=relay.url,
         walletpasses_api_key="relay-secret")
-
-
-@pytest.fixture
-def live(live_app: tuple[Flask, str]) -> dict[str, Any]:
-    app, base = live_app
-    with app.app_context():
-        from service import demo
-
-        result = demo.seed(db.session(), app.config["PASSCAST"])
-    return {**result, "base": base, "app": app}
 
 
 def test_androidpass_registration_is_pushed_through_the_relay(live: dict[str, Any], relay: RelayDouble,

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from passes.package import read_pkpass
@@ -51,21 +50,6 @@ class Phone:
     def unregister(self) -> httpx.Response:
         return self.http.delete(f"{self.base}/devices/{self.device}/registrations/{self.type_id}/{self.serial}",
                                 headers=self.auth)
-
-
-@pytest.fixture
-def live(live_app: tuple[Flask, str], seeded_live: dict[str, Any]) -> dict[str, Any]:
-    return seeded_live
-
-
-@pytest.fixture
-def seeded_live(live_app: tuple[Flask, str]) -> dict[str, Any]:
-    app, base = live_app
-    with app.app_context():
-        from service import demo
-
-        result = demo.seed(db.session(), app.config["PASSCAST"])
-    return {**result, "base": base, "app": app}
 
 
 def issue_and_install(http: httpx.Client, live: dict[str, Any], tmp_path: Path,
