@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from werkzeug.http import http_date
 
 from service import db, pass_files, signing, updates
 from service.cards import touch
@@ -127,13 +128,27 @@ def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
     if since is not None and card.updated_at.replace(microsecond=0) <= since:
         _confirm(session, card)
         session.commit()
-        response = Response(status=304)
-        response.last_modified = card.updated_at
-        return response
+        return _not_modified(card)
     stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
     _confirm(session, card)
     session.commit()
     return pkpass_response(stored.data, stored.last_modified, pass_filename(card))
+
+
+class _NotModified(Response):
+    """Werkzeug drops Last-Modified from every 304; Wallet keys its cache on it (pitfall 5)."""
+
+    def get_wsgi_headers(self, environ: Any) -> Any:
+        headers = super().get_wsgi_headers(environ)
+        if self.last_modified is not None:
+            headers["Last-Modified"] = http_date(self.last_modified)
+        return headers
+
+
+def _not_modified(card: Card) -> Response:
+    response = _NotModified(status=304)
+    response.last_modified = card.updated_at
+    return response
 
 
 def _confirm(session: Session, card: Card) -> None:

@@ -121,6 +121,7 @@ def test_phone_lifecycle_end_to_end(live: dict[str, Any], apns: ApnsDouble, tmp_
 
         again = phone.fetch(if_modified_since=fresh.headers["Last-Modified"])
         assert again.status_code == 304
+        assert again.headers["Last-Modified"] == fresh.headers["Last-Modified"]
         assert phone.fetch(method="HEAD").status_code == 200
 
         devices = http.get(f"{live['base']}/api/v1/cards/{card['id']}/devices", headers=bearer(live["api_key"])).json()
@@ -285,42 +286,3 @@ def test_personalize_signs_the_token_and_updates_the_pass(live: dict[str, Any], 
         assert looked_up["customer"]["email"] == "olga@example.com"
         bad = http.post(f"{phone.base}/passes/{phone.type_id}/{phone.serial}/personalize", json={})
         assert bad.status_code == 400
-
-
-@pytest.fixture
-def token_settings(settings: Any, apns_pki: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(settings, apns_auth_key_file=str(apns_pki.token_key), apns_key_id=apns_pki.key_id,
-                               apns_team_id=apns_pki.team_id)
-
-
-def test_token_auth_is_used_for_the_team_of_the_auth_key(token_settings: Any, apns: ApnsDouble,
-                                                          tmp_path: Path) -> None:
-    """With an APNs auth key of the pass type's team, pushes carry an ES256 provider token
-    (verified by the double with the key's public half) instead of the client certificate,
-    and one token serves many pushes."""
-    from service import create_app, demo
-
-    token_settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(token_settings)
-    try:
-        client = app.test_client()
-        with app.app_context():
-            seeded = demo.seed(db.session(), token_settings)
-        card = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", json={"customer": {"name": "T"}},
-                           headers=bearer(seeded["api_key"])).get_json()
-        with app.app_context():
-            session = db.session()
-            session.add(Registration(device_library_identifier="d", card_id=card["id"], push_token=TOKEN_A,
-                                     pass_type_identifier="pass.dev.passcast.loyalty", client_kind="apple"))
-            session.commit()
-        for n in range(2):
-            response = client.post(f"/api/v1/cards/{card['id']}/transactions", json={"type": "earn", "points": 1},
-                                   headers={**bearer(seeded["api_key"]), "Idempotency-Key": f"tok-{n}"})
-            assert response.status_code == 201
-        pushes = wait_for(lambda: [r for r in apns.requests if r.token == TOKEN_A and r.status == 200])
-        assert len(pushes) == 2 and {push.auth for push in pushes} == {"token"}
-        assert len({push.headers["authorization"] for push in pushes}) == 1  # one JWT, reused
-    finally:
-        app.extensions["db_engine"].dispose()

@@ -1,0 +1,396 @@
+"""One campaign to N registrations, end to end, against the APNs double in another process.
+
+    .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 1]
+        [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench | --sqlite]
+        [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--profile] [--chunk C]
+        [--plain-consumer] [--keep]
+
+Set-up (not timed): a fresh database (dropped and recreated; PostgreSQL by default), the
+demo brand, N cards with one apple registration each (distinct 64-hex tokens), the APNs
+double (tests.doubles.apns) as its own process trusting the dev pass CA, and ONE huey
+consumer process (`huey_consumer service.worker.huey -w WORKERS -k thread`) on a Redis
+database of its own (flushed first). A one-card warm-up campaign is pushed and waited for,
+so the consumer has its app, its database connections and its HTTP/2 connection when the
+clock starts.
+
+Timed: in this process (create_app wires the outbox to the same Redis queue)
+`bump_cards(session, all N card ids, values={"news": ...}, campaign_id=1)` + commit, until
+the delivery table shows N accepted deliveries for campaign 1 (polled every 20 ms):
+pushes_per_s = N / that time. It includes the bulk bump, the enqueue, claiming, sending
+and recording the results.
+
+Then, in the same run, N requests to the same double one stream at a time
+(AsyncApnsClient(max_in_flight=1) on a connection of its own): single_stream_per_s. For
+diagnosis the same client with the default max_in_flight is also timed (sender_only_per_s:
+the ceiling of the sending layer alone, without database or queue).
+
+One consumer thread is the default: the consumer is CPU-bound in its HTTP/2 client, and
+more threads only add GIL contention and longer httpcore queues (measured: 1 thread at
+least as fast as 2 or 4, with less CPU per push). --chunk overrides delivery.CHUNK in the
+consumer for experiments. --plain-consumer starts .venv/bin/huey_consumer itself.
+
+--profile runs the consumer under cProfile (worker threads and the APNs event-loop thread
+profiled separately) and prints the top functions; phase times of the delivery code
+(claim / send / record) are always collected from the consumer and printed. Both are bench
+instrumentation only: the service code is unchanged by them.
+
+Target: pushes_per_s >= 3000 with one worker process. Last line: JSON
+{"pushes_per_s": .., "single_stream_per_s": .., "ratio": ..}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common as common  # noqa: E402
+
+TARGET = 3000.0
+CAMPAIGN = 1
+WARMUP_CAMPAIGN = 0
+PHASES_ENV = "PASSCAST_BENCH_PHASES"
+PROFILE_ENV = "PASSCAST_BENCH_PROFILE"
+CHUNK_ENV = "PASSCAST_BENCH_CHUNK"
+
+
+# -- the consumer child (bench instrumentation around the real huey consumer) ----------------
+
+
+def consumer_child(argv: list[str]) -> None:
+    """`huey_consumer service.worker.huey ...` with phase timers (and cProfile if asked).
+
+    Wrappers are installed on module attributes of service.push.delivery / tasks and on
+    ApnsSender; the code they wrap runs unchanged.
+    """
+    import atexit
+    import cProfile
+    import threading
+
+    from huey.bin.huey_consumer import consumer_main
+
+    import service.worker  # noqa: F401  (imports the tasks)
+    from service.push import apns, delivery, tasks
+
+    lock = threading.Lock()
+    phases: dict[str, list[float]] = {}  # name -> [calls, seconds, rows]
+    profile_path = os.environ.get(PROFILE_ENV)
+    local = threading.local()
+    worker_profiles: list[cProfile.Profile] = []
+    loop_profiles: list[tuple[Any, cProfile.Profile]] = []
+
+    def timed(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                with lock:
+                    entry = phases.setdefault(name, [0, 0.0])
+                    entry[0] += 1
+                    entry[1] += elapsed
+
+        return wrapper
+
+    if os.environ.get(CHUNK_ENV):  # experiment: another claim/send chunk size than the service's
+        delivery.CHUNK = int(os.environ[CHUNK_ENV])
+    for name in ("claim", "_send", "_record", "_drop_registrations"):
+        if hasattr(delivery, name):
+            setattr(delivery, name, timed(name.lstrip("_"), getattr(delivery, name)))
+    deliver = timed("deliver (job)", tasks.deliver)
+
+    def profiled_deliver(*args: Any, **kwargs: Any) -> Any:
+        if not profile_path:
+            return deliver(*args, **kwargs)
+        profile = getattr(local, "profile", None)
+        if profile is None:
+            profile = local.profile = cProfile.Profile()
+            with lock:
+                worker_profiles.append(profile)
+        profile.enable()
+        try:
+            return deliver(*args, **kwargs)
+        finally:
+            profile.disable()
+
+    tasks.deliver = profiled_deliver
+
+    if profile_path:
+        original_init = apns.ApnsSender.__init__
+
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original_init(self, *args, **kwargs)
+            profile = cProfile.Profile()
+            with lock:
+                loop_profiles.append((self._loop, profile))
+            self._loop.call_soon_threadsafe(profile.enable)
+
+        apns.ApnsSender.__init__ = init  # type: ignore[method-assign]
+
+    def report() -> None:
+        if os.environ.get(PHASES_ENV):
+            Path(os.environ[PHASES_ENV]).write_text(json.dumps(phases))
+        if profile_path:
+            import pstats
+
+            for loop, profile in loop_profiles:
+                done = threading.Event()
+                if loop.is_running():
+                    loop.call_soon_threadsafe(lambda p=profile, d=done: (p.disable(), d.set()))
+                    done.wait(5)
+            for suffix, profiles in (("worker", worker_profiles), ("loop", [p for _, p in loop_profiles])):
+                if profiles:
+                    stats = pstats.Stats(profiles[0])
+                    for extra in profiles[1:]:
+                        stats.add(extra)
+                    stats.dump_stats(f"{profile_path}.{suffix}")
+
+    atexit.register(report)
+    sys.argv = ["huey_consumer", *argv]
+    consumer_main()
+
+
+# -- the bench -------------------------------------------------------------------------------
+
+
+def statuses(engine: Any, campaign_id: int) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from service.models import PushDelivery
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(PushDelivery.status, func.count()).where(PushDelivery.campaign_id == campaign_id)
+            .group_by(PushDelivery.status)
+        ).all()
+    return {status: count for status, count in rows}
+
+
+def wait_for_campaign(engine: Any, campaign_id: int, expected: int, timeout: float) -> tuple[float, dict[str, int]]:
+    """Poll until `expected` deliveries are accepted; fail fast when some end otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = statuses(engine, campaign_id)
+        now = time.perf_counter()
+        if counts.get("accepted", 0) >= expected:
+            return now, counts
+        final_bad = counts.get("failed", 0) + counts.get("unregistered", 0)
+        if final_bad:
+            raise RuntimeError(f"campaign {campaign_id}: deliveries failed: {counts}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"campaign {campaign_id}: {counts} after {timeout:.0f} s (expected {expected} accepted)")
+        time.sleep(0.02)
+
+
+async def stream_rate(url: str, ca_file: str, cert_file: str, count: int, max_in_flight: int) -> tuple[float, int]:
+    """Send `count` pushes (fresh tokens) on a connection of their own; (seconds, accepted)."""
+    from service.push.apns import AsyncApnsClient, CertificateCredentials
+
+    tokens = [secrets.token_hex(32) for _ in range(count)]
+    async with AsyncApnsClient(CertificateCredentials(cert_file), endpoint=url, ca_file=ca_file,
+                               max_in_flight=max_in_flight) as client:
+        warm = await client.send(secrets.token_hex(32), common.PASS_TYPE_IDENTIFIER)  # TLS + HTTP/2 set-up
+        if not warm.ok:
+            raise RuntimeError(f"APNs double refused the bench client: {warm}")
+        start = time.perf_counter()
+        results = await client.send_many(tokens, common.PASS_TYPE_IDENTIFIER)
+        elapsed = time.perf_counter() - start
+    return elapsed, sum(1 for result in results if result.ok)
+
+
+def print_profile(path: str, title: str, limit: int) -> None:
+    import pstats
+
+    if not Path(path).exists():
+        return
+    print(f"\n--- consumer profile: {title} (top {limit} by own time) ---")
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(limit)
+    print(f"--- consumer profile: {title} (top {limit} cumulative) ---")
+    stats.sort_stats("cumulative").print_stats(limit)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy import create_engine
+
+    from service import create_app, jobs
+    from service.push.fanout import bump_cards
+
+    workdir = common.make_workdir()
+    database_url = common.database_url_for(args.database_url, args.sqlite, workdir)
+    env = common.BenchEnv(workdir=workdir, database_url=database_url, redis_url=args.redis_url)
+    logs = workdir / "logs"
+    double: common.ApnsProcess | None = None
+    consumer: common.Child | None = None
+    engine = app = None
+    report: dict[str, Any] = {}
+    try:
+        print(f"set-up: {args.n} cards with one registration each, database {database_url}")
+        common.ensure_dev_certificates(env)
+        common.prepare_database(database_url)
+        double = common.start_apns_double(env)
+        env.apns_endpoint, env.apns_ca_file = double.url, str(double.ca_file)
+        settings = env.settings()
+        app = create_app(settings)  # outbox -> huey (Redis) in this process, as in the web app
+        jobs.huey.storage.flush_all()
+        seeded = common.seed_demo(app)
+        engine = app.extensions["db_engine"]
+        with common.timed() as t_setup:
+            cards = common.bulk_cards(engine, seeded["program_id"], seeded["brand_id"], args.n + 1,
+                                      registrations_per_card=1)
+        warmup_card, cards = cards[0], cards[1:]
+        card_ids = [card.id for card in cards]
+        print(f"  {len(cards) + 1} cards + registrations inserted in {t_setup[0]:.1f} s")
+
+        child_env = env.environ(**{PHASES_ENV: str(workdir / "phases.json")})
+        consumer_args = ["service.worker.huey", "-w", str(args.workers), "-k", "thread"]
+        if args.plain_consumer:
+            argv = [str(common.VENV_BIN / "huey_consumer"), *consumer_args]
+        else:  # the same consumer_main, with the bench's phase timers (and profiler) around it
+            argv = [sys.executable, str(Path(__file__).resolve()), "--consumer-child", *consumer_args]
+        if args.chunk:
+            child_env[CHUNK_ENV] = str(args.chunk)
+        if args.profile:
+            child_env[PROFILE_ENV] = str(workdir / "consumer.prof")
+        consumer = common.start_process("consumer", argv, child_env, logs)
+
+        factory = app.extensions["db_sessionmaker"]
+        poll_engine = create_engine(database_url)
+        try:
+            with factory() as session:  # warm-up: the consumer builds its app, pools, TLS connection
+                bump_cards(session, [warmup_card.id], values={"news": "warm-up"}, campaign_id=WARMUP_CAMPAIGN)
+                session.commit()
+            wait_for_campaign(poll_engine, WARMUP_CAMPAIGN, 1, timeout=60)
+            print(f"  consumer ready ({args.workers} threads), APNs double on {double.url}")
+
+            cpu_consumer_0 = common.cpu_seconds(consumer.process.pid)
+            cpu_double_0 = common.cpu_seconds(double.child.process.pid)
+            cpu_self_0 = time.process_time()
+            with factory() as session:
+                start = time.perf_counter()
+                queued = bump_cards(session, card_ids, values={"news": "Double points this weekend"},
+                                    campaign_id=CAMPAIGN)
+                session.commit()
+                committed = time.perf_counter()
+            done, counts = wait_for_campaign(poll_engine, CAMPAIGN, args.n, timeout=args.timeout)
+            cpu_consumer = common.cpu_seconds(consumer.process.pid) - cpu_consumer_0
+            cpu_double = common.cpu_seconds(double.child.process.pid) - cpu_double_0
+            cpu_self = time.process_time() - cpu_self_0
+        finally:
+            poll_engine.dispose()
+        if queued != args.n:
+            raise RuntimeError(f"bump_cards queued {queued} deliveries, expected {args.n}")
+        elapsed = done - start
+        pushes_per_s = args.n / elapsed
+
+        cert_file = str(common.apns_client_certificate(env))
+        single_n = args.single_n or args.n
+        single_s, single_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, single_n, 1))
+        sender_s, sender_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, args.n, 1000))
+        if single_ok != single_n or sender_ok != args.n:
+            raise RuntimeError(f"stream runs: {single_ok}/{single_n} and {sender_ok}/{args.n} accepted")
+        single_per_s = single_n / single_s
+
+        common.stop_process(consumer, signal.SIGINT)
+        summary = double.stop()
+        expected_requests = 1 + args.n + (single_n + 1) + (args.n + 1)
+        report = {
+            "n": args.n,
+            "workers": args.workers,
+            "database": engine.dialect.name,
+            "bump_commit_s": committed - start,
+            "elapsed_s": elapsed,
+            "pushes_per_s": pushes_per_s,
+            "single_stream_per_s": single_per_s,
+            "sender_only_per_s": args.n / sender_s,
+            "statuses": counts,
+            "cpu_consumer_s": cpu_consumer,
+            "cpu_double_s": cpu_double,
+            "cpu_bench_s": cpu_self,
+            "double": summary,
+            "expected_requests": expected_requests,
+        }
+        phases_file = workdir / "phases.json"
+        report["phases"] = json.loads(phases_file.read_text()) if phases_file.exists() else {}
+        if args.profile:
+            print_profile(str(workdir / "consumer.prof.worker"), "worker threads (deliver)", args.profile_lines)
+            print_profile(str(workdir / "consumer.prof.loop"), "APNs event-loop thread", args.profile_lines)
+        return report
+    except BaseException:
+        if consumer is not None:
+            print(f"--- consumer stderr (tail) ---\n{consumer.tail()}", file=sys.stderr)
+        raise
+    finally:
+        common.stop_process(consumer, signal.SIGINT)
+        if double is not None:
+            double.stop()
+        if engine is not None:
+            engine.dispose()
+        if not args.keep:
+            common.drop_database(database_url)
+        common.remove_workdir(workdir, keep=args.keep)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--consumer-child"]:
+        consumer_child(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20_000, help="registrations (one card each) in the campaign")
+    parser.add_argument("--workers", type=int, default=1, help="huey consumer threads (one process)")
+    parser.add_argument("--single-n", type=int, default=0, help="requests of the single-stream run (default N)")
+    parser.add_argument("--database-url", default=None,
+                        help=f"PostgreSQL, recreated (default {common.DEFAULT_DATABASE_URL})")
+    parser.add_argument("--sqlite", action="store_true", help="use a SQLite file in the temporary directory")
+    parser.add_argument("--redis-url", default=common.DEFAULT_REDIS_URL, help="job queue (a Redis db of its own)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the campaign")
+    parser.add_argument("--profile", action="store_true", help="cProfile the consumer and print the top functions")
+    parser.add_argument("--profile-lines", type=int, default=25)
+    parser.add_argument("--chunk", type=int, default=0,
+                        help="experiment: override service.push.delivery.CHUNK in the consumer")
+    parser.add_argument("--plain-consumer", action="store_true",
+                        help="run .venv/bin/huey_consumer itself (no phase timers, no --profile)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and database")
+    args = parser.parse_args()
+    if args.n < 1:
+        parser.error("--n must be positive")
+    if (args.profile or args.chunk) and args.plain_consumer:
+        parser.error("--profile and --chunk need the instrumented consumer (drop --plain-consumer)")
+
+    report = run(args)
+    phases = report["phases"]
+    double = report["double"] or {}
+    print(f"\npush fan-out: {report['n']} registrations, 1 consumer process x {report['workers']} threads, "
+          f"{report['database']}")
+    print(f"  bump_cards + commit        {report['bump_commit_s'] * 1000:8.0f} ms")
+    print(f"  commit start -> all accepted {report['elapsed_s']:8.2f} s   -> {report['pushes_per_s']:8.0f} pushes/s "
+          f"(target {TARGET:.0f})")
+    print(f"  single stream, same double {report['single_stream_per_s']:8.0f} pushes/s")
+    print(f"  sender only (multiplexed)  {report['sender_only_per_s']:8.0f} pushes/s  (no database, no queue)")
+    print(f"  CPU during the campaign: consumer {report['cpu_consumer_s']:.1f} s, APNs double "
+          f"{report['cpu_double_s']:.1f} s, bench {report['cpu_bench_s']:.1f} s")
+    for name, (calls, seconds) in sorted(phases.items()):
+        print(f"  phase {name:<22} {int(calls):5d} calls {seconds:7.2f} s (wall, summed over threads)")
+    print(f"  APNs double: {double.get('requests')} requests (expected {report['expected_requests']}), "
+          f"{double.get('connections')} connections, statuses {double.get('statuses')}")
+    ok = report["pushes_per_s"] >= TARGET
+    print(f"  target {'met' if ok else 'NOT met'}: {report['pushes_per_s']:.0f} vs {TARGET:.0f} pushes/s")
+    print(json.dumps({
+        "pushes_per_s": round(report["pushes_per_s"], 1),
+        "single_stream_per_s": round(report["single_stream_per_s"], 1),
+        "ratio": round(report["pushes_per_s"] / report["single_stream_per_s"], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
