@@ -447,3 +447,22 @@ def timed() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - start)
+
+
+def wait_for_http_health(process: Any, port: int, timeout: float = 60) -> None:
+    """Wait until the server on `port` answers GET /healthz with 200; fail if it exits first."""
+    import http.client
+
+    def healthy() -> bool:
+        if process.process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{process.tail()}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            ok = connection.getresponse().status == 200
+            connection.close()
+            return ok
+        except OSError:
+            return False
+
+    wait_until(healthy, timeout, what="server /healthz")

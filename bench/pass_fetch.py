@@ -216,19 +216,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]  # fmt: skip
         server = common.start_process("gunicorn", argv, env.environ(), workdir / "logs")
 
-        def healthy() -> bool:
-            if server is not None and server.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{server.tail()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/healthz")
-                ok = connection.getresponse().status == 200
-                connection.close()
-                return ok
-            except OSError:
-                return False
-
-        common.wait_until(healthy, 60, what="gunicorn /healthz")
+        common.wait_for_http_health(server, port)
         type_id = common.PASS_TYPE_IDENTIFIER
         targets = [
             Target(f"/passkit/v1/passes/{type_id}/{card.serial_number}",

@@ -469,19 +469,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         extra = {PROFILE_ENV: "1"} if args.profile else {}
         server = common.start_process("gunicorn", server_argv, env.environ(**extra), logs)
 
-        def healthy() -> bool:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{server.tail()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/healthz")
-                ok = connection.getresponse().status == 200
-                connection.close()
-                return ok
-            except OSError:
-                return False
-
-        common.wait_until(healthy, 60, what="gunicorn /healthz")
+        common.wait_for_http_health(server, port)
         token = seeded["cashier_token"]
 
         warm = drive(port, token, tills, args.cashiers, args.warmup_seconds, args.client)

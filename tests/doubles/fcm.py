@@ -28,6 +28,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.doubles.threaded import ThreadedServer
+
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -99,7 +101,9 @@ class TokenRequest:
     status: int
 
 
-class FcmDouble:
+class FcmDouble(ThreadedServer):
+    thread_name = "fcm-double"
+
     """The loopback OAuth + FCM server. See the module docstring."""
 
     def __init__(self, service_account_file: str | Path, *, host: str = "127.0.0.1", port: int = 0):
@@ -153,23 +157,6 @@ class FcmDouble:
             return list(self._token_requests)
 
     # running ------------------------------------------------------------------------------
-
-    def start(self) -> FcmDouble:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fcm-double", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FcmDouble:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # protocol -----------------------------------------------------------------------------
 

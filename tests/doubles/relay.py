@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.doubles.threaded import ThreadedServer
+
 PUSH_PATH = "/api/v1/push"
 
 
@@ -33,7 +35,9 @@ class RelayAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class RelayDouble:
+class RelayDouble(ThreadedServer):
+    thread_name = "relay-double"
+
     """See the module docstring. `answer` applies to every request until changed;
     `expired_tokens` are reported back WalletUnion-style when they appear in a request."""
 
@@ -59,25 +63,6 @@ class RelayDouble:
 
     def respond_with(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         self.answer = RelayAnswer(status, {} if body is None else body, headers or {})
-
-    def start(self) -> RelayDouble:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="relay-double", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> RelayDouble:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
         parsed: Any = None
