@@ -19,39 +19,39 @@ Headers we deliberately do NOT send by default (configurable, see AsyncApnsClien
 - `apns-expiration`: omitted, so APNs stores the push per its default policy and delivers
   it when the device comes back online (it keeps only the latest one per topic anyway).
 
-Concurrency: one `httpx.AsyncClient` (max one connection) per credential, many streams in
-flight on it. httpcore caps a connection at min(server's MAX_CONCURRENT_STREAMS, 100)
-live streams, so `max_in_flight` defaults to 100: more only queues inside httpcore's pool,
-whose bookkeeping is linear in the queue per request (measured slower at 500-1000). With
-token auth APNs allows a single stream until the first request with a valid token,
-which httpcore honours through the server's SETTINGS.
-
-Throughput is bounded by httpx/httpcore's per-request CPU (about 2-3 ms on the 2-vCPU
-development VM, a quarter of it httpcore retrying `import sniffio` on every lock when the
-package is absent); scale out with more worker processes, each with its own connection.
+Concurrency: one HTTP/2 connection per credential (service.push.h2conn, a lean client on
+asyncio + `h2`), many streams in flight on it, up to the server's MAX_CONCURRENT_STREAMS
+(with token auth APNs allows a single stream until the first request with a valid token,
+then raises it). `max_in_flight` (default 100) bounds the pushes send_many issues at once.
+httpx/httpcore was replaced here because its per-request CPU (about 2.5 ms on the 2-vCPU
+development VM) capped one worker process at a few hundred pushes per second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import json
 import os
 import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import certifi
-import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from service.push.h2conn import H2Client, H2Error
 from service.push.results import PushResult, backoff_delay, retry_after_or_backoff
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_ENDPOINT = "https://api.push.apple.com"
 #: Pass-update pushes only work in production; kept for app-style pushes and experiments.
@@ -166,26 +166,35 @@ def build_ssl_context(credentials: ApnsCredentials, ca_file: str | os.PathLike[s
     return context
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    if not response.content:
+def _error_body(content: bytes) -> dict[str, Any]:
+    if not content:
         return {}
     try:
-        body = json.loads(response.content)
+        body = json.loads(content)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
 
 
-def map_response(token: str, response: httpx.Response, attempt: int = 0) -> PushResult:
-    """Turn one APNs answer into a PushResult (see PushResult for what each status asks)."""
-    status = response.status_code
-    apns_id = response.headers.get("apns-id")
+def _reason_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def map_answer(token: str, status: int, headers: Mapping[str, str], body: bytes, attempt: int = 0) -> PushResult:
+    """Turn one APNs answer (status, lower-case headers, body) into a PushResult.
+
+    See PushResult for what each status asks of the caller.
+    """
+    apns_id = headers.get("apns-id")
     if status == 200:
         return PushResult(token, "accepted", http_status=200, vendor_id=apns_id)
-    body = _error_body(response)
-    reason = str(body.get("reason") or response.reason_phrase or status)
+    error = _error_body(body)
+    reason = str(error.get("reason") or _reason_phrase(status) or status)
     if status == 410:  # Unregistered, or ExpiredToken
-        timestamp = body.get("timestamp")
+        timestamp = error.get("timestamp")
         return PushResult(
             token,
             "unregistered",
@@ -195,13 +204,18 @@ def map_response(token: str, response: httpx.Response, attempt: int = 0) -> Push
             unregistered_at=timestamp / 1000 if isinstance(timestamp, (int, float)) else None,
         )
     if status == 429:  # TooManyRequests: too many pushes to this device token
-        retry_after = retry_after_or_backoff(response.headers.get("retry-after"), attempt, base=30)
+        retry_after = retry_after_or_backoff(headers.get("retry-after"), attempt, base=30)
         return PushResult(token, "retry", 429, reason, apns_id, retry_after)
     if status >= 500:  # InternalServerError, ServiceUnavailable, Shutdown
-        retry_after = retry_after_or_backoff(response.headers.get("retry-after"), attempt, base=5)
+        retry_after = retry_after_or_backoff(headers.get("retry-after"), attempt, base=5)
         return PushResult(token, "retry", status, reason, apns_id, retry_after)
     # 400 (BadDeviceToken, TopicDisallowed, ...), 403 (provider auth), 404, 405, 413.
     return PushResult(token, "failed", http_status=status, reason=reason, vendor_id=apns_id)
+
+
+def map_response(token: str, response: httpx.Response, attempt: int = 0) -> PushResult:
+    """map_answer for an httpx.Response (tests and tools that talk to APNs with httpx)."""
+    return map_answer(token, response.status_code, response.headers, response.content, attempt)
 
 
 def _tls_rejection(exc: BaseException) -> str | None:
@@ -276,14 +290,13 @@ class AsyncApnsClient:
             self._headers["apns-priority"] = str(priority)
         if expiration is not None:
             self._headers["apns-expiration"] = str(expiration)
-        self._client = httpx.AsyncClient(
-            base_url=self.endpoint,
-            http1=False,
-            http2=True,
-            verify=build_ssl_context(credentials, ca_file),
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=idle_timeout),
-            headers={"user-agent": "passcast-push/1"},
+        self._extra_headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in self._headers.items()]
+        self._client = H2Client(
+            self.endpoint,
+            build_ssl_context(credentials, ca_file),
+            timeout=timeout,
+            idle_timeout=idle_timeout,
+            default_headers=[("user-agent", "passcast-push/1")],
         )
 
     async def send(self, token: str, topic: str, *, attempt: int = 0) -> PushResult:
@@ -291,30 +304,25 @@ class AsyncApnsClient:
         if not _HEX_TOKEN.fullmatch(token):
             # Not an APNs token (and not safe in a URL path); APNs would say the same.
             return PushResult(token, "failed", reason="BadDeviceToken")
-        headers = {"apns-topic": topic, **self._headers}
+        base_headers = [(b"apns-topic", topic.encode("utf-8")), *self._extra_headers]
+        path = f"/3/device/{token}"
         provider = self.provider_token
-        resent_after_transport_error = resent_with_new_token = False
+        resent_with_new_token = False
         while True:
             provider_jwt = None
+            headers = base_headers
             if provider is not None:
                 provider_jwt = provider.value
-                headers["authorization"] = f"bearer {provider_jwt}"
+                headers = [*base_headers, (b"authorization", f"bearer {provider_jwt}".encode("ascii"))]
             try:
-                response = await self._client.post(f"/3/device/{token}", content=PASS_UPDATE_PAYLOAD, headers=headers)
-            except httpx.TransportError as exc:
-                # APNs closes idle connections (GOAWAY, resets): the first push after that
-                # finds the old connection dead. Resend once on a fresh one; a duplicate
-                # pass push is harmless (the phone asks and gets "nothing new"). Timeouts
-                # and refused TLS are not resent: more load or the same refusal.
-                if (
-                    resent_after_transport_error
-                    or isinstance(exc, httpx.TimeoutException)
-                    or _tls_rejection(exc) is not None
-                ):
-                    return transport_failure(token, exc, attempt)
-                resent_after_transport_error = True
-                continue
-            result = map_response(token, response, attempt)
+                response = await self._client.request("POST", path, headers, PASS_UPDATE_PAYLOAD)
+            except (H2Error, OSError) as exc:
+                # Streams APNs did not process (GOAWAY, refused, never written) were already
+                # resent once on a fresh connection by H2Client. What is left: connection
+                # failures, timeouts, connections lost mid-request (fate unknown) and
+                # refused TLS; transport_failure makes those "retry" (or "failed" for TLS).
+                return transport_failure(token, exc, attempt)
+            result = map_answer(token, response.status, response.headers, response.body, attempt)
             if provider is None or provider_jwt is None or result.reason != "ExpiredProviderToken":
                 return result
             if resent_with_new_token:
