@@ -126,8 +126,7 @@ def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
         return _unauthorized()
     since = request.if_modified_since
     if since is not None and card.updated_at.replace(microsecond=0) <= since:
-        _confirm(session, card)
-        session.commit()
+        # No write here: the phone already holds this version, confirmed when it fetched it.
         return _not_modified(card)
     stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
     _confirm(session, card)

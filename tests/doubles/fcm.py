@@ -19,7 +19,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -120,16 +120,13 @@ class FcmDouble(ThreadedServer):
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._token_requests: list[TokenRequest] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(host, port, self._handler_class())
 
     # configuration and inspection ----------------------------------------------------------
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.base_url
 
     @property
     def token_uri(self) -> str:

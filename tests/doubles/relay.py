@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.doubles.threaded import ThreadedServer
@@ -47,14 +47,11 @@ class RelayDouble(ThreadedServer):
         self.expired_tokens: set[str] = set()
         self._lock = threading.Lock()
         self._requests: list[RelayRequest] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(host, port, self._handler_class())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PUSH_PATH}"
+        return self.base_url + PUSH_PATH
 
     @property
     def requests(self) -> list[RelayRequest]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
@@ -13,6 +13,15 @@ class ThreadedServer:
     _server: ThreadingHTTPServer
     _thread: threading.Thread | None = None
     thread_name = "http-double"
+
+    def _bind(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.thread_name,
