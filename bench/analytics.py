@@ -60,6 +60,7 @@ def step(engine: Engine, what: str, sql: str, **params: Any) -> float:
     started = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL synchronous_commit = off"))
+        connection.execute(text("SET LOCAL work_mem = '256MB'"))
         result = connection.execute(text(sql), params)
     seconds = time.perf_counter() - started
     print(f"  {what}: {result.rowcount if result.rowcount >= 0 else ''} rows in {seconds:.1f} s", flush=True)
@@ -203,9 +204,10 @@ def _wallets_campaigns_nps(engine: Engine, params: dict[str, Any], seed: dict[st
             WHERE cr.campaign_id = :campaign""", campaign=campaign_id, version=2 + n)
     with engine.begin() as connection:
         survey = connection.execute(text("""
-            INSERT INTO nps_surveys (brand_id, program_id, question, starts_at, created_at)
+            INSERT INTO nps_surveys (brand_id, program_id, question, starts_at, created_at, shown_on_passes,
+                                     removed_from_passes)
             VALUES (:brand, :program, 'How likely are you to recommend us to a friend?',
-                    now() - interval '300 days', now() - interval '300 days') RETURNING id"""),
+                    now() - interval '300 days', now() - interval '300 days', true, false) RETURNING id"""),
             {"brand": brand, "program": program}).scalar_one()
     step(engine, "NPS answers", """
         INSERT INTO nps_answers (survey_id, brand_id, card_id, score, store_id, answered_at, created_at)

@@ -143,11 +143,11 @@ def cards_total(session: Session, brand_id: int, period: Period) -> int:
 def installed_apple(session: Session, brand_id: int) -> int:
     """Cards (not voided) now in a PassKit wallet: at least one active registration (Apple
     Wallet, or an Android app through the relay or FCM). Current state: no period."""
-    return _int(session.scalar(
-        select(func.count(distinct(Registration.card_id)))
-        .select_from(Registration.__table__.join(Card.__table__, Registration.card_id == Card.id))
-        .where(Card.brand_id == brand_id, Card.voided.is_(False), Registration.active.is_(True),
-               Registration.client_kind.in_(PASSKIT_KINDS))))
+    cards = (select(Registration.card_id).distinct()
+             .select_from(Registration.__table__.join(Card.__table__, Registration.card_id == Card.id))
+             .where(Card.brand_id == brand_id, Card.voided.is_(False), Registration.active.is_(True),
+                    Registration.client_kind.in_(PASSKIT_KINDS))).subquery()
+    return _int(session.scalar(select(func.count()).select_from(cards)))
 
 
 def _google_last_events(brand_id: int) -> Any:
@@ -294,13 +294,14 @@ def cohorts(session: Session, brand_id: int, period: Period, months: int = COHOR
     offset = _month_index(session, LedgerEntry.created_at) - joined
     first_month = _int(sizes[0][0])
     horizon = min(period.end, _month_start(_month_of(period.end - dt.timedelta(microseconds=1)) + 1))
-    active_rows = session.execute(
-        select(joined.label("cohort"), offset.label("k"), func.count(distinct(LedgerEntry.card_id)))
-        .select_from(source)
-        .where(brand, Card.created_at >= period.start, Card.created_at < period.end,
-               _activity(_month_start(first_month), horizon),
-               offset < months)
-        .group_by(joined, offset)).all()
+    # Distinct (cohort, k, card) first, then count: a hash aggregate, where COUNT(DISTINCT)
+    # per group would sort all of the period's activity.
+    seen = (select(joined.label("cohort"), offset.label("k"), LedgerEntry.card_id).distinct()
+            .select_from(source)
+            .where(brand, Card.created_at >= period.start, Card.created_at < period.end,
+                   _activity(_month_start(first_month), horizon), offset < months)).subquery()
+    active_rows = session.execute(select(seen.c.cohort, seen.c.k, func.count())
+                                  .group_by(seen.c.cohort, seen.c.k)).all()
     active_by = {(_int(c), _int(k)): _int(n) for c, k, n in active_rows}
     last_month = _month_of(period.end - dt.timedelta(microseconds=1))
     result = []

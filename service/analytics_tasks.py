@@ -33,6 +33,7 @@ def count_report(brand_id: int, key: str) -> bool:
 
 
 @huey.periodic_task(crontab(minute="*/5"))
+@huey.lock_task("refresh-analytics")  # a run can outlast 5 minutes on big brands: never two at once
 def refresh_analytics() -> int:
     with _sessionmaker()() as session:
         done = refresh(session)

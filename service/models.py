@@ -653,6 +653,10 @@ class NpsSurvey(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The program's passes were given a new version when the survey started / ended (the job
+    # in service/nps_tasks.py does it for surveys that start or end at a set time).
+    shown_on_passes: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed_from_passes: Mapped[bool] = mapped_column(Boolean, default=False)
 
     program: Mapped[Program] = relationship()
 

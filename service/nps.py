@@ -13,12 +13,13 @@ import datetime as dt
 import hashlib
 import hmac
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from passes.schema import Field
 from service.models import Brand, Card, LedgerEntry, NpsAnswer, NpsSurvey, utcnow
+from service.push.fanout import bump_cards
 
 PROMOTER, DETRACTOR = 9, 6  # 9-10 promote, 0-6 detract, 7-8 are passive
 _MAC_LENGTH = 32
@@ -103,3 +104,30 @@ def record_answer(session: Session, survey: NpsSurvey, card: Card, score: int,
     answer.score, answer.comment, answer.store_id, answer.answered_at = score, comment, store_id, now
     session.flush()
     return answer
+
+
+# -- the link appears and goes: every pass of the program gets a new version -------------------
+
+
+def refresh_passes(session: Session, program_id: int) -> int:
+    """Bump every pass of the program (its phones fetch it: the link appears or goes); the
+    caller commits. Returns the pushes queued."""
+    ids = list(session.scalars(select(Card.id).where(Card.program_id == program_id, Card.voided.is_(False))
+                               .order_by(Card.id)))
+    return bump_cards(session, ids)
+
+
+def update_passes(session: Session, now: dt.datetime | None = None) -> int:
+    """Surveys that started or ended since their passes were last changed: change them now
+    (the minute job). Each survey is one transaction. Returns how many surveys it handled."""
+    now = now or utcnow()
+    due = session.scalars(select(NpsSurvey).where(or_(
+        and_(NpsSurvey.shown_on_passes.is_(False), NpsSurvey.starts_at <= now),
+        and_(NpsSurvey.removed_from_passes.is_(False), NpsSurvey.ends_at.is_not(None), NpsSurvey.ends_at <= now)))
+        .order_by(NpsSurvey.id)).all()
+    for survey in due:
+        refresh_passes(session, survey.program_id)
+        survey.shown_on_passes = True
+        survey.removed_from_passes = survey.ends_at is not None and survey.ends_at <= now
+        session.commit()
+    return len(due)

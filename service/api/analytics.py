@@ -211,7 +211,26 @@ def _report(name: str, args: dict[str, Any]) -> dict[str, Any] | Response:
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
 def summary(args: dict[str, Any]) -> Any:
     """Cards issued, installed (Apple Wallet / Google Wallet), removed, active and lapsed;
-    churn, redemption rate, average purchase, repeat purchase rate, lifetime value."""
+    churn, redemption rate, average purchase, repeat purchase rate, lifetime value.
+
+    *Activity* is a purchase, earn or redeem entry (birthday gifts, issues, expiries and
+    adjustments are not). The period is `[from, to]`; `end` is the day after `to`.
+
+    - `cards.issued` / `total`: cards issued in the period / before its end.
+    - `installed_apple`: cards (not voided) with an active PassKit registration now (Apple
+      Wallet, Android apps via the relay or FCM); `installed_google`: cards whose latest
+      Google Wallet callback is a save.
+    - `removed`: cards unregistered (Apple/PassKit) or deleted (Google) in the period that
+      are in no wallet now.
+    - `active`: cards with activity in the `days` before `end`; `lapsed`: cards (not voided)
+      issued before `end - days` without activity since.
+    - `churn_rate`: of the cards active in `[end - 2 days, end - days)`, the share without
+      activity in `[end - days, end)`.
+    - `redemption.rate`: points redeemed / points issued (purchases, earns) in the period.
+    - `purchases.average`: mean purchase amount in the period; `repeat_purchase.rate`:
+      cards with 2+ purchases / cards with 1+ in the period.
+    - `lifetime_value`: average lifetime spend of the cards issued in the period.
+    """
     body = _report("summary", args)
     if isinstance(body, Response):
         return body

@@ -15,13 +15,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from service import db
+from service import db, nps
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
 from service.auth import require_brand
-from service.models import Card, NpsSurvey, utcnow
+from service.models import NpsSurvey, utcnow
 from service.problems import Problem
-from service.push.fanout import bump_cards
 
 blp = Blueprint("nps", __name__, url_prefix="/api/v1", description="NPS surveys on the back of the pass")
 
@@ -62,14 +61,6 @@ def _view(survey: NpsSurvey) -> dict[str, Any]:
             "created_at": survey.created_at}
 
 
-def _refresh_passes(program_id: int) -> None:
-    """Give every pass of the program a new version (the link appears or goes)."""
-    session = db.session()
-    ids = list(session.scalars(select(Card.id).where(Card.program_id == program_id, Card.voided.is_(False))
-                               .order_by(Card.id)))
-    bump_cards(session, ids)
-
-
 def brand_survey(survey_id: int) -> NpsSurvey:
     survey = db.session().get(NpsSurvey, survey_id)
     if survey is None or survey.brand_id != g.brand.id:
@@ -84,8 +75,8 @@ def brand_survey(survey_id: int) -> NpsSurvey:
 @blp.response(201, SurveyOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def create_survey(body: dict[str, Any]) -> Any:
-    """Start (or schedule) a survey. A survey that starts now puts the link on every pass of
-    the program at once; one scheduled for later appears on a pass at its next update."""
+    """Start (or schedule) a survey. The link goes onto every pass of the program when it
+    starts (now, or within a minute of `starts_at`) and off again when it ends."""
     program = brand_program(body["program_id"])
     now = utcnow()
     survey = NpsSurvey(brand_id=g.brand.id, program_id=program.id, question=body["question"],
@@ -94,7 +85,8 @@ def create_survey(body: dict[str, Any]) -> Any:
     session.add(survey)
     session.flush()
     if survey.starts_at <= now:
-        _refresh_passes(program.id)
+        nps.refresh_passes(session, program.id)
+        survey.shown_on_passes = True
     session.commit()
     return _view(survey)
 
@@ -114,6 +106,7 @@ def list_surveys() -> Any:
 @blp.response(200, SurveyOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such survey in your brand")
 def get_survey(survey_id: int) -> Any:
+    """One survey; `active` says whether it is running now."""
     return _view(brand_survey(survey_id))
 
 
@@ -130,6 +123,7 @@ def stop_survey(survey_id: int) -> Any:
         survey.ends_at = now
         db.session().flush()
         if was_running:
-            _refresh_passes(survey.program_id)
+            nps.refresh_passes(db.session(), survey.program_id)
+        survey.shown_on_passes = survey.removed_from_passes = True
     db.session().commit()
     return _view(survey)

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from service.campaigns.segments import BIRTHDAY_KEY_PREFIX, birthday_on
 from service.cards import touch
 from service.config import Settings
+from service.google_wallet.messages import NOTIFY
 from service.loyalty import TransactionRequest, lock_card, post_transaction
-from service.models import Card, Customer, LedgerEntry, Program
+from service.models import Card, Customer, GoogleMessage, LedgerEntry, Program, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ def greet(session: Session, program: Program, card_id: int, now: dt.datetime) ->
         card.news = greeting(program.birthday_message, card.customer)
         if card.version == version:  # the earn did not already make a new version
             touch(card)
+        if card.google_synced_version is not None:  # its Google message, queued with the greeting
+            session.add(GoogleMessage(card_id=card_id, campaign_id=None, message_id=f"passcast-b{card_id}-{now.year}",
+                                      header=program.name[:200], body=card.news, message_type=NOTIFY,
+                                      status="queued", created_at=utcnow()))
     session.flush()
     return points
 
@@ -106,18 +111,19 @@ def run(session: Session, now: dt.datetime, settings: Settings | None = None) ->
                 result.points += given
                 result.card_ids.append(card_id)
                 if settings is not None and program.birthday_message:
-                    _google(session, settings, card_id)
+                    _google(session, settings, card_id, now.year)
             last_id = ids[-1]
     log.info("birthdays: %d cards, %d points", result.cards, result.points)
     return result
 
 
-def _google(session: Session, settings: Settings, card_id: int) -> None:
-    """The birthday message on the card's Google object too, if it has one."""
+def _google(session: Session, settings: Settings, card_id: int, year: int) -> None:
+    """Send the greeting's queued Google message now (the minute sweeper sends it if this dies)."""
+    row = session.scalar(select(GoogleMessage).where(GoogleMessage.message_id == f"passcast-b{card_id}-{year}",
+                                                     GoogleMessage.status == "queued"))
     card = session.get(Card, card_id)
-    if card is None or card.google_synced_version is None or not card.news:
+    if row is None or card is None:
         return
-    from service.google_wallet.messages import send_message
+    from service.campaigns.google import deliver_one
 
-    send_message(session, card, card.program.name, card.news, settings=settings)
-    session.commit()
+    deliver_one(session, settings, row.id)

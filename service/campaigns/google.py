@@ -12,7 +12,8 @@ messages per object per 24 h; this module makes the campaign's messages durable:
   mid-send lets its lease run out. Google's answer to a repeated message id (409) counts as
   sent, so a retried send never shows twice.
 - `stale` is what the minute sweeper hands to new jobs: campaigns with queued rows that
-  nobody is sending.
+  nobody is sending (None for birthday greetings, which queue theirs the same way with the
+  id `passcast-b<card>-<year>` in the greeting's transaction).
 """
 
 from __future__ import annotations
@@ -68,43 +69,49 @@ def _claimable(now: dt.datetime) -> list[object]:
             or_(GoogleMessage.lease_until.is_(None), GoogleMessage.lease_until < now)]
 
 
-def deliver_queued(session: Session, settings: Settings, campaign_id: int) -> int:
-    """Send the campaign's queued messages; returns how many this call sent (any outcome)."""
+def deliver_queued(session: Session, settings: Settings, campaign_id: int | None) -> int:
+    """Send the campaign's queued messages (None: those of no campaign, i.e. birthdays);
+    returns how many this call sent (any outcome)."""
     done = 0
+    of_campaign = (GoogleMessage.campaign_id.is_(None) if campaign_id is None
+                   else GoogleMessage.campaign_id == campaign_id)
     while True:
         now = utcnow()
-        ids = list(session.scalars(select(GoogleMessage.id).where(GoogleMessage.campaign_id == campaign_id,
-                                                                  *_claimable(now))
+        ids = list(session.scalars(select(GoogleMessage.id).where(of_campaign, *_claimable(now))
                                    .order_by(GoogleMessage.id).limit(DELIVER_BATCH)))
         if not ids:
             return done
-        for row_id in ids:
-            claimed = session.execute(update(GoogleMessage).where(GoogleMessage.id == row_id, *_claimable(utcnow()))
-                                      .values(lease_until=utcnow() + LEASE)
-                                      .execution_options(synchronize_session=False))
-            session.commit()
-            if not claimed.rowcount:  # type: ignore[attr-defined]  # another job has it
-                continue
-            row = session.get(GoogleMessage, row_id, populate_existing=True)
-            card = session.get(Card, row.card_id) if row is not None else None
-            if row is None or card is None:
-                continue
-            try:
-                deliver(session, card, row, settings=settings)
-                session.commit()
-            except Exception:  # noqa: BLE001 - one card's failure must not cost the others their message
-                session.rollback()
-                log.exception("Google message of campaign %s to card %s failed", campaign_id, row.card_id)
-                session.execute(update(GoogleMessage).where(GoogleMessage.id == row_id)
-                                .values(status="failed", reason="internal error", lease_until=None)
-                                .execution_options(synchronize_session=False))
-                session.commit()
-            done += 1
+        done += sum(deliver_one(session, settings, row_id) for row_id in ids)
 
 
-def stale(session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Campaigns whose queued Google messages nobody is sending (a lost job or a dead worker)."""
+def deliver_one(session: Session, settings: Settings, row_id: int) -> bool:
+    """Claim one queued message and send it; False when another job has it (or it is gone)."""
+    claimed = session.execute(update(GoogleMessage).where(GoogleMessage.id == row_id, *_claimable(utcnow()))
+                              .values(lease_until=utcnow() + LEASE)
+                              .execution_options(synchronize_session=False))
+    session.commit()
+    if not claimed.rowcount:  # type: ignore[attr-defined]  # another job has it
+        return False
+    row = session.get(GoogleMessage, row_id, populate_existing=True)
+    card = session.get(Card, row.card_id) if row is not None else None
+    if row is None or card is None:
+        return False
+    try:
+        deliver(session, card, row, settings=settings)
+        session.commit()
+    except Exception:  # noqa: BLE001 - one card's failure must not cost the others their message
+        session.rollback()
+        log.exception("Google message %s to card %s failed", row_id, card.id)
+        session.execute(update(GoogleMessage).where(GoogleMessage.id == row_id)
+                        .values(status="failed", reason="internal error", lease_until=None)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+    return True
+
+
+def stale(session: Session, now: dt.datetime | None = None) -> list[int | None]:
+    """Campaigns (None: birthdays) whose queued Google messages nobody is sending (a lost job
+    or a dead worker)."""
     now = now or utcnow()
     return list(session.scalars(select(GoogleMessage.campaign_id).where(
-        and_(*_claimable(now)), GoogleMessage.campaign_id.is_not(None),
-        GoogleMessage.created_at < now - STALE_AFTER).distinct()))
+        and_(*_claimable(now)), GoogleMessage.created_at < now - STALE_AFTER).distinct()))

@@ -47,7 +47,7 @@ def run_restock(event_id: int) -> int:
 
 
 @huey.task()
-def google_messages(campaign_id: int) -> int:
+def google_messages(campaign_id: int | None) -> int:
     """Send the campaign's queued Google Wallet messages (safe to run twice or side by side)."""
     app = _app()
     with app.extensions["db_sessionmaker"]() as session:

@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from passes.errors import PassValidationError
 from passes.google import (
@@ -232,6 +233,8 @@ def _release(session: Session, card: Card, lease: dt.datetime, synced: tuple[int
         session.execute(update(Program).where(Program.id == card.program_id)
                         .values(google_class_digest=class_digest).execution_options(synchronize_session=False))
     session.commit()
+    if class_digest is not None:  # the next card of this program in this session skips the class
+        set_committed_value(card.program, "google_class_digest", class_digest)
 
 
 def _send_object(settings: Settings, card: Card, wallet: WalletClient) -> str | None:

@@ -174,3 +174,21 @@ def test_card_issued_during_the_campaign_is_reset_too_and_overlaps_are_refused(
         "ends_at": (ends + dt.timedelta(hours=1)).isoformat()})
     assert after.status_code == 201, after.get_json()
     assert campaign["id"] != after.get_json()["id"]
+
+
+def test_a_pass_carries_at_most_ten_locations_and_beacons(client: FlaskClient, seeded: dict[str, Any],
+                                                          app: Flask) -> None:
+    headers = bearer(seeded["api_key"])
+    for n in range(12):
+        response = client.post("/api/v1/stores", headers=headers, json={
+            "name": f"Kiosk {n}", "latitude": 52.30 + n / 100, "longitude": 4.85, "relevant_text": f"Kiosk {n}",
+            "beacon_uuid": "E2C56DB5-DFFB-48D2-B060-D0F5A71096E0", "beacon_major": 1, "beacon_minor": n})
+        assert response.status_code == 201, response.get_json()
+    card = issue(client, seeded, "Anna", email="anna@example.com")["id"]
+    data = pass_json(client, app, card)
+    assert len(data["locations"]) == 10
+    # the beacons of exactly the listed stores that have one (12 kiosks exist, at most 10 listed)
+    listed = sorted(int(loc["relevantText"].split()[-1]) for loc in data["locations"]
+                    if loc["relevantText"].startswith("Kiosk "))
+    assert sorted(beacon["minor"] for beacon in data["beacons"]) == listed
+    assert 0 < len(data["beacons"]) <= 10

@@ -509,3 +509,40 @@ def test_google_messages_of_a_batch_survive_a_lost_job(
     report = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=bearer(seeded["api_key"])).get_json()
     figures = report["platforms"]["google"]
     assert (figures["pending"], figures["accepted"], figures["notified"]) == (0, 1, 1)
+    # A sender that died after Google took the message but before recording it: the retry's
+    # repeated message id is refused by Google (409) and counts as sent; nothing shows twice.
+    with app.app_context():
+        session = db.session()
+        session.execute(update(GoogleMessage).where(GoogleMessage.campaign_id == campaign_id)
+                        .values(status="queued", lease_until=utcnow() - dt.timedelta(seconds=1)))
+        session.commit()
+        assert campaign_tasks.run_due(utcnow() + dt.timedelta(minutes=2))["google_messages"] == 1
+        row = session.scalar(select(GoogleMessage).where(GoogleMessage.campaign_id == campaign_id))
+        assert row.status == "sent" and "earlier attempt" in (row.reason or "")
+    assert [m["body"] for m in google.objects[object_id]["messages"]] == ["Free refill today"]
+    assert [r.status for r in google.requests if r.path.endswith("/addMessage")][-1] == 409
+
+
+def test_a_birthday_greeting_reaches_google_once_even_if_its_sender_died(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    from service.campaigns import birthday
+    from service.campaigns import tasks as campaign_tasks
+
+    headers = bearer(seeded["api_key"])
+    client.put(f"/api/v1/programs/{seeded['program_id']}/birthday", headers=headers,
+               json={"message": "Happy birthday, {name}!"})
+    response = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=headers, json={
+        "customer": {"name": "Gina Rossi", "email": "gina@example.com", "birthday": "1991-06-15"}})
+    card = response.get_json()
+    object_id = card["google_wallet"]["object_id"]
+    today = dt.datetime(2026, 6, 15, 8, 3, tzinfo=dt.UTC)
+    with app.app_context():
+        session = db.session()
+        assert birthday.run(session, today).cards == 1  # no settings: as if the worker died before sending
+        rows = session.scalars(select(GoogleMessage).where(GoogleMessage.card_id == card["id"])).all()
+        assert [(row.status, row.body) for row in rows] == [("queued", "Happy birthday, Gina!")]
+        assert campaign_tasks.run_due(utcnow() + dt.timedelta(minutes=2))["google_messages"] == 1
+        assert birthday.run(session, today, app.config["PASSCAST"]).cards == 0  # once a year
+    assert [m["body"] for m in google.objects[object_id]["messages"]] == ["Happy birthday, Gina!"]
+    news = next(m for m in google.objects[object_id]["textModulesData"] if m["id"] == "news")
+    assert news["body"] == "Happy birthday, Gina!"

@@ -3,6 +3,7 @@ survey (changeable while it runs), the store it is attributed to, and the figure
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from typing import Any
@@ -171,3 +172,23 @@ def test_token_round_trip(app: Flask, client: FlaskClient, seeded: dict[str, Any
         assert found is not None and found.id == card["id"]
         assert nps.card_for_token(session, token[:-1] + ("0" if token[-1] != "0" else "1")) is None
         assert session.scalar(select(NpsSurvey.id)) is None
+
+
+def test_the_job_shows_and_removes_the_link_at_the_set_times(app: Flask, client: FlaskClient,
+                                                            seeded: dict[str, Any]) -> None:
+    card = issue(client, seeded, "Scheduled")
+    now = dt.datetime.now(dt.UTC)
+    survey = start(client, seeded, starts_at=(now + dt.timedelta(hours=1)).isoformat(),
+                   ends_at=(now + dt.timedelta(hours=2)).isoformat())
+    version = card_version(app, card["id"])
+    with app.app_context():
+        assert nps.update_passes(db.session(), now) == 0, "not started yet"
+        assert nps.update_passes(db.session(), now + dt.timedelta(minutes=61)) == 1
+    assert card_version(app, card["id"]) == version + 1
+    with app.app_context():
+        assert nps.update_passes(db.session(), now + dt.timedelta(minutes=62)) == 0, "once per start"
+        assert nps.update_passes(db.session(), now + dt.timedelta(minutes=121)) == 1
+        assert nps.update_passes(db.session(), now + dt.timedelta(minutes=122)) == 0, "once per end"
+        row = db.session().get(NpsSurvey, survey["id"])
+        assert row is not None and row.shown_on_passes and row.removed_from_passes
+    assert card_version(app, card["id"]) == version + 2
