@@ -418,8 +418,9 @@ def _insert_entry(session: Session, card: Card, entry: LedgerEntry) -> int:
         statement = table.insert()
     else:
         statement = statement.on_conflict_do_nothing(index_elements=["card_id", "idempotency_key"])
-    with session.no_autoflush:
-        entry_id = session.scalar(statement.values(**values).returning(table.c.id))
+    # Core on the session's connection: no autoflush of this request's card changes before
+    # the entry is known to be new, and none of the ORM's bulk-insert machinery
+    entry_id = session.connection().execute(statement.values(**values).returning(table.c.id)).scalar()
     if entry_id is None:
         session.expire(card)  # forget this request's changes to the card
         raise _AlreadyPosted

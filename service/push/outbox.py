@@ -61,7 +61,7 @@ def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: 
     )
     # RETURNING gives exactly the rows written (duplicates are skipped by ON CONFLICT).
     statement = _insert_ignoring_duplicates(session).from_select(_COLUMNS, source).returning(PushDelivery.id)
-    ids = list(session.execute(statement).scalars())
+    ids = list(session.connection().execute(statement).scalars())  # Core: no ORM bulk-insert layer
     remember(session, ids)
     return ids
 
