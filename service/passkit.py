@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 from werkzeug.http import http_date
 
 from service import db, pass_files, signing, updates
@@ -44,11 +44,12 @@ def _authorized_card(session: Session, pass_type_identifier: str, serial_number:
     `pass_files.current` finds it), so serving a pass is one round trip, not two.
     """
     auth = _authorization()
-    statement = select(Card).join(Program).where(Card.serial_number == serial_number,
-                                                 Program.pass_type_identifier == pass_type_identifier)
+    statement = (select(Card).join(Card.program).options(contains_eager(Card.program))
+                 .where(Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
     if with_pass_file:
         statement = statement.add_columns(PassFile).outerjoin(PassFile, PassFile.card_id == Card.id)
-    card = session.scalar(statement)
+    row = session.execute(statement).first()  # not .scalar(): that would skip loading the PassFile
+    card = row[0] if row is not None else None
     expected = card.authentication_token if card is not None else _DUMMY_TOKEN
     given = auth[1] if auth else ""
     if not hmac.compare_digest(given.encode(), expected.encode()) or card is None:
@@ -163,10 +164,11 @@ def _not_modified(card: Card) -> Response:
 
 def _confirm(session: Session, card: Card) -> None:
     """The phone now holds this version: pushes that announced it (or older) are confirmed."""
-    session.execute(
-        update(PushDelivery)
-        .where(PushDelivery.card_id == card.id, PushDelivery.card_version <= card.version,
-               PushDelivery.status.in_(("accepted", "sending", "queued", "retry")))
+    table = PushDelivery.__table__
+    session.connection().execute(  # Core: a plain UPDATE, no ORM bulk-update layer
+        update(table)
+        .where(table.c.card_id == card.id, table.c.card_version <= card.version,
+               table.c.status.in_(("accepted", "sending", "queued", "retry")))
         .values(status="confirmed", confirmed_at=utcnow()))
 
 
