@@ -17,9 +17,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service import cli, db, jobs, problems
     from service.api import init_app as init_api
     from service.cashier_page import bp as cashier_page_bp
+    from service.dashboard_page import bp as dashboard_page_bp
     from service.downloads import bp as downloads_bp
+    from service.enrolment import import_tasks  # noqa: F401  (registers the members-import job)
+    from service.enrolment.page import bp as join_bp
+    from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
+    from service.google_wallet.callbacks import bp as google_wallet_bp
+    from service.nps_page import bp as nps_page_bp
     from service.passkit import bp as passkit_bp
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
+    from service.webhook_tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
     db.init_app(app, settings.database_url)
@@ -27,7 +34,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_api(app)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(passkit_bp)
+    app.register_blueprint(google_wallet_bp)
     app.register_blueprint(cashier_page_bp)
+    app.register_blueprint(dashboard_page_bp)
+    app.register_blueprint(nps_page_bp)
+    app.register_blueprint(join_bp)
     cli.register(app)
 
     @app.get("/healthz")

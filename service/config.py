@@ -44,12 +44,30 @@ class Settings:
     fcm_service_account_file: str | None = None
     google_wallet_api: str = "https://walletobjects.googleapis.com/walletobjects/v1"
     google_token_uri: str = "https://oauth2.googleapis.com/token"
+    # Google Wallet (service/google_wallet). No issuer id = dev mode: links are still made
+    # (with DEV_GOOGLE_ISSUER_ID, marked "dev" in the API) but nothing is sent to Google.
+    google_issuer_id: str | None = None
+    google_service_account_file: str | None = None  # default: certs/dev/google-service-account.json
+    google_callback_root_keys: str | None = None  # a file path or the JSON itself (Google's root keys)
+    google_origins: tuple[str, ...] = ()
+    google_timeout_seconds: float = 5.0
     certs_dir: Path = PROJECT_ROOT / "certs"
     instance_dir: Path = PROJECT_ROOT / "instance"
     dev_pass_type_identifier: str = "pass.dev.passcast.loyalty"
     dev_team_identifier: str = "PASSCASTDV"
     jobs_immediate: bool = False
     push_lease_seconds: float = 120.0
+    # Campaigns (service/campaigns): cards per transaction, and how long a dead sender blocks a resume.
+    campaign_batch: int = 1000
+    campaign_lease_seconds: float = 300.0
+    # Brand API: requests per API key (Flask-Limiter syntax, e.g. "600/minute;20/second").
+    api_rate_limit: str = "600/minute"
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 30.0
+    webhook_timeout_seconds: float = 10.0
+    # Webhook URLs on loopback/private/link-local addresses are refused unless this is on (dev, tests).
+    webhook_allow_private_urls: bool = False
+    webhook_retention_days: int = 30
 
     @property
     def web_service_url(self) -> str:
@@ -81,10 +99,23 @@ class Settings:
             fcm_service_account_file=get("FCM_SERVICE_ACCOUNT_FILE", None),
             google_wallet_api=get("GOOGLE_WALLET_API", defaults.google_wallet_api) or "",
             google_token_uri=get("GOOGLE_TOKEN_URI", defaults.google_token_uri) or "",
+            google_issuer_id=get("GOOGLE_ISSUER_ID", None),
+            google_service_account_file=get("GOOGLE_SERVICE_ACCOUNT_FILE", None),
+            google_callback_root_keys=get("GOOGLE_CALLBACK_ROOT_KEYS", None),
+            google_origins=tuple(o.strip() for o in (get("GOOGLE_ORIGINS", "") or "").split(",") if o.strip()),
+            google_timeout_seconds=float(get("GOOGLE_TIMEOUT_SECONDS", "5") or 5),
             certs_dir=Path(certs_dir) if certs_dir else defaults.certs_dir,
             instance_dir=Path(instance_dir) if instance_dir else defaults.instance_dir,
             dev_pass_type_identifier=get("DEV_PASS_TYPE_IDENTIFIER", defaults.dev_pass_type_identifier) or "",
             dev_team_identifier=get("DEV_TEAM_IDENTIFIER", defaults.dev_team_identifier) or "",
             jobs_immediate=get("JOBS_IMMEDIATE", "0") == "1",
             push_lease_seconds=float(get("PUSH_LEASE_SECONDS", "120") or 120),
+            campaign_batch=int(get("CAMPAIGN_BATCH", "1000") or 1000),
+            campaign_lease_seconds=float(get("CAMPAIGN_LEASE_SECONDS", "300") or 300),
+            api_rate_limit=get("API_RATE_LIMIT", defaults.api_rate_limit) or defaults.api_rate_limit,
+            webhook_max_attempts=int(get("WEBHOOK_MAX_ATTEMPTS", "8") or 8),
+            webhook_backoff_seconds=float(get("WEBHOOK_BACKOFF_SECONDS", "30") or 30),
+            webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", "10") or 10),
+            webhook_allow_private_urls=get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
+            webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30") or 30),
         )

@@ -35,6 +35,7 @@ DEMO_TIERS = (
     ("Platinum", 1500, Decimal("1.50"), "#1f2937", "#cbd5e1"),
 )
 DEMO_POINTS_EXPIRE_DAYS = 365
+DEMO_REFERRAL_POINTS = 50
 
 
 def create_brand(session: Session, name: str, slug: str) -> Brand:
@@ -133,6 +134,9 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         session.add(program)
         session.flush()
     _ensure_demo_tiers(session, program)
+    if program.slug is None:  # the join page /join/demo-coffee, with a referral bonus (once: edits stay)
+        program.slug = DEMO_SLUG
+        program.referral_points = DEMO_REFERRAL_POINTS
 
     path, saved = _credentials(settings)
     if not _valid(session, saved.get("api_key"), "pk"):
@@ -154,4 +158,5 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         "dev_ca_file": str(settings.certs_dir / "dev" / "ca.pem"),
         "google_service_account_file": str(service_account),
         "base_url": settings.public_base_url,
+        "join_url": f"{settings.public_base_url.rstrip('/')}/join/{program.slug or program.id}",
     }

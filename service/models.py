@@ -145,6 +145,15 @@ class Program(Base):
     # Loyalty rules (service/loyalty.py): what tiers are measured by, and how long points live.
     tier_basis: Mapped[str] = mapped_column(String(20), default="lifetime_points")  # | lifetime_spend | points
     points_expire_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: points never expire
+    # Google Wallet: digest of the LoyaltyClass last sent, so a design change re-sends it once.
+    google_class_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Birthday automation (service/campaigns/birthday.py): points and/or a message once a year.
+    birthday_points: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    birthday_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Enrolment (service/enrolment): the public join page is /join/<slug> (or /join/<id>), and
+    # a referral's first purchase gives both cards this many points (0: referrals are off).
+    slug: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+    referral_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
@@ -161,6 +170,13 @@ class Store(Base):
     latitude: Mapped[float] = mapped_column()
     longitude: Mapped[float] = mapped_column()
     relevant_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Optional iBeacon in the store: passes list it so the lock screen shows them nearby.
+    beacon_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    beacon_major: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    beacon_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A running geo campaign's text for this store (service/campaigns/geo.py); None: the default.
+    geo_relevant_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    geo_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     brand: Mapped[Brand] = relationship(back_populates="stores")
 
@@ -228,6 +244,18 @@ class Card(Base):
     lifetime_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     # When the oldest unspent points expire; the daily job looks only at cards past it.
     points_expire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # Google Wallet (service/google_wallet): the card version and balance Google last accepted;
+    # None = the LoyaltyObject is not inserted yet. The sweeper re-syncs cards behind `version`.
+    google_synced_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    google_synced_balance: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set while one job syncs this card to Google (until then + a lease): syncs of one card never
+    # overlap, so an older patch can never land at Google after a newer one.
+    google_sync_lease: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Enrolment (service/enrolment, service/referrals.py): the code in this card's personal join
+    # link, the card whose link brought this one in, and the id in the platform it was imported from.
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     program: Mapped[Program] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -237,6 +265,7 @@ class Card(Base):
 
 
 Index("ix_cards_brand_number", Card.brand_id, Card.number, unique=True)
+Index("ix_cards_program_external_id", Card.program_id, Card.external_id, unique=True)
 
 
 class PassFile(Base):
@@ -258,7 +287,7 @@ class LedgerEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # issue | earn | redeem | purchase | expire | adjust
+    kind: Mapped[str] = mapped_column(String(20))  # issue | earn | redeem | purchase | expire | adjust | import
     points: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
@@ -359,3 +388,296 @@ class Tier(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="tiers")
+
+
+class WebhookEndpoint(Base):
+    """A URL of a brand's that wants to hear about some events, signed with its own secret.
+
+    The secret is kept in clear because every delivery is signed with it (HMAC needs it);
+    the API shows it once, when the endpoint is created.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    secret: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The webhook outbox: one row per event, written in the transaction that caused it.
+
+    After the commit a job fans it out to the brand's endpoints (WebhookDelivery rows); the
+    sweeper picks up events whose job was lost.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "dispatched", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event sent to one endpoint: its status, attempts and the receiver's last answer."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    # queued -> sending -> delivered; or retry (-> sending) / failed
+    status: Mapped[str] = mapped_column(String(15), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class Campaign(Base):
+    """A message to an audience (kind "message"), a period of changed relevant text near
+    chosen stores (kind "geo"), or the pass message of one restock event (kind "restock").
+
+    Sending is resumable: `cursor` is the last card id handled in the current phase and
+    moves in the same transaction as that batch's recipients; `lease_until` keeps two
+    workers from running one campaign at once (a crashed worker's lease simply runs out).
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_due", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="message")  # message | geo | restock
+    name: Mapped[str] = mapped_column(String(200))
+    # message: default text and per-language variants {"ru": "..."}
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    messages: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # draft | scheduled | sending | finished | cancelled; geo: scheduled | running | ending | finished | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # geo: the stores, the text near them, and the period
+    store_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    relevant_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # progress
+    audience_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CampaignRecipient(Base):
+    """A card a campaign reached; unique per (campaign, card), so nobody gets it twice."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (UniqueConstraint("campaign_id", "card_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))  # indexed by the unique constraint
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProductSubscription(Base):
+    """"Notify me when it is back": a card waiting for a SKU (size/colour None = any).
+
+    Ends (ended_at set) when a matching restock told it, or when unsubscribed.
+    """
+
+    __tablename__ = "product_subscriptions"
+    __table_args__ = (Index("ix_product_subscriptions_open", "brand_id", "sku", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    size: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    colour: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    product_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)  # notified | unsubscribed | card_voided
+    restock_event_id: Mapped[int | None] = mapped_column(ForeignKey("restock_events.id"), nullable=True)
+
+
+class RestockEvent(Base):
+    """A SKU (size/colour) back in stock at a store; its pass messages go out as a campaign."""
+
+    __tablename__ = "restock_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    size: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    colour: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    product_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    status: Mapped[str] = mapped_column(String(12), default="processing")  # processing | done
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    store: Mapped[Store | None] = relationship()
+
+
+class GoogleMessage(Base):
+    """A message added to a card's Google Wallet object (addMessage), kept to enforce Google's
+    limit of 3 notifying messages per object per 24 h across every campaign."""
+
+    __tablename__ = "google_messages"
+    __table_args__ = (Index("ix_google_messages_card_created", "card_id", "created_at"),
+                      Index("ix_google_messages_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    header: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # TEXT_AND_NOTIFY (counts against the quota) | TEXT (shown, not notified)
+    message_type: Mapped[str] = mapped_column(String(20))
+    # queued (written with the campaign batch, an outbox) | sent | dev (Google Wallet not
+    # configured: recorded, not sent) | failed
+    status: Mapped[str] = mapped_column(String(10), default="sent")
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A queued message being sent: until then nobody else sends it (a dead sender's runs out).
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class GoogleWalletEvent(Base):
+    """A save or delete of a card's Google Wallet object, as Google's callback reported it.
+
+    Unique per nonce: Google retries callbacks and may deliver one twice.
+    """
+
+    __tablename__ = "google_wallet_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(200), unique=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    object_id: Mapped[str] = mapped_column(String(300))
+    class_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(10))  # save | del
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportJob(Base):
+    """A members CSV moved in from another platform (service/enrolment/imports.py), run by a job.
+
+    The CSV is kept with the job so any worker can run it; `errors` lists each bad row with
+    its line number, `processed_rows` moves as batches commit (the progress an API client sees).
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    csv_data: Mapped[bytes] = mapped_column(LargeBinary)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_cards: Mapped[int] = mapped_column(Integer, default=0)
+    matched_cards: Mapped[int] = mapped_column(Integer, default=0)
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# -- analytics (service/analytics.py) and NPS surveys (service/nps.py) ---------------------------
+
+# What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date
+# (cohort activity, purchases after a campaign), the ledger by date (active/lapsed windows).
+Index("ix_cards_brand_created", Card.brand_id, Card.created_at)
+Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created_at)
+Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)
+# Removals per brand and period (card.uninstalled events among the many other webhook events).
+Index("ix_webhook_events_brand_type_created", WebhookEvent.brand_id, WebhookEvent.type, WebhookEvent.created_at)
+
+
+class AnalyticsCache(Base):
+    """A computed analytics answer of a brand (one endpoint and range), kept when computing it
+    was slow so that the dashboard of a big brand answers from here; a job recomputes what
+    people look at before it goes stale."""
+
+    __tablename__ = "analytics_cache"
+    __table_args__ = (UniqueConstraint("brand_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[Any] = mapped_column(JSON)
+    seconds: Mapped[float] = mapped_column()
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NpsSurvey(Base):
+    """"How likely are you to recommend us?" (0-10), asked on the back of a program's passes
+    while the survey runs (starts_at <= now < ends_at; no end = until stopped)."""
+
+    __tablename__ = "nps_surveys"
+    __table_args__ = (Index("ix_nps_surveys_program_period", "program_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    question: Mapped[str] = mapped_column(String(300), default="How likely are you to recommend us to a friend?")
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    program: Mapped[Program] = relationship()
+
+
+class NpsAnswer(Base):
+    """One card's answer to one survey: unique per (survey, card), changed in place while the
+    survey runs. `store_id` is where the answer is attributed: the customer's home store,
+    else the store of the card's last transaction."""
+
+    __tablename__ = "nps_answers"
+    __table_args__ = (UniqueConstraint("survey_id", "card_id"),
+                      CheckConstraint("score >= 0 AND score <= 10", name="ck_nps_answers_score"),
+                      Index("ix_nps_answers_brand_answered", "brand_id", "answered_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("nps_surveys.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from passes.errors import PassValidationError
 from passes.images import image_set
 from passes.localization import lproj_files
-from passes.schema import Barcode, Field, Location, Pass, StoreCard
+from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
+from service import nps
 from service.cards import barcode_message, display_number
 from service.loyalty import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
@@ -62,25 +64,44 @@ def nearest_stores(stores: Sequence[Store], home: Store | None) -> list[Store]:
     return sorted(stores, key=lambda store: (_distance_km(home, store), store.id))[:MAX_LOCATIONS]
 
 
-_locations_cache: dict[tuple[object, ...], tuple[Location, ...]] = {}
+_relevance_cache: dict[tuple[object, ...], tuple[tuple[Location, ...], tuple[Beacon, ...]]] = {}
 
 
-def _locations(card: Card) -> tuple[Location, ...]:
-    """Made once per brand's stores and home store: ranking and checking them was ~20 % of a build."""
+def store_text(store: Store) -> str:
+    """What the lock screen says near a store: a running geo campaign's text, the store's own, or a default."""
+    return store.geo_relevant_text or store.relevant_text or f"{store.name}: show your card at the counter."
+
+
+def _beacon(store: Store) -> Beacon | None:
+    """The store's iBeacon, if it has a valid one (a bad one is left out, never breaks the pass)."""
+    if not store.beacon_uuid:
+        return None
+    try:
+        return Beacon(proximity_uuid=store.beacon_uuid, major=store.beacon_major, minor=store.beacon_minor,
+                      relevant_text=store_text(store))
+    except PassValidationError:
+        return None
+
+
+def _relevance(card: Card) -> tuple[tuple[Location, ...], tuple[Beacon, ...]]:
+    """Locations and beacons of the 10 stores nearest the home store, made once per brand's
+    stores and home store: ranking and checking them was ~20 % of a build."""
     stores, home = card.program.brand.stores, card.customer.home_store
-    key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text) for store in stores),
+    key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text,
+                  store.geo_relevant_text, store.beacon_uuid, store.beacon_major, store.beacon_minor)
+                 for store in stores),
            None if home is None else (home.id, home.latitude, home.longitude))
-    locations = _locations_cache.get(key)
-    if locations is None:
-        locations = tuple(
-            Location(latitude=store.latitude, longitude=store.longitude,
-                     relevant_text=store.relevant_text or f"{store.name}: show your card at the counter.")
-            for store in nearest_stores(stores, home)
-        )
-        if len(_locations_cache) >= 1024:
-            _locations_cache.clear()
-        _locations_cache[key] = locations
-    return locations
+    relevance = _relevance_cache.get(key)
+    if relevance is None:
+        nearest = nearest_stores(stores, home)
+        locations = tuple(Location(latitude=store.latitude, longitude=store.longitude, relevant_text=store_text(store))
+                          for store in nearest)
+        beacons = tuple(beacon for beacon in map(_beacon, nearest) if beacon is not None)[:MAX_LOCATIONS]
+        relevance = (locations, beacons)
+        if len(_relevance_cache) >= 1024:
+            _relevance_cache.clear()
+        _relevance_cache[key] = relevance
+    return relevance
 
 
 @dataclass(frozen=True)
@@ -141,9 +162,11 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     back = [
         Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
+        *nps.back_fields(card, web_service_url),  # the survey link while an NPS survey runs
         Field(key="terms", label="Terms and conditions", value=program.terms or program.description),
     ]
     colours = design(program, card.current_tier)
+    locations, beacons = _relevance(card)
     return Pass(
         pass_type_identifier=program.pass_type_identifier,
         team_identifier=program.team_identifier,
@@ -155,7 +178,8 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
         barcodes=(Barcode(message=barcode_message(card, brand), alt_text=number),),
-        locations=_locations(card),
+        locations=locations,
+        beacons=beacons,
         web_service_url=web_service_url,
         authentication_token=card.authentication_token,
         background_color=colours.background_color,

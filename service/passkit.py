@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, contains_eager
 from werkzeug.http import http_date
 
-from service import db, pass_files, signing, updates
+from service import db, pass_files, signing, updates, webhooks
 from service.cards import touch
 from service.downloads import pass_filename, pkpass_response
 from service.models import Card, DeviceLog, PassFile, Program, PushDelivery, Registration, utcnow
@@ -93,6 +93,7 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
         session.add(Registration(device_library_identifier=device_id, card_id=card.id,
                                  pass_type_identifier=pass_type_identifier, push_token=push_token.strip(),
                                  client_kind=kind, active=True, created_at=now, updated_at=now))
+        webhooks.emit(session, card.brand_id, "card.installed", webhooks.card_data(card, wallet="apple", client=kind))
         status = 201
     else:
         # A known device re-registering may bring a new token: the old one is stale (pitfall 9).
@@ -218,6 +219,8 @@ def unregister(device_id: str, pass_type_identifier: str, serial_number: str) ->
     registration = _registration(session, device_id, card)
     if registration is not None:
         session.delete(registration)
+        webhooks.emit(session, card.brand_id, "card.uninstalled",
+                      webhooks.card_data(card, wallet="apple", client=registration.client_kind))
     session.commit()
     return Response(status=200)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, json, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -71,6 +71,8 @@ def http_problem(error: HTTPException) -> Response | HTTPException:
     if error.code == 422 and messages:
         return problem_response(validation_problem(flatten_messages(messages)))
     detail = data.get("message") or error.description
+    if error.code == 400 and request.is_json and error.description == BadRequest.description:
+        detail = "The request body is not valid JSON."  # what Werkzeug's generic 400 means here
     return problem_response(Problem(error.code or 500, error.name, detail))
 
 

@@ -29,6 +29,21 @@ def upgrade() -> None:
     sa.UniqueConstraint('code_ref'),
     sa.UniqueConstraint('slug')
     )
+    op.create_table('analytics_cache',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('seconds', sa.Double(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('brand_id', 'key')
+    )
+    with op.batch_alter_table('analytics_cache', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_analytics_cache_computed_at'), ['computed_at'], unique=False)
+
     op.create_table('api_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
@@ -43,6 +58,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_keys_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('campaigns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('messages', sa.JSON(), nullable=False),
+    sa.Column('audience', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('send_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('store_ids', sa.JSON(), nullable=False),
+    sa.Column('relevant_text', sa.String(length=200), nullable=True),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('audience_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cursor', sa.BigInteger(), nullable=False),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaigns_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index('ix_campaigns_due', ['status', 'send_at'], unique=False)
 
     op.create_table('signing_certificates',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -69,11 +110,48 @@ def upgrade() -> None:
     sa.Column('latitude', sa.Double(), nullable=False),
     sa.Column('longitude', sa.Double(), nullable=False),
     sa.Column('relevant_text', sa.String(length=200), nullable=True),
+    sa.Column('beacon_uuid', sa.String(length=36), nullable=True),
+    sa.Column('beacon_major', sa.Integer(), nullable=True),
+    sa.Column('beacon_minor', sa.Integer(), nullable=True),
+    sa.Column('geo_relevant_text', sa.String(length=200), nullable=True),
+    sa.Column('geo_campaign_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('stores', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stores_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('webhook_endpoints',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('secret', sa.String(length=100), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('webhook_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('uid', sa.String(length=36), nullable=False),
+    sa.Column('type', sa.String(length=50), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('dispatched', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('uid')
+    )
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_events_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index('ix_webhook_events_brand_type_created', ['brand_id', 'type', 'created_at'], unique=False)
+        batch_op.create_index('ix_webhook_events_pending', ['dispatched', 'created_at'], unique=False)
 
     op.create_table('cashiers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -133,12 +211,104 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('tier_basis', sa.String(length=20), nullable=False),
     sa.Column('points_expire_days', sa.Integer(), nullable=True),
+    sa.Column('google_class_digest', sa.String(length=64), nullable=True),
+    sa.Column('birthday_points', sa.Integer(), nullable=True),
+    sa.Column('birthday_message', sa.Text(), nullable=True),
+    sa.Column('slug', sa.String(length=80), nullable=True),
+    sa.Column('referral_points', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.ForeignKeyConstraint(['certificate_id'], ['signing_certificates.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('slug')
     )
     with op.batch_alter_table('programs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_programs_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('restock_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.String(length=50), nullable=True),
+    sa.Column('colour', sa.String(length=50), nullable=True),
+    sa.Column('product_name', sa.String(length=200), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('restock_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_restock_events_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=15), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claim', sa.String(length=36), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('response_status', sa.Integer(), nullable=True),
+    sa.Column('error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_id', 'endpoint_id')
+    )
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_endpoint_id'), ['endpoint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_event_id'), ['event_id'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_status', ['status', 'next_attempt_at'], unique=False)
+
+    op.create_table('import_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('program_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('dry_run', sa.Boolean(), nullable=False),
+    sa.Column('csv_data', sa.LargeBinary(), nullable=False),
+    sa.Column('total_rows', sa.Integer(), nullable=False),
+    sa.Column('processed_rows', sa.Integer(), nullable=False),
+    sa.Column('created_cards', sa.Integer(), nullable=False),
+    sa.Column('matched_cards', sa.Integer(), nullable=False),
+    sa.Column('error_rows', sa.Integer(), nullable=False),
+    sa.Column('errors', sa.JSON(), nullable=False),
+    sa.Column('failure', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('nps_surveys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('program_id', sa.Integer(), nullable=False),
+    sa.Column('question', sa.String(length=300), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('nps_surveys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nps_surveys_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index('ix_nps_surveys_program_period', ['program_id', 'starts_at'], unique=False)
 
     op.create_table('tiers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -179,20 +349,45 @@ def upgrade() -> None:
     sa.Column('tier_id', sa.Integer(), nullable=True),
     sa.Column('lifetime_spend', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('points_expire_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('google_synced_version', sa.Integer(), nullable=True),
+    sa.Column('google_synced_balance', sa.BigInteger(), nullable=True),
+    sa.Column('google_sync_lease', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('referral_code', sa.String(length=16), nullable=True),
+    sa.Column('referred_by_id', sa.Integer(), nullable=True),
+    sa.Column('external_id', sa.String(length=100), nullable=True),
     sa.CheckConstraint('balance >= 0', name='ck_cards_balance_not_negative'),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
     sa.ForeignKeyConstraint(['program_id'], ['programs.id'], ),
+    sa.ForeignKeyConstraint(['referred_by_id'], ['cards.id'], ),
     sa.ForeignKeyConstraint(['tier_id'], ['tiers.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program_id', 'customer_id'),
+    sa.UniqueConstraint('referral_code'),
     sa.UniqueConstraint('serial_number')
     )
     with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.create_index('ix_cards_brand_created', ['brand_id', 'created_at'], unique=False)
         batch_op.create_index('ix_cards_brand_number', ['brand_id', 'number'], unique=True)
         batch_op.create_index(batch_op.f('ix_cards_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cards_points_expire_at'), ['points_expire_at'], unique=False)
+        batch_op.create_index('ix_cards_program_external_id', ['program_id', 'external_id'], unique=True)
         batch_op.create_index(batch_op.f('ix_cards_program_id'), ['program_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cards_referred_by_id'), ['referred_by_id'], unique=False)
+
+    op.create_table('campaign_recipients',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('card_id', sa.Integer(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'card_id')
+    )
+    with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaign_recipients_card_id'), ['card_id'], unique=False)
 
     op.create_table('device_logs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -204,6 +399,41 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('device_logs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_device_logs_card_id'), ['card_id'], unique=False)
+
+    op.create_table('google_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('card_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('message_id', sa.String(length=64), nullable=False),
+    sa.Column('header', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('message_type', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('message_id')
+    )
+    with op.batch_alter_table('google_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_google_messages_card_created', ['card_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_google_messages_status', ['status'], unique=False)
+
+    op.create_table('google_wallet_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=200), nullable=False),
+    sa.Column('card_id', sa.Integer(), nullable=True),
+    sa.Column('object_id', sa.String(length=300), nullable=False),
+    sa.Column('class_id', sa.String(length=300), nullable=True),
+    sa.Column('event_type', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('nonce')
+    )
+    with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_google_wallet_events_card_id'), ['card_id'], unique=False)
 
     op.create_table('ledger_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -225,7 +455,31 @@ def upgrade() -> None:
     sa.UniqueConstraint('card_id', 'idempotency_key')
     )
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_entries_card_created', ['card_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_card_id'), ['card_id'], unique=False)
+        batch_op.create_index('ix_ledger_entries_created_kind', ['created_at', 'kind', 'card_id'], unique=False)
+
+    op.create_table('nps_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('card_id', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.String(length=1000), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('score >= 0 AND score <= 10', name='ck_nps_answers_score'),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], ),
+    sa.ForeignKeyConstraint(['survey_id'], ['nps_surveys.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('survey_id', 'card_id')
+    )
+    with op.batch_alter_table('nps_answers', schema=None) as batch_op:
+        batch_op.create_index('ix_nps_answers_brand_answered', ['brand_id', 'answered_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nps_answers_card_id'), ['card_id'], unique=False)
 
     op.create_table('pass_files',
     sa.Column('card_id', sa.Integer(), nullable=False),
@@ -235,6 +489,27 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
     sa.PrimaryKeyConstraint('card_id')
     )
+    op.create_table('product_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('card_id', sa.Integer(), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.String(length=50), nullable=True),
+    sa.Column('colour', sa.String(length=50), nullable=True),
+    sa.Column('product_name', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.String(length=20), nullable=True),
+    sa.Column('restock_event_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], ),
+    sa.ForeignKeyConstraint(['restock_event_id'], ['restock_events.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('product_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_subscriptions_card_id'), ['card_id'], unique=False)
+        batch_op.create_index('ix_product_subscriptions_open', ['brand_id', 'sku', 'ended_at'], unique=False)
+
     op.create_table('registrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_library_identifier', sa.String(length=255), nullable=False),
@@ -298,26 +573,74 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_registrations_card_id'))
 
     op.drop_table('registrations')
+    with op.batch_alter_table('product_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_product_subscriptions_open')
+        batch_op.drop_index(batch_op.f('ix_product_subscriptions_card_id'))
+
+    op.drop_table('product_subscriptions')
     op.drop_table('pass_files')
+    with op.batch_alter_table('nps_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nps_answers_card_id'))
+        batch_op.drop_index('ix_nps_answers_brand_answered')
+
+    op.drop_table('nps_answers')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_created_kind')
         batch_op.drop_index(batch_op.f('ix_ledger_entries_card_id'))
+        batch_op.drop_index('ix_ledger_entries_card_created')
 
     op.drop_table('ledger_entries')
+    with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_google_wallet_events_card_id'))
+
+    op.drop_table('google_wallet_events')
+    with op.batch_alter_table('google_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_google_messages_status')
+        batch_op.drop_index('ix_google_messages_card_created')
+
+    op.drop_table('google_messages')
     with op.batch_alter_table('device_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_device_logs_card_id'))
 
     op.drop_table('device_logs')
+    with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaign_recipients_card_id'))
+
+    op.drop_table('campaign_recipients')
     with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cards_referred_by_id'))
         batch_op.drop_index(batch_op.f('ix_cards_program_id'))
+        batch_op.drop_index('ix_cards_program_external_id')
         batch_op.drop_index(batch_op.f('ix_cards_points_expire_at'))
         batch_op.drop_index(batch_op.f('ix_cards_customer_id'))
         batch_op.drop_index('ix_cards_brand_number')
+        batch_op.drop_index('ix_cards_brand_created')
 
     op.drop_table('cards')
     with op.batch_alter_table('tiers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tiers_program_id'))
 
     op.drop_table('tiers')
+    with op.batch_alter_table('nps_surveys', schema=None) as batch_op:
+        batch_op.drop_index('ix_nps_surveys_program_period')
+        batch_op.drop_index(batch_op.f('ix_nps_surveys_brand_id'))
+
+    op.drop_table('nps_surveys')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_brand_id'))
+
+    op.drop_table('import_jobs')
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_deliveries_status')
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_event_id'))
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_endpoint_id'))
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_brand_id'))
+
+    op.drop_table('webhook_deliveries')
+    with op.batch_alter_table('restock_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_restock_events_brand_id'))
+
+    op.drop_table('restock_events')
     with op.batch_alter_table('programs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_programs_brand_id'))
 
@@ -330,6 +653,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cashiers_brand_id'))
 
     op.drop_table('cashiers')
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_events_pending')
+        batch_op.drop_index('ix_webhook_events_brand_type_created')
+        batch_op.drop_index(batch_op.f('ix_webhook_events_brand_id'))
+
+    op.drop_table('webhook_events')
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_brand_id'))
+
+    op.drop_table('webhook_endpoints')
     with op.batch_alter_table('stores', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stores_brand_id'))
 
@@ -338,8 +671,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_signing_certificates_brand_id'))
 
     op.drop_table('signing_certificates')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaigns_due')
+        batch_op.drop_index(batch_op.f('ix_campaigns_brand_id'))
+
+    op.drop_table('campaigns')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_brand_id'))
 
     op.drop_table('api_keys')
+    with op.batch_alter_table('analytics_cache', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_analytics_cache_computed_at'))
+
+    op.drop_table('analytics_cache')
     op.drop_table('brands')

@@ -8,25 +8,67 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from service.api import fields
+from service.api.brand_schemas import ProblemOut
 from service.problems import http_problem
+
+API_DESCRIPTION = """\
+Issue loyalty cards to your customers, keep them current in Apple Wallet and Google Wallet,
+and hear about what happens to them.
+
+**Authentication.** `Authorization: Bearer <api key>` (`pk_...`); create more keys, one per
+integration, with `POST /api/v1/api-keys` (the secret is shown once) and revoke them any time.
+A key only ever sees its own brand: another brand's ids answer 404.
+
+**Errors** are `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`, and
+for 422 an `errors` list naming each invalid field. Nothing is written when a request fails.
+
+**Pagination.** Lists take `limit` (1-200, default 50) and return a JSON array; when there is
+more, the `Link` header carries the next page: `<...?cursor=...>; rel="next"`.
+
+**Rate limits** are per API key (default 600 requests a minute). Every answer carries
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`; over the limit the answer
+is `429` problem+json with `Retry-After` (seconds).
+
+**Webhooks** (`/api/v1/webhooks`) POST JSON `{"id", "type", "created_at", "data"}` with
+`Passcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the
+endpoint's secret>`; answer 2xx within 10 s. Failures are retried with exponential backoff.
+"""
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` that stops at the largest INTEGER (every primary key is one): a larger id
+    cannot exist, so it is a 404 rather than an overflow in the database driver (a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class PasscastApi(Api):
     """flask-smorest, but errors in RFC 9457 problem+json rather than its own JSON shape."""
+
+    ERROR_SCHEMA = ProblemOut
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http_problem(error)
 
 
 def init_app(app: Flask) -> PasscastApi:
+    app.url_map.converters["int"] = BoundedInt
     app.config.update(
         API_TITLE="Passcast brand API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="v1/openapi.json",
+        # The readable docs page, /api/docs: ReDoc served from our own static files (no CDN).
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL="/static/vendor/redoc.standalone.js",
         API_SPEC_OPTIONS={
+            "info": {"description": API_DESCRIPTION},
             "components": {"securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer",
                            "description": "A brand API key (`pk_...`)"},
@@ -37,6 +79,7 @@ def init_app(app: Flask) -> PasscastApi:
         },
     )
     api = PasscastApi(app)
+    fields.register(api)
     from service.api import cards, cashier, deliveries, programs, transactions
 
     api.register_blueprint(programs.blp)
@@ -44,4 +87,24 @@ def init_app(app: Flask) -> PasscastApi:
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(transactions.blp)
     api.register_blueprint(cashier.blp)
+    from service.api import api_keys, card_admin, docs, ratelimit, stores, webhook_endpoints
+
+    api.register_blueprint(card_admin.blp)
+    api.register_blueprint(stores.blp)
+    api.register_blueprint(api_keys.blp)
+    api.register_blueprint(webhook_endpoints.blp)
+    from service.api import campaigns, subscriptions
+
+    api.register_blueprint(campaigns.blp)
+    api.register_blueprint(subscriptions.blp)
+    from service.api import analytics, nps
+
+    api.register_blueprint(analytics.blp)
+    api.register_blueprint(nps.blp)
+    from service.api import enrolment, imports
+
+    api.register_blueprint(enrolment.blp)
+    api.register_blueprint(imports.blp)
+    ratelimit.init_app(app)
+    docs.init_app(app)
     return api

@@ -6,21 +6,23 @@ from typing import Any
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from service import db
+from service import db, webhooks
 from service.api.schemas import CardIssueIn, CardOut
 from service.auth import require_brand, require_brand_or_cashier
 from service.cards import CustomerDetails, apple_pass_url, barcode_message, display_number, issue_card
+from service.google_wallet.sync import card_google_view
 from service.models import Card, Program, Store
 from service.problems import Problem, validation_problem
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
 
 
-def card_view(card: Card) -> dict[str, Any]:
+def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
+    """`ensure_google`: insert the card's Google Wallet object now if Google lacks it (issue, GET)."""
     brand = card.program.brand
     settings = current_app.config["PASSCAST"]
+    google = card_google_view(db.session(), settings, card, ensure=ensure_google)
     return {
         "id": card.id,
         "program_id": card.program_id,
@@ -36,7 +38,8 @@ def card_view(card: Card) -> dict[str, Any]:
         "created_at": card.created_at,
         "barcode_message": barcode_message(card, brand),
         "apple_pass_url": apple_pass_url(card, brand, settings.public_base_url),
-        "google_save_url": None,
+        "google_save_url": google["save_url"],
+        "google_wallet": google,
     }
 
 
@@ -69,8 +72,10 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
         if store is None or store.brand_id != program.brand_id:
             raise validation_problem([{"field": "customer.home_store_id", "message": "No such store in your brand."}])
     card, created = issue_card(session, program, details)
+    if created:
+        webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))
     session.commit()
-    return card_view(card), 201 if created else 200
+    return card_view(card, ensure_google=True), 201 if created else 200
 
 
 @blp.route("/cards/<int:card_id>", methods=["GET"])
@@ -78,14 +83,4 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
 @blp.response(200, CardOut)
 def get_card(card_id: int) -> Any:
     """A card with its balance, tier and links."""
-    return card_view(brand_card(card_id))
-
-
-@blp.route("/cards", methods=["GET"])
-@require_brand
-@blp.response(200, CardOut(many=True))
-def find_cards() -> Any:
-    """The brand's most recent cards (up to 100)."""
-    cards = db.session().scalars(
-        select(Card).where(Card.brand_id == g.brand.id).order_by(Card.id.desc()).limit(100))
-    return [card_view(card) for card in cards]
+    return card_view(brand_card(card_id), ensure_google=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from service.api.fields import Id
 from service.api.schemas import CardOut
 from service.loyalty import TRANSACTION_TYPES, money_text
 
@@ -73,7 +74,7 @@ class TransactionIn(Schema):
     amount = Money(load_default=None, metadata={
         "description": "purchase: the amount paid; redeem (cashback programs only): money to take off"})
     reason = fields.String(load_default=None, validate=validate.Length(min=1, max=300))
-    store_id = fields.Integer(strict=True, load_default=None, metadata={
+    store_id = Id(strict=True, load_default=None, metadata={
         "description": "Where it happened (brand API keys only; a cashier's store is implied)"})
 
     @validates_schema

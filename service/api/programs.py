@@ -1,34 +1,69 @@
-"""Programs: their design (colours, images), and the certificate their passes are signed with."""
+"""Programs: earn rules, tiers, expiry and design (colours, images), and the certificate their
+passes are signed with. Whatever changes what a pass shows re-derives tiers and expiry
+(service/loyalty.py) and updates every card of the program."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from passes.errors import CertificateError
-from service import db, signing
+from service import db, loyalty, signing
+from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRules, TierIn, TierOut, TierPatch
 from service.api.cards import brand_program
-from service.api.schemas import CertificateOut, ProgramOut, ProgramPatch, StoreOut
+from service.api.schemas import CertificateOut, ProgramOut
 from service.auth import require_brand
-from service.models import Card, Program, Store
-from service.problems import Problem
+from service.models import Card, Program, Tier
+from service.problems import Problem, validation_problem
 from service.push.fanout import bump_cards
 
-blp = Blueprint("programs", __name__, url_prefix="/api/v1", description="Programs and stores")
+blp = Blueprint("programs", __name__, url_prefix="/api/v1",
+                description="Programs: earn rules, tiers, points expiry, design and certificate")
 
 IMAGE_KINDS = ("logo", "icon", "strip")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 def _mark_all_cards_changed(program: Program) -> None:
-    """A design change alters every pass of the program."""
+    """A design or rules change alters every pass of the program."""
     session = db.session()
+    session.flush()
     bump_cards(session, list(session.scalars(select(Card.id).where(Card.program_id == program.id))))
+
+
+#: Program fields that decide a card's tier or points expiry (the others only change how passes look).
+TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
+
+
+def _rules_changed(program: Program) -> None:
+    """Tiers, basis or expiry changed: re-derive each card's tier and expiry, then update all passes
+    (cards the re-derivation already changed are not bumped twice: one push each)."""
+    session = db.session()
+    versions = select(Card.id, Card.version).where(Card.program_id == program.id)
+    session.flush()
+    before: dict[int, int] = {row.id: row.version for row in session.execute(versions)}
+    loyalty.refresh_program(session, program)
+    session.flush()
+    untouched = [row.id for row in session.execute(versions) if before.get(row.id) == row.version]
+    bump_cards(session, untouched)
+
+
+def _check_rules(program: Program) -> None:
+    """Cross-field rules the schema cannot see (it validates one request, not the result)."""
+    if program.kind == "discount" and program.tier_basis == "points":
+        raise validation_problem([{"field": "tier_basis",
+                                   "message": "A discount card has no points balance; use lifetime_spend."}])
+
+
+_PROGRAM_EXAMPLE = {"name": "Demo Coffee Rewards", "kind": "points", "currency": "EUR", "points_per_unit": "10",
+                    "rounding": "down", "tier_basis": "lifetime_points", "points_expire_days": 365,
+                    "background_color": "#3b2417"}
 
 
 @blp.route("/programs", methods=["GET"])
@@ -39,9 +74,31 @@ def list_programs() -> Any:
     return db.session().scalars(select(Program).where(Program.brand_id == g.brand.id).order_by(Program.id)).all()
 
 
+@blp.route("/programs", methods=["POST"])
+@require_brand
+@blp.arguments(ProgramIn, example=_PROGRAM_EXAMPLE)
+@blp.response(201, ProgramOut)
+def create_program(body: dict[str, Any]) -> Any:
+    """Create a program. Until you upload its certificate, passes are signed with the development one."""
+    settings = current_app.config["PASSCAST"]
+    body.setdefault("pass_type_identifier", settings.dev_pass_type_identifier)
+    body.setdefault("team_identifier", settings.dev_team_identifier)
+    program = Program(brand_id=g.brand.id, **body)
+    _check_rules(program)
+    if (program.pass_type_identifier, program.team_identifier) == (settings.dev_pass_type_identifier,
+                                                                   settings.dev_team_identifier):
+        program.certificate = signing.ensure_dev_certificate(db.session(), settings.certs_dir,
+                                                             settings.dev_pass_type_identifier,
+                                                             settings.dev_team_identifier)
+    db.session().add(program)
+    db.session().commit()
+    return program
+
+
 @blp.route("/programs/<int:program_id>", methods=["GET"])
 @require_brand
 @blp.response(200, ProgramOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def get_program(program_id: int) -> Any:
     """One program."""
     return brand_program(program_id)
@@ -49,24 +106,132 @@ def get_program(program_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>", methods=["PATCH"])
 @require_brand
-@blp.arguments(ProgramPatch)
+@blp.arguments(ProgramRules, example={"points_per_unit": "12", "rounding": "nearest", "points_expire_days": 180,
+                                      "background_color": "#1f2937"})
 @blp.response(200, ProgramOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def patch_program(body: dict[str, Any], program_id: int) -> Any:
-    """Change name, texts or colours; every card's pass is updated."""
+    """Change texts, colours, earn rules (kind, points_per_unit, rounding, cashback/discount
+    percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
     for key, value in body.items():
         setattr(program, key, value)
-    if body:
+    _check_rules(program)
+    if TIER_AND_EXPIRY_RULES & body.keys():
+        _rules_changed(program)
+    elif body:
         _mark_all_cards_changed(program)
     db.session().commit()
     return program
 
 
+# -- tiers -------------------------------------------------------------------------------------
+
+
+def brand_tier(program: Program, tier_id: int) -> Tier:
+    tier = db.session().get(Tier, tier_id)
+    if tier is None or tier.program_id != program.id:
+        raise Problem(404, "Tier not found", f"No tier {tier_id} in program {program.id}.")
+    return tier
+
+
+def _save_tier(program: Program) -> None:
+    """Flush a tier change, turning a duplicate name or threshold into a 409, then re-derive cards."""
+    session = db.session()
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Problem(409, "Tier conflicts", "Another tier of this program has that name or threshold.",
+                      type_="/problems/tier-conflict") from None
+    _rules_changed(program)
+    session.commit()
+
+
+_TIER_EXAMPLE = {"name": "Gold", "threshold": "500", "earn_multiplier": "1.25", "background_color": "#7c5e10",
+                 "label_color": "#fde68a"}
+
+
+@blp.route("/programs/<int:program_id>/tiers", methods=["GET"])
+@require_brand
+@blp.response(200, TierOut(many=True))
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
+def list_tiers(program_id: int) -> Any:
+    """The program's tiers, lowest threshold first."""
+    program = brand_program(program_id)
+    return db.session().scalars(select(Tier).where(Tier.program_id == program.id).order_by(Tier.threshold)).all()
+
+
+@blp.route("/programs/<int:program_id>/tiers", methods=["POST"])
+@require_brand
+@blp.arguments(TierIn, example=_TIER_EXAMPLE)
+@blp.response(201, TierOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
+                  description="A tier with that name or threshold exists")
+def create_tier(body: dict[str, Any], program_id: int) -> Any:
+    """Add a tier; cards that reach it move up, and their passes show it."""
+    program = brand_program(program_id)
+    if body.get("earn_multiplier") is None:
+        body.pop("earn_multiplier", None)
+    tier = Tier(program_id=program.id, **body)
+    db.session().add(tier)
+    _save_tier(program)
+    return tier
+
+
+@blp.route("/programs/<int:program_id>/tiers/<int:tier_id>", methods=["PATCH"])
+@require_brand
+@blp.arguments(TierPatch(partial=True), example={"threshold": "400", "earn_multiplier": "1.5"})
+@blp.response(200, TierOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
+                  description="A tier with that name or threshold exists")
+def patch_tier(body: dict[str, Any], program_id: int, tier_id: int) -> Any:
+    """Change a tier (send only what changes); cards and passes follow."""
+    program = brand_program(program_id)
+    tier = brand_tier(program, tier_id)
+    for key, value in body.items():
+        if key == "earn_multiplier" and value is None:
+            continue
+        setattr(tier, key, value)
+    _save_tier(program)
+    return tier
+
+
+@blp.route("/programs/<int:program_id>/tiers/<int:tier_id>", methods=["DELETE"])
+@require_brand
+@blp.response(204)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
+def delete_tier(program_id: int, tier_id: int) -> None:
+    """Remove a tier; its cards fall to the highest tier they still reach."""
+    program = brand_program(program_id)
+    tier = brand_tier(program, tier_id)
+    session = db.session()
+    # Cards leave the tier first (refresh_program then puts each where it belongs).
+    for card in session.scalars(select(Card).where(Card.tier_id == tier.id)):
+        card.current_tier = None
+    session.flush()
+    session.delete(tier)
+    session.flush()
+    _rules_changed(program)
+    session.commit()
+
+
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["PUT"])
 @require_brand
 @blp.response(200, ProgramOut)
+@blp.doc(requestBody={"required": True, "description": "The image file itself (max 5 MiB)", "content": {
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+    parameters=[{"in": "path", "name": "kind", "required": True, "schema": {"type": "string", "enum": IMAGE_KINDS}}])
 def put_image(program_id: int, kind: str) -> Any:
     """Upload the logo, icon or strip as the raw request body (PNG or JPEG); resized for @1x/@2x/@3x."""
+    return _set_image(program_id, kind, _image_body())
+
+
+def _image_body() -> bytes:
+    """The request body, if it is a PNG or JPEG of acceptable size."""
     data = request.get_data()
     if not data:
         raise Problem(422, "Empty image", "Send the image bytes as the request body.")
@@ -77,7 +242,41 @@ def put_image(program_id: int, kind: str) -> Any:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise Problem(422, "Not an image", f"Could not read the image: {error}.") from None
-    return _set_image(program_id, kind, data)
+    return data
+
+
+_IMAGE_BODY = {"required": True, "description": "The image file itself (max 5 MiB)", "content": {
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+@blp.route("/programs/<int:program_id>/tiers/<int:tier_id>/strip", methods=["PUT"])
+@require_brand
+@blp.response(200, TierOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
+@blp.doc(requestBody=_IMAGE_BODY)
+def put_tier_strip(program_id: int, tier_id: int) -> Any:
+    """The tier's own strip image (PNG or JPEG as the body): passes of cards in the tier show it."""
+    program = brand_program(program_id)
+    tier = brand_tier(program, tier_id)
+    tier.strip_png = _image_body()
+    _mark_all_cards_changed(program)
+    db.session().commit()
+    return tier
+
+
+@blp.route("/programs/<int:program_id>/tiers/<int:tier_id>/strip", methods=["DELETE"])
+@require_brand
+@blp.response(200, TierOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
+def delete_tier_strip(program_id: int, tier_id: int) -> Any:
+    """Back to the program's strip for this tier."""
+    program = brand_program(program_id)
+    tier = brand_tier(program, tier_id)
+    tier.strip_png = None
+    _mark_all_cards_changed(program)
+    db.session().commit()
+    return tier
 
 
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["DELETE"])
@@ -101,6 +300,15 @@ def _set_image(program_id: int, kind: str, data: bytes | None) -> Program:
 @blp.route("/programs/<int:program_id>/certificate", methods=["POST"])
 @require_brand
 @blp.response(201, CertificateOut)
+@blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["certificate", "wwdr"],
+    "properties": {
+        "certificate": {"type": "string", "format": "binary", "description": ".p12, or PEM certificate"},
+        "key": {"type": "string", "format": "binary", "description": "PEM key, when the certificate is PEM "
+                                                                    "without one"},
+        "password": {"type": "string", "description": "Of the .p12 or the key"},
+        "wwdr": {"type": "string", "format": "binary", "description": "Apple WWDR G4 intermediate, PEM or DER"},
+    }}}}})
 def upload_certificate(program_id: int) -> Any:
     """Upload the Pass Type ID certificate (multipart form).
 
@@ -129,11 +337,3 @@ def upload_certificate(program_id: int) -> Any:
     return {"id": row.id, "pass_type_identifier": row.pass_type_identifier,
             "team_identifier": row.team_identifier, "not_after": row.not_after,
             "warning": certificate.expiry_warning()}
-
-
-@blp.route("/stores", methods=["GET"])
-@require_brand
-@blp.response(200, StoreOut(many=True))
-def list_stores() -> Any:
-    """The brand's stores."""
-    return db.session().scalars(select(Store).where(Store.brand_id == g.brand.id).order_by(Store.id)).all()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from service.api.fields import DecimalText, Id
+
 
 class CustomerIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "Anna Smith"})
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320),
+                         metadata={"example": "anna@example.com"})
     phone = fields.String(load_default=None, allow_none=True,
                           validate=validate.Regexp(r"^\+?[0-9 ()\-]{5,32}$",
                                                    error="Use digits, spaces, dashes and an optional leading +."))
     birthday = fields.Date(load_default=None, allow_none=True)
     language = fields.String(load_default="en", validate=validate.OneOf(["en", "ru"]))
-    home_store_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    home_store_id = Id(load_default=None, allow_none=True, strict=True)
 
 
 class CardIssueIn(Schema):
@@ -28,6 +31,18 @@ class CustomerOut(Schema):
     birthday = fields.Date(allow_none=True)
     language = fields.String()
     home_store_id = fields.Integer(allow_none=True)
+
+
+class GoogleWalletOut(Schema):
+    save_url = fields.String(allow_none=True, metadata={
+        "description": "Save to Google Wallet link; null while the object is not yet inserted at Google"})
+    dev = fields.Boolean(metadata={"description": "true: no Google issuer configured, the link is for looking "
+                                                  "at only and Google will refuse it"})
+    status = fields.String(metadata={"description": "dev | pending (Google not reached yet) | inserted"})
+    object_id = fields.String(metadata={"example": "3388000000012345678.passcast-card-7f0d3c1e"})
+    saves = fields.Integer(metadata={"description": "Saves to Google Wallet reported by Google's callbacks"})
+    removals = fields.Integer(metadata={"description": "Removals reported by Google's callbacks"})
+    saved = fields.Boolean(allow_none=True, metadata={"description": "Whether the last callback was a save"})
 
 
 class CardOut(Schema):
@@ -47,35 +62,30 @@ class CardOut(Schema):
     barcode_message = fields.String(metadata={"description": "What the QR code on the pass encodes"})
     apple_pass_url = fields.Url(metadata={"description": "GET it: the signed .pkpass"})
     google_save_url = fields.String(allow_none=True, metadata={
-        "description": "Save to Google Wallet link (null until Google Wallet is configured)"})
-
-
-class StoreOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    address = fields.String()
-    latitude = fields.Float()
-    longitude = fields.Float()
-    relevant_text = fields.String(allow_none=True)
+        "description": "Save to Google Wallet link (see google_wallet.dev and google_wallet.status)"})
+    google_wallet = fields.Nested(GoogleWalletOut)
 
 
 class ProgramOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    kind = fields.String()
-    description = fields.String()
-    terms = fields.String()
-    currency = fields.String()
-    points_per_unit = fields.Decimal(as_string=True)
-    rounding = fields.String()
-    cashback_percent = fields.Decimal(as_string=True)
-    discount_percent = fields.Decimal(as_string=True)
-    background_color = fields.String()
-    foreground_color = fields.String()
-    label_color = fields.String()
-    pass_type_identifier = fields.String()
-    team_identifier = fields.String()
-    certificate = fields.Method("_certificate")
+    id = fields.Integer(metadata={"example": 1})
+    name = fields.String(metadata={"example": "Demo Coffee Rewards"})
+    kind = fields.String(metadata={"description": "points | cashback | discount", "example": "points"})
+    description = fields.String(metadata={"example": "Demo Coffee loyalty card"})
+    terms = fields.String(metadata={"example": "1 euro spent = 10 points."})
+    currency = fields.String(metadata={"example": "EUR"})
+    points_per_unit = DecimalText(metadata={"example": "10.0000"})
+    rounding = fields.String(metadata={"description": "down | nearest | up", "example": "down"})
+    cashback_percent = DecimalText(metadata={"example": "0.00"})
+    discount_percent = DecimalText(metadata={"example": "0.00"})
+    tier_basis = fields.String(metadata={"description": "lifetime_points | lifetime_spend | points",
+                                         "example": "lifetime_points"})
+    points_expire_days = fields.Integer(allow_none=True, metadata={"example": 365})
+    background_color = fields.String(metadata={"example": "#3b2417"})
+    foreground_color = fields.String(metadata={"example": "#ffffff"})
+    label_color = fields.String(metadata={"example": "#e8c9a0"})
+    pass_type_identifier = fields.String(metadata={"example": "pass.dev.passcast.loyalty"})
+    team_identifier = fields.String(metadata={"example": "PASSCASTDV"})
+    certificate = fields.Method("_certificate", metadata={"type": "object", "nullable": True})
 
     def _certificate(self, program):  # type: ignore[no-untyped-def]
         cert = program.certificate
@@ -87,15 +97,6 @@ class ProgramOut(Schema):
 
 
 HEX_COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="Use a #rrggbb colour.")
-
-
-class ProgramPatch(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    description = fields.String(validate=validate.Length(min=1, max=300))
-    terms = fields.String(validate=validate.Length(max=5000))
-    background_color = fields.String(validate=HEX_COLOUR)
-    foreground_color = fields.String(validate=HEX_COLOUR)
-    label_color = fields.String(validate=HEX_COLOUR)
 
 
 class CertificateUploadIn(Schema):

@@ -14,7 +14,7 @@ from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from service import db
+from service import db, webhooks
 from service.api.cards import brand_card
 from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
 from service.auth import require_brand_or_cashier
@@ -108,6 +108,11 @@ def post(body: dict[str, Any], card_id: int) -> Response:
     except LoyaltyError as error:
         session.rollback()
         raise _problem(error) from None
+    if not outcome.replayed:
+        webhooks.emit(session, card.brand_id, "transaction.created", outcome.response)
+        from service import referrals  # referral bonuses at a referred card's first purchase
+
+        referrals.after_purchase(session, card.id, outcome.response)
     session.commit()
     response = jsonify(outcome.response)
     response.status_code = 201

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from service import db
 from service.config import Settings
 from service.models import PushDelivery, Registration
+from tests.doubles.apns import ApnsDouble
 from tests.doubles.fcm import FcmDouble, make_service_account
 from tests.doubles.relay import RelayDouble
-from tests.service.test_passkit import change_card, issue_and_install, wait_for
+from tests.helpers import bearer
+from tests.service.test_passkit import TOKEN_A, Phone, change_card, issue_and_install, wait_for
 
 FCM_TOKEN = "cX1y:APA91bHqL9-example_fcm_registration_token_0123456789"
 RELAY_TOKEN = "walletpasses-device-token-42"
@@ -95,3 +97,36 @@ def test_fcm_unregistered_removes_the_registration(live: dict[str, Any], fcm: Fc
         assert delivery.status == "unregistered"
 
 
+def test_devices_show_each_registrations_kind_and_its_pushes(
+        live: dict[str, Any], apns: ApnsDouble, fcm: FcmDouble, relay: RelayDouble, tmp_path: Path) -> None:
+    fcm.set_answer(FCM_TOKEN, "ok")
+    with httpx.Client(timeout=20) as http:
+        card, iphone = issue_and_install(http, live, tmp_path, device="iphone")
+        pass_json = {"webServiceURL": iphone.base[:-3], "passTypeIdentifier": iphone.type_id,
+                     "serialNumber": iphone.serial, "authenticationToken": iphone.auth["Authorization"].split()[1]}
+        walletpasses, fcm_app = Phone(http, pass_json, "walletpasses"), Phone(http, pass_json, "fcm-app")
+        assert iphone.register(TOKEN_A).status_code == 201
+        android_auth = {"Authorization": f"AndroidPass {pass_json['authenticationToken']}"}
+        assert walletpasses.register(RELAY_TOKEN, auth=android_auth).status_code == 201
+        assert fcm_app.register(FCM_TOKEN).status_code == 201
+        # AndroidPass with a wrong token is refused like ApplePass would be
+        assert walletpasses.register(RELAY_TOKEN, auth={"Authorization": "AndroidPass wrong"}).status_code == 401
+        change_card(http, live, card, 10)
+        wait_for(lambda: relay.requests and fcm.messages and apns.requests)
+
+        def settled() -> dict[str, Any] | None:
+            answer = http.get(f"{live['base']}/api/v1/cards/{card['id']}/devices",
+                              headers=bearer(live["api_key"])).json()
+            done = all(r["deliveries"] and r["deliveries"][0]["status"] == "accepted"
+                       for r in answer["registrations"])
+            return answer if done else None
+
+        devices = wait_for(settled)
+    kinds = {r["device_library_identifier"]: r["client_kind"] for r in devices["registrations"]}
+    assert kinds == {"iphone": "apple", "walletpasses": "relay", "fcm-app": "fcm"}
+    for registration in devices["registrations"]:
+        [delivery] = registration["deliveries"]
+        assert delivery["client_kind"] == registration["client_kind"]
+        assert delivery["card_version"] > 1
+    assert [request.json["pushTokens"] for request in relay.requests] == [[RELAY_TOKEN]]
+    assert [message.token for message in fcm.messages] == [FCM_TOKEN]

@@ -1,0 +1,41 @@
+"""Analytics jobs: count a big brand's report the dashboard asked for, and keep the cached
+reports fresh (every 5 minutes).
+
+Imported by service/worker.py so the consumer registers it. A missed or doubled run is
+harmless: a report is only recomputed when its cached copy is older than 10 minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app, has_app_context
+from huey import crontab
+
+from service.analytics_reports import count_into_cache, refresh
+from service.jobs import huey, worker_app
+
+log = logging.getLogger(__name__)
+
+
+def _sessionmaker() -> Any:
+    """The app's sessions: this request's app when run inline (immediate jobs), else the worker's."""
+    app = current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
+    return app.extensions["db_sessionmaker"]
+
+
+@huey.task()
+def count_report(brand_id: int, key: str) -> bool:
+    """Count one report of a big brand that the dashboard asked for (it polls meanwhile)."""
+    with _sessionmaker()() as session:
+        return count_into_cache(session, brand_id, key)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def refresh_analytics() -> int:
+    with _sessionmaker()() as session:
+        done = refresh(session)
+    if done:
+        log.info("analytics: %d cached reports recomputed", done)
+    return done

@@ -1,0 +1,283 @@
+"""Analytics: what works for the brand (the dashboard's data), as JSON or CSV.
+
+Every figure is defined in service/analytics.py and README "Analytics and NPS". Each
+endpoint takes `from` / `to` (dates, UTC, both inclusive; default: the last 12 calendar
+months including this one) and `days` (the active/lapsed/churn window, default 90), and
+answers CSV for `?format=csv` or `Accept: text/csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service import db
+from service.analytics_reports import DEFAULT_DAYS, Counting, Query, answer
+from service.auth import require_brand
+
+blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
+                description="Loyalty analytics: cards, wallets, activity, retention, campaigns, NPS")
+
+MAX_SPAN_DAYS = 3 * 366
+RETRY_AFTER_SECONDS = 5
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2999, 12, 30)
+
+
+class AnalyticsQuery(Schema):
+    from_ = fields.Date(data_key="from", load_default=None, metadata={
+        "description": "First day (UTC, inclusive); default: the 1st of the month 11 months ago",
+        "example": "2026-01-01"})
+    to = fields.Date(load_default=None, metadata={"description": "Last day (UTC, inclusive); default: today",
+                                                  "example": "2026-11-30"})
+    days = fields.Integer(load_default=DEFAULT_DAYS, validate=validate.Range(min=1, max=730), metadata={
+        "description": "Activity window for active, lapsed and churn, in days"})
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]),
+                           metadata={"description": "csv: the same figures as text/csv"})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("from_"), data.get("to")
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise ValidationError(f"must be between {EARLIEST} and {LATEST}", name)
+        last = end or dt.datetime.now(dt.UTC).date()  # `to` defaults to today
+        if start and last < start:
+            raise ValidationError("must not be after `to` (default: today)", "from" if end is None else "to")
+        if last - (start or last - dt.timedelta(days=366)) > dt.timedelta(days=MAX_SPAN_DAYS):
+            raise ValidationError(f"a period spans at most {MAX_SPAN_DAYS} days", "from")
+
+
+class CountingOut(Schema):
+    status = fields.String(metadata={"example": "counting"})
+    detail = fields.String()
+
+
+COUNTING = {"description": "A big brand's figures for a period not counted yet: a job counts them; "
+                           "ask again after Retry-After seconds", "headers": {"Retry-After": {
+                               "description": "Seconds", "schema": {"type": "integer"}}}}
+
+
+class ReportOut(Schema):
+    period = fields.Dict(metadata={"description": "from, to (inclusive dates) and days, as counted",
+                                   "example": {"from": "2025-12-01", "to": "2026-11-23", "days": 90}})
+    computed_at = fields.String(metadata={"description": "When these figures were counted (UTC)"})
+    cached = fields.Boolean(metadata={"description": "True: from the cache kept for big brands (<= 15 min old)"})
+
+
+class CardsOut(Schema):
+    issued = fields.Integer(metadata={"description": "Cards issued in the period"})
+    total = fields.Integer(metadata={"description": "Cards issued before the period's end"})
+    installed_apple = fields.Integer(metadata={"description": "Cards now with an active PassKit registration "
+                                                              "(Apple Wallet, Android .pkpass apps)"})
+    installed_google = fields.Integer(metadata={"description": "Cards whose last Google Wallet callback is a save"})
+    removed = fields.Integer(metadata={"description": "Cards removed from a wallet in the period, in none now"})
+    active = fields.Integer(metadata={"description": "Cards with activity in the `days` before the end"})
+    lapsed = fields.Integer(metadata={"description": "Cards older than `days` without activity in them"})
+
+
+class SummaryOut(ReportOut):
+    cards = fields.Nested(CardsOut)
+    churn_rate = fields.Float(allow_none=True, metadata={
+        "description": "Of the cards active in the window before the last `days`, the share not active in them"})
+    redemption = fields.Dict(metadata={"description": "points_issued, points_redeemed, rate (redeemed / issued)"})
+    purchases = fields.Dict(metadata={"description": "count, revenue, average (per purchase)"})
+    repeat_purchase = fields.Dict(metadata={"description": "buyers, repeat_buyers (2+), rate"})
+    lifetime_value = fields.String(allow_none=True, metadata={
+        "description": "Average lifetime spend of the cards issued in the period"})
+
+
+class CohortOut(Schema):
+    cohort = fields.String(metadata={"example": "2026-03"})
+    cards = fields.Integer()
+    active = fields.List(fields.Integer(), metadata={"description": "Cards active in month k after joining"})
+    retention = fields.List(fields.Float(), metadata={"description": "active[k] / cards"})
+    lifetime_value = fields.String()
+
+
+class CohortsOut(ReportOut):
+    cohorts = fields.List(fields.Nested(CohortOut))
+
+
+class CampaignFiguresOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    started_at = fields.String()
+    targeted = fields.Integer()
+    sent = fields.Integer()
+    accepted = fields.Integer()
+    confirmed = fields.Integer()
+    buyers_7d = fields.Integer(metadata={"description": "Recipients who bought within 7 days of the start"})
+    purchases_7d = fields.Integer()
+    revenue_7d = fields.String()
+    conversion_7d = fields.Float(allow_none=True, metadata={"description": "buyers_7d / targeted"})
+
+
+class CampaignsOut(ReportOut):
+    campaigns = fields.List(fields.Nested(CampaignFiguresOut))
+
+
+class NpsFiguresOut(Schema):
+    answers = fields.Integer()
+    promoters = fields.Integer()
+    passives = fields.Integer()
+    detractors = fields.Integer()
+    nps = fields.Integer(allow_none=True, metadata={"description": "% promoters (9-10) - % detractors (0-6)"})
+
+
+class NpsMonthOut(NpsFiguresOut):
+    month = fields.String()
+
+
+class NpsStoreOut(NpsFiguresOut):
+    store_id = fields.Integer(allow_none=True)
+    store = fields.String(allow_none=True)
+
+
+class NpsOut(ReportOut):
+    total = fields.Nested(NpsFiguresOut)
+    by_month = fields.List(fields.Nested(NpsMonthOut))
+    by_store = fields.List(fields.Nested(NpsStoreOut))
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def _wants_csv(query: dict[str, Any]) -> bool:
+    if query.get("format"):
+        return bool(query["format"] == "csv")
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/csv"]) == "text/csv" and accept["text/csv"] > 0
+
+
+def _csv(name: str, body: dict[str, Any], header: list[str], rows: Iterable[list[Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    period = body["period"]
+    filename = f"passcast-{name}-{period['from']}-{period['to']}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _flatten(prefix: str, value: Any) -> Iterable[list[Any]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else key, inner)
+    else:
+        yield [prefix, value]
+
+
+def _query(args: dict[str, Any]) -> Query:
+    return Query(args.get("from_"), args.get("to"), args["days"])
+
+
+def _count_later(brand_id: int, key: str) -> None:
+    from service.analytics_tasks import count_report
+
+    count_report(brand_id, key)
+
+
+def _report(name: str, args: dict[str, Any]) -> dict[str, Any] | Response:
+    """The report; a big brand's uncached one is counted by a job meanwhile: 202 with
+    Retry-After, and the same request a few seconds later answers it."""
+    try:
+        query = _query(args) if name == "summary" else _query({**args, "days": DEFAULT_DAYS})  # days: summary only
+        return answer(db.session(), g.brand.id, name, query, count_later=_count_later)
+    except Counting:
+        response = jsonify(status="counting", detail="These figures are being counted for your brand; ask again "
+                           f"in {RETRY_AFTER_SECONDS} seconds.")
+        response.status_code = 202
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+@blp.route("/summary", methods=["GET"])
+@require_brand
+@blp.arguments(AnalyticsQuery, location="query")
+@blp.response(200, SummaryOut)
+@blp.alt_response(202, schema=CountingOut, **COUNTING)
+def summary(args: dict[str, Any]) -> Any:
+    """Cards issued, installed (Apple Wallet / Google Wallet), removed, active and lapsed;
+    churn, redemption rate, average purchase, repeat purchase rate, lifetime value."""
+    body = _report("summary", args)
+    if isinstance(body, Response):
+        return body
+    if _wants_csv(args):
+        figures = {key: body[key] for key in ("cards", "churn_rate", "redemption", "purchases",
+                                              "repeat_purchase", "lifetime_value")}
+        return _csv("summary", body, ["metric", "value"], _flatten("", figures))
+    return body
+
+
+@blp.route("/cohorts", methods=["GET"])
+@require_brand
+@blp.arguments(AnalyticsQuery, location="query")
+@blp.response(200, CohortsOut)
+@blp.alt_response(202, schema=CountingOut, **COUNTING)
+def cohorts(args: dict[str, Any]) -> Any:
+    """Retention by monthly cohort: of the cards issued in a month, the share with activity
+    in each calendar month after (month 0 = the month they joined), up to 12 months."""
+    body = _report("cohorts", args)
+    if isinstance(body, Response):
+        return body
+    if _wants_csv(args):
+        width = max((len(c["retention"]) for c in body["cohorts"]), default=0)
+        header = ["cohort", "cards", "lifetime_value", *(f"month_{k}" for k in range(width))]
+        rows = ([c["cohort"], c["cards"], c["lifetime_value"], *c["retention"]] for c in body["cohorts"])
+        return _csv("cohorts", body, header, rows)
+    return body
+
+
+CAMPAIGN_COLUMNS = ["id", "name", "kind", "status", "started_at", "targeted", "sent", "accepted", "confirmed",
+                    "buyers_7d", "purchases_7d", "revenue_7d", "conversion_7d"]
+
+
+@blp.route("/campaigns", methods=["GET"])
+@require_brand
+@blp.arguments(AnalyticsQuery, location="query")
+@blp.response(200, CampaignsOut)
+@blp.alt_response(202, schema=CountingOut, **COUNTING)
+def campaigns(args: dict[str, Any]) -> Any:
+    """Campaigns started in the period (newest first, at most 100): the delivery funnel in
+    cards (targeted, sent, accepted, confirmed) and the recipients' purchases in 7 days."""
+    body = _report("campaigns", args)
+    if isinstance(body, Response):
+        return body
+    if _wants_csv(args):
+        return _csv("campaigns", body, CAMPAIGN_COLUMNS,
+                    ([c[column] for column in CAMPAIGN_COLUMNS] for c in body["campaigns"]))
+    return body
+
+
+NPS_COLUMNS = ["answers", "promoters", "passives", "detractors", "nps"]
+
+
+@blp.route("/nps", methods=["GET"])
+@require_brand
+@blp.arguments(AnalyticsQuery, location="query")
+@blp.response(200, NpsOut)
+@blp.alt_response(202, schema=CountingOut, **COUNTING)
+def nps(args: dict[str, Any]) -> Any:
+    """Net Promoter Score of the answers given in the period: overall, per month, per store."""
+    body = _report("nps", args)
+    if isinstance(body, Response):
+        return body
+    if _wants_csv(args):
+        rows: list[list[Any]] = [["total", "", *(body["total"][c] for c in NPS_COLUMNS)]]
+        rows += [["month", m["month"], *(m[c] for c in NPS_COLUMNS)] for m in body["by_month"]]
+        rows += [["store", s["store"] or "(unknown)", *(s[c] for c in NPS_COLUMNS)] for s in body["by_store"]]
+        return _csv("nps", body, ["group", "name", *NPS_COLUMNS], rows)
+    return body

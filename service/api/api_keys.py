@@ -1,0 +1,85 @@
+"""API keys: a brand may hold several (one per integration) and revoke any of them.
+
+Only a SHA-256 of a key is stored (service/secrets.py), so the secret is in the answer to
+its creation and nowhere else, ever.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from service import db, secrets
+from service.api.brand_schemas import PROBLEM, ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ProblemOut
+from service.api.pagination import LINK_HEADER, PageQuery, page
+from service.auth import require_brand
+from service.models import ApiKey, Brand, utcnow
+from service.problems import Problem
+
+blp = Blueprint("api-keys", __name__, url_prefix="/api/v1", description="API keys of your brand")
+
+
+def brand_key(key_id: int) -> ApiKey:
+    key = db.session().get(ApiKey, key_id)
+    if key is None or key.brand_id != g.brand.id:
+        raise Problem(404, "API key not found", f"No API key {key_id} in your brand.")
+    return key
+
+
+@blp.route("/api-keys", methods=["GET"])
+@require_brand
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, ApiKeyOut(many=True), headers=LINK_HEADER)
+def list_keys(query: dict[str, Any]) -> Any:
+    """The brand's keys, revoked ones included (never their secrets)."""
+    return page(select(ApiKey).where(ApiKey.brand_id == g.brand.id), ApiKey.id, query, newest_first=False)
+
+
+@blp.route("/api-keys", methods=["POST"])
+@require_brand
+@blp.arguments(ApiKeyIn, example={"name": "POS sync"})
+@blp.response(201, ApiKeyCreatedOut)
+def create_key(body: dict[str, Any]) -> Any:
+    """Create a key. The answer's `key` is the secret: it is shown this once."""
+    secret = secrets.new_secret("pk")
+    key = ApiKey(brand_id=g.brand.id, name=body["name"], prefix=secret.prefix, secret_hash=secret.digest,
+                 created_at=utcnow())
+    db.session().add(key)
+    db.session().commit()
+    return {**{field: getattr(key, field) for field in ("id", "name", "prefix", "created_at", "revoked_at")},
+            "key": secret.value}
+
+
+@blp.route("/api-keys/<int:key_id>", methods=["GET"])
+@require_brand
+@blp.response(200, ApiKeyOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such key in your brand")
+def get_key(key_id: int) -> Any:
+    """One key (without its secret)."""
+    return brand_key(key_id)
+
+
+@blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
+@require_brand
+@blp.response(200, ApiKeyOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such key in your brand")
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
+                  description="It is the brand's last active key")
+def revoke_key(key_id: int) -> Any:
+    """Revoke a key: it stops working at once. The last active key cannot be revoked (create another first)."""
+    key = brand_key(key_id)
+    session = db.session()
+    if key.revoked_at is None:
+        # Serialise revocations of one brand, so two at once cannot both leave it keyless.
+        session.execute(select(Brand.id).where(Brand.id == g.brand.id).with_for_update())
+        active = session.scalar(select(func.count(ApiKey.id)).where(
+            ApiKey.brand_id == g.brand.id, ApiKey.revoked_at.is_(None)))
+        if active <= 1:
+            raise Problem(409, "Last active key", "Create another key before revoking this one.",
+                          type_="/problems/last-api-key")
+        key.revoked_at = utcnow()
+        session.commit()
+    return key

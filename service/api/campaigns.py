@@ -1,0 +1,331 @@
+"""Campaigns: messages to an audience, geo campaigns, their reports; birthday settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from service import db
+from service.api.cards import brand_program
+from service.auth import require_brand
+from service.campaigns import geo, segments, tasks
+from service.campaigns.report import report
+from service.models import Campaign, Store, utcnow
+from service.problems import Problem, validation_problem
+
+blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns, geo campaigns, birthdays")
+
+MESSAGE_LENGTH = validate.Length(min=1, max=1000)
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")  # en, ru, pt-BR, zh-Hans
+UTC_DATETIME = {"format": "iso", "default_timezone": dt.UTC}
+
+
+class AudienceIn(Schema):
+    audience = fields.Dict(required=True, metadata={
+        "description": 'One rule per object: {"all_cards": true}, {"card_ids": [..]}, {"program_id": N}, '
+                       '{"new": {"days": N}}, {"active": {"days": N}}, {"lapsed": {"days": N}}, '
+                       '{"tier": ["Gold"]}, {"birthday": "week"|"month"}, {"all": [..]}, {"any": [..]}, '
+                       '{"not": rule}', "example": {"all": [{"tier": ["Gold"]}, {"lapsed": {"days": 60}}]}})
+
+
+class CountOut(Schema):
+    count = fields.Integer()
+
+
+class CampaignIn(AudienceIn):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    message = fields.String(required=True, validate=MESSAGE_LENGTH, metadata={
+        "description": "Shown on the lock screen and in the pass's News field (default language)"})
+    messages = fields.Dict(keys=fields.String(), values=fields.String(validate=MESSAGE_LENGTH), load_default=dict,
+                           metadata={"description": "Per-language variants, by the customer's language",
+                                     "example": {"ru": "Двойные баллы в эти выходные"}})
+    send_at = fields.AwareDateTime(load_default=None, allow_none=True, **UTC_DATETIME,
+                                   metadata={"description": "When to send; omit with send_now false for a draft"})
+    send_now = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        bad = [key for key in data.get("messages", {}) if not LANGUAGE.fullmatch(key)]
+        if bad:
+            raise ValidationError(f"not language codes: {', '.join(bad)}", "messages")
+        if data.get("send_now") and data.get("send_at"):
+            raise ValidationError("give send_at or send_now, not both", "send_at")
+
+
+class ScheduleIn(Schema):
+    send_at = fields.AwareDateTime(load_default=None, allow_none=True, **UTC_DATETIME,
+                                   metadata={"description": "Omit to send now"})
+
+
+class GeoCampaignIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    store_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)),
+                            required=True, validate=validate.Length(min=1, max=100))
+    relevant_text = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "example": "Today -20% on coffee here"})
+    starts_at = fields.AwareDateTime(load_default=None, allow_none=True, **UTC_DATETIME,
+                                     metadata={"description": "Omit to start now"})
+    ends_at = fields.AwareDateTime(required=True, **UTC_DATETIME)
+
+
+class CampaignOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "message | geo | restock"})
+    name = fields.String()
+    status = fields.String(metadata={"description": "draft | scheduled | sending | finished | cancelled; "
+                                                    "geo: scheduled | starting | running | ending | finished"})
+    message = fields.String(allow_none=True)
+    messages = fields.Dict()
+    audience = fields.Dict()
+    send_at = fields.DateTime(allow_none=True)
+    store_ids = fields.List(fields.Integer())
+    relevant_text = fields.String(allow_none=True)
+    ends_at = fields.DateTime(allow_none=True)
+    audience_count = fields.Integer(allow_none=True, metadata={
+        "description": "Cards the audience holds now (one message campaign before sending; null in lists)"})
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PlatformOut(Schema):
+    pushes = fields.Integer()
+    sent = fields.Integer()
+    accepted = fields.Integer()
+    confirmed = fields.Integer()
+    failed = fields.Integer()
+    pending = fields.Integer()
+    failure_reasons = fields.Dict(keys=fields.String(), values=fields.Integer())
+    notified = fields.Integer(metadata={"description": "google: messages that notified"})
+    silent = fields.Integer(metadata={"description": "google: messages shown without notifying (quota)"})
+
+
+class ReportOut(PlatformOut):
+    campaign_id = fields.Integer()
+    status = fields.String()
+    targeted = fields.Integer()
+    cards_with_devices = fields.Integer()
+    platforms = fields.Dict(keys=fields.String(), values=fields.Nested(PlatformOut),
+                            metadata={"description": "apple | fcm | relay | google"})
+
+
+class BirthdayIn(Schema):
+    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+                            validate=validate.Range(min=0, max=1_000_000))
+    message = fields.String(load_default=None, allow_none=True, validate=MESSAGE_LENGTH,
+                            metadata={"example": "Happy birthday, {name}! 100 points are on your card."})
+
+
+class BirthdayOut(Schema):
+    program_id = fields.Integer()
+    points = fields.Integer(allow_none=True)
+    message = fields.String(allow_none=True)
+
+
+def brand_campaign(campaign_id: int) -> Campaign:
+    campaign = db.session().get(Campaign, campaign_id)
+    if campaign is None or campaign.brand_id != g.brand.id:
+        raise Problem(404, "Campaign not found", f"No campaign {campaign_id} in your brand.")
+    return campaign
+
+
+def _audience(audience: dict[str, Any]) -> dict[str, Any]:
+    errors = segments.validate(audience)
+    if errors:
+        raise validation_problem(errors)
+    program_ids = _program_ids(audience)
+    for program_id in program_ids:
+        brand_program(program_id)  # 404 for another brand's program
+    return audience
+
+
+def _program_ids(audience: Any) -> list[int]:
+    (rule, value), = audience.items()
+    if rule == "program_id":
+        return [value]
+    if rule in ("all", "any"):
+        return [pid for child in value for pid in _program_ids(child)]
+    if rule == "not":
+        return _program_ids(value)
+    return []
+
+
+def campaign_view(campaign: Campaign, *, count: bool = True) -> dict[str, Any]:
+    """The campaign; with the audience's current size while it is still to be sent (not in lists:
+    counting a large audience is a query of its own)."""
+    view = {key: getattr(campaign, key) for key in CampaignOut._declared_fields if key != "audience_count"}
+    view["audience_count"] = None
+    if count and campaign.kind == "message" and campaign.status in ("draft", "scheduled"):
+        view["audience_count"] = segments.count(db.session(), campaign.brand_id, campaign.audience, utcnow())
+    return view
+
+
+@blp.route("/campaigns/preview", methods=["POST"])
+@require_brand
+@blp.arguments(AudienceIn, example={"audience": {"all": [{"tier": ["Gold"]}, {"lapsed": {"days": 60}}]}})
+@blp.response(200, CountOut)
+def preview(body: dict[str, Any]) -> Any:
+    """How many cards an audience holds now (nothing is sent)."""
+    audience = _audience(body["audience"])
+    return {"count": segments.count(db.session(), g.brand.id, audience, utcnow())}
+
+
+@blp.route("/campaigns", methods=["POST"])
+@require_brand
+@blp.arguments(CampaignIn, example={
+    "name": "Weekend", "audience": {"any": [{"new": {"days": 30}}, {"tier": ["Gold"]}]},
+    "message": "Double points this weekend", "messages": {"ru": "Двойные баллы в эти выходные"},
+    "send_at": "2026-12-05T08:00:00Z"})
+@blp.response(201, CampaignOut)
+def create(body: dict[str, Any]) -> Any:
+    """A message campaign: a draft, scheduled (send_at), or sent now (send_now)."""
+    session = db.session()
+    audience = _audience(body["audience"])
+    send_at = utcnow() if body["send_now"] else body["send_at"]
+    campaign = Campaign(brand_id=g.brand.id, kind="message", name=body["name"], message=body["message"],
+                        messages=body["messages"], audience=audience, send_at=send_at,
+                        status="scheduled" if send_at else "draft")
+    session.add(campaign)
+    session.commit()
+    _kick(campaign)
+    return campaign_view(campaign)
+
+
+def _kick(campaign: Campaign) -> None:
+    """A campaign due now starts at once instead of waiting for the minute's periodic run."""
+    if campaign.status == "scheduled" and campaign.send_at is not None and campaign.send_at <= utcnow():
+        if campaign.kind == "message":
+            tasks.run_campaign(campaign.id)
+        elif campaign.kind == "geo":
+            tasks.geo_start(campaign.id)
+        db.session().expire_all()
+
+
+@blp.route("/campaigns", methods=["GET"])
+@require_brand
+@blp.response(200, CampaignOut(many=True))
+def list_campaigns() -> Any:
+    """The brand's campaigns, newest first (up to 100)."""
+    campaigns = db.session().scalars(select(Campaign).where(Campaign.brand_id == g.brand.id)
+                                     .order_by(Campaign.id.desc()).limit(100))
+    return [campaign_view(campaign, count=False) for campaign in campaigns]
+
+
+@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
+@require_brand
+@blp.response(200, CampaignOut)
+def get_campaign(campaign_id: int) -> Any:
+    """A campaign: its status, and while it is still to be sent the audience's current size."""
+    return campaign_view(brand_campaign(campaign_id))
+
+
+@blp.route("/campaigns/<int:campaign_id>/send", methods=["POST"])
+@require_brand
+@blp.arguments(ScheduleIn, example={"send_at": "2026-12-05T08:00:00Z"})
+@blp.response(200, CampaignOut)
+def schedule(body: dict[str, Any], campaign_id: int) -> Any:
+    """Send a draft now, or at send_at; a scheduled campaign can be moved the same way."""
+    campaign = brand_campaign(campaign_id)
+    if campaign.kind != "message" or campaign.status not in ("draft", "scheduled"):
+        raise Problem(409, "Campaign cannot be scheduled",
+                      f"Campaign {campaign.id} is a {campaign.kind} campaign in status {campaign.status}.")
+    campaign.send_at = body["send_at"] or utcnow()
+    campaign.status = "scheduled"
+    db.session().commit()
+    _kick(campaign)
+    return campaign_view(campaign)
+
+
+@blp.route("/campaigns/<int:campaign_id>/cancel", methods=["POST"])
+@require_brand
+@blp.response(200, CampaignOut)
+def cancel(campaign_id: int) -> Any:
+    """Stop a campaign: a draft or scheduled one is never sent; a sending one stops after its
+    current batch (cards already reached keep the message); a running geo campaign ends now."""
+    session = db.session()
+    campaign = brand_campaign(campaign_id)
+    if campaign.kind == "geo" and campaign.status in ("starting", "running"):
+        campaign.ends_at = utcnow()
+        session.commit()
+        if campaign.status == "running":
+            tasks.geo_end(campaign.id)
+            session.expire_all()
+        return campaign_view(campaign)
+    if campaign.kind == "restock":
+        raise Problem(409, "Campaign cannot be cancelled",
+                      f"Campaign {campaign.id} tells the subscribers of a restock event; it cannot be cancelled.")
+    if campaign.status not in ("draft", "scheduled", "sending"):
+        raise Problem(409, "Campaign cannot be cancelled", f"Campaign {campaign.id} is {campaign.status}.")
+    campaign.status, campaign.finished_at = "cancelled", utcnow()
+    session.commit()
+    return campaign_view(campaign)
+
+
+@blp.route("/campaigns/<int:campaign_id>/report", methods=["GET"])
+@require_brand
+@blp.response(200, ReportOut)
+def campaign_report(campaign_id: int) -> Any:
+    """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons)."""
+    return report(db.session(), brand_campaign(campaign_id))
+
+
+@blp.route("/geo-campaigns", methods=["POST"])
+@require_brand
+@blp.arguments(GeoCampaignIn, example={
+    "name": "Coffee hour", "store_ids": [1, 2], "relevant_text": "Today -20% on coffee here",
+    "starts_at": "2026-12-05T07:00:00Z", "ends_at": "2026-12-05T11:00:00Z"})
+@blp.response(201, CampaignOut)
+def create_geo(body: dict[str, Any]) -> Any:
+    """Change the lock-screen text near some stores for a period; passes return to the default after."""
+    session = db.session()
+    starts_at = body["starts_at"] or utcnow()
+    if body["ends_at"] <= starts_at:
+        raise validation_problem([{"field": "ends_at", "message": "must be after starts_at"}])
+    store_ids = sorted(set(body["store_ids"]))
+    found = set(session.scalars(select(Store.id).where(Store.brand_id == g.brand.id, Store.id.in_(store_ids))))
+    missing = [store_id for store_id in store_ids if store_id not in found]
+    if missing:
+        raise validation_problem([{"field": "store_ids", "message": f"no such stores in your brand: {missing}"}])
+    clash = geo.overlapping(session, g.brand.id, store_ids, starts_at, body["ends_at"])
+    if clash:
+        raise Problem(409, "Overlapping geo campaign",
+                      f"Geo campaign(s) {clash} already change the text of some of these stores during this "
+                      "period; cancel it or choose other stores or times.")
+    campaign = Campaign(brand_id=g.brand.id, kind="geo", name=body["name"], store_ids=store_ids,
+                        relevant_text=body["relevant_text"], send_at=starts_at, ends_at=body["ends_at"],
+                        status="scheduled", audience={})
+    session.add(campaign)
+    session.commit()
+    _kick(campaign)
+    return campaign_view(campaign)
+
+
+@blp.route("/programs/<int:program_id>/birthday", methods=["GET"])
+@require_brand
+@blp.response(200, BirthdayOut)
+def get_birthday(program_id: int) -> Any:
+    """The program's birthday points and message (null: none)."""
+    program = brand_program(program_id)
+    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}
+
+
+@blp.route("/programs/<int:program_id>/birthday", methods=["PUT"])
+@require_brand
+@blp.arguments(BirthdayIn, example={"points": 100, "message": "Happy birthday, {name}! 100 points for you."})
+@blp.response(200, BirthdayOut)
+def put_birthday(body: dict[str, Any], program_id: int) -> Any:
+    """Points and/or a message on each customer's birthday (daily at 08:03 UTC, once a year).
+
+    Both null switches it off. "{name}" in the message becomes the customer's first name."""
+    program = brand_program(program_id)
+    if body["points"] and program.kind == "discount":
+        raise validation_problem([{"field": "points", "message": "a discount card has no points; send a message"}])
+    program.birthday_points, program.birthday_message = body["points"] or None, body["message"]
+    db.session().commit()
+    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}

@@ -1,0 +1,117 @@
+"""Managing a brand's cards: find them (by serial, phone, email, name, program, tier), edit the
+holder's details, void a card. Every change that shows on the pass goes through `cards.touch`,
+so phones holding the card get the new version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from service import db, webhooks
+from service.api.brand_schemas import PROBLEM, CardPatch, CardQuery, ProblemOut, VoidIn
+from service.api.cards import brand_card, card_view
+from service.api.pagination import LINK_HEADER, page
+from service.api.schemas import CardOut
+from service.auth import require_brand
+from service.cards import touch
+from service.models import Card, Customer, LedgerEntry, Store
+from service.problems import Problem, validation_problem
+
+blp = Blueprint("card-management", __name__, url_prefix="/api/v1", description="Finding, editing and voiding cards")
+
+_NOT_FOUND = "No such card in your brand"
+
+
+@blp.route("/cards", methods=["GET"])
+@require_brand
+@blp.arguments(CardQuery, location="query")
+@blp.response(200, CardOut(many=True), headers=LINK_HEADER)
+def find_cards(query: dict[str, Any]) -> Any:
+    """The brand's cards, newest first, filtered by any of the parameters (all must match)."""
+    statement = select(Card).join(Customer, Customer.id == Card.customer_id).where(Card.brand_id == g.brand.id)
+    if query["serial_number"]:
+        statement = statement.where(Card.serial_number == query["serial_number"])
+    if query["email"]:
+        statement = statement.where(Customer.email == query["email"].strip().lower())
+    if query["phone"]:
+        statement = statement.where(Customer.phone == query["phone"].strip())
+    if query["name"]:
+        statement = statement.where(func.lower(Customer.name).contains(query["name"].lower(), autoescape=True))
+    if query["program_id"] is not None:
+        statement = statement.where(Card.program_id == query["program_id"])
+    if query["tier"]:
+        statement = statement.where(Card.tier == query["tier"])
+    if query["voided"] is not None:
+        statement = statement.where(Card.voided.is_(query["voided"]))
+    return [card_view(card) for card in page(statement, Card.id, query)]
+
+
+def _check_unique(card: Card, body: dict[str, Any]) -> None:
+    """Email and phone find a customer's card in a program (issuing dedupes on them): keep them unique."""
+    session = db.session()
+    for field in ("email", "phone"):
+        value = body.get(field)
+        if value is None:
+            continue
+        taken = session.scalar(select(Card.id).join(Customer, Customer.id == Card.customer_id).where(
+            Card.program_id == card.program_id, Card.id != card.id, getattr(Customer, field) == value).limit(1))
+        if taken is not None:
+            raise Problem(409, f"{field.capitalize()} in use",
+                          f"Another card of this program belongs to that {field}.", type_="/problems/holder-conflict")
+
+
+@blp.route("/cards/<int:card_id>", methods=["PATCH"])
+@require_brand
+@blp.arguments(CardPatch, example={"name": "Anna de Vries", "email": "anna@example.com", "birthday": "1990-04-01"})
+@blp.response(200, CardOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
+                  description="Another card of the program has that email or phone")
+def patch_card(body: dict[str, Any], card_id: int) -> Any:
+    """Change the holder's name, email, phone, birthday, language or home store; the pass is updated."""
+    card = brand_card(card_id)
+    session = db.session()
+    if body.get("email"):
+        body["email"] = body["email"].lower()
+    if body.get("name") is None:
+        body.pop("name", None)
+    if body.get("language") is None:
+        body.pop("language", None)
+    if body.get("home_store_id") is not None:
+        store = session.get(Store, body["home_store_id"])
+        if store is None or store.brand_id != g.brand.id:
+            raise validation_problem([{"field": "home_store_id", "message": "No such store in your brand."}])
+    _check_unique(card, body)
+    customer = card.customer
+    changed = {key: value for key, value in body.items() if getattr(customer, key) != value}
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    if changed:
+        # The holder may have cards in other programs of the brand: all of them show the change.
+        for holder_card in session.scalars(select(Card).where(Card.customer_id == customer.id)):
+            touch(holder_card)
+        webhooks.emit(session, g.brand.id, "card.updated", webhooks.card_data(card, changed=sorted(changed)))
+    session.commit()
+    return card_view(card)
+
+
+@blp.route("/cards/<int:card_id>/void", methods=["POST"])
+@require_brand
+@blp.arguments(VoidIn, example={"reason": "Customer asked to close the account"})
+@blp.response(200, CardOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
+def void_card(body: dict[str, Any], card_id: int) -> Any:
+    """Void a card: it takes no more transactions, and the pass shows it as voided. Idempotent."""
+    card = brand_card(card_id)
+    session = db.session()
+    if not card.voided:
+        card.voided = True
+        session.add(LedgerEntry(card_id=card.id, kind="adjust", points=0,
+                                reason=("voided: " + body["reason"]) if body.get("reason") else "voided"))
+        touch(card)
+        webhooks.emit(session, g.brand.id, "card.voided", webhooks.card_data(card, reason=body.get("reason")))
+        session.commit()
+    return card_view(card)

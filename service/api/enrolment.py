@@ -1,0 +1,100 @@
+"""Enrolment settings of a program (join-page slug, referral points) and a card's referral link."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from service import db
+from service.api.brand_schemas import PROBLEM, ProblemOut
+from service.api.cards import brand_card, brand_program
+from service.auth import require_brand, require_brand_or_cashier
+from service.enrolment.page import join_url
+from service.models import Program
+from service.problems import Problem
+from service.referrals import code_for
+
+blp = Blueprint("enrolment", __name__, url_prefix="/api/v1",
+                description="Join page, counter poster and referrals")
+
+SLUG = re.compile(r"^(?![0-9]+$)[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class EnrolmentIn(Schema):
+    slug = fields.String(allow_none=True, validate=[
+        validate.Length(min=2, max=80),
+        validate.Regexp(SLUG, error="Lower-case letters, digits and single dashes, not only digits.")],
+        metadata={"example": "demo-coffee"})
+    referral_points = fields.Integer(validate=validate.Range(min=0, max=1_000_000), metadata={
+        "description": "Points both cards get at the referred card's first purchase; 0 = off", "example": 50})
+
+
+class EnrolmentOut(Schema):
+    program_id = fields.Integer()
+    slug = fields.String(allow_none=True)
+    referral_points = fields.Integer()
+    join_url = fields.String()
+    poster_png_url = fields.String()
+    poster_pdf_url = fields.String()
+
+
+class ReferralOut(Schema):
+    card_id = fields.Integer()
+    code = fields.String()
+    join_url = fields.String(metadata={"description": "The card's personal join link"})
+    referred_by_card_id = fields.Integer(allow_none=True)
+
+
+def enrolment_view(program: Program) -> dict[str, Any]:
+    url = join_url(program, current_app.config["PASSCAST"].public_base_url)
+    return {"program_id": program.id, "slug": program.slug, "referral_points": program.referral_points or 0,
+            "join_url": url, "poster_png_url": f"{url}/poster.png", "poster_pdf_url": f"{url}/poster.pdf"}
+
+
+@blp.route("/programs/<int:program_id>/enrolment", methods=["GET"])
+@require_brand
+@blp.response(200, EnrolmentOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
+def get_enrolment(program_id: int) -> Any:
+    """The program's public join link, its posters and the referral bonus."""
+    return enrolment_view(brand_program(program_id))
+
+
+@blp.route("/programs/<int:program_id>/enrolment", methods=["PATCH"])
+@require_brand
+@blp.arguments(EnrolmentIn, example={"slug": "demo-coffee", "referral_points": 50})
+@blp.response(200, EnrolmentOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM, description="Another program has that slug")
+def patch_enrolment(body: dict[str, Any], program_id: int) -> Any:
+    """Set the join page's slug (/join/<slug>) and the referral bonus."""
+    session = db.session()
+    program = brand_program(program_id)
+    if body.get("slug") and session.scalar(select(Program.id).where(Program.slug == body["slug"],
+                                                                    Program.id != program.id)) is not None:
+        raise Problem(409, "Slug taken", f"Another program already uses /join/{body['slug']}.",
+                      type_="/problems/slug-taken")
+    for key, value in body.items():
+        setattr(program, key, value)
+    session.commit()
+    return enrolment_view(program)
+
+
+@blp.route("/cards/<int:card_id>/referral", methods=["GET"])
+@require_brand_or_cashier
+@blp.response(200, ReferralOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such card in your brand")
+@blp.doc(security=[{"apiKey": []}, {"cashierToken": []}])
+def get_referral(card_id: int) -> Any:
+    """The card's referral code and personal join link (made on first request)."""
+    session = db.session()
+    card = brand_card(card_id)
+    code = code_for(session, card)
+    session.commit()
+    return {"card_id": card.id, "code": code, "referred_by_card_id": card.referred_by_id,
+            "join_url": join_url(card.program, current_app.config["PASSCAST"].public_base_url, code)}

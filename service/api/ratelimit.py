@@ -1,0 +1,69 @@
+"""Rate limits of the brand API: one budget per API key across all its endpoints.
+
+The budget is keyed on the key's public prefix (`pk_<prefix>_...`, unique per ApiKey row), so
+it is counted without a database read and two keys of one brand have separate budgets;
+cashier tokens get their own budget the same way, anonymous callers one per address.
+Counters live in memory by default and in Redis when REDIS_URL is set, so several web
+processes share them. A refused request is a 429 problem+json with Retry-After.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from service import secrets
+from service.problems import Problem, problem_response
+
+API_PREFIX = "/api/v1/"
+
+
+def caller_key() -> str:
+    """Which budget a request spends: the API key's (or cashier token's) id, else the address."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        value = value.strip()
+        for kind in ("pk", "ct"):
+            prefix = secrets.prefix_of(value, kind)
+            if prefix:
+                return f"{kind}:{prefix}"
+    return f"ip:{get_remote_address()}"
+
+
+def _limit() -> str:
+    return current_app.config["PASSCAST"].api_rate_limit
+
+
+def _exempt() -> bool:
+    return not request.path.startswith(API_PREFIX) or request.path == API_PREFIX + "openapi.json"
+
+
+def _too_many(error: RateLimitExceeded) -> Response:
+    """429 as problem+json with Retry-After (seconds until the window lets a request through)."""
+    response = problem_response(Problem(
+        429, "Too many requests", f"This API key is limited to {error.description} requests; see Retry-After.",
+        type_="/problems/rate-limited"))
+    current = current_app.extensions["passcast_limiter"].current_limit
+    wait = int(current.reset_at - time.time()) + 1 if current is not None else 60
+    response.headers["Retry-After"] = str(max(1, wait))
+    return response
+
+
+def init_app(app: Flask) -> Limiter:
+    settings = app.config["PASSCAST"]
+    limiter = Limiter(
+        caller_key,
+        app=app,
+        application_limits=[_limit],
+        application_limits_exempt_when=_exempt,
+        storage_uri=settings.redis_url or "memory://",
+        strategy="moving-window",
+        headers_enabled=True,
+        key_prefix="passcast-api",
+    )
+    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.extensions["passcast_limiter"] = limiter
+    return limiter

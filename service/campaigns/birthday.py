@@ -1,0 +1,123 @@
+"""Birthday automation: a program may give points and/or a message on each customer's birthday.
+
+A daily job finds today's birthdays (people born on 29 February are greeted on the 28th in
+other years) and greets each card in its own transaction. "Once a year" is the ledger's
+unique (card, idempotency key) with the key "birthday:<card>:<year>": points go through the
+loyalty engine as an earn with that key; a message-only greeting (or a discount card, which
+has no points) writes a zero-point "adjust" entry with the same key, so a second run, a
+retried job or two workers never greet anyone twice.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.campaigns.segments import BIRTHDAY_KEY_PREFIX, birthday_on
+from service.cards import touch
+from service.config import Settings
+from service.loyalty import TransactionRequest, lock_card, post_transaction
+from service.models import Card, Customer, LedgerEntry, Program
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass
+class BirthdayRun:
+    cards: int = 0
+    points: int = 0
+    card_ids: list[int] = field(default_factory=list)
+
+
+def todays_birthdays(today: dt.date) -> list[tuple[int, int]]:
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        days.append((2, 29))
+    return days
+
+
+def idempotency_key(card_id: int, year: int) -> str:
+    return f"{BIRTHDAY_KEY_PREFIX}{card_id}:{year}"
+
+
+def greeting(template: str, customer: Customer) -> str:
+    """The program's message; "{name}" becomes the customer's first name."""
+    first = (customer.name or "").split(" ")[0]
+    return template.replace("{name}", first)
+
+
+def greet(session: Session, program: Program, card_id: int, now: dt.datetime) -> int | None:
+    """Greet one card for this year; returns the points given, None if already greeted. Caller commits."""
+    key = idempotency_key(card_id, now.year)
+    card = lock_card(session, card_id)
+    if card is None or card.voided:
+        return None
+    if session.scalar(select(LedgerEntry.id).where(LedgerEntry.card_id == card_id,
+                                                   LedgerEntry.idempotency_key == key)) is not None:
+        return None
+    points = program.birthday_points or 0
+    version = card.version
+    if points > 0 and program.kind != "discount":
+        post_transaction(session, card_id, TransactionRequest(type="earn", points=points, reason="Happy birthday"),
+                         key, now=now)
+    else:
+        points = 0
+        session.add(LedgerEntry(card_id=card_id, kind="adjust", points=0, idempotency_key=key,
+                                reason="birthday greeting", created_at=now))
+    if program.birthday_message:
+        card.news = greeting(program.birthday_message, card.customer)
+        if card.version == version:  # the earn did not already make a new version
+            touch(card)
+    session.flush()
+    return points
+
+
+def run(session: Session, now: dt.datetime, settings: Settings | None = None) -> BirthdayRun:
+    """The daily job: greet every card whose customer's birthday is today (UTC)."""
+    result = BirthdayRun()
+    programs = session.scalars(select(Program).where(or_(Program.birthday_points > 0,
+                                                         Program.birthday_message.is_not(None)))
+                               .order_by(Program.id)).all()
+    days = todays_birthdays(now.date())
+    for program_id in [program.id for program in programs]:
+        last_id = 0
+        while True:
+            ids = list(session.scalars(
+                select(Card.id).join(Customer, Customer.id == Card.customer_id)
+                .where(Card.program_id == program_id, Card.voided.is_(False), Card.id > last_id, birthday_on(days))
+                .order_by(Card.id).limit(BATCH)))
+            if not ids:
+                break
+            for card_id in ids:
+                program = session.get(Program, program_id)
+                assert program is not None
+                given = greet(session, program, card_id, now)
+                session.commit()
+                if given is None:
+                    continue
+                result.cards += 1
+                result.points += given
+                result.card_ids.append(card_id)
+                if settings is not None and program.birthday_message:
+                    _google(session, settings, card_id)
+            last_id = ids[-1]
+    log.info("birthdays: %d cards, %d points", result.cards, result.points)
+    return result
+
+
+def _google(session: Session, settings: Settings, card_id: int) -> None:
+    """The birthday message on the card's Google object too, if it has one."""
+    card = session.get(Card, card_id)
+    if card is None or card.google_synced_version is None or not card.news:
+        return
+    from service.google_wallet.messages import send_message
+
+    send_message(session, card, card.program.name, card.news, settings=settings)
+    session.commit()

@@ -1,0 +1,108 @@
+"""Campaign jobs: due campaigns and geo periods every minute, birthdays once a day.
+
+Every job is safe to run twice or to die half way: sending is gated per card by the
+recipients table and resumed from the campaign's cursor once its lease has run out
+(service/campaigns/sending.py), so a worker restart never sends anyone a campaign twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Flask, current_app, has_app_context
+from huey import crontab
+
+from service.campaigns import birthday, geo, google, restock, sending
+from service.jobs import huey, worker_app
+from service.models import utcnow
+
+log = logging.getLogger(__name__)
+
+RESTOCK_STALE = dt.timedelta(minutes=2)
+
+
+def _app() -> Flask:
+    return current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
+
+
+def _after_batch(campaign_id: int, texts: dict[int, str]) -> None:
+    """After each committed batch: its Google Wallet messages (queued with the batch), in a job."""
+    google_messages(campaign_id)
+
+
+@huey.task()
+def run_campaign(campaign_id: int, now: dt.datetime | None = None) -> int:
+    app = _app()
+    settings = app.config["PASSCAST"]
+    with app.extensions["db_sessionmaker"]() as session:
+        return sending.send(session, campaign_id, now=now, after_batch=_after_batch, batch=settings.campaign_batch,
+                            lease=dt.timedelta(seconds=settings.campaign_lease_seconds))
+
+
+@huey.task()
+def run_restock(event_id: int) -> int:
+    with _app().extensions["db_sessionmaker"]() as session:
+        return restock.process(session, event_id, after_batch=_after_batch)
+
+
+@huey.task()
+def google_messages(campaign_id: int) -> int:
+    """Send the campaign's queued Google Wallet messages (safe to run twice or side by side)."""
+    app = _app()
+    with app.extensions["db_sessionmaker"]() as session:
+        return google.deliver_queued(session, app.config["PASSCAST"], campaign_id)
+
+
+def run_due(now: dt.datetime | None = None) -> dict[str, int]:
+    """Enqueue or run whatever is due now; returns how much of each kind was found."""
+    now = now or utcnow()
+    with _app().extensions["db_sessionmaker"]() as session:
+        campaigns = sending.due(session, now)
+        starts, ends = geo.due_starts(session, now), geo.due_ends(session, now)
+        restocks = restock.pending(session, now - RESTOCK_STALE)
+        messages = google.stale(session, now)
+    for campaign_id in campaigns:
+        run_campaign(campaign_id, now)
+    for campaign_id in starts:
+        geo_start(campaign_id, now)
+    for campaign_id in ends:
+        geo_end(campaign_id, now)
+    for event_id in restocks:
+        run_restock(event_id)
+    for campaign_id in messages:
+        google_messages(campaign_id)
+    return {"campaigns": len(campaigns), "geo_starts": len(starts), "geo_ends": len(ends),
+            "restocks": len(restocks), "google_messages": len(messages)}
+
+
+@huey.task()
+def geo_start(campaign_id: int, now: dt.datetime | None = None) -> int:
+    app = _app()
+    with app.extensions["db_sessionmaker"]() as session:
+        return geo.start(session, campaign_id, now=now, batch=app.config["PASSCAST"].campaign_batch)
+
+
+@huey.task()
+def geo_end(campaign_id: int, now: dt.datetime | None = None) -> int:
+    app = _app()
+    with app.extensions["db_sessionmaker"]() as session:
+        return geo.end(session, campaign_id, now=now, batch=app.config["PASSCAST"].campaign_batch)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def campaigns_every_minute() -> dict[str, int]:
+    return run_due()
+
+
+def run_birthdays(now: dt.datetime | None = None) -> dict[str, int]:
+    app = _app()
+    with app.extensions["db_sessionmaker"]() as session:
+        result = birthday.run(session, now or utcnow(), app.config["PASSCAST"])
+    return {"cards": result.cards, "points": result.points}
+
+
+@huey.periodic_task(crontab(hour="8", minute="3"))
+def birthdays_daily() -> dict[str, int]:
+    """08:03 UTC: late enough to be the birthday nearly everywhere, early enough to be read that day."""
+    return run_birthdays()

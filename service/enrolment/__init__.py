@@ -1,0 +1,9 @@
+"""Enrolment (issue #7): customers join in one tap, and members move in from other platforms.
+
+- `page.py`: the public join page /join/<program> (form -> card -> wallet buttons), its poster
+  and logo; `forms.py` validates the form and its CSRF token; `i18n.py` holds the words.
+- `poster.py`: the QR poster for the counter (PNG and PDF).
+- `imports.py`: a members CSV -> customers, cards and opening balances, batched and re-runnable;
+  `import_tasks.py` runs it as a job, `page.py` registers the `import-members` CLI command.
+- Referral bonuses live in `service/referrals.py` (called where purchases are posted).
+"""

@@ -1,0 +1,126 @@
+"""The join page's and poster's words in English and Russian.
+
+A small dictionary per language rather than a catalogue toolchain: the page has a few dozen
+strings. The language comes from `?lang=`, else the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from flask import Request
+
+LANGUAGES = ("en", "ru")
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "join_title": "Join {program}",
+        "intro": "Your {brand} card in your phone's wallet. No app, no password.",
+        "name": "Your name",
+        "email": "Email",
+        "phone": "Phone",
+        "contact_hint": "A phone number or an email is enough.",
+        "birthday": "Birthday (optional)",
+        "birthday_hint": "For a treat on your birthday.",
+        "consent": "I agree to the terms of {brand}",
+        "terms": "Terms",
+        "submit": "Get my card",
+        "referred": "A friend invited you: you both get {points} points after your first purchase.",
+        "errors_title": "Please check the form:",
+        "error_name": "Please enter your name.",
+        "error_name_long": "The name is too long (at most 200 characters).",
+        "error_contact": "Please enter a phone number or an email.",
+        "error_email": "This email address does not look right.",
+        "error_phone": "Use digits, spaces, dashes and an optional leading +.",
+        "error_birthday": "Please enter a valid date.",
+        "error_birthday_future": "The birthday cannot be in the future.",
+        "error_consent": "Please accept the terms to join.",
+        "error_token": "The form expired or was sent from elsewhere. Please send it again.",
+        "card_title": "Your {program} card",
+        "card_ready": "Welcome, {name}! Your card is ready.",
+        "card_again": "You are already a member, {name}: here is your card again.",
+        "add_to": "Add to",
+        "apple_wallet": "Apple Wallet",
+        "google_wallet": "Google Wallet",
+        "add_apple": "Add to Apple Wallet",
+        "add_google": "Add to Google Wallet",
+        "other_phone": "Other phone?",
+        "google_pending": "Google Wallet is not available right now; please try again in a minute.",
+        "card_number": "Card number",
+        "balance": "Balance",
+        "points": "points",
+        "invite_title": "Invite friends",
+        "invite_text": "Share your link: when a friend makes a first purchase, you both get {points} points.",
+        "poster_heading": "Scan to join",
+        "poster_sub": "Your {program} card in Apple Wallet or Google Wallet",
+        "poster_url": "or open",
+        "other_language": "Русский",
+        "not_found": "This page does not exist.",
+    },
+    "ru": {
+        "join_title": "Вступайте в {program}",
+        "intro": "Карта {brand} в кошельке вашего телефона. Без приложения и пароля.",
+        "name": "Ваше имя",
+        "email": "Email",
+        "phone": "Телефон",
+        "contact_hint": "Достаточно телефона или email.",
+        "birthday": "День рождения (необязательно)",
+        "birthday_hint": "Для подарка в ваш день рождения.",
+        "consent": "Я принимаю условия {brand}",
+        "terms": "Условия",
+        "submit": "Получить карту",
+        "referred": "Вас пригласил друг: после первой покупки вы оба получите {points} баллов.",
+        "errors_title": "Проверьте форму:",
+        "error_name": "Введите ваше имя.",
+        "error_name_long": "Имя слишком длинное (не больше 200 символов).",
+        "error_contact": "Введите телефон или email.",
+        "error_email": "Похоже, в адресе email ошибка.",
+        "error_phone": "Используйте цифры, пробелы, дефисы и + в начале.",
+        "error_birthday": "Введите правильную дату.",
+        "error_birthday_future": "День рождения не может быть в будущем.",
+        "error_consent": "Чтобы вступить, примите условия.",
+        "error_token": "Форма устарела или отправлена не отсюда. Отправьте её ещё раз.",
+        "card_title": "Ваша карта {program}",
+        "card_ready": "Добро пожаловать, {name}! Ваша карта готова.",
+        "card_again": "{name}, вы уже участник: вот ваша карта.",
+        "add_to": "Добавить в",
+        "apple_wallet": "Apple Wallet",
+        "google_wallet": "Google Кошелек",
+        "add_apple": "Добавить в Apple Wallet",
+        "add_google": "Добавить в Google Кошелек",
+        "other_phone": "Другой телефон?",
+        "google_pending": "Google Кошелек сейчас недоступен; попробуйте через минуту.",
+        "card_number": "Номер карты",
+        "balance": "Баланс",
+        "points": "баллов",
+        "invite_title": "Пригласите друзей",
+        "invite_text": "Поделитесь ссылкой: после первой покупки друга вы оба получите {points} баллов.",
+        "poster_heading": "Отсканируйте, чтобы вступить",
+        "poster_sub": "Карта {program} в Apple Wallet или Google Кошельке",
+        "poster_url": "или откройте",
+        "other_language": "English",
+        "not_found": "Такой страницы нет.",
+    },
+}
+
+
+def choose_language(request: Request) -> str:
+    """`?lang=ru` wins; else the best of Accept-Language; else English."""
+    asked = (request.args.get("lang") or "").strip().lower()[:2]
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+
+
+class Words:
+    """`words("card_ready", name="Anna")`, and `words.other` for the language switch."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else "en"
+        self.table = WORDS[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.table.get(key) or WORDS["en"][key]
+        return text.format(**values) if values else text
+
+    @property
+    def other(self) -> str:
+        return "ru" if self.language == "en" else "en"

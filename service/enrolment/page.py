@@ -1,0 +1,277 @@
+"""The public join page, /join/<program>: a short form, then the card with wallet buttons.
+
+<program> is the program's slug (Program.slug) or its id. No login: the form is protected by a
+signed double-submit CSRF token (forms.py) and validated here; errors come back on the page
+(422) in the customer's language. The same phone or email again gets the existing card back
+(cards.issue_card), never a second one. After a successful POST the browser is redirected
+(303) to the card's own page, /join/<program>/card/<serial>?key=<download key>, so a reload
+never posts twice and the link can be bookmarked. Plain HTML + CSS, no script.
+
+Also here: the counter poster (/join/<program>/poster.png|.pdf), the logo the page shows,
+a stylesheet with the program's colours, and the `flask import-members` command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from service import db, referrals, webhooks
+from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
+from service.enrolment import forms, poster
+from service.enrolment.i18n import Words, choose_language
+from service.models import Brand, Card, Program, utcnow
+from service.pass_design import program_files
+
+bp = Blueprint("join", __name__, cli_group=None)
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_APPLE_UA = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
+_ANDROID_UA = re.compile(r"Android", re.IGNORECASE)
+
+
+def find_program(ref: str) -> Program:
+    """By slug, or by id when `ref` is all digits (a slug is never all digits)."""
+    session = db.session()
+    program = (session.get(Program, int(ref)) if ref.isdigit() and len(ref) < 10
+               else session.scalar(select(Program).where(Program.slug == ref)))
+    if program is None:
+        abort(404)
+    return program
+
+
+def program_ref(program: Program) -> str:
+    return program.slug or str(program.id)
+
+
+def join_url(program: Program, public_base_url: str, ref: str | None = None) -> str:
+    """The public join link (with a referral code: that card's personal link)."""
+    url = f"{public_base_url.rstrip('/')}/join/{program_ref(program)}"
+    return f"{url}?ref={ref}" if ref else url
+
+
+def device(user_agent: str) -> str | None:
+    """apple | google | None (a computer or unknown phone: show both buttons)."""
+    if _APPLE_UA.search(user_agent):
+        return "apple"
+    if _ANDROID_UA.search(user_agent):
+        return "google"
+    return None
+
+
+def _secure(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _settings() -> Any:
+    return current_app.config["PASSCAST"]
+
+
+def _page(template: str, status: int, program: Program, words: Words, **context: Any) -> Response:
+    brand = program.brand
+    response = Response(render_template(template, program=program, brand=brand, words=words,
+                                        ref=program_ref(program), **context), status=status,
+                        mimetype="text/html")
+    response.headers["Content-Language"] = words.language
+    response.headers["Vary"] = "Accept-Language, User-Agent"
+    response.headers["Cache-Control"] = "no-store"
+    return _secure(response)
+
+
+def _form_page(program: Program, words: Words, form: forms.JoinForm | None, status: int = 200) -> Response:
+    session = db.session()
+    brand = program.brand
+    token, nonce = forms.new_token(brand, program, request.cookies.get(forms.COOKIE))
+    form = form or forms.JoinForm(values={"ref": request.args.get("ref", "")})
+    referrer = referrals.referrer_for(session, program, form.values.get("ref"))
+    response = _page("join.html", status, program, words, form=form, token=token,
+                     referred=referrer is not None and (program.referral_points or 0) > 0)
+    response.set_cookie(forms.COOKIE, nonce, max_age=forms.TOKEN_MAX_AGE, httponly=True, samesite="Lax",
+                        secure=_settings().public_base_url.startswith("https://"), path="/join")
+    return response
+
+
+@bp.get("/join/<ref>")
+def join_form(ref: str) -> Response:
+    program = find_program(ref)
+    return _form_page(program, Words(choose_language(request)), None)
+
+
+@bp.post("/join/<ref>")
+def join_submit(ref: str) -> Response:
+    session = db.session()
+    program = find_program(ref)
+    words = Words(request.form.get("lang") or choose_language(request))
+    brand = program.brand
+    if not forms.token_ok(brand, program, request.form.get("csrf_token"), request.cookies.get(forms.COOKIE)):
+        form = forms.read_form(request.form, words.language, utcnow().date())
+        form.errors = {"form": "error_token", **form.errors}
+        return _form_page(program, words, form, status=400)
+    form = forms.read_form(request.form, words.language, utcnow().date())
+    if form.details is None:
+        return _form_page(program, words, form, status=422)
+    card, created = _existing_as_typed(program, form) or issue_card(session, program, form.details)
+    if created:
+        referrer = referrals.referrer_for(session, program, form.ref)
+        if referrer is not None:
+            card.referred_by_id = referrer.id
+        webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))
+    session.commit()
+    target = url_for("join.card_page", ref=program_ref(program), serial=card.serial_number,
+                     key=download_key(card, brand), lang=words.language, new="1" if created else "0")
+    return redirect(target, code=303)
+
+
+def _existing_as_typed(program: Program, form: forms.JoinForm) -> tuple[Card, bool] | None:
+    """A card issued elsewhere (the API) with the phone spelled as typed ("+31 6 1234 5678"):
+    issue_card compares the stored spelling, and the form stores phones without spaces."""
+    typed = form.values.get("phone")
+    if not typed or form.details is None or typed == form.details.phone:
+        return None
+    card = find_existing(db.session(), program, dataclasses.replace(form.details, email=None, phone=typed))
+    return (card, False) if card is not None else None
+
+
+def _own_card(program: Program, serial: str) -> Card:
+    card = db.session().scalar(select(Card).where(Card.serial_number == serial))
+    key = request.args.get("key", "")
+    expected = download_key(card, program.brand) if card is not None else "x" * 32
+    if card is None or card.program_id != program.id or not hmac.compare_digest(key, expected):
+        abort(404)
+    return card
+
+
+@bp.get("/join/<ref>/card/<serial>")
+def card_page(ref: str, serial: str) -> Response:
+    from service.google_wallet.sync import card_google_view
+
+    session = db.session()
+    program = find_program(ref)
+    card = _own_card(program, serial)
+    settings = _settings()
+    words = Words(choose_language(request))
+    google = card_google_view(session, settings, card, ensure=True)
+    invite = None
+    if (program.referral_points or 0) > 0 and not card.voided:
+        invite = join_url(program, settings.public_base_url, referrals.code_for(session, card))
+    session.commit()
+    return _page("join_card.html", 200, program, words, card=card, created=request.args.get("new") == "1",
+                 number=display_number(card), apple_url=apple_pass_url(card, program.brand, settings.public_base_url),
+                 google_url=google.get("save_url"), device=device(request.user_agent.string or ""),
+                 invite=invite)
+
+
+@bp.get("/join/<ref>/theme.css")
+def theme(ref: str) -> Response:
+    """The program's colours as CSS variables (a file, so the page's CSP needs no inline style)."""
+    program = find_program(ref)
+    colours = {"--brand-bg": program.background_color, "--brand-fg": program.foreground_color,
+               "--brand-label": program.label_color}
+    body = ":root{" + "".join(f"{name}:{value};" for name, value in colours.items()
+                              if value and _COLOUR.match(value)) + "}\n"
+    response = Response(body, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _logo_png(program: Program) -> bytes:
+    files = program_files(program)
+    return files["logo@3x.png"] if program.logo_png else files["icon@3x.png"]
+
+
+@bp.get("/join/<ref>/logo.png")
+def logo(ref: str) -> Response:
+    response = Response(_logo_png(find_program(ref)), mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/join/<ref>/poster.<any(png, pdf):kind>")
+def poster_file(ref: str, kind: str) -> Response:
+    """The counter poster: logo, name and the join link as a QR code (A4)."""
+    program = find_program(ref)
+    brand: Brand = program.brand
+    words = Words(choose_language(request))
+    url = join_url(program, _settings().public_base_url)
+    image = poster.render(brand_name=brand.name, program_name=program.name, url=url,
+                          logo_png=_logo_png(program),
+                          background=program.background_color, foreground=program.foreground_color, words=words)
+    name = f"{program_ref(program)}-poster.{kind}"
+    if kind == "pdf":
+        response = Response(poster.to_pdf(image, f"{brand.name}: {words('poster_heading')}"),
+                            mimetype="application/pdf")
+    else:
+        response = Response(poster.to_png(image), mimetype="image/png")
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- flask --app wsgi import-members -----------------------------------------------------------
+
+
+@bp.cli.command("import-members")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--program", "program_ref_", default=None,
+              help="Program id or slug (default: the only program, if there is exactly one).")
+@click.option("--dry-run", is_flag=True, help="Only check the file: report every bad row, write nothing.")
+@click.option("--batch", type=click.IntRange(1, 20000), default=1000, show_default=True,
+              help="Rows per database transaction.")
+def import_members_command(csv_file: Path, program_ref_: str | None, dry_run: bool, batch: int) -> None:
+    """Import members from CSV_FILE (columns: name,email,phone,birthday,balance,tier,joined_at,external_id).
+
+    Safe to run again: existing members are matched (external_id, then email, then phone) and each
+    opening balance is added once. Exit status 1 when any row was bad.
+    """
+    from service.enrolment.imports import ImportFileError, check_header, import_members
+
+    session = db.session()
+    if program_ref_ is None:
+        programs = session.scalars(select(Program).limit(2)).all()
+        if len(programs) != 1:
+            raise click.ClickException("there is not exactly one program: name it with --program")
+        program = programs[0]
+    else:
+        program = (session.get(Program, int(program_ref_)) if program_ref_.isdigit()
+                   else session.scalar(select(Program).where(Program.slug == program_ref_)))
+        if program is None:
+            raise click.ClickException(f"no program {program_ref_}")
+    data = csv_file.read_bytes()
+    try:
+        total = check_header(data)
+    except ImportFileError as error:
+        raise click.ClickException(str(error)) from None
+    label = f"{'checking' if dry_run else 'importing'} {csv_file.name} into {program.name}"
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+        done = 0
+
+        def progress(rows: int, _report: object) -> None:
+            nonlocal done
+            bar.update(rows - done)
+            done = rows
+
+        report = import_members(session, program, data, dry_run=dry_run, batch=batch, progress=progress)
+    for error in report.errors:
+        click.echo(str(error))
+    if report.error_rows > len(report.errors):
+        click.echo(f"... and {report.error_rows - len(report.errors)} more bad rows")
+    verb = "would create" if dry_run else "created"
+    click.echo(f"{report.rows} rows: {report.valid_rows} valid, {report.error_rows} bad; {verb} {report.created} "
+               f"cards, matched {report.matched} existing; {report.balances_added} opening balances added"
+               + (" (dry run: nothing written)" if dry_run else ""))
+    if report.error_rows:
+        sys.exit(1)

@@ -1,0 +1,333 @@
+"""Program -> LoyaltyClass, Card -> LoyaltyObject, and keeping Google's copy current.
+
+When is Google called?
+- Dev mode (GOOGLE_ISSUER_ID unset): never. Ids use DEV_ISSUER_ID, save links are still
+  signed with the (dev) service account so the whole flow can be looked at, and the card API
+  marks them `"dev": true`: Google would refuse them.
+- Configured: the first time a card's link is asked for (issue / GET card) its class and
+  object are inserted in that request, with GOOGLE_TIMEOUT_SECONDS per call; if Google does
+  not answer, the API gives `save_url: null, status: "pending"` and the next request tries
+  again. A link is never handed out for an object Google does not hold.
+- After that, every committed change to the card (its `version`) queues a patch (tasks.py);
+  `google_synced_version` records what Google has, and a sweeper re-syncs any card behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from passes.errors import PassValidationError
+from passes.google import (
+    LOGO_SIZE,
+    Link,
+    LoyaltyClassSpec,
+    LoyaltyObjectSpec,
+    MerchantLocation,
+    TextModule,
+    loyalty_class,
+    loyalty_object,
+    make_id,
+    program_logo,
+    save_jwt,
+    save_url,
+)
+from service.cards import barcode_message, display_number
+from service.config import Settings
+from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
+from service.loyalty import balance_money, effective_discount
+from service.models import Card, GoogleWalletEvent, Program, utcnow
+from service.pass_design import design, nearest_stores
+
+log = logging.getLogger(__name__)
+
+DEV_ISSUER_ID = "3388000000000000000"
+
+
+def enabled(settings: Settings) -> bool:
+    return bool(settings.google_issuer_id)
+
+
+def issuer_id(settings: Settings) -> str:
+    return settings.google_issuer_id or DEV_ISSUER_ID
+
+
+def service_account_file(settings: Settings) -> Path:
+    if settings.google_service_account_file:
+        return Path(settings.google_service_account_file)
+    from service.demo import ensure_google_service_account
+
+    return ensure_google_service_account(settings.certs_dir / "dev" / "google-service-account.json")
+
+
+def client(settings: Settings) -> WalletClient:
+    return client_for(service_account_file(settings), settings.google_wallet_api, settings.google_token_uri,
+                      settings.google_timeout_seconds)
+
+
+def class_id(settings: Settings, program: Program) -> str:
+    return make_id(issuer_id(settings), f"passcast-program-{program.id}")
+
+
+def object_id(settings: Settings, card: Card) -> str:
+    return make_id(issuer_id(settings), f"passcast-card-{card.serial_number}")
+
+
+def _or(value: str | None, fallback: str) -> str:
+    """Google refuses blank texts (the API accepts a name of spaces): a blank never fails a card."""
+    return value if value and value.strip() else fallback
+
+
+def _terms(program: Program) -> str:
+    return _or(program.terms, _or(program.description, _or(program.name, "Loyalty card")))
+
+
+def _base(settings: Settings) -> str:
+    return settings.public_base_url.rstrip("/")
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _locations(program: Program, card: Card | None = None) -> list[MerchantLocation]:
+    home = card.customer.home_store if card is not None else None
+    return [MerchantLocation(store.latitude, store.longitude) for store in nearest_stores(program.brand.stores, home)]
+
+
+def _terms_link(settings: Settings, program: Program) -> Link:
+    return Link(id="terms", uri=f"{_base(settings)}/google/programs/{program.id}/terms",
+                description="Terms and conditions")
+
+
+def _logo_inputs(program: Program) -> tuple[bytes | None, str, str, str]:
+    """What the Google logo is drawn from: the uploaded logo (else icon) and the program's colours."""
+    look = design(program, None)
+    return program.logo_png or program.icon_png, look.background_color, look.foreground_color, program.name
+
+
+def logo_png(program: Program) -> bytes:
+    """The 660 x 660 programLogo Google fetches (rendered once per image and colours per process)."""
+    source, background, foreground, name = _logo_inputs(program)
+    try:
+        return program_logo(source, background=background, foreground=foreground, text=name)
+    except PassValidationError:  # an upload Pillow cannot read: the generated logo, not a 500 to Google
+        log.warning("program %s: uploaded image unreadable, Google gets the generated logo", program.id)
+        return program_logo(None, background=background, foreground=foreground, text=name)
+
+
+def logo_version(program: Program) -> str:
+    """Changes whenever the logo would: part of the logo URL, so Google fetches the new one."""
+    source, background, foreground, name = _logo_inputs(program)
+    digest = hashlib.sha256(source or b"")
+    digest.update(f"|{background}|{foreground}|{name}|{LOGO_SIZE}".encode())
+    return digest.hexdigest()[:12]
+
+
+def class_resource(settings: Settings, program: Program) -> dict[str, Any]:
+    logo_version_ = logo_version(program)
+    return loyalty_class(LoyaltyClassSpec(
+        class_id=class_id(settings, program),
+        issuer_name=_or(program.brand.name, "Loyalty card"),
+        program_name=_or(program.name, "Loyalty card"),
+        logo_uri=f"{_base(settings)}/google/programs/{program.id}/logo.png?v={logo_version_}",
+        background_color=program.background_color,
+        text_modules=[TextModule("terms", "Terms and conditions", _terms(program))],
+        links=[_terms_link(settings, program)],
+        merchant_locations=_locations(program),
+        callback_url=f"{_base(settings)}/google/callbacks",
+    ))
+
+
+def _points(card: Card) -> tuple[str, int | str]:
+    discount = effective_discount(card)
+    if discount is not None:
+        return "Discount", f"{format(discount.normalize(), 'f')}%"
+    money = balance_money(card)
+    if money is not None:
+        return "Cashback", f"{money:.2f} {card.program.currency}"
+    return "Points", int(card.balance)
+
+
+def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> dict[str, Any]:
+    program, brand = card.program, card.program.brand
+    label, balance = _points(card)
+    return loyalty_object(LoyaltyObjectSpec(
+        object_id=object_id(settings, card),
+        class_id=class_id(settings, program),
+        account_id=display_number(card),
+        account_name=_or(card.customer.name, display_number(card)),
+        barcode_value=barcode_message(card, brand),
+        alternate_text=display_number(card),
+        points_label=label,
+        balance=balance,
+        tier=card.tier,
+        background_color=design(program, card.current_tier).background_color,
+        text_modules=[TextModule("news", "News", _or(card.news, "No news yet.")),
+                      TextModule("terms", "Terms and conditions", _terms(program))],
+        links=[_terms_link(settings, program)],
+        merchant_locations=_locations(program, card),
+        active=not card.voided,
+        notify_on_update=notify,
+    ))
+
+
+def _push_class(settings: Settings, program: Program, wallet: WalletClient) -> str | None:
+    """Insert the program's class, or patch it when what we would send changed since last time.
+
+    Returns the digest to record (the caller writes it with the sync's outcome), None when
+    Google already has this class.
+    """
+    body = class_resource(settings, program)
+    digest = _digest(body)
+    if program.google_class_digest == digest:
+        return None
+    try:
+        wallet.insert_class(body)
+    except AlreadyExists:
+        wallet.patch_class(body["id"], body)
+    return digest
+
+
+def _lease_length(settings: Settings) -> dt.timedelta:
+    """Longer than the calls one sync may make (class insert + patch, object patch + insert)."""
+    return dt.timedelta(seconds=4 * settings.google_timeout_seconds + 30)
+
+
+def _claim(session: Session, settings: Settings, card_id: int) -> dt.datetime | None:
+    """Take the card's sync lease (committed, so other workers see it); None when another job holds it."""
+    now = utcnow()
+    until = now + _lease_length(settings)
+    result = session.execute(
+        update(Card).where(Card.id == card_id,
+                           or_(Card.google_sync_lease.is_(None), Card.google_sync_lease < now))
+        .values(google_sync_lease=until).execution_options(synchronize_session=False))
+    session.commit()
+    return until if result.rowcount else None  # type: ignore[attr-defined]
+
+
+def _release(session: Session, card: Card, lease: dt.datetime, synced: tuple[int, int] | None,
+             class_digest: str | None) -> None:
+    """Give the lease back, recording what Google now holds (the version actually sent).
+
+    Only while we still hold the lease: a worker whose lease ran out records nothing (the
+    next holder sends the card again), and the recorded version never goes backwards.
+    """
+    values: dict[str, Any] = {"google_sync_lease": None}
+    condition = [Card.id == card.id, Card.google_sync_lease == lease]
+    if synced is not None:
+        values.update(google_synced_version=synced[0], google_synced_balance=synced[1])
+        condition.append(or_(Card.google_synced_version.is_(None), Card.google_synced_version <= synced[0]))
+    session.execute(update(Card).where(*condition).values(**values).execution_options(synchronize_session=False))
+    if class_digest is not None:
+        session.execute(update(Program).where(Program.id == card.program_id)
+                        .values(google_class_digest=class_digest).execution_options(synchronize_session=False))
+    session.commit()
+
+
+def _send_object(settings: Settings, card: Card, wallet: WalletClient) -> str | None:
+    """Send the card as it is now: insert or patch its object (class first if needed)."""
+    class_digest = _push_class(settings, card.program, wallet)
+    notify = card.google_synced_balance is not None and card.google_synced_balance != card.balance
+    body = object_resource(settings, card, notify=notify)
+    if card.google_synced_version is None:
+        try:
+            wallet.insert_object(body)
+        except AlreadyExists:
+            wallet.patch_object(body["id"], body)
+    else:
+        try:
+            wallet.patch_object(body["id"], body)
+        except NotFound:  # removed on Google's side (or another issuer account): put it back
+            wallet.insert_object(body)
+    return class_digest
+
+
+def sync_card(session: Session, settings: Settings, card: Card, *, rounds: int = 3) -> bool:
+    """Make Google's object match the card now; True when something was sent.
+
+    Syncs of one card never overlap: the job takes the card's lease (a committed UPDATE, so
+    it holds across processes without keeping the card row locked during the HTTP call),
+    reads the card, sends it and records the version it sent. A job that finds the lease
+    taken does nothing: the holder reads the card's version again after releasing and sends
+    once more when the card moved on meanwhile. So Google never ends older than the version
+    the database says it has. COMMITS the session (the lease must be visible to other
+    workers). Raises GoogleWalletError when Google refuses or cannot be reached; nothing is
+    recorded then and the sweeper tries again.
+    """
+    if not enabled(settings):
+        return False
+    sent = False
+    for _ in range(rounds):
+        if card.google_synced_version is not None and card.google_synced_version >= card.version:
+            return sent
+        lease = _claim(session, settings, card.id)
+        if lease is None:
+            return sent  # another job is sending this card; it re-checks the version when done
+        try:
+            session.refresh(card)  # read after taking the lease: what we send is at least this new
+            version, balance = card.version, card.balance
+            if card.google_synced_version is not None and card.google_synced_version >= version:
+                _release(session, card, lease, None, None)
+                return sent
+            class_digest = _send_object(settings, card, client(settings))
+        except BaseException:
+            session.rollback()
+            _release(session, card, lease, None, None)
+            raise
+        _release(session, card, lease, (version, balance), class_digest)
+        sent = True
+        session.refresh(card)  # changed while we were sending? then once more
+    return sent
+
+
+@functools.lru_cache(maxsize=8)
+def _signing_account(path: str, _mtime: float) -> dict[str, Any]:
+    """The key file, with its key parsed once (cards are viewed far more often than keys rotate)."""
+    info = json.loads(Path(path).read_text())
+    return {**info, "private_key": serialization.load_pem_private_key(info["private_key"].encode(), None)}
+
+
+def link(settings: Settings, card: Card) -> str:
+    """The "Save to Google Wallet" link: a JWT naming the (inserted) object by id."""
+    path = service_account_file(settings)
+    origins = settings.google_origins or (_base(settings),)
+    return save_url(save_jwt(_signing_account(str(path), path.stat().st_mtime), [object_id(settings, card)], origins))
+
+
+def _events(session: Session, card: Card) -> dict[str, Any]:
+    rows = session.execute(
+        select(GoogleWalletEvent.event_type, func.count(), func.max(GoogleWalletEvent.id))
+        .where(GoogleWalletEvent.card_id == card.id).group_by(GoogleWalletEvent.event_type)).all()
+    counts = {event: count for event, count, _ in rows}
+    latest = max(rows, key=lambda row: row[2])[0] if rows else None
+    return {"saves": counts.get("save", 0), "removals": counts.get("del", 0),
+            "saved": None if latest is None else latest == "save"}
+
+
+def card_google_view(session: Session, settings: Settings, card: Card, *, ensure: bool = False) -> dict[str, Any]:
+    """What the card API shows under `google_wallet`; `ensure` inserts the object first if needed."""
+    view: dict[str, Any] = {"object_id": object_id(settings, card), "dev": not enabled(settings)}
+    if not enabled(settings):
+        view.update(status="dev", save_url=link(settings, card))
+    else:
+        if card.google_synced_version is None and ensure:
+            try:
+                sync_card(session, settings, card)
+                session.commit()
+            except (GoogleWalletError, PassValidationError) as exc:
+                session.rollback()
+                log.warning("Google Wallet insert for card %s failed: %s", card.id, exc)
+        inserted = card.google_synced_version is not None
+        view.update(status="inserted" if inserted else "pending", save_url=link(settings, card) if inserted else None)
+    view.update(_events(session, card))
+    return view

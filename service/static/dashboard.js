@@ -1,0 +1,309 @@
+// The brand's dashboard: sign in with an API key (kept in sessionStorage), load the four
+// analytics reports at once, draw charts where a picture says more, tables for the rest,
+// and download any report as CSV (fetched with the key, saved through a Blob).
+"use strict";
+
+(() => {
+  const KEY = "passcast.apiKey";
+  const REPORTS = ["summary", "cohorts", "campaigns", "nps"];
+  const COLOURS = ["#2463b5", "#1d8a5b", "#d9822b", "#8e44ad", "#c0392b", "#16a2b8", "#7f8c8d", "#b5a324",
+                   "#e84393", "#2c3e50", "#6c5ce7", "#00b894"];
+  const $ = (id) => document.getElementById(id);
+  const state = { key: sessionStorage.getItem(KEY), charts: {}, query: "" };
+
+  // ---- the API ----------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+  // 202: a big brand's figures for a new period are being counted by a job; ask again.
+  async function fetchCounted(path, accept) {
+    for (let attempt = 0; attempt < 120; attempt++) {
+      const response = await fetch(path, { headers: { Authorization: `Bearer ${state.key}`, Accept: accept } });
+      if (response.status !== 202) return response;
+      say("Counting these figures for all your cards; this can take a minute…");
+      await sleep(Number(response.headers.get("Retry-After")) || 5);
+    }
+    throw new ApiError("Counting is taking too long; try again later.", 202);
+  }
+
+  async function api(path, accept = "application/json") {
+    let response;
+    try {
+      response = await fetchCounted(path, accept);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+    }
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      if (response.status === 401) {
+        signOut();
+        throw new ApiError(`${problem.detail || "This API key is not valid."} Sign in again.`, 401);
+      }
+      throw new ApiError(problem.detail || problem.title || `The server answered ${response.status}.`, response.status);
+    }
+    return accept === "text/csv" ? response : response.json();
+  }
+
+  function say(text, kind = "info") {
+    const status = $("status");
+    status.textContent = text;
+    status.className = `status ${kind}`;
+    status.hidden = !text;
+  }
+
+  // ---- signing in -------------------------------------------------------------------------
+
+  async function signIn(key) {
+    state.key = key;
+    await load();  // a wrong key answers 401 and signs out again
+    sessionStorage.setItem(KEY, key);
+  }
+
+  function signOut() {
+    sessionStorage.removeItem(KEY);
+    state.key = null;
+    Object.values(state.charts).forEach((chart) => chart.destroy());
+    state.charts = {};
+    show(false);
+  }
+
+  function show(signedIn) {
+    $("signin").hidden = signedIn;
+    $("board").hidden = !signedIn;
+    $("sign-out").hidden = !signedIn;
+    if (!signedIn) $("api-key").focus();
+  }
+
+  // ---- loading ----------------------------------------------------------------------------
+
+  function queryString() {
+    const params = new URLSearchParams();
+    if ($("from").value) params.set("from", $("from").value);
+    if ($("to").value) params.set("to", $("to").value);
+    params.set("days", $("days").value || "90");
+    return `?${params}`;
+  }
+
+  async function load() {
+    say("Counting…");
+    state.query = queryString();
+    const [summary, cohorts, campaigns, nps] = await Promise.all(
+      REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)));
+    show(true);
+    // Empty date fields mean "the last 12 months": the figures a big brand's cache keeps current.
+    const asOf = new Date(summary.computed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    $("as-of").textContent = `${summary.period.from} to ${summary.period.to} · figures as of ${asOf}` +
+      (summary.cached ? " (kept up to date every few minutes)" : "");
+    drawSummary(summary);
+    drawCohorts(cohorts);
+    drawCampaigns(campaigns);
+    drawNps(nps);
+    say("");
+  }
+
+  // ---- charts and tables ------------------------------------------------------------------
+
+  const pct = (value) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`);
+  const num = (value) => (value === null || value === undefined ? "—" : Number(value).toLocaleString());
+
+  function chart(id, config) {
+    if (state.charts[id]) state.charts[id].destroy();
+    config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+    state.charts[id] = new window.Chart($(id), config);
+  }
+
+  function tile(label, value, hint) {
+    const box = document.createElement("div");
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = value;
+    if (hint) box.title = hint;
+    box.append(dt, dd);
+    return box;
+  }
+
+  function drawSummary(s) {
+    const c = s.cards;
+    $("tiles").replaceChildren(
+      tile("Issued", num(c.issued), "Cards issued in the period"),
+      tile("All cards", num(c.total), "Cards issued up to the end of the period"),
+      tile("Apple Wallet", num(c.installed_apple), "Cards with an active Apple Wallet (or PassKit app) registration now"),
+      tile("Google Wallet", num(c.installed_google), "Cards saved in Google Wallet now"),
+      tile("Removed", num(c.removed), "Removed from a wallet in the period and in none now"),
+      tile("Active", num(c.active), `A transaction in the last ${s.period.days} days`),
+      tile("Lapsed", num(c.lapsed), `Older than ${s.period.days} days, no transaction in them`),
+      tile("Churn", pct(s.churn_rate), "Active in the window before, not in the last one"),
+      tile("Redemption", pct(s.redemption.rate), `${num(s.redemption.points_redeemed)} of ${num(s.redemption.points_issued)} points`),
+      tile("Avg purchase", s.purchases.average ?? "—", `${num(s.purchases.count)} purchases, ${s.purchases.revenue} in all`),
+      tile("Repeat buyers", pct(s.repeat_purchase.rate), `${num(s.repeat_purchase.repeat_buyers)} of ${num(s.repeat_purchase.buyers)} buyers bought 2+ times`),
+      tile("Lifetime value", s.lifetime_value ?? "—", "Average lifetime spend of the cards issued in the period"),
+    );
+    chart("wallets-chart", {
+      type: "bar",
+      data: { labels: ["Apple Wallet", "Google Wallet", "Removed"],
+              datasets: [{ label: "Cards", data: [c.installed_apple, c.installed_google, c.removed],
+                           backgroundColor: ["#1c2430", "#2463b5", "#c0392b"] }] },
+      options: { indexAxis: "y", plugins: { legend: { display: false } } },
+    });
+    chart("activity-chart", {
+      type: "doughnut",
+      data: { labels: ["Active", "Lapsed", "Other (newer than the window, or voided)"],
+              datasets: [{ data: [c.active, c.lapsed, Math.max(0, c.total - c.active - c.lapsed)],
+                           backgroundColor: ["#1d8a5b", "#d9822b", "#c8d0da"] }] },
+      options: { plugins: { legend: { position: "bottom" } } },
+    });
+  }
+
+  function cell(row, text, tag = "td", shade = null) {
+    const element = document.createElement(tag);
+    element.textContent = text;
+    if (shade !== null) {
+      element.style.setProperty("--heat", shade.toFixed(3));
+      element.classList.toggle("hot", shade > 0.5);
+    }
+    row.append(element);
+  }
+
+  function drawCohorts(report) {
+    const cohorts = report.cohorts;
+    const width = Math.max(0, ...cohorts.map((c) => c.retention.length));
+    // All cohorts together: of the cards that have lived k months, the share active in month k.
+    const all = Array.from({ length: width }, (_, k) => {
+      const alive = cohorts.filter((c) => c.active.length > k);
+      const cards = alive.reduce((sum, c) => sum + c.cards, 0);
+      return cards ? (100 * alive.reduce((sum, c) => sum + c.active[k], 0)) / cards : null;
+    });
+    chart("retention-chart", {
+      type: "line",
+      data: { labels: Array.from({ length: width }, (_, k) => `Month ${k}`),
+              datasets: [{ label: "All cohorts", data: all, borderColor: "#1c2430", backgroundColor: "#1c2430",
+                           borderWidth: 4, tension: 0.2 },
+                         ...cohorts.map((c, i) => ({ label: c.cohort, data: c.retention.map((r) => r * 100),
+                                                     borderColor: `${COLOURS[i % COLOURS.length]}99`, borderWidth: 1.5,
+                                                     tension: 0.2, pointRadius: 0,
+                                                     backgroundColor: COLOURS[i % COLOURS.length] }))] },
+      options: { scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v} %` } } },
+                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } } },
+    });
+    const table = $("cohorts-table");
+    const head = document.createElement("tr");
+    ["Cohort", "Cards", "LTV", ...Array.from({ length: width }, (_, k) => `M${k}`)].forEach((t) => cell(head, t, "th"));
+    const rows = cohorts.map((c) => {
+      const row = document.createElement("tr");
+      cell(row, c.cohort, "th");
+      cell(row, num(c.cards));
+      cell(row, c.lifetime_value);
+      c.retention.forEach((r) => cell(row, pct(r), "td", r));
+      return row;
+    });
+    table.replaceChildren(head, ...rows);
+    if (!cohorts.length) table.replaceChildren(emptyRow("No cards issued in this period."));
+  }
+
+  function emptyRow(text) {
+    const row = document.createElement("tr");
+    cell(row, text);
+    return row;
+  }
+
+  function drawCampaigns(report) {
+    const campaigns = report.campaigns.slice(0, 12).reverse();
+    $("campaigns-chart").parentElement.hidden = !campaigns.length;
+    chart("campaigns-chart", {
+      type: "bar",
+      data: { labels: campaigns.map((c) => c.name),
+              datasets: [["targeted", "Targeted", "#c8d0da"], ["sent", "Sent", "#16a2b8"],
+                         ["accepted", "Accepted", "#2463b5"], ["confirmed", "Confirmed", "#1d8a5b"],
+                         ["buyers_7d", "Bought in 7 days", "#d9822b"]]
+                .map(([key, label, colour]) => ({ label, data: campaigns.map((c) => c[key]), backgroundColor: colour })) },
+      options: { plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } } },
+    });
+    const table = $("campaigns-table");
+    const head = document.createElement("tr");
+    ["Campaign", "Started", "Targeted", "Sent", "Accepted", "Confirmed", "Buyers 7d", "Revenue 7d", "Conversion"]
+      .forEach((t) => cell(head, t, "th"));
+    const rows = report.campaigns.map((c) => {
+      const row = document.createElement("tr");
+      cell(row, c.name, "th");
+      cell(row, new Date(c.started_at).toLocaleDateString());
+      [c.targeted, c.sent, c.accepted, c.confirmed, c.buyers_7d].forEach((n) => cell(row, num(n)));
+      cell(row, c.revenue_7d);
+      cell(row, pct(c.conversion_7d));
+      return row;
+    });
+    table.replaceChildren(head, ...rows);
+    if (!rows.length) table.replaceChildren(emptyRow("No campaign started in this period."));
+  }
+
+  function drawNps(report) {
+    const total = report.total;
+    $("nps-total").textContent = total.nps === null ? "No answers in this period yet."
+      : `NPS ${total.nps > 0 ? "+" : ""}${total.nps} · ${num(total.answers)} answers (${num(total.promoters)} promoters, ${num(total.passives)} passives, ${num(total.detractors)} detractors)`;
+    const npsColour = (values) => values.map((v) => (v >= 30 ? "#1d8a5b" : v >= 0 ? "#d9822b" : "#c0392b"));
+    const scale = { y: { min: -100, max: 100 } };
+    const months = report.by_month.map((m) => m.nps);
+    chart("nps-month-chart", {
+      type: "bar",
+      data: { labels: report.by_month.map((m) => m.month),
+              datasets: [{ label: "NPS per month", data: months, backgroundColor: npsColour(months) }] },
+      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per month" } } },
+    });
+    const stores = report.by_store.map((s) => s.nps);
+    chart("nps-store-chart", {
+      type: "bar",
+      data: { labels: report.by_store.map((s) => s.store || "No store"),
+              datasets: [{ label: "NPS per store", data: stores, backgroundColor: npsColour(stores) }] },
+      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per store" } } },
+    });
+  }
+
+  // ---- CSV downloads ----------------------------------------------------------------------
+
+  async function download(report) {
+    const response = await api(`/api/v1/analytics/${report}${state.query}`, "text/csv");
+    const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name ? name[1] : `${report}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // ---- wiring -----------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    $("signin-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      signIn($("api-key").value.trim()).catch((error) => say(error.message, "error"));
+    });
+    $("sign-out").addEventListener("click", signOut);
+    $("period").addEventListener("submit", (event) => {
+      event.preventDefault();
+      load().catch((error) => say(error.message, "error"));
+    });
+    $("reset").addEventListener("click", () => {
+      $("from").value = "";
+      $("to").value = "";
+      load().catch((error) => say(error.message, "error"));
+    });
+    document.querySelectorAll("a.csv").forEach((link) => link.addEventListener("click", (event) => {
+      event.preventDefault();
+      download(link.dataset.report).catch((error) => say(error.message, "error"));
+    }));
+    if (state.key) {
+      load().catch((error) => say(error.message, "error"));
+    } else {
+      show(false);
+    }
+  });
+})();

@@ -1,0 +1,262 @@
+"""The brand dashboard (/dashboard) in Debian's headless Chromium, against the app over real HTTP.
+
+Sign in with the demo API key (a wrong key is refused in plain words), see the figures and
+the charts drawn (every canvas present and not blank), on a phone and on a laptop, download
+a table as CSV, and sign out (the key leaves sessionStorage). Screenshots go to
+test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from service import db, nps
+from service.models import Card, Customer, LedgerEntry, NpsAnswer, NpsSurvey, Registration
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+PHONE, LAPTOP = (360, 740), (1280, 900)
+WAIT = 20  # seconds; generous for a loaded CI machine
+CANVASES = ("wallets-chart", "activity-chart", "retention-chart", "nps-month-chart", "nps-store-chart")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver (`make browser` installs them)"),
+]
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[test]')")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start headless Chromium (downloads into tmp_path/downloads); quit them all after."""
+    drivers: list[Any] = []
+
+    def start(size: tuple[int, int] = PHONE) -> Any:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path / f"profile-{len(drivers)}"
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"):
+            options.add_argument(flag)
+        options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                                  "download.prompt_for_download": False})
+        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+        drivers.append(driver)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": str(tmp_path / "downloads")})
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def wait(driver: Any) -> WebDriverWait:
+    return WebDriverWait(driver, WAIT)
+
+
+def visible(driver: Any, element_id: str) -> Any:
+    return wait(driver).until(ec.visibility_of_element_located((By.ID, element_id)))
+
+
+def screenshot(driver: Any, name: str, size: tuple[int, int], full_height: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight") if full_height else size[1]
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": size[0], "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+    path = ARTIFACTS / f"{name}-{size[0]}x{size[1]}.png"
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+# Non-blank: some pixel of the canvas is not fully transparent and not the page's white.
+PAINTED_PIXELS = """
+  const canvas = document.getElementById(arguments[0]);
+  if (!canvas || !canvas.width || !canvas.height) return 0;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0 && !(data[i] > 250 && data[i + 1] > 250 && data[i + 2] > 250)) painted++;
+  }
+  return painted;
+"""
+
+
+def painted(driver: Any, canvas_id: str) -> int:
+    return int(driver.execute_script(PAINTED_PIXELS, canvas_id))
+
+
+@pytest.fixture
+def brand(live: dict[str, Any]) -> dict[str, Any]:
+    """The demo brand with a few months of members, purchases, phones and NPS answers."""
+    app: Flask = live["app"]
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with app.app_context():
+        session = db.session()
+        survey = NpsSurvey(brand_id=live["brand_id"], program_id=live["program_id"],
+                           starts_at=now - dt.timedelta(days=200))
+        session.add(survey)
+        session.flush()
+        for n in range(24):
+            joined = now - dt.timedelta(days=15 * n + 3)
+            customer = Customer(brand_id=live["brand_id"], name=f"Member {n}", created_at=joined,
+                                home_store_id=live["store_ids"][n % 3])
+            session.add(customer)
+            session.flush()
+            card = Card(program_id=live["program_id"], customer_id=customer.id, brand_id=live["brand_id"],
+                        number=400_000_000 + n, serial_number=str(uuid.uuid4()),
+                        authentication_token=secrets.token_hex(16),
+                        lifetime_spend=Decimal(10 * n), created_at=joined, updated_at=joined)
+            session.add(card)
+            session.flush()
+            for k in range(n % 5 + 1):
+                when = min(now - dt.timedelta(hours=1), joined + dt.timedelta(days=9 * k + 1))
+                session.add(LedgerEntry(card_id=card.id, kind="purchase", points=10 * (k + 1), amount=Decimal(k + 1),
+                                        store_id=live["store_ids"][k % 3], created_at=when))
+            if n % 4 == 0:
+                session.add(LedgerEntry(card_id=card.id, kind="redeem", points=-5,
+                                        created_at=now - dt.timedelta(days=1)))
+            if n % 3:
+                session.add(Registration(device_library_identifier=secrets.token_hex(8), card_id=card.id,
+                                         pass_type_identifier="pass.dev.passcast.loyalty",
+                                         push_token=secrets.token_hex(32), client_kind="apple"))
+            session.add(NpsAnswer(survey_id=survey.id, brand_id=live["brand_id"], card_id=card.id, score=(n * 7) % 11,
+                                  store_id=live["store_ids"][n % 3], answered_at=now - dt.timedelta(days=8 * n)))
+        session.commit()
+    return live
+
+
+def sign_in(driver: Any, base: str, key: str) -> None:
+    driver.get(f"{base}/dashboard")
+    visible(driver, "api-key").send_keys(key, Keys.ENTER)
+    visible(driver, "board")
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tiles div"))
+
+
+def test_sign_in_see_the_charts_download_csv_and_sign_out(chromium: Callable[..., Any], brand: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    driver = chromium(PHONE)
+    driver.get(f"{brand['base']}/dashboard")
+    visible(driver, "api-key").send_keys("pk_000000000000_not-a-key", Keys.ENTER)
+    wait(driver).until(lambda d: "Sign in again" in d.find_element(By.ID, "status").text)
+    assert "Unknown or revoked API key" in driver.find_element(By.ID, "status").text
+    driver.find_element(By.ID, "api-key").clear()
+
+    sign_in(driver, brand["base"], brand["api_key"])
+    tiles = {tile.find_element(By.TAG_NAME, "dt").text: tile.find_element(By.TAG_NAME, "dd").text
+             for tile in driver.find_elements(By.CSS_SELECTOR, "#tiles div")}
+    assert tiles["Issued"] == "24" and tiles["Apple Wallet"] == "16"  # 24 members, 2 in 3 with an iPhone
+    for canvas in CANVASES:
+        wait(driver).until(lambda d, c=canvas: painted(d, c) > 200, f"{canvas} stays blank")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#cohorts-table tr")
+    assert len(rows) > 5 and re.fullmatch(r"\d{4}-\d{2}", rows[1].find_element(By.TAG_NAME, "th").text)
+    assert driver.find_element(By.ID, "nps-total").text.startswith("NPS ")
+    too_wide = driver.execute_script(
+        "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > "
+        "document.documentElement.clientWidth && !e.closest('.scroll')).map((e) => e.tagName + '#' + e.id + '.' "
+        "+ e.className + ' ' + e.getBoundingClientRect().right)")
+    assert not too_wide, "no sideways scrolling on a phone (wide tables scroll in their own box)"
+    screenshot(driver, "1-dashboard", PHONE)
+
+    # The cohort table as CSV: fetched with the key, saved by the browser.
+    driver.find_element(By.CSS_SELECTOR, "a.csv[data-report=cohorts]").click()
+    downloads = tmp_path / "downloads"
+    files = wait(driver).until(lambda d: [p for p in downloads.glob("*.csv")] if downloads.exists() else [])
+    text = files[0].read_text()
+    assert files[0].name.startswith("passcast-cohorts-") and text.startswith("cohort,cards,lifetime_value,month_0")
+
+    # The key survives a reload (sessionStorage), and signing out forgets it.
+    driver.refresh()
+    wait(driver).until(lambda d: painted(d, "retention-chart") > 200)
+    driver.find_element(By.ID, "sign-out").click()
+    visible(driver, "api-key")
+    assert driver.execute_script("return sessionStorage.length") == 0
+
+    laptop = chromium(LAPTOP)
+    sign_in(laptop, brand["base"], brand["api_key"])
+    for canvas in CANVASES:
+        wait(laptop).until(lambda d, c=canvas: painted(d, c) > 200, f"{canvas} stays blank")
+    screenshot(laptop, "2-dashboard", LAPTOP)
+
+
+def test_a_period_with_nothing_in_it_says_so(chromium: Callable[..., Any], brand: dict[str, Any]) -> None:
+    driver = chromium(PHONE)
+    sign_in(driver, brand["base"], brand["api_key"])
+    driver.execute_script("document.getElementById('from').value = '2020-01-01';"
+                          "document.getElementById('to').value = '2020-03-31';")
+    driver.find_element(By.CSS_SELECTOR, "#period button[type=submit]").click()
+    wait(driver).until(lambda d: "2020-01-01 to 2020-03-31" in d.find_element(By.ID, "as-of").text)
+    assert driver.find_element(By.ID, "cohorts-table").text == "No cards issued in this period."
+    assert driver.find_element(By.ID, "nps-total").text == "No answers in this period yet."
+    assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tiles dd")][0] == "0"
+
+
+def test_the_customer_answers_the_nps_survey_on_a_phone(chromium: Callable[..., Any], brand: dict[str, Any]) -> None:
+    """The link on the back of the pass opens a form that works on a phone; the answer counts."""
+    app: Flask = brand["app"]
+    with app.app_context():
+        card = db.session().scalar(select(Card).where(Card.brand_id == brand["brand_id"]).order_by(Card.id).limit(1))
+        assert card is not None
+        url = nps.survey_url(card, brand["base"])
+        answers_before = db.session().query(NpsAnswer).filter(NpsAnswer.card_id == card.id).count()
+    driver = chromium(PHONE)
+    driver.get(url)
+    assert "recommend" in visible(driver, "question").text
+    driver.find_element(By.XPATH, "//input[@name='score'][@value='9']/..").click()  # the label: what a thumb taps
+    screenshot(driver, "3-nps-form", PHONE, full_height=False)
+    driver.find_element(By.ID, "send").click()
+    assert "Thank you!" in visible(driver, "message").text
+    screenshot(driver, "4-nps-thanks", PHONE, full_height=False)
+    with app.app_context():
+        answers = db.session().query(NpsAnswer).filter(NpsAnswer.card_id == card.id).all()
+        assert len(answers) == answers_before and [a.score for a in answers] == [9], "changed, not added"
+    assert httpx.get(url.replace(url[-4:], "0000")).status_code == 404
+
+
+# The first answer for the summary is the 202 a big brand gets while a job counts its figures.
+COUNTING_FIRST = """
+  const realFetch = window.fetch;
+  window.countingAnswered = 0;
+  window.fetch = async (url, init) => {
+    if (String(url).includes("/analytics/summary") && window.countingAnswered === 0) {
+      window.countingAnswered++;
+      return new Response(JSON.stringify({status: "counting"}),
+                          {status: 202, headers: {"Retry-After": "1", "Content-Type": "application/json"}});
+    }
+    return realFetch(url, init);
+  };
+"""
+
+
+def test_figures_being_counted_are_waited_for(chromium: Callable[..., Any], brand: dict[str, Any]) -> None:
+    driver = chromium(PHONE)
+    sign_in(driver, brand["base"], brand["api_key"])
+    driver.execute_script(COUNTING_FIRST)
+    driver.find_element(By.ID, "reset").click()
+    wait(driver).until(lambda d: "Counting these figures" in d.find_element(By.ID, "status").text)
+    wait(driver).until(lambda d: not d.find_element(By.ID, "status").is_displayed())
+    assert driver.execute_script("return window.countingAnswered") == 1
+    assert driver.find_elements(By.CSS_SELECTOR, "#tiles dd")[0].text == "24"

@@ -1,0 +1,435 @@
+"""Every analytics figure on a small data set computed by hand (the arithmetic is in the
+comments), on SQLite and PostgreSQL; another brand's rows, placed everywhere the queries
+look, must never count.
+
+The data set (brand A = the demo brand; P = [2026-01-01, 2026-07-01), window N = 60 days):
+
+  card  issued      ledger (kind points amount @date)                      wallets
+  c1    2026-01-10  purchase +10 10.00 @01-10, purchase +20 20.00 @02-15,   apple active; google save @02-01, del @06-05
+                    redeem -15 @06-01
+  c2    2026-01-20  purchase +30 30.00 @01-25, earn +5 @03-10 (birthday     apple registration dead (inactive);
+                    gift), purchase +15 15.00 @04-10                        google save @02-01, del @05-10
+  c3    2026-02-05  purchase +40 40.00 @04-25, purchase +50 50.00 @06-05,   apple + relay active;
+                    purchase +60 60.00 @06-20                               google del @03-01, save @03-02
+  c4    2026-03-15  issue 0 @03-15, purchase +11 11.00 @04-20,              uninstalled (card.uninstalled event @05-01)
+                    redeem -10 @04-21
+  c5    2025-12-20  purchase +5 5.00 @2025-12-21, expire -5 @04-01;         voided, apple registration active
+                    voided
+
+Brand B: one card b1 (issued 2026-02-01), purchase +1000 1000.00 @06-05, redeem -500
+@06-06, active apple registration, google save, a card.uninstalled event, a campaign, NPS 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from service import analytics, analytics_reports, db, demo
+from service.analytics import Period
+from service.config import Settings
+from service.models import (
+    Brand,
+    Campaign,
+    CampaignRecipient,
+    Card,
+    Customer,
+    GoogleWalletEvent,
+    LedgerEntry,
+    NpsAnswer,
+    NpsSurvey,
+    Program,
+    PushDelivery,
+    Registration,
+    Store,
+    WebhookEvent,
+)
+from tests.helpers import bearer
+
+P = Period(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 7, 1, tzinfo=dt.UTC))
+N = 60
+
+
+def at(month: int, day: int, year: int = 2026, hour: int = 12) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=dt.UTC)
+
+
+class World:
+    """Writes rows for the data set with explicit timestamps."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.number = 500_000_000
+
+    def card(self, program: Program, created: dt.datetime, spend: str = "0", voided: bool = False) -> Card:
+        self.number += 1
+        customer = Customer(brand_id=program.brand_id, name=f"Member {self.number}", created_at=created)
+        self.session.add(customer)
+        self.session.flush()
+        card = Card(program_id=program.id, customer_id=customer.id, brand_id=program.brand_id, number=self.number,
+                    serial_number=str(uuid.uuid4()), authentication_token=secrets.token_hex(16),
+                    lifetime_spend=Decimal(spend), voided=voided, created_at=created, updated_at=created)
+        self.session.add(card)
+        self.session.flush()
+        return card
+
+    def entry(self, card: Card, kind: str, points: int, when: dt.datetime, amount: str | None = None,
+              key: str | None = None, store: Store | None = None) -> None:
+        self.session.add(LedgerEntry(card_id=card.id, kind=kind, points=points, created_at=when,
+                                     amount=Decimal(amount) if amount else None, idempotency_key=key,
+                                     store_id=store.id if store else None))
+
+    def registration(self, card: Card, kind: str = "apple", active: bool = True) -> None:
+        self.session.add(Registration(device_library_identifier=secrets.token_hex(8), card_id=card.id,
+                                      pass_type_identifier="pass.dev.passcast.loyalty",
+                                      push_token=secrets.token_hex(32), client_kind=kind, active=active))
+
+    def google(self, card: Card, event: str, when: dt.datetime) -> None:
+        self.session.add(GoogleWalletEvent(nonce=secrets.token_hex(8), card_id=card.id, object_id=f"o.{card.id}",
+                                           event_type=event, created_at=when))
+
+    def uninstalled(self, card: Card, when: dt.datetime) -> None:
+        self.session.add(WebhookEvent(brand_id=card.brand_id, uid=str(uuid.uuid4()), type="card.uninstalled",
+                                      data={"card_id": card.id, "wallet": "apple", "client": "apple"},
+                                      created_at=when))
+
+    def push(self, campaign: Campaign, card: Card, status: str) -> None:
+        self.session.add(PushDelivery(card_id=card.id, card_version=2, push_token=secrets.token_hex(32),
+                                      client_kind="apple", topic="pass.dev.passcast.loyalty",
+                                      campaign_id=campaign.id, status=status))
+
+
+def other_brand(session: Session, settings: Settings) -> tuple[Brand, Program]:
+    brand = demo.create_brand(session, "Other Tea", "other-tea")
+    program = Program(brand_id=brand.id, name="Other Tea Club", pass_type_identifier=settings.dev_pass_type_identifier,
+                      team_identifier=settings.dev_team_identifier)
+    session.add(program)
+    session.flush()
+    return brand, program
+
+
+@pytest.fixture
+def data(app: Flask, seeded: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    with app.app_context():
+        session = db.session()
+        w = World(session)
+        program = session.get(Program, seeded["program_id"])
+        assert program is not None
+        s1, s2 = (session.get(Store, store_id) for store_id in seeded["store_ids"][:2])
+        c1 = w.card(program, at(1, 10), "30.00")
+        c2 = w.card(program, at(1, 20), "45.00")
+        c3 = w.card(program, at(2, 5), "150.00")
+        c4 = w.card(program, at(3, 15), "11.00")
+        c5 = w.card(program, at(12, 20, 2025), "5.00", voided=True)
+        w.entry(c1, "purchase", 10, at(1, 10), "10.00")
+        w.entry(c1, "purchase", 20, at(2, 15), "20.00")
+        w.entry(c1, "redeem", -15, at(6, 1))
+        w.entry(c2, "purchase", 30, at(1, 25), "30.00")
+        w.entry(c2, "earn", 5, at(3, 10), key=f"birthday:{c2.id}:2026")
+        w.entry(c2, "purchase", 15, at(4, 10), "15.00")
+        w.entry(c3, "purchase", 40, at(4, 25), "40.00")
+        w.entry(c3, "purchase", 50, at(6, 5), "50.00")
+        w.entry(c3, "purchase", 60, at(6, 20), "60.00")
+        w.entry(c4, "issue", 0, at(3, 15))
+        w.entry(c4, "purchase", 11, at(4, 20), "11.00")
+        w.entry(c4, "redeem", -10, at(4, 21))
+        w.entry(c5, "purchase", 5, at(12, 21, 2025), "5.00")
+        w.entry(c5, "expire", -5, at(4, 1))
+        w.registration(c1)
+        w.registration(c2, active=False)
+        w.registration(c3)
+        w.registration(c3, "relay")
+        w.registration(c5)
+        w.google(c1, "save", at(2, 1))
+        w.google(c1, "del", at(6, 5))
+        w.google(c2, "save", at(2, 1))
+        w.google(c2, "del", at(5, 10))
+        w.google(c3, "del", at(3, 1))
+        w.google(c3, "save", at(3, 2))
+        w.uninstalled(c4, at(5, 1))
+        w.uninstalled(c3, at(4, 1))  # c3 was removed from one phone but is still installed: not "removed"
+
+        # A campaign of brand A on 2026-06-01 to c1, c2, c3, and one from before the period.
+        campaign = Campaign(brand_id=program.brand_id, name="June", message="Hi", status="finished",
+                            started_at=at(6, 1, hour=0), created_at=at(5, 30))
+        old = Campaign(brand_id=program.brand_id, name="December", message="Hi", status="finished",
+                       started_at=at(12, 15, 2025), created_at=at(12, 15, 2025))
+        session.add_all([campaign, old])
+        session.flush()
+        for card in (c1, c2, c3):
+            session.add(CampaignRecipient(campaign_id=campaign.id, card_id=card.id, created_at=at(6, 1, hour=0)))
+        session.add(CampaignRecipient(campaign_id=old.id, card_id=c1.id, created_at=at(12, 15, 2025)))
+        w.push(campaign, c1, "confirmed")
+        # c2 has no phone: targeted, never sent. (A "queued" row would be sent at once by the outbox.)
+        w.push(campaign, c3, "accepted")
+        w.push(campaign, c3, "failed")
+
+        # NPS: survey 1 (May) c1 10 @S1, c2 6 @S1; survey 2 (June) c1 9 @S2, c2 9 @S2, c3 8 @S2, c4 0 (no store).
+        may = NpsSurvey(brand_id=program.brand_id, program_id=program.id, starts_at=at(5, 1), ends_at=at(6, 1))
+        june = NpsSurvey(brand_id=program.brand_id, program_id=program.id, starts_at=at(6, 1))
+        session.add_all([may, june])
+        session.flush()
+        for survey, card, score, store, when in ((may, c1, 10, s1, at(5, 3)), (may, c2, 6, s1, at(5, 4)),
+                                                 (june, c1, 9, s2, at(6, 2)), (june, c2, 9, s2, at(6, 3)),
+                                                 (june, c3, 8, s2, at(6, 4)), (june, c4, 0, None, at(6, 5))):
+            session.add(NpsAnswer(survey_id=survey.id, brand_id=program.brand_id, card_id=card.id, score=score,
+                                  store_id=store.id if store else None, answered_at=when))
+
+        # Brand B, everywhere the queries look.
+        brand_b, program_b = other_brand(session, settings)
+        b1 = w.card(program_b, at(2, 1), "1000.00")
+        w.entry(b1, "purchase", 1000, at(6, 5), "1000.00")
+        w.entry(b1, "redeem", -500, at(6, 6))
+        w.registration(b1)
+        w.google(b1, "save", at(3, 1))
+        w.uninstalled(b1, at(4, 1))
+        campaign_b = Campaign(brand_id=brand_b.id, name="B", message="B", status="finished",
+                              started_at=at(6, 1), created_at=at(6, 1))
+        session.add(campaign_b)
+        session.flush()
+        session.add(CampaignRecipient(campaign_id=campaign_b.id, card_id=b1.id, created_at=at(6, 1)))
+        w.push(campaign_b, b1, "confirmed")
+        survey_b = NpsSurvey(brand_id=brand_b.id, program_id=program_b.id, starts_at=at(6, 1))
+        session.add(survey_b)
+        session.flush()
+        session.add(NpsAnswer(survey_id=survey_b.id, brand_id=brand_b.id, card_id=b1.id, score=0, answered_at=at(6, 7)))
+        session.commit()
+        api_key_b = demo.create_api_key(session, brand_b, "b")
+        session.commit()
+        return {"brand_a": program.brand_id, "brand_b": brand_b.id, "campaign": campaign.id,
+                "api_key": seeded["api_key"], "api_key_b": api_key_b, "s1": s1.id, "s2": s2.id}
+
+
+def figures(app: Flask, fn: Any, *args: Any) -> Any:
+    with app.app_context():
+        return fn(db.session(), *args)
+
+
+def test_cards_and_wallets(app: Flask, data: dict[str, Any]) -> None:
+    a = data["brand_a"]
+    assert figures(app, analytics.cards_issued, a, P) == 4  # c1, c2, c3, c4 (c5 is from 2025)
+    assert figures(app, analytics.cards_total, a, P) == 5  # + c5
+    # c1 (apple) and c3 (apple + relay = one card); c2's registration is dead; c5 is voided.
+    assert figures(app, analytics.installed_apple, a) == 2
+    # Last Google callback: c1 del, c2 del, c3 save -> 1.
+    assert figures(app, analytics.installed_google, a) == 1
+    # Removals in P: c4 (uninstalled, nothing left) and c2 (google del, dead apple registration);
+    # c1 (google del) and c3 (one phone unregistered) are still installed -> 2.
+    assert figures(app, analytics.removed, a, P) == 2
+
+
+def test_active_lapsed_and_churn(app: Flask, data: dict[str, Any]) -> None:
+    a = data["brand_a"]
+    # Window [05-02, 07-01): c1 (redeem 06-01), c3 (06-05, 06-20) -> 2.
+    assert figures(app, analytics.active, a, P, N) == 2
+    # Issued before 05-02 and not voided: c1..c4 = 4 (c5 is voided); minus the active c1, c3 -> 2 (c2, c4).
+    assert figures(app, analytics.lapsed, a, P, N) == 2
+    # Window before, [03-03, 05-02): c2 (purchase 04-10; the 03-10 birthday gift is no activity),
+    # c3 (04-25), c4 (04-20, 04-21); c5's expiry is no activity. Of {c2, c3, c4} only c3 is
+    # active now: churn = 2 / 3.
+    assert figures(app, analytics.churn_rate, a, P, N) == round(2 / 3, 4)
+    # A 30-day window ending 07-01: [06-01, 07-01) has c1, c3; [05-02, 06-01) has nobody -> None.
+    assert figures(app, analytics.churn_rate, a, P, 30) is None
+
+
+def test_points_and_purchases(app: Flask, data: dict[str, Any]) -> None:
+    a = data["brand_a"]
+    # Issued in P: c1 10+20, c2 30+5+15, c3 40+50+60, c4 11 = 30+50+150+11 = 241; c5's 5 is
+    # from 2025. Redeemed: c1 15 + c4 10 = 25 (expiry is not redemption). 25/241 = 0.10373.
+    assert figures(app, analytics.redemption_rate, a, P) == {"points_issued": 241, "points_redeemed": 25,
+                                                             "rate": 0.1037}
+    # Purchases in P: 10, 20, 30, 15, 40, 50, 60, 11 -> 8 purchases, 236.00, 236/8 = 29.50.
+    assert figures(app, analytics.purchases, a, P) == {"count": 8, "revenue": "236.00", "average": "29.50"}
+    # Buyers in P: c1 (2), c2 (2), c3 (3), c4 (1) -> 3 of 4 bought again: 0.75.
+    assert figures(app, analytics.repeat_purchase_rate, a, P) == {"buyers": 4, "repeat_buyers": 3, "rate": 0.75}
+    # Lifetime spend of the cards issued in P: (30 + 45 + 150 + 11) / 4 = 59.00.
+    assert figures(app, analytics.lifetime_value, a, P) == "59.00"
+    # Only June: purchases 50 + 60 = 110 / 2 = 55.00, one buyer twice; redeemed 15, issued 110.
+    june = Period(at(6, 1, hour=0), P.end)
+    assert figures(app, analytics.purchases, a, june) == {"count": 2, "revenue": "110.00", "average": "55.00"}
+    assert figures(app, analytics.repeat_purchase_rate, a, june)["rate"] == 1.0
+    assert figures(app, analytics.redemption_rate, a, june)["rate"] == round(15 / 110, 4)
+
+
+def test_cohorts(app: Flask, data: dict[str, Any]) -> None:
+    cohorts = figures(app, analytics.cohorts, data["brand_a"], P)
+    assert cohorts == [
+        # January: c1 (active Jan, Feb, Jun), c2 (Jan, Apr; the March birthday gift does not
+        # count). Months Jan..Jun = k 0..5: [2, 1, 0, 1, 0, 1] of 2. LTV (30 + 45) / 2.
+        {"cohort": "2026-01", "cards": 2, "active": [2, 1, 0, 1, 0, 1],
+         "retention": [1.0, 0.5, 0.0, 0.5, 0.0, 0.5], "lifetime_value": "37.50"},
+        # February: c3 active in April (k 2) and June (k 4); Feb..Jun = 5 months.
+        {"cohort": "2026-02", "cards": 1, "active": [0, 0, 1, 0, 1],
+         "retention": [0.0, 0.0, 1.0, 0.0, 1.0], "lifetime_value": "150.00"},
+        # March: c4's issue entry is no activity; April (k 1) has its purchase and redemption.
+        {"cohort": "2026-03", "cards": 1, "active": [0, 1, 0, 0], "retention": [0.0, 1.0, 0.0, 0.0],
+         "lifetime_value": "11.00"},
+    ]
+
+
+def test_campaigns(app: Flask, data: dict[str, Any]) -> None:
+    campaigns = figures(app, analytics.campaigns, data["brand_a"], P)
+    assert len(campaigns) == 1, "December's campaign started before the period; brand B's is not ours"
+    june = campaigns[0]
+    # targeted c1, c2, c3; sent (left us; c2 has no phone): c1, c3; accepted: c1 (confirmed), c3 (accepted);
+    # confirmed: c1. In the 7 days from 06-01 00:00: c3's 50.00 on 06-05 (06-20 is too late,
+    # c1's redemption is no purchase): 1 buyer of 3.
+    assert {key: june[key] for key in ("id", "targeted", "sent", "accepted", "confirmed", "buyers_7d",
+                                       "purchases_7d", "revenue_7d", "conversion_7d")} == {
+        "id": data["campaign"], "targeted": 3, "sent": 2, "accepted": 2, "confirmed": 1, "buyers_7d": 1,
+        "purchases_7d": 1, "revenue_7d": "50.00", "conversion_7d": round(1 / 3, 4)}
+
+
+def test_nps(app: Flask, data: dict[str, Any]) -> None:
+    a = data["brand_a"]
+    # Scores 10, 6, 9, 9, 8, 0: promoters 3 (10, 9, 9), passives 1 (8), detractors 2 (6, 0);
+    # (3 - 2) / 6 = 16.7 % -> 17.
+    assert figures(app, analytics.nps_total, a, P) == {"answers": 6, "promoters": 3, "passives": 1,
+                                                       "detractors": 2, "nps": 17}
+    by_month = figures(app, analytics.nps_by_month, a, P)
+    # May: 10, 6 -> (1 - 1) / 2 = 0. June: 9, 9, 8, 0 -> (2 - 1) / 4 = 25.
+    assert [(m["month"], m["answers"], m["nps"]) for m in by_month] == [("2026-05", 2, 0), ("2026-06", 4, 25)]
+    by_store = {s["store_id"]: (s["answers"], s["nps"]) for s in figures(app, analytics.nps_by_store, a, P)}
+    # S1: 10, 6 -> 0; S2: 9, 9, 8 -> 2/3 = 67; no store: 0 -> -100.
+    assert by_store == {data["s1"]: (2, 0), data["s2"]: (3, 67), None: (1, -100)}
+
+
+def test_another_brand_sees_only_its_own(app: Flask, data: dict[str, Any]) -> None:
+    b = data["brand_b"]
+    assert figures(app, analytics.cards_issued, b, P) == 1
+    assert figures(app, analytics.installed_apple, b) == 1
+    assert figures(app, analytics.installed_google, b) == 1
+    assert figures(app, analytics.removed, b, P) == 0  # uninstalled once, still installed
+    assert figures(app, analytics.purchases, b, P) == {"count": 1, "revenue": "1000.00", "average": "1000.00"}
+    assert figures(app, analytics.redemption_rate, b, P)["rate"] == 0.5  # 500 / 1000
+    assert figures(app, analytics.active, b, P, N) == 1
+    assert [c["targeted"] for c in figures(app, analytics.campaigns, b, P)] == [1]
+    assert figures(app, analytics.nps_total, b, P)["nps"] == -100
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+QUERY = "from=2026-01-01&to=2026-06-30&days=60"
+
+
+def test_summary_api_and_csv(client: FlaskClient, data: dict[str, Any]) -> None:
+    response = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key"]))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["period"] == {"from": "2026-01-01", "to": "2026-06-30", "days": 60}
+    assert body["cards"] == {"issued": 4, "total": 5, "installed_apple": 2, "installed_google": 1, "removed": 2,
+                             "active": 2, "lapsed": 2}
+    assert body["churn_rate"] == 0.6667
+    assert body["purchases"]["average"] == "29.50"
+    assert body["cached"] is False
+
+    csv_response = client.get(f"/api/v1/analytics/summary?{QUERY}&format=csv", headers=bearer(data["api_key"]))
+    assert csv_response.mimetype == "text/csv"
+    lines = csv_response.get_data(as_text=True).splitlines()
+    assert lines[0] == "metric,value"
+    assert "cards.issued,4" in lines and "redemption.rate,0.1037" in lines and "churn_rate,0.6667" in lines
+    assert "passcast-summary-2026-01-01-2026-06-30.csv" in csv_response.headers["Content-Disposition"]
+
+    # The other brand's key sees its own figures only.
+    other = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key_b"])).get_json()
+    assert other["cards"]["issued"] == 1 and other["purchases"]["revenue"] == "1000.00"
+
+
+def test_cohorts_campaigns_nps_csv_by_accept_header(client: FlaskClient, data: dict[str, Any]) -> None:
+    headers = {**bearer(data["api_key"]), "Accept": "text/csv"}
+    cohorts = client.get(f"/api/v1/analytics/cohorts?{QUERY}", headers=headers).get_data(as_text=True).splitlines()
+    assert cohorts[0] == "cohort,cards,lifetime_value,month_0,month_1,month_2,month_3,month_4,month_5"
+    assert cohorts[1] == "2026-01,2,37.50,1.0,0.5,0.0,0.5,0.0,0.5"
+    campaigns = client.get(f"/api/v1/analytics/campaigns?{QUERY}", headers=headers).get_data(as_text=True)
+    assert campaigns.splitlines()[1].startswith(f"{data['campaign']},June,message,finished,")
+    nps = client.get(f"/api/v1/analytics/nps?{QUERY}", headers=headers).get_data(as_text=True).splitlines()
+    assert nps[:4] == ["group,name,answers,promoters,passives,detractors,nps", "total,,6,3,1,2,17",
+                       "month,2026-05,2,1,0,1,0", "month,2026-06,4,2,1,1,25"]
+    as_json = client.get(f"/api/v1/analytics/nps?{QUERY}", headers=bearer(data["api_key"]))
+    assert as_json.mimetype == "application/json" and as_json.get_json()["total"]["nps"] == 17
+
+
+def test_bad_requests_are_problems(client: FlaskClient, data: dict[str, Any]) -> None:
+    assert client.get("/api/v1/analytics/summary").status_code == 401
+    for query, field in (("from=2026-05-01&to=2026-04-01", "to"), ("days=0", "days"), ("from=yesterday", "from"),
+                         ("format=xml", "format"), ("from=2020-01-01&to=2026-01-01", "from"),
+                         ("to=9999-12-31", "to"), ("from=2999-01-01", "from"), ("from=0001-01-01", "from")):
+        response = client.get(f"/api/v1/analytics/summary?{query}", headers=bearer(data["api_key"]))
+        assert response.status_code == 422, query
+        assert response.mimetype == "application/problem+json"
+        assert field in [error["field"] for error in response.get_json()["errors"]], response.get_json()
+
+
+def test_slow_reports_are_cached_and_refreshed(app: Flask, client: FlaskClient, data: dict[str, Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report counts as slow here: the second answer comes from the cache; the job
+    recomputes it once it is older than REFRESH_AFTER and drops what nobody looked at."""
+    monkeypatch.setattr(analytics_reports, "SLOW_SECONDS", 0.0)
+    first = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key"])).get_json()
+    second = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key"])).get_json()
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert second["computed_at"] == first["computed_at"] and second["cards"] == first["cards"]
+    with app.app_context():
+        session = db.session()
+        now = dt.datetime.now(dt.UTC)
+        assert analytics_reports.refresh(session, now) == 0  # still fresh
+        assert analytics_reports.refresh(session, now + analytics_reports.REFRESH_AFTER + dt.timedelta(seconds=1)) == 1
+        assert analytics_reports.refresh(session, now + dt.timedelta(days=2)) == 0  # unwatched: dropped
+        from service.models import AnalyticsCache
+        assert session.query(AnalyticsCache).count() == 0
+
+
+def test_a_big_brand_gets_its_figures_counted_by_a_job(app: Flask, client: FlaskClient, data: dict[str, Any],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing cached for a big brand: a job counts the report. With immediate jobs (as in
+    this test) it is there when the request looks again; with a worker the answer is 202."""
+    monkeypatch.setattr(analytics_reports, "BIG_BRAND_CARDS", 5)  # brand A has 5 cards, brand B 1
+    body = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key"])).get_json()
+    assert body["cached"] is True and body["cards"]["issued"] == 4
+    small = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key_b"])).get_json()
+    assert small["cached"] is False, "a small brand is counted while it waits"
+
+    asked: list[tuple[int, str]] = []
+    with app.app_context():
+        session = db.session()
+        query = analytics_reports.Query(dt.date(2026, 2, 1), dt.date(2026, 6, 30), 60)
+        with pytest.raises(analytics_reports.Counting):
+            analytics_reports.answer(session, data["brand_a"], "cohorts", query,
+                                     count_later=lambda brand, key: asked.append((brand, key)))
+        assert asked == [(data["brand_a"], "cohorts:2026-02-01:2026-06-30:60")]
+        assert analytics_reports.count_into_cache(session, data["brand_a"], asked[0][1]) is True
+        assert analytics_reports.count_into_cache(session, data["brand_a"], asked[0][1]) is False  # fresh already
+        cohorts = analytics_reports.answer(session, data["brand_a"], "cohorts", query, count_later=asked.append)
+        assert cohorts["cached"] is True and [c["cohort"] for c in cohorts["cohorts"]] == ["2026-02", "2026-03"]
+
+
+def test_a_big_brand_sees_older_figures_while_a_job_recounts_them(app: Flask, data: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics_reports, "BIG_BRAND_CARDS", 5)
+    query = analytics_reports.Query(dt.date(2026, 1, 1), dt.date(2026, 6, 30), 60)
+    key = query.key("summary")
+    asked: list[str] = []
+    with app.app_context():
+        session = db.session()
+        assert analytics_reports.count_into_cache(session, data["brand_a"], key)
+        from service.models import AnalyticsCache
+        row = session.query(AnalyticsCache).one()
+        row.computed_at -= dt.timedelta(hours=2)  # older than FRESH_FOR, younger than STALE_FOR
+        session.commit()
+        stale = analytics_reports.answer(session, data["brand_a"], "summary", query,
+                                         count_later=lambda brand, k: asked.append(k))
+        assert asked == [key], "a recount was asked for"
+        assert stale["cached"] is True and stale["cards"]["issued"] == 4
+        row = session.query(AnalyticsCache).one()
+        row.computed_at -= dt.timedelta(days=2)  # too old to show
+        session.commit()
+        with pytest.raises(analytics_reports.Counting):
+            analytics_reports.answer(session, data["brand_a"], "summary", query, count_later=lambda *_: None)

@@ -1,0 +1,173 @@
+"""Members moving in from another platform: CSV checks, batched writes, safe re-runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from service import db, loyalty
+from service.enrolment.imports import ImportFileError, import_members
+from service.models import Card, Customer, LedgerEntry, Program
+from tests.helpers import bearer
+
+HEADER = "name,email,phone,birthday,balance,tier,joined_at,external_id\n"
+GOOD = (HEADER
+        + "Anna Smith,anna@example.com,+31 6 1234 5678,1990-04-01,250,Gold,2023-05-02,old-1\n"
+        + "Boris Ivanov,boris@example.com,,01.02.1985,0,,2022-01-10T09:30:00Z,old-2\n"
+        + "Chen Li,,+31 6 0000 0003,,40,silver,,old-3\n")
+BAD = (HEADER
+       + "Anna Smith,anna@example.com,,1990-04-01,250,Gold,,old-1\n"   # line 2: fine
+       + "Bad Email,not-an-email,,,10,,,old-2\n"                        # 3
+       + "Bad Date,bad@example.com,,1990-13-45,10,,,old-3\n"            # 4
+       + "Negative,neg@example.com,,,-5,,,old-4\n"                      # 5
+       + "No Tier,tier@example.com,,,5,Diamond,,old-5\n"                # 6
+       + "Anna Again,anna@example.com,,,5,,,old-6\n"                    # 7: same email as line 2
+       + "Same Id,other@example.com,,,5,,,old-1\n"                      # 8: same external_id as line 2
+       + ",nameless@example.com,,,5,,,old-8\n"                          # 9
+       + "Joined Bad,joined@example.com,,,5,,yesterday,old-9\n"         # 10
+       + "Fine Too,fine@example.com,,,7,,,old-10\n")                    # 11
+
+
+def run(app: Flask, csv_text: str, **options: Any) -> Any:
+    with app.app_context():
+        session = db.session()
+        program = session.scalars(select(Program)).one()
+        return import_members(session, program, csv_text, **options)
+
+
+def figures(app: Flask) -> dict[str, Any]:
+    with app.app_context():
+        session = db.session()
+        cards = {card.external_id: card for card in session.scalars(select(Card))}
+        return {
+            "cards": len(cards),
+            "customers": session.scalar(select(func.count()).select_from(Customer)),
+            "balances": {key: card.balance for key, card in cards.items()},
+            "tiers": {key: card.tier for key, card in cards.items()},
+            "ledger_ok": all(card.balance == loyalty.ledger_balance(session, card.id) for card in cards.values()),
+            "imports": session.scalar(select(func.count()).select_from(LedgerEntry)
+                                      .where(LedgerEntry.kind == "import")),
+        }
+
+
+def test_dry_run_reports_every_bad_row_with_its_line_and_writes_nothing(app: Flask, seeded: dict[str, Any]) -> None:
+    report = run(app, BAD, dry_run=True)
+    lines = {(error.line, error.field) for error in report.errors}
+    assert lines == {(3, "email"), (4, "birthday"), (5, "balance"), (6, "tier"), (7, "email"),
+                     (8, "external_id"), (9, "name"), (10, "joined_at")}
+    messages = {error.line: error.message for error in report.errors}
+    assert "negative" in messages[5] and "Diamond" in messages[6] and "line 2" in messages[7]
+    assert "line 2" in messages[8] and "not a date" in messages[4]
+    assert (report.rows, report.valid_rows, report.error_rows, report.created) == (10, 2, 8, 2)
+    assert figures(app)["cards"] == 0
+
+
+def test_import_creates_cards_with_balances_as_ledger_entries_and_tiers(app: Flask, seeded: dict[str, Any]) -> None:
+    report = run(app, GOOD)
+    assert (report.created, report.matched, report.error_rows, report.balances_added) == (3, 0, 0, 2)
+    state = figures(app)
+    assert state["balances"] == {"old-1": 250, "old-2": 0, "old-3": 40}
+    assert state["tiers"] == {"old-1": "Gold", "old-2": None, "old-3": "Silver"}
+    assert state["ledger_ok"] and state["imports"] == 2
+    with app.app_context():
+        session = db.session()
+        anna = session.scalar(select(Card).where(Card.external_id == "old-1"))
+        assert anna.customer.phone == "+31612345678" and anna.customer.birthday == dt.date(1990, 4, 1)
+        assert anna.created_at == dt.datetime(2023, 5, 2, tzinfo=dt.UTC)
+        assert anna.lifetime_points >= 500  # Gold's threshold, so the engine keeps the tier
+        assert anna.points_expire_at is not None
+        entry = session.scalar(select(LedgerEntry).where(LedgerEntry.card_id == anna.id, LedgerEntry.kind == "import"))
+        assert (entry.points, entry.idempotency_key) == (250, "import:old-1")
+        boris = session.scalar(select(Card).where(Card.external_id == "old-2"))
+        assert boris.customer.birthday == dt.date(1985, 2, 1)
+        # the tier survives the next transaction
+        outcome = loyalty.post_transaction(session, anna.id, loyalty.TransactionRequest(type="earn", points=1), "k1")
+        session.commit()
+        assert outcome.response["tier"] == "Gold" and outcome.response["balance"] == 251
+
+
+def test_rerun_is_idempotent(app: Flask, seeded: dict[str, Any]) -> None:
+    run(app, GOOD)
+    before = figures(app)
+    report = run(app, GOOD)
+    assert (report.created, report.matched, report.balances_added) == (0, 3, 0)
+    assert figures(app) == before
+    # a second file that names the same people by email/phone (no external ids) matches them too
+    report = run(app, HEADER + "Anna,ANNA@example.com,,,,,,\nChen,,+31600000003,,,,,\n")
+    assert (report.created, report.matched) == (0, 2)
+    assert figures(app)["cards"] == 3
+
+
+def test_existing_member_gets_the_opening_balance_once(app: Flask, client: FlaskClient,
+                                                       seeded: dict[str, Any]) -> None:
+    issued = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=bearer(seeded["api_key"]),
+                         json={"customer": {"name": "Anna", "email": "anna@example.com"}})
+    assert issued.status_code == 201
+    version = issued.get_json()["version"]
+    for _ in range(2):
+        report = run(app, HEADER + "Anna Smith,anna@example.com,,,100,,,old-1\n")
+        assert (report.created, report.matched) == (0, 1)
+    card = client.get(f"/api/v1/cards/{issued.get_json()['id']}", headers=bearer(seeded["api_key"])).get_json()
+    assert card["balance"] == 100 and card["version"] == version + 1  # the pass was updated, once
+    assert figures(app)["balances"] == {"old-1": 100}
+
+
+def test_batches_commit_and_report_progress(app: Flask, seeded: dict[str, Any]) -> None:
+    rows = "".join(f"Member {i},m{i}@example.com,,,{i},,,ext-{i}\n" for i in range(25))
+    seen: list[int] = []
+    report = run(app, HEADER + rows, batch=10, progress=lambda done, _report: seen.append(done))
+    assert seen == [10, 20, 25] and report.created == 25
+    state = figures(app)
+    assert state["cards"] == 25 and state["ledger_ok"] and sum(state["balances"].values()) == sum(range(25))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"),
+    ("name,shoe_size\n", "unknown column"),
+    ("email,phone\n", "no name column"),
+])
+def test_unusable_file_is_refused_whole(app: Flask, seeded: dict[str, Any], text: str, message: str) -> None:
+    with pytest.raises(ImportFileError, match=message):
+        run(app, text)
+
+
+def test_api_job_shows_progress_and_errors(client: FlaskClient, app: Flask, seeded: dict[str, Any]) -> None:
+    url = f"/api/v1/programs/{seeded['program_id']}/imports"
+    headers = {**bearer(seeded["api_key"]), "Content-Type": "text/csv"}
+    dry = client.post(url + "?dry_run=true", data=BAD, headers=headers)
+    assert dry.status_code == 202, dry.get_json()
+    job = client.get(dry.headers["Location"], headers=headers).get_json()
+    assert job["status"] == "done" and job["dry_run"] and job["error_rows"] == 8
+    assert {e["line"] for e in job["errors"]} == {3, 4, 5, 6, 7, 8, 9, 10}
+    assert figures(app)["cards"] == 0
+    real = client.post(url, data=GOOD, headers=headers)
+    assert real.status_code == 202
+    job = client.get(f"/api/v1/imports/{real.get_json()['id']}", headers=headers).get_json()
+    assert (job["status"], job["total_rows"], job["processed_rows"], job["progress"]) == ("done", 3, 3, 1.0)
+    assert job["created_cards"] == 3 and job["errors"] == []
+    assert figures(app)["cards"] == 3
+    bad = client.post(url, data="name,shoe_size\nx,1\n", headers=headers)
+    assert bad.status_code == 422 and "unknown column" in bad.get_json()["detail"]
+    assert client.get("/api/v1/imports/999999", headers=headers).status_code == 404
+
+
+def test_cli_import_with_dry_run(app: Flask, seeded: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "members.csv"
+    path.write_text(BAD)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import-members", str(path), "--dry-run", "--program", "demo-coffee"])
+    assert result.exit_code == 1
+    assert "line 5: balance: is negative: -5" in result.output and "dry run: nothing written" in result.output
+    assert figures(app)["cards"] == 0
+    path.write_text(GOOD)
+    result = runner.invoke(args=["import-members", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "created 3 cards" in result.output
+    result = runner.invoke(args=["import-members", str(path)])
+    assert "created 0 cards, matched 3 existing; 0 opening balances added" in result.output
