@@ -84,7 +84,7 @@ def card_for_code(brand: Brand, code: str) -> Card:
 def cashier_card_view(card: Card) -> dict[str, Any]:
     money, discount = balance_money(card), effective_discount(card)
     return {
-        **card_view(card),
+        **card_view(card, google=False),
         "program": card.program,
         "balance_money": money_text(money) if money is not None else None,
         "lifetime_spend": money_text(card.lifetime_spend),

@@ -109,10 +109,10 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         session.rollback()
         raise _problem(error) from None
     if not outcome.replayed:
-        webhooks.emit(session, card.brand_id, "transaction.created", outcome.response)
+        webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
         from service import referrals  # referral bonuses at a referred card's first purchase
 
-        referrals.after_purchase(session, card.id, outcome.response)
+        referrals.after_purchase(session, card_id, outcome.response)
     session.commit()
     response = jsonify(outcome.response)
     response.status_code = 201
