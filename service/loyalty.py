@@ -119,6 +119,9 @@ class Outcome:
 
     response: dict[str, Any]
     replayed: bool = False
+    #: The locked card, for callers that go on with it in the same transaction (the session's
+    #: identity map holds clean objects only weakly: without this they would be loaded again).
+    card: Card | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -477,17 +480,17 @@ def post_transaction(session: Session, card_id: int, request: TransactionRequest
     if posted is not None:
         if posted.request_fingerprint != fingerprint(request):
             raise IdempotencyMismatch(idempotency_key)
-        return Outcome(answer(posted), replayed=True)
+        return Outcome(answer(posted), replayed=True, card=card)
     if card.voided:
         raise CardVoided(f"Card {card.id} is voided; it takes no transactions.")
     try:
-        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()))
+        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()), card=card)
     except _AlreadyPosted:
         posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
                                                            LedgerEntry.idempotency_key == idempotency_key)).one()
         if posted.request_fingerprint != fingerprint(request):
             raise IdempotencyMismatch(idempotency_key) from None
-        return Outcome(answer(posted), replayed=True)
+        return Outcome(answer(posted), replayed=True, card=card)
 
 
 # --- rule changes and expiry ----------------------------------------------------------------

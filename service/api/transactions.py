@@ -112,7 +112,7 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
         from service import referrals  # referral bonuses at a referred card's first purchase
 
-        referrals.after_purchase(session, card_id, outcome.response)
+        referrals.after_purchase(session, card_id, outcome.response)  # finds outcome.card in the session
     session.commit()
     response = jsonify(outcome.response)
     response.status_code = 201
