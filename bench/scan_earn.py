@@ -279,7 +279,11 @@ class HttpxSession:
         self.client.close()
 
 
-def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: float, client: str) -> LoadResult:
+def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: float, client: str,
+          pace: float | None = None) -> LoadResult:
+    """`cashiers` threads for `seconds`. With `pace`, each cashier starts a transaction every
+    `pace` seconds (staggered) and its latency counts from the scheduled start, so a server
+    that falls behind shows it; without, each starts the next as soon as one is done."""
     result = LoadResult()
     lock = threading.Lock()
     gate = threading.Barrier(cashiers + 1)
@@ -294,10 +298,18 @@ def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: floa
         purchases: list[float] = []
         errors: list[str] = []
         gate.wait()
+        scheduled = start_at[0] + (pace or 0) * seed / cashiers
         try:
             while not stop.is_set():
                 till = rng.choice(tills)
-                began = time.perf_counter()
+                if pace:
+                    pause = scheduled - time.perf_counter()
+                    if pause > 0 and stop.wait(pause):
+                        break
+                    began = scheduled
+                    scheduled += pace
+                else:
+                    began = time.perf_counter()
                 try:
                     status, card = session.post("/api/v1/cashier/scan", {"code": till.code})
                     scanned = time.perf_counter()
@@ -325,11 +337,12 @@ def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: floa
                 result.purchase.extend(purchases)
                 result.errors.extend(errors)
 
+    start_at = [0.0]
     threads = [threading.Thread(target=cashier, args=(i,), daemon=True) for i in range(cashiers)]
     for thread in threads:
         thread.start()
+    start_at[0] = began = time.perf_counter()
     gate.wait()
-    began = time.perf_counter()
     time.sleep(seconds)
     stop.set()
     for thread in threads:
@@ -476,6 +489,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if warm.errors or not warm.count:
             raise RuntimeError(f"warm-up: {len(warm.errors)} errors, e.g. {warm.errors[:3]}\n{server.tail()}")
         wait_for_pushes(engine, 0, timeout=60)
+        saturated = None
+        if args.saturation_seconds > 0:
+            # capacity: the same cashiers with no pause between customers
+            saturated = drive(port, token, tills, args.cashiers, args.saturation_seconds, args.client)
+            if saturated.errors:
+                raise RuntimeError(f"saturation: {len(saturated.errors)} errors, e.g. {saturated.errors[:3]}")
+            wait_for_pushes(engine, 0, timeout=args.push_timeout)
+            print(f"  saturation: {saturated.count / saturated.seconds:.1f} tx/s, p99 "
+                  f"{saturated.ms(saturated.latencies, 0.99):.1f} ms")
         after_id = max_delivery_id(engine)
         # the profile covers the timed phase only (workers keep their files open: skip, don't delete)
         skip = {path.name: len(path.read_text().splitlines()) for path in events_dir.glob("sql-*.log")}
@@ -485,7 +507,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu0 = {"gunicorn": common.group_cpu_seconds(pg), "postgres": common.group_cpu_seconds(name="postgres"),
                 "consumer": common.cpu_seconds(consumer.process.pid),
                 "apns double": common.cpu_seconds(double.child.process.pid), "bench client": time.process_time()}
-        load = drive(port, token, tills, args.cashiers, args.seconds, args.client)
+        load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=args.pace or None)
         cpu = {"gunicorn": common.group_cpu_seconds(pg), "postgres": common.group_cpu_seconds(name="postgres"),
                "consumer": common.cpu_seconds(consumer.process.pid),
                "apns double": common.cpu_seconds(double.child.process.pid), "bench client": time.process_time()}
@@ -500,7 +522,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         common.stop_process(server)
         summary = double.stop()
         pushes = push_latencies(engine, after_id, read_commits(events_dir), received_file)
-        return {"load": load, "warm": warm, "cpu": cpu, "counts": counts, "drain_s": drain_s, "pushes": pushes,
+        return {"load": load, "warm": warm, "saturated": saturated,
+                "cpu": cpu, "counts": counts, "drain_s": drain_s, "pushes": pushes,
                 "double": summary, "profile": sql_profile(events_dir, skip) if args.profile else None}
     except BaseException:
         for child in (server, consumer):
@@ -541,6 +564,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed phase")
     parser.add_argument("--warmup-seconds", type=float, default=3.0)
+    parser.add_argument("--pace", type=float, default=1.0,
+                        help="seconds between one cashier's transactions in the timed phase (0: no pause)")
+    parser.add_argument("--saturation-seconds", type=float, default=10.0,
+                        help="a phase with no pause first, for capacity (0: skip)")
     parser.add_argument("--cashiers", type=int, default=20, help="concurrent cashier threads (keep-alive each)")
     parser.add_argument("--cards", type=int, default=2000, help="cards (one registration each), picked at random")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
@@ -563,7 +590,9 @@ def main() -> None:
     p50, p99 = load.ms(load.latencies, 0.50), load.ms(load.latencies, 0.99)
     to_push = pushes["to_push"]
     push_ms = {q: common.percentile(to_push, q) * 1000 for q in (0.5, 0.95, 0.99, 1.0)}
-    print(f"\nscan + purchase: {args.cashiers} cashiers, {args.cards} cards, gunicorn -w {args.gunicorn_workers} "
+    pacing = f"each starting one every {args.pace:g} s" if args.pace else "no pause"
+    print(f"\nscan + purchase: {args.cashiers} cashiers ({pacing}), {args.cards} cards, "
+          f"gunicorn -w {args.gunicorn_workers} "
           f"--threads {args.gunicorn_threads}, consumer -w {args.consumer_workers}, client {args.client}, "
           f"postgresql")
     print(f"  {load.count} transactions in {load.seconds:.1f} s: {tx_per_s:.1f} tx/s "
@@ -587,8 +616,16 @@ def main() -> None:
     print(f"  p99 target ({TARGET_P99_MS:.0f} ms) {'met' if ok_latency else 'NOT met'}: {p99:.1f} ms;  "
           f"commit-to-push p95 target ({TARGET_PUSH_MS:.0f} ms) {'met' if ok_push else 'NOT met'}: "
           f"{push_ms[0.95]:.1f} ms")
-    print(json.dumps({"tx_per_s": round(tx_per_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
-                      "commit_to_push_ms": round(push_ms[0.95], 1)}))
+    figures = {"tx_per_s": round(tx_per_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
+               "commit_to_push_ms": round(push_ms[0.95], 1)}
+    saturated = report["saturated"]
+    if saturated is not None:
+        # capacity beside the paced figures: tx_per_s is then what the server can do at most
+        figures = {"tx_per_s": round(saturated.count / saturated.seconds, 1), "p50_ms": round(p50, 2),
+                   "p99_ms": round(p99, 2), "commit_to_push_ms": round(push_ms[0.95], 1),
+                   "paced_tx_per_s": round(tx_per_s, 1),
+                   "saturated_p99_ms": round(saturated.ms(saturated.latencies, 0.99), 2)}
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from service import db, secrets
 from service.models import ApiKey, Brand, Cashier
@@ -28,7 +29,8 @@ def brand_for_api_key(value: str) -> Brand | None:
     prefix = secrets.prefix_of(value, "pk")
     if prefix is None:
         return None
-    key = db.session().scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    # the brand comes in the same query: every authenticated request needs it
+    key = db.session().scalar(select(ApiKey).where(ApiKey.prefix == prefix).options(joinedload(ApiKey.brand)))
     if key is None or key.revoked_at is not None or not secrets.matches(value, key.secret_hash):
         return None
     return key.brand
@@ -38,7 +40,8 @@ def cashier_for_token(value: str) -> Cashier | None:
     prefix = secrets.prefix_of(value, "ct")
     if prefix is None:
         return None
-    cashier = db.session().scalar(select(Cashier).where(Cashier.token_prefix == prefix))
+    cashier = db.session().scalar(
+        select(Cashier).where(Cashier.token_prefix == prefix).options(joinedload(Cashier.brand)))
     if cashier is None or not secrets.matches(value, cashier.token_hash):
         return None
     return cashier

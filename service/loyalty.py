@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
 
 from service.cards import touch
 from service.models import Card, LedgerEntry, Program, Tier, utcnow
@@ -50,6 +51,12 @@ EXPIRY_BATCH = 500
 
 class LoyaltyError(Exception):
     """A transaction the rules refuse; nothing has been written when it is raised."""
+
+
+class CardNotFound(LoyaltyError, LookupError):
+    def __init__(self, card_id: int) -> None:
+        super().__init__(f"No card {card_id} in your brand.")
+        self.card_id = card_id
 
 
 class CardVoided(LoyaltyError):
@@ -112,6 +119,9 @@ class Outcome:
 
     response: dict[str, Any]
     replayed: bool = False
+    #: The locked card, for callers that go on with it in the same transaction (the session's
+    #: identity map holds clean objects only weakly: without this they would be loaded again).
+    card: Card | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -213,20 +223,40 @@ def fingerprint(request: TransactionRequest) -> str:
 # --- database helpers ----------------------------------------------------------------------
 
 
+def _take_sqlite_write_lock(session: Session, card_id: int) -> None:
+    """SQLite has no row locks, and pysqlite starts a transaction only at the first write,
+    so a no-op write comes first: it takes the database write lock (waiting for other
+    writers) and makes every following read see the latest committed state."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = Card.__table__
+        session.execute(table.update().where(table.c.id == card_id).values(id=table.c.id))
+
+
 def lock_card(session: Session, card_id: int) -> Card | None:
     """The card, locked for the rest of the transaction, with fresh values.
 
     PostgreSQL: SELECT ... FOR UPDATE, so concurrent transactions on the card queue here.
-    SQLite has no row locks, and pysqlite starts a transaction only at the first write, so
-    a no-op write comes first: it takes the database write lock (waiting for other writers)
-    and makes every following read see the latest committed state.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        table = Card.__table__
-        session.execute(table.update().where(table.c.id == card_id).values(id=table.c.id))
+    _take_sqlite_write_lock(session, card_id)
     statement = (select(Card).where(Card.id == card_id).with_for_update()
                  .execution_options(populate_existing=True))
     return session.scalars(statement).one_or_none()
+
+
+def lock_card_for_transaction(session: Session, card_id: int, key: str) -> tuple[Card | None, LedgerEntry | None]:
+    """`lock_card`, plus in the same round trip the entry already posted under `key` (if
+    any) and the program with its tiers, which every transaction needs."""
+    _take_sqlite_write_lock(session, card_id)
+    statement = (
+        select(Card, LedgerEntry)
+        .outerjoin(LedgerEntry, and_(LedgerEntry.card_id == Card.id, LedgerEntry.idempotency_key == key))
+        .where(Card.id == card_id)
+        .options(joinedload(Card.program).joinedload(Program.tiers))
+        .with_for_update(of=Card)
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(statement).unique().one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def ledger_balance(session: Session, card_id: int) -> int:
@@ -345,55 +375,122 @@ def transaction_view(card: Card, entry: LedgerEntry, direction: str | None) -> d
     }
 
 
-def _replay(session: Session, card_id: int, key: str, digest: str) -> dict[str, Any] | None:
-    entry = session.scalar(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
-                                                     LedgerEntry.idempotency_key == key))
-    if entry is None:
-        return None
-    if entry.request_fingerprint != digest:
-        raise IdempotencyMismatch(key)
-    return entry.response
+def answer(entry: LedgerEntry) -> dict[str, Any]:
+    """The stored answer of a posted entry. It is stored with the INSERT, before the
+    database has given the entry its id, so the id is filled in here."""
+    return {**(entry.response or {}), "id": entry.id}
+
+
+def _settle_in_memory(card: Card, balance_before: int, now: dt.datetime) -> str | None:
+    """`settle` without reading the ledger: for programs whose points never expire, and
+    for transactions that only add points.
+
+    Debits consume the oldest points first, so adding points never changes which points
+    are the oldest unspent ones, unless there were none: then these are.
+    """
+    program = card.program
+    new_tier = tier_for(program, tier_measure(program, card))
+    direction = tier_direction(card.current_tier, new_tier)
+    card.current_tier = new_tier
+    card.tier = new_tier.name if new_tier is not None else None
+    days = program.points_expire_days
+    if not days or card.balance <= 0:
+        card.points_expire_at = None
+    elif balance_before <= 0:
+        card.points_expire_at = now + dt.timedelta(days=days)
+    return direction
+
+
+class _AlreadyPosted(Exception):
+    """Another request with the same key committed while this one waited for the card."""
+
+
+def _insert_entry(session: Session, card: Card, entry: LedgerEntry) -> int:
+    """INSERT the entry, skipping it if its idempotency key is already taken; returns its id.
+
+    Why not the ORM: PostgreSQL re-reads only the locked card row after waiting for its lock,
+    not the ledger, so a twin request that committed meanwhile is found here, by the unique
+    key, and the transaction is answered as a replay instead of failing.
+    """
+    table = LedgerEntry.__table__
+    values = {column.key: getattr(entry, column.key) for column in table.columns if column.key != "id"}
+    dialect = session.get_bind().dialect.name
+    statement: Any = (postgresql.insert(table) if dialect == "postgresql"
+                      else sqlite.insert(table) if dialect == "sqlite" else None)
+    if statement is None:
+        statement = table.insert()
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["card_id", "idempotency_key"])
+    # Core on the session's connection: no autoflush of this request's card changes before
+    # the entry is known to be new, and none of the ORM's bulk-insert machinery
+    entry_id = session.connection().execute(statement.values(**values).returning(table.c.id)).scalar()
+    if entry_id is None:
+        session.expire(card)  # forget this request's changes to the card
+        raise _AlreadyPosted
+    return int(entry_id)
 
 
 def _apply(session: Session, card: Card, request: TransactionRequest, actor: Actor,
            key: str, now: dt.datetime) -> dict[str, Any]:
     points, amount = _points_and_amount(card, request)
-    if card.balance + points < 0:
-        raise InsufficientBalance(card.balance, -points)
+    balance_before = card.balance
+    if balance_before + points < 0:
+        raise InsufficientBalance(balance_before, -points)
     before = _visible(card)
+    # never added to the session: written by _insert_entry
     entry = LedgerEntry(card_id=card.id, kind=request.type, points=points, amount=amount,
                         store_id=actor.store_id if actor.store_id is not None else request.store_id,
                         cashier_id=actor.cashier_id, idempotency_key=key,
                         request_fingerprint=fingerprint(request), reason=request.reason, created_at=now)
-    session.add(entry)
     card.balance += points
     card.lifetime_points += max(points, 0)
     if request.type == "purchase" and amount is not None:
         card.lifetime_spend = (card.lifetime_spend or Decimal(0)) + amount
-    direction = settle(session, card)
-    if _visible(card) != before:
-        touch(card)
-    entry.response = transaction_view(card, entry, direction)
-    session.flush()
-    return entry.response
+    if not card.program.points_expire_days or (
+            points >= 0 and (balance_before <= 0 or card.points_expire_at is not None)):
+        direction = _settle_in_memory(card, balance_before, now)
+        if _visible(card) != before:
+            touch(card)
+        entry.response = transaction_view(card, entry, direction)
+        entry.id = _insert_entry(session, card, entry)  # the answer goes in with the INSERT
+    else:
+        # a debit with expiring points: which points are the oldest unspent is the ledger's answer
+        entry.id = _insert_entry(session, card, entry)
+        direction = settle(session, card)
+        if _visible(card) != before:
+            touch(card)
+        entry.response = transaction_view(card, entry, direction)
+        session.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id).values(response=entry.response))
+    session.flush()  # UPDATE cards; the outbox's INSERT of the pushes
+    return answer(entry)
 
 
 def post_transaction(session: Session, card_id: int, request: TransactionRequest, idempotency_key: str,
-                     *, actor: Actor | None = None, now: dt.datetime | None = None) -> Outcome:
+                     *, actor: Actor | None = None, now: dt.datetime | None = None,
+                     brand_id: int | None = None) -> Outcome:
     """Apply one transaction to a card, once per idempotency key; the caller commits.
 
     The card row is locked first, so a second request with the same key waits for the
     first to commit and then finds its entry; a second redemption sees the reduced balance.
+    With `brand_id`, a card of another brand is not found.
     """
-    card = lock_card(session, card_id)
-    if card is None:  # callers check the card belongs to the brand first; this is a bug guard
-        raise LookupError(f"no card {card_id}")
-    stored = _replay(session, card.id, idempotency_key, fingerprint(request))
-    if stored is not None:
-        return Outcome(stored, replayed=True)
+    card, posted = lock_card_for_transaction(session, card_id, idempotency_key)
+    if card is None or (brand_id is not None and card.brand_id != brand_id):
+        raise CardNotFound(card_id)
+    if posted is not None:
+        if posted.request_fingerprint != fingerprint(request):
+            raise IdempotencyMismatch(idempotency_key)
+        return Outcome(answer(posted), replayed=True, card=card)
     if card.voided:
         raise CardVoided(f"Card {card.id} is voided; it takes no transactions.")
-    return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()))
+    try:
+        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()), card=card)
+    except _AlreadyPosted:
+        posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
+                                                           LedgerEntry.idempotency_key == idempotency_key)).one()
+        if posted.request_fingerprint != fingerprint(request):
+            raise IdempotencyMismatch(idempotency_key) from None
+        return Outcome(answer(posted), replayed=True, card=card)
 
 
 # --- rule changes and expiry ----------------------------------------------------------------

@@ -129,9 +129,14 @@ class Program(Base):
     background_color: Mapped[str] = mapped_column(String(7), default="#3b2417")
     foreground_color: Mapped[str] = mapped_column(String(7), default="#ffffff")
     label_color: Mapped[str] = mapped_column(String(7), default="#e8c9a0")
-    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    icon_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Deferred: scans and transactions load the program on every request and never need
+    # the images; building a pass loads all three in one query.
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                   deferred_group="images")
+    icon_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                   deferred_group="images")
+    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                    deferred_group="images")
     # Apple identity: must match the signing certificate's UID and OU.
     pass_type_identifier: Mapped[str] = mapped_column(String(200))
     team_identifier: Mapped[str] = mapped_column(String(20))
@@ -379,7 +384,7 @@ class Tier(Base):
     background_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
     foreground_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
     label_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="tiers")

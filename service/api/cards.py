@@ -18,11 +18,12 @@ from service.problems import Problem, validation_problem
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
 
 
-def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
-    """`ensure_google`: insert the card's Google Wallet object now if Google lacks it (issue, GET)."""
+def card_view(card: Card, *, ensure_google: bool = False, google: bool = True) -> dict[str, Any]:
+    """`ensure_google`: insert the card's Google Wallet object now if Google lacks it (issue, GET).
+    `google=False` (the till): no save link, which costs an RSA signature, nor its counts."""
     brand = card.program.brand
     settings = current_app.config["PASSCAST"]
-    google = card_google_view(db.session(), settings, card, ensure=ensure_google)
+    wallet = card_google_view(db.session(), settings, card, ensure=ensure_google) if google else None
     return {
         "id": card.id,
         "program_id": card.program_id,
@@ -38,8 +39,8 @@ def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
         "created_at": card.created_at,
         "barcode_message": barcode_message(card, brand),
         "apple_pass_url": apple_pass_url(card, brand, settings.public_base_url),
-        "google_save_url": google["save_url"],
-        "google_wallet": google,
+        "google_save_url": wallet["save_url"] if wallet is not None else None,
+        "google_wallet": wallet,
     }
 
 

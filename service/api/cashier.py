@@ -13,6 +13,7 @@ from typing import Any
 from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from passes.cardcode import decode_card_code, parse_short_number
 from passes.errors import CardCodeError
@@ -67,7 +68,10 @@ def card_for_code(brand: Brand, code: str) -> Card:
     """The brand's card a scanned code or typed short number names; problems otherwise."""
     text = code.strip()
     number = _typed_number(text) if _TYPED.fullmatch(text) else _verified_number(brand, text)
-    card = db.session().scalar(select(Card).where(Card.brand_id == brand.id, Card.number == number))
+    # what the till shows next comes in the same query (program, its tiers, the holder)
+    card = db.session().scalars(
+        select(Card).where(Card.brand_id == brand.id, Card.number == number)
+        .options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))).unique().first()
     if card is None:
         raise Problem(404, "Card not found", f"No card with this number in {brand.name}.",
                       type_="/problems/card-not-found")
@@ -80,7 +84,7 @@ def card_for_code(brand: Brand, code: str) -> Card:
 def cashier_card_view(card: Card) -> dict[str, Any]:
     money, discount = balance_money(card), effective_discount(card)
     return {
-        **card_view(card),
+        **card_view(card, google=False),
         "program": card.program,
         "balance_money": money_text(money) if money is not None else None,
         "lifetime_spend": money_text(card.lifetime_spend),

@@ -20,6 +20,7 @@ from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, Transaction
 from service.auth import require_brand_or_cashier
 from service.loyalty import (
     Actor,
+    CardNotFound,
     CardVoided,
     IdempotencyMismatch,
     InsufficientBalance,
@@ -72,6 +73,8 @@ def _actor(store_id: int | None) -> Actor:
 
 
 def _problem(error: LoyaltyError) -> Problem:
+    if isinstance(error, CardNotFound):
+        return Problem(404, "Card not found", str(error))
     if isinstance(error, InsufficientBalance):
         return Problem(409, "Insufficient balance", str(error), type_="/problems/insufficient-balance",
                        balance=error.balance, requested=error.requested)
@@ -96,19 +99,20 @@ def _problem(error: LoyaltyError) -> Problem:
 def post(body: dict[str, Any], card_id: int) -> Response:
     """Earn or redeem points, or record a purchase (which earns by the program's rules)."""
     key = idempotency_key()
-    card = brand_card(card_id)
     actor = _actor(body.get("store_id"))
     session = db.session()
     try:
-        outcome = post_transaction(session, card.id, TransactionRequest(**body), key, actor=actor)
+        # locks the card and checks it is the brand's in one query (a 404 otherwise)
+        outcome = post_transaction(session, card_id, TransactionRequest(**body), key, actor=actor,
+                                   brand_id=g.brand.id)
     except LoyaltyError as error:
         session.rollback()
         raise _problem(error) from None
     if not outcome.replayed:
-        webhooks.emit(session, card.brand_id, "transaction.created", outcome.response)
+        webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
         from service import referrals  # referral bonuses at a referred card's first purchase
 
-        referrals.after_purchase(session, card.id, outcome.response)
+        referrals.after_purchase(session, card_id, outcome.response)  # finds outcome.card in the session
     session.commit()
     response = jsonify(outcome.response)
     response.status_code = 201

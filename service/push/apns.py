@@ -297,6 +297,8 @@ class AsyncApnsClient:
             timeout=timeout,
             idle_timeout=idle_timeout,
             default_headers=[("user-agent", "passcast-push/1")],
+            # APNs reads the {} payload to END_STREAM; every header costs HPACK work per push
+            send_content_length=False,
         )
 
     async def send(self, token: str, topic: str, *, attempt: int = 0) -> PushResult:

@@ -10,23 +10,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from service.models import Card, PushDelivery, Registration, utcnow
+from service.models import Card, utcnow
 from service.push import outbox
 
 CHUNK = 1000
-
-
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(PushDelivery).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(PushDelivery).on_conflict_do_nothing()
-    return insert(PushDelivery)
 
 
 def bump_cards(
@@ -62,43 +52,7 @@ def bump_cards(
                     for card_id, stamp in recent
                 ],
             )
-        columns = [
-            "card_id",
-            "card_version",
-            "registration_id",
-            "push_token",
-            "client_kind",
-            "topic",
-            "campaign_id",
-            "status",
-            "attempts",
-            "created_at",
-        ]
-        source = (
-            select(
-                Registration.card_id,
-                Card.version,
-                Registration.id,
-                Registration.push_token,
-                Registration.client_kind,
-                Registration.pass_type_identifier,
-                literal(campaign_id),
-                literal("queued"),
-                literal(0),
-                literal(now, type_=PushDelivery.created_at.type),
-            )
-            .join(Card, Card.id == Registration.card_id)
-            .where(Registration.card_id.in_(chunk), Registration.active.is_(True))
-            .order_by(Registration.id)
-        )
-        # RETURNING gives the ids of exactly the rows written (a token repeated on one card
-        # is skipped by ON CONFLICT): no second query over push_deliveries per chunk.
-        ids = list(
-            session.scalars(
-                _insert_ignoring_duplicates(session).from_select(columns, source).returning(PushDelivery.id)
-            )
-        )
-        outbox.remember(session, ids)
+        ids = outbox.queue_deliveries(session, chunk, campaign_id=campaign_id, now=now)
         queued += len(ids)
     session.expire_all()
     return queued

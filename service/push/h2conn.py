@@ -38,6 +38,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hpack import NeverIndexedHeaderTuple
 
 _CONFIG = h2.config.H2Configuration(
     client_side=True,
@@ -348,6 +349,7 @@ class H2Client:
         timeout: float = 10.0,
         idle_timeout: float = 3600.0,
         default_headers: Iterable[tuple[str, str]] = (),
+        send_content_length: bool = True,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "https" or not parts.hostname:
@@ -360,6 +362,8 @@ class H2Client:
         self.timeout = timeout
         self.idle_timeout = idle_timeout
         self.default_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in default_headers]
+        # optional in HTTP/2 (the DATA frames' END_STREAM ends the body); one header less to encode
+        self.send_content_length = send_content_length
         self._conn: _Connection | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
         self._closed = False
@@ -381,11 +385,13 @@ class H2Client:
             (b":method", method.encode("ascii")),
             (b":scheme", b"https"),
             (b":authority", self.authority),
-            (b":path", path.encode("latin-1")),
+            # A path differs on every request (APNs: one per device token): never indexed, so
+            # it does not churn the HPACK dynamic table that the repeated headers live in.
+            NeverIndexedHeaderTuple(b":path", path.encode("latin-1")),
             *self.default_headers,
             *headers,
         ]
-        if body:
+        if body and self.send_content_length:
             all_headers.append((b"content-length", str(len(body)).encode("ascii")))
         resent = False
         while True:

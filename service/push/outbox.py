@@ -1,24 +1,30 @@
 """The push outbox: a card's new version and its pushes are written in one transaction.
 
 Whoever changes a card calls `cards.touch(card)` and commits; nothing else. A flush hook
-sees the version change and adds one PushDelivery row per active registration in that
-same transaction; after the commit the rows' ids go to the job queue. If the process dies
+sees the version change and, in that same flush, writes one PushDelivery row per distinct
+active token of the card with a single INSERT ... SELECT (no registration rows travel to
+Python and back); after the commit the rows' ids go to the job queue. If the process dies
 between commit and enqueue, the rows are still "queued" and the sweeper finds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, insert, inspect, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.models import Card, PushDelivery, Registration
+from service.models import Card, PushDelivery, Registration, utcnow
 
 _PENDING = "passcast_push_ids"
+_CHANGED = "passcast_changed_cards"
 _enqueue: Callable[[list[int]], None] | None = None
 BATCH = 2000
+_COLUMNS = ["card_id", "card_version", "registration_id", "push_token", "client_kind", "topic",
+            "campaign_id", "status", "attempts", "created_at"]
 
 
 def set_enqueuer(enqueue: Callable[[list[int]], None]) -> None:
@@ -27,26 +33,37 @@ def set_enqueuer(enqueue: Callable[[list[int]], None]) -> None:
     _enqueue = enqueue
 
 
-def deliveries_for(session: Session, cards: Iterable[Card], campaign_id: int | None = None) -> list[PushDelivery]:
-    """One queued delivery per distinct active token of each card, for its current version."""
-    by_id = {card.id: card for card in cards}
-    if not by_id:
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    """A token registered twice for one card (two device ids) is pushed once per version."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(PushDelivery).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(PushDelivery).on_conflict_do_nothing()
+    return insert(PushDelivery)
+
+
+def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: int | None = None,
+                     now: dt.datetime | None = None) -> list[int]:
+    """Queue a push to every active token of these cards, for each card's version in the database.
+
+    One statement; returns the ids written, which are also enqueued after the commit.
+    """
+    if not card_ids:
         return []
-    registrations = session.scalars(
-        select(Registration).where(Registration.card_id.in_(by_id), Registration.active.is_(True))
-        .order_by(Registration.id))
-    deliveries: list[PushDelivery] = []
-    seen: set[tuple[int, str]] = set()
-    for registration in registrations:
-        if (registration.card_id, registration.push_token) in seen:
-            continue
-        seen.add((registration.card_id, registration.push_token))
-        deliveries.append(PushDelivery(
-            card_id=registration.card_id, card_version=by_id[registration.card_id].version,
-            registration_id=registration.id, push_token=registration.push_token,
-            client_kind=registration.client_kind, topic=registration.pass_type_identifier,
-            campaign_id=campaign_id, status="queued", attempts=0))
-    return deliveries
+    source = (
+        select(Registration.card_id, Card.version, Registration.id, Registration.push_token,
+               Registration.client_kind, Registration.pass_type_identifier, literal(campaign_id),
+               literal("queued"), literal(0), literal(now or utcnow(), type_=PushDelivery.created_at.type))
+        .join(Card, Card.id == Registration.card_id)
+        .where(Registration.card_id.in_(card_ids), Registration.active.is_(True))
+        .order_by(Registration.id)
+    )
+    # RETURNING gives exactly the rows written (duplicates are skipped by ON CONFLICT).
+    statement = _insert_ignoring_duplicates(session).from_select(_COLUMNS, source).returning(PushDelivery.id)
+    ids = list(session.connection().execute(statement).scalars())  # Core: no ORM bulk-insert layer
+    remember(session, ids)
+    return ids
 
 
 def remember(session: Session, ids: list[int]) -> None:
@@ -61,17 +78,18 @@ def _version_changed(card: Card) -> bool:
 
 
 @event.listens_for(Session, "before_flush")
-def _queue_pushes(session: Session, _context: Any, _instances: Any) -> None:
-    changed = [obj for obj in session.dirty if isinstance(obj, Card) and _version_changed(obj)]
-    if not changed:
-        return
-    with session.no_autoflush:
-        session.add_all(deliveries_for(session, changed))
+def _note_changed_cards(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [obj.id for obj in session.dirty if isinstance(obj, Card) and _version_changed(obj)]
+    if changed:
+        session.info.setdefault(_CHANGED, set()).update(changed)
 
 
 @event.listens_for(Session, "after_flush")
-def _remember_ids(session: Session, _context: Any) -> None:
-    remember(session, [obj.id for obj in session.new if isinstance(obj, PushDelivery)])
+def _queue_for_changed_cards(session: Session, _context: Any) -> None:
+    # The cards' new versions are in the database now, so the INSERT ... SELECT reads them.
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        queue_deliveries(session, sorted(changed))
 
 
 @event.listens_for(Session, "after_commit")
@@ -85,3 +103,4 @@ def _enqueue_committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_CHANGED, None)

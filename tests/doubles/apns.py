@@ -62,6 +62,8 @@ ANSWERS: dict[str, tuple[int, str | None]] = {
     "unavailable": (503, "ServiceUnavailable"),
 }
 
+#: A per-token "answer" that is no answer: the request is left hanging.
+HANG = "hang"
 #: Apple rejects provider tokens whose iat is more than an hour old.
 TOKEN_MAX_AGE = 3600
 #: What APNs advertises once a connection is authenticated.
@@ -127,6 +129,7 @@ class _Connection(asyncio.Protocol):
         self.cert_topic: str | None = None
         self.stream_limit_raised = False
         self.good_tokens: dict[bytes, float] = {}  # provider JWT -> iat, verified once
+        self.going_away = False  # GOAWAY sent: later streams are left unprocessed
 
     # asyncio.Protocol ---------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class _Connection(asyncio.Protocol):
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif kind is h2.events.StreamEnded:
                 stream = self.streams.pop(event.stream_id, None)
-                if stream is not None:
+                if stream is not None and not self.going_away:
                     self._answer(event.stream_id, stream)
             elif kind is h2.events.WindowUpdated or kind is h2.events.RemoteSettingsChanged:
                 self._send_pending()
@@ -227,11 +230,21 @@ class _Connection(asyncio.Protocol):
         auth = "certificate" if self.cert_auth else "none"
         try:
             token, auth = self._check(headers, body)
+            if self.double.answers.get(token.lower()) == HANG:
+                return
             status, reason = self.double._answer_for(token)
         except _Rejected as rejected:
             status, reason = rejected.status, rejected.reason
         self.double._record(self.id, stream_id, headers, body, token, auth, status, reason)
         self._respond(stream_id, status, reason)
+        budget = self.double._goaway_after
+        if budget is not None:
+            self.double._goaway_after = budget - 1
+            if budget <= 1:
+                self.double._goaway_after = None
+                self.going_away = True
+                assert self.conn is not None
+                self.conn.close_connection(last_stream_id=stream_id)
 
     def _check(self, headers: dict[bytes, bytes], body: bytes) -> tuple[str, str]:
         if headers.get(b":method") != b"POST":
@@ -354,6 +367,7 @@ class ApnsDouble:
         self.clock = clock
         self.answers: dict[str, str] = {}
         self.default_answer = "ok"
+        self._goaway_after: int | None = None
         self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._ssl.minimum_version = ssl.TLSVersion.TLSv1_2
         self._ssl.load_cert_chain(str(cert_file), str(key_file))
@@ -387,8 +401,9 @@ class ApnsDouble:
         return f"https://{self.host}:{self.port}"
 
     def set_answer(self, token: str, kind: str) -> None:
-        """Answer `token` with one of ANSWERS ("ok", "bad_token", "unregistered", ...)."""
-        if kind not in ANSWERS:
+        """Answer `token` with one of ANSWERS ("ok", "bad_token", "unregistered", ...), or
+        "hang": never answer it (the stream stays open until the client gives up)."""
+        if kind not in ANSWERS and kind != HANG:
             raise ValueError(f"unknown answer {kind!r}; choose from {sorted(ANSWERS)}")
         self.answers[token.lower()] = kind
 
@@ -421,6 +436,13 @@ class ApnsDouble:
             self._provider_tokens.clear()
         self.answers.clear()
         self.default_answer = "ok"
+        self._goaway_after = None
+
+    def goaway_after(self, answered: int) -> None:
+        """After `answered` more answers on a connection, send GOAWAY naming the last answered
+        stream and leave every later stream unprocessed, as APNs does when it sheds a
+        connection mid-batch; the client must resend those on a new connection."""
+        self._goaway_after = answered
 
     def goaway_all(self) -> None:
         """Close every open connection with GOAWAY (what APNs does for maintenance)."""

@@ -375,6 +375,43 @@ def test_sender_reconnects_after_goaway(cert_sender: ApnsSender, apns: ApnsDoubl
     assert first.connection_id != second.connection_id
 
 
+def test_goaway_in_the_middle_of_a_batch_resends_only_the_unprocessed_streams(
+    cert_sender: ApnsSender, apns: ApnsDouble, pki: Pki
+) -> None:
+    """APNs sheds connections with GOAWAY(last_stream_id): streams above it were never
+    processed and must go again on a new connection; the ones below must not."""
+    tokens = [hex_token(5000 + n) for n in range(60)]
+    apns.goaway_after(25)
+
+    results = cert_sender.send_batch(tokens, pki.topic)
+
+    assert [r.status for r in results] == ["accepted"] * 60
+    requests = apns.requests
+    assert sorted(r.token for r in requests) == sorted(tokens)  # each token answered exactly once
+    first, *others = sorted({r.connection_id for r in requests})
+    assert others, "the unprocessed streams went on a new connection"
+    assert sum(1 for r in requests if r.connection_id == first) == 25
+
+
+def test_a_request_without_an_answer_times_out_as_retry_and_the_rest_go_through(
+    pki: Pki, apns: ApnsDouble
+) -> None:
+    silent, fine = hex_token(6001), [hex_token(6002 + n) for n in range(5)]
+    apns.set_answer(silent, "hang")
+    with ApnsSender(cert_credentials(pki), endpoint=apns.url, ca_file=pki.ca_cert, timeout=0.5) as sender:
+        started = time.monotonic()
+        first, *rest = sender.send_batch([silent, *fine], pki.topic)
+        waited = time.monotonic() - started
+        assert first.status == "retry" and "RequestTimeout" in (first.reason or "")
+        assert first.retry_after is not None and first.retry_after > 0
+        assert [r.status for r in rest] == ["accepted"] * 5
+        assert 0.4 < waited < 5
+        # the connection survived the abandoned stream
+        [again] = sender.send_batch([hex_token(6100)], pki.topic)
+        assert again.status == "accepted"
+    assert len({r.connection_id for r in apns.requests}) == 1
+
+
 def test_shared_sender_is_one_per_credential(pki: Pki, apns: ApnsDouble) -> None:
     try:
         a = ApnsSender.shared(cert_credentials(pki), endpoint=apns.url, ca_file=str(pki.ca_cert))

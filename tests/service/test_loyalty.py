@@ -387,6 +387,41 @@ def test_points_expire_oldest_first_and_the_pass_says_when(client: FlaskClient, 
     assert_ledger_matches(app, card["id"], 0)
 
 
+def test_cached_expiry_date_always_equals_the_ledgers_answer(client: FlaskClient, seeded: dict[str, Any],
+                                                             app: Flask) -> None:
+    """Earning skips the ledger query for the expiry date (FIFO: new points are never the
+    oldest unless the card was empty); after every step of a random walk of earns, purchases
+    and redemptions, the stored date is what the full ledger computation says."""
+    import random
+
+    program_id = make_program(app, seeded, points_expire_days=30)
+    card = issue(client, seeded, program_id)
+    rng = random.Random(20261123)
+    when = utcnow().replace(microsecond=0) - dt.timedelta(days=200)
+    balance = 0
+    for _ in range(40):
+        when += dt.timedelta(days=rng.randint(0, 6), seconds=rng.randint(1, 3600))
+        choice = rng.random()
+        if choice < 0.35 and balance > 0:
+            answer = _post_at(app, card["id"], when, type="redeem", points=rng.randint(1, balance))
+        elif choice < 0.45 and balance > 0:
+            answer = _post_at(app, card["id"], when, type="redeem", points=balance)  # empties the card
+        elif choice < 0.7:
+            answer = _post_at(app, card["id"], when, type="purchase",
+                              amount=Decimal(f"{rng.randint(1, 90)}.50"))
+        else:
+            answer = _post_at(app, card["id"], when, type="earn", points=rng.randint(1, 40))
+        balance = answer["balance"]
+        with app.app_context():
+            session = db.session()
+            stored = session.get(Card, card["id"])
+            assert stored is not None
+            expected = loyalty.next_expiry(session, stored)
+            assert stored.points_expire_at == expected, (answer, expected)
+            assert (answer["points_expire_at"] or None) == (expected.isoformat() if expected else None)
+    assert_ledger_matches(app, card["id"], balance)
+
+
 def test_expiry_job_is_scheduled_daily() -> None:
     from service import loyalty_tasks
 

@@ -26,6 +26,7 @@ from service.config import Settings
 from service.models import Card, PushDelivery, Registration
 from service.push.delivery import CHUNK
 from service.push.fanout import bump_cards
+from tests.conftest import _empty_tables
 from tests.doubles.apns import ApnsDouble
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
@@ -117,6 +118,7 @@ def test_killed_worker_loses_no_push(settings: Settings, database_url: str, apns
             worker.wait(10)
     finally:
         app.extensions["db_engine"].dispose()
+        _empty_tables(settings.database_url)  # the next tests share this database and the demo brand
 
     counts = Counter(request.token for request in apns.requests)
     assert set(counts) == {f"{n:064x}" for n in range(CARDS)}
