@@ -286,7 +286,8 @@ class LedgerEntry(Base):
     __table_args__ = (UniqueConstraint("card_id", "idempotency_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    # no index of its own: ix_ledger_entries_card_created (below) serves lookups by card
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     kind: Mapped[str] = mapped_column(String(20))  # issue | earn | redeem | purchase | expire | adjust | import
     points: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)

@@ -458,7 +458,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_entries_card_created', ['card_id', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ledger_entries_card_id'), ['card_id'], unique=False)
         batch_op.create_index('ix_ledger_entries_created_kind', ['created_at', 'kind', 'card_id'], unique=False)
 
     op.create_table('nps_answers',
@@ -588,7 +587,6 @@ def downgrade() -> None:
     op.drop_table('nps_answers')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_created_kind')
-        batch_op.drop_index(batch_op.f('ix_ledger_entries_card_id'))
         batch_op.drop_index('ix_ledger_entries_card_created')
 
     op.drop_table('ledger_entries')
