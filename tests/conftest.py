@@ -76,6 +76,9 @@ def _throwaway_postgresql_database(server_url: str) -> Iterator[str]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
+        # Tests commit thousands of times; none of them is about surviving a database crash,
+        # so no commit needs to wait for its WAL flush.
+        connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -101,7 +104,13 @@ def _empty_tables(url: str) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: the tables are tiny, and TRUNCATE of every table costs
+            # ~300 ms per test (new files for each), DELETE ~20 ms. Ids restart as before.
+            sequences = connection.execute(text(
+                "SELECT sequence_schema || '.' || sequence_name FROM information_schema.sequences")).scalars().all()
+            connection.exec_driver_sql("; ".join(
+                [f"DELETE FROM {table}" for table in tables]
+                + [f"ALTER SEQUENCE {sequence} RESTART" for sequence in sequences]))
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
