@@ -621,6 +621,9 @@ class ImportJob(Base):
 
 # What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date
 # (cohort activity, purchases after a campaign), the ledger by date (active/lapsed windows).
+# "Already a member?" (issuing, the join page, imports) looks customers up by email or phone.
+Index("ix_customers_email", Customer.email)
+Index("ix_customers_phone", Customer.phone)
 Index("ix_cards_brand_created", Card.brand_id, Card.created_at)
 Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created_at)
 Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)

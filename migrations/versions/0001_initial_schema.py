@@ -186,6 +186,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index('ix_customers_email', ['email'], unique=False)
+        batch_op.create_index('ix_customers_phone', ['phone'], unique=False)
 
     op.create_table('programs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -646,6 +648,8 @@ def downgrade() -> None:
 
     op.drop_table('programs')
     with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_phone')
+        batch_op.drop_index('ix_customers_email')
         batch_op.drop_index(batch_op.f('ix_customers_brand_id'))
 
     op.drop_table('customers')
