@@ -1,6 +1,6 @@
 """One campaign to N registrations, end to end, against the APNs double in another process.
 
-    .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 1]
+    .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 4]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench | --sqlite]
         [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--profile] [--chunk C]
         [--plain-consumer] [--keep]
@@ -24,9 +24,13 @@ Then, in the same run, N requests to the same double one stream at a time
 diagnosis the same client with the default max_in_flight is also timed (sender_only_per_s:
 the ceiling of the sending layer alone, without database or queue).
 
-One consumer thread is the default: the consumer is CPU-bound in its HTTP/2 client, and
-more threads only add GIL contention and longer httpcore queues (measured: 1 thread at
-least as fast as 2 or 4, with less CPU per push). --chunk overrides delivery.CHUNK in the
+Four consumer threads are the default, as `make run` starts the worker (WORKER_THREADS=4):
+while one thread claims or records a chunk in the database, another's chunk is on the
+wire, all sharing the one HTTP/2 connection per certificate. (Measured 2026-11-23, machine
+busy: 1 thread 1785/s, 2 threads 2289/s, 4 threads 2762/s. The consumer spends ~0.13-0.16
+ms of CPU per push, so one thread is not CPU-bound: it mostly waits, for the database
+between chunks and for the tail of each chunk's answers.)
+--chunk overrides delivery.CHUNK in the
 consumer for experiments. --plain-consumer starts .venv/bin/huey_consumer itself.
 
 --profile runs the consumer under cProfile (worker threads and the APNs event-loop thread
@@ -347,7 +351,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000, help="registrations (one card each) in the campaign")
-    parser.add_argument("--workers", type=int, default=1, help="huey consumer threads (one process)")
+    parser.add_argument("--workers", type=int, default=4, help="huey consumer threads (one process)")
     parser.add_argument("--single-n", type=int, default=0, help="requests of the single-stream run (default N)")
     parser.add_argument("--database-url", default=None,
                         help=f"PostgreSQL, recreated (default {common.DEFAULT_DATABASE_URL})")
