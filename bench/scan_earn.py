@@ -15,7 +15,9 @@ on a Redis database of its own (flushed first), and gunicorn
 (`gunicorn -w W --threads T wsgi:app`) with the same settings. gunicorn runs through this
 script (`--server-child`), which adds bench instrumentation from outside the service: a
 SQLAlchemy `after_commit` listener that writes the wall-clock time of each commit that
-queued push deliveries, with their ids (and with --profile, per-request SQL counts).
+queued push deliveries, with their ids (and with --profile, per-request SQL counts; with
+PASSCAST_BENCH_GC=1 in the environment, every garbage collection's pause, to gc-<pid>.log
+in the --keep'd events folder: how the 60-400 ms full-collection pauses were found).
 
 Timed: `--cashiers` threads, each with its own keep-alive connection, loop for
 `--seconds`: pick a random card, POST /api/v1/cashier/scan {"code": barcode_message},
@@ -64,6 +66,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_P99_MS = 50.0
 TARGET_PUSH_MS = 1000.0
 PROFILE_ENV = "PASSCAST_BENCH_SQL_PROFILE"
+GC_ENV = "PASSCAST_BENCH_GC"
 PENDING_KEY = "passcast_push_ids"  # service.push.outbox._PENDING, read only
 
 
@@ -144,6 +147,20 @@ def server_child(argv: list[str]) -> None:
         ids = session.info.get(PENDING_KEY)
         if ids:
             write("commit", f"{time.time():.6f} {','.join(map(str, ids))}")
+
+    if os.environ.get(GC_ENV):  # each collection: wall time, generation, pause ms, objects freed
+        import gc
+
+        gc_start: dict[str, float] = {}
+
+        def _gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                gc_start["t"] = time.perf_counter()
+            else:
+                pause_ms = (time.perf_counter() - gc_start["t"]) * 1000
+                write("gc", f"{time.time():.6f} {info['generation']} {pause_ms:.2f} {info['collected']}")
+
+        gc.callbacks.append(_gc)
 
     if os.environ.get(PROFILE_ENV):
         import flask
