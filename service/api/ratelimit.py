@@ -14,6 +14,7 @@ import time
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from service import secrets
 from service.problems import Problem, problem_response
@@ -50,6 +51,20 @@ def _too_many(error: RateLimitExceeded) -> Response:
     wait = int(current.reset_at - time.time()) + 1 if current is not None else 60
     response.headers["Retry-After"] = str(max(1, wait))
     return response
+
+
+def allow_join_attempt() -> tuple[bool, int]:
+    """Count one join-form submission from this address; (allowed, seconds to wait if not).
+
+    Not a route limit of Flask-Limiter: the page answers a refusal in the visitor's language
+    with the form kept, instead of the API's problem+json."""
+    limiter = current_app.extensions["passcast_limiter"]
+    address = get_remote_address()
+    for item in parse_many(current_app.config["PASSCAST"].join_rate_limit):
+        if not limiter.limiter.hit(item, "join", address):
+            reset_at, _remaining = limiter.limiter.get_window_stats(item, "join", address)
+            return False, max(1, int(reset_at - time.time()) + 1)
+    return True, 0
 
 
 def init_app(app: Flask) -> Limiter:

@@ -25,6 +25,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from sqlalchemy import select
 
 from service import db, referrals, webhooks
+from service.api import ratelimit
 from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
 from service.enrolment import forms, poster
 from service.enrolment.i18n import Words, choose_language
@@ -124,6 +125,12 @@ def join_submit(ref: str) -> Response:
     form = forms.read_form(request.form, words.language, utcnow().date())
     if form.details is None:
         return _form_page(program, words, form, status=422)
+    allowed, wait = ratelimit.allow_join_attempt()
+    if not allowed:
+        form.errors = {"form": "error_rate", **form.errors}
+        response = _form_page(program, words, form, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     card, created = _existing_as_typed(program, form) or issue_card(session, program, form.details)
     if created:
         referrer = referrals.referrer_for(session, program, form.ref)

@@ -131,6 +131,23 @@ def test_a_post_without_the_token_or_cookie_is_refused(client: FlaskClient, app:
     assert count(app, Card) == 0
 
 
+def test_one_address_is_slowed_after_ten_joins_a_minute(client: FlaskClient, app: Any,
+                                                        seeded: dict[str, Any]) -> None:
+    """Typing other people's phone numbers to find their cards is slowed down (JOIN_RATE_LIMIT)."""
+    for number in range(10):
+        assert join(client, phone=f"+3161000{number:04d}").status_code == 303
+    refused = join(client, phone="+31610009999")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Too many tries" in html and 'value="+31610009999"' in html  # the form is kept
+    assert count(app, Card) == 10
+    other = client.application.test_client()  # another address has its own budget
+    token = form_token(other)
+    body = {"name": "Bo", "phone": "+31612120000", "consent": "yes", "csrf_token": token}
+    assert other.post("/join/demo-coffee", data=body, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 303
+    assert count(app, Card) == 11
+
+
 def test_russian_from_accept_language_and_lang_overrides(client: FlaskClient, seeded: dict[str, Any]) -> None:
     html = client.get("/join/demo-coffee", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}).get_data(True)
     assert "Получить карту" in html and 'lang="ru"' in html
