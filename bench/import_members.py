@@ -13,7 +13,8 @@ API job call it (validation while streaming, one commit per --batch rows). Then,
 check that every row became exactly one card, the ledger's `import` entries add up to the
 balances, and a second run (re-run) creates nothing and adds no balance; its time is printed too.
 
-Last line: JSON {"rows": .., "seconds": .., "rows_per_s": ..} for the first run.
+Last line: JSON {"rows": .., "seconds": .., "rows_per_s": .., "rerun_seconds": .., "rerun_rows_per_s": ..,
+"batch": .., "database": ..}: the first run, then the re-run of the same file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from _common import (  # noqa: E402
     remove_workdir,
     seed_demo,
 )
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, make_url, select  # noqa: E402
 
 from service import create_app, db  # noqa: E402
 from service.enrolment.imports import COLUMNS, import_members  # noqa: E402
@@ -105,16 +106,18 @@ def main() -> None:
             assert cards == args.rows == report.created, (cards, report.created)
             assert points == balances == expected_points, (points, balances, expected_points)
             print(f"first run: {report.created} cards, {report.balances_added} opening balances, "
-                  f"{seconds:.1f} s", file=sys.stderr)
+                  f"{seconds:.1f} s ({args.rows / seconds:.0f} rows/s)", file=sys.stderr)
 
             started = time.perf_counter()
             again = import_members(session, session.scalars(select(Program)).one(), data, batch=args.batch)
             rerun = time.perf_counter() - started
             assert (again.created, again.matched, again.balances_added) == (0, args.rows, 0)
             assert session.scalar(select(func.coalesce(func.sum(Card.balance), 0))) == expected_points
-            print(f"re-run: matched {again.matched}, created 0, added 0 ({rerun:.1f} s)", file=sys.stderr)
-        print(json.dumps({"rows": args.rows, "seconds": round(seconds, 2),
-                          "rows_per_s": round(args.rows / seconds, 1)}))
+            print(f"re-run: matched {again.matched}, created 0, added 0 ({rerun:.1f} s, "
+                  f"{args.rows / rerun:.0f} rows/s)", file=sys.stderr)
+        print(json.dumps({"rows": args.rows, "seconds": round(seconds, 2), "rows_per_s": round(args.rows / seconds, 1),
+                          "rerun_seconds": round(rerun, 2), "rerun_rows_per_s": round(args.rows / rerun, 1),
+                          "batch": args.batch, "database": make_url(url).get_backend_name()}))
     finally:
         if app is not None:
             app.extensions["db_engine"].dispose()
