@@ -345,3 +345,41 @@ def test_names_and_contacts_arrive_exactly_as_written(app: Flask, seeded: dict[s
         card = db.session().scalars(select(Card)).one()
         assert (card.customer.name, card.customer.email, card.external_id) == (name, "zoe+1@example.com", "\\N")
         assert card.balance == 3
+
+
+def test_a_job_whose_worker_died_is_run_again_by_the_sweeper(app: Flask, client: FlaskClient,
+                                                             seeded: dict[str, Any]) -> None:
+    """A worker killed mid-import leaves its job "running" with a heartbeat that stops; the
+    minute sweeper runs it again (the import is idempotent) and gives up after MAX_STARTS."""
+    from service.enrolment import import_tasks
+    from service.models import ImportJob, utcnow
+
+    url = f"/api/v1/programs/{seeded['program_id']}/imports"
+    headers = {**bearer(seeded["api_key"]), "Content-Type": "text/csv"}
+    assert client.post(url, data=GOOD, headers=headers).status_code == 202
+    before = figures(app)
+    assert before["cards"] == 3
+    long_ago = utcnow() - import_tasks.LEASE - dt.timedelta(seconds=5)
+    with app.app_context():
+        session = db.session()
+        program_id, brand_id = seeded["program_id"], session.get(Program, seeded["program_id"]).brand_id
+        # died after two of its three rows; a fresh one still beating; one lost before it started
+        dead = ImportJob(brand_id=brand_id, program_id=program_id, status="running", csv_data=GOOD.encode(),
+                         total_rows=3, processed_rows=2, starts=1, heartbeat_at=long_ago, created_at=long_ago)
+        alive = ImportJob(brand_id=brand_id, program_id=program_id, status="running", csv_data=GOOD.encode(),
+                          starts=1, heartbeat_at=utcnow(), created_at=long_ago)
+        never = ImportJob(brand_id=brand_id, program_id=program_id, status="queued", csv_data=GOOD.encode(),
+                          created_at=long_ago)
+        hopeless = ImportJob(brand_id=brand_id, program_id=program_id, status="running", csv_data=GOOD.encode(),
+                             starts=import_tasks.MAX_STARTS, heartbeat_at=long_ago, created_at=long_ago)
+        session.add_all([dead, alive, never, hopeless])
+        session.commit()
+        ids = dead.id, alive.id, never.id, hopeless.id
+        assert import_tasks.resume_lost_imports.call_local() == 2
+    for job_id, status in zip(ids, ("done", "running", "done", "failed"), strict=True):
+        job = client.get(f"/api/v1/imports/{job_id}", headers=headers).get_json()
+        assert job["status"] == status, job
+    assert "stopped 3 times" in client.get(f"/api/v1/imports/{ids[3]}", headers=headers).get_json()["failure"]
+    assert figures(app) == before  # nothing twice: same cards, balances and opening entries
+    with app.app_context():  # a second sweep finds nothing to take
+        assert import_tasks.resume_lost_imports.call_local() == 0
