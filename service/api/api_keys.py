@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from service import db, secrets
 from service.api.brand_schemas import PROBLEM, ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ProblemOut
 from service.api.pagination import LINK_HEADER, PageQuery, page
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import ApiKey, Brand, utcnow
 from service.problems import Problem
@@ -23,10 +24,7 @@ blp = Blueprint("api-keys", __name__, url_prefix="/api/v1", description="API key
 
 
 def brand_key(key_id: int) -> ApiKey:
-    key = db.session().get(ApiKey, key_id)
-    if key is None or key.brand_id != g.brand.id:
-        raise Problem(404, "API key not found", f"No API key {key_id} in your brand.")
-    return key
+    return brand_row(ApiKey, key_id, "API key")
 
 
 @blp.route("/api-keys", methods=["GET"])

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from service import db
 from service.api.cards import brand_program
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.campaigns import geo, segments, tasks
 from service.campaigns.report import report
@@ -129,10 +130,7 @@ class BirthdayOut(Schema):
 
 
 def brand_campaign(campaign_id: int) -> Campaign:
-    campaign = db.session().get(Campaign, campaign_id)
-    if campaign is None or campaign.brand_id != g.brand.id:
-        raise Problem(404, "Campaign not found", f"No campaign {campaign_id} in your brand.")
-    return campaign
+    return brand_row(Campaign, campaign_id, "campaign")
 
 
 def _audience(audience: dict[str, Any]) -> dict[str, Any]:

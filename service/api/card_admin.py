@@ -15,10 +15,11 @@ from service.api.brand_schemas import PROBLEM, CardPatch, CardQuery, ProblemOut,
 from service.api.cards import brand_card, card_view
 from service.api.pagination import LINK_HEADER, page
 from service.api.schemas import CardOut
+from service.api.tenancy import brand_row_field
 from service.auth import require_brand
 from service.cards import touch
 from service.models import Card, Customer, LedgerEntry, Store
-from service.problems import Problem, validation_problem
+from service.problems import Problem
 
 blp = Blueprint("card-management", __name__, url_prefix="/api/v1", description="Finding, editing and voiding cards")
 
@@ -81,9 +82,7 @@ def patch_card(body: dict[str, Any], card_id: int) -> Any:
     if body.get("language") is None:
         body.pop("language", None)
     if body.get("home_store_id") is not None:
-        store = session.get(Store, body["home_store_id"])
-        if store is None or store.brand_id != g.brand.id:
-            raise validation_problem([{"field": "home_store_id", "message": "No such store in your brand."}])
+        brand_row_field(Store, body["home_store_id"], "home_store_id", "store")
     _check_unique(card, body)
     customer = card.customer
     changed = {key: value for key, value in body.items() if getattr(customer, key) != value}

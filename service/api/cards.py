@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app
 from flask_smorest import Blueprint
 
 from service import db, webhooks
 from service.api.schemas import CardIssueIn, CardOut
+from service.api.tenancy import brand_row, brand_row_field
 from service.auth import require_brand, require_brand_or_cashier
 from service.cards import CustomerDetails, apple_pass_url, barcode_message, display_number, issue_card
 from service.google_wallet.sync import card_google_view
 from service.models import Card, Program, Store
-from service.problems import Problem, validation_problem
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
 
@@ -45,17 +45,11 @@ def card_view(card: Card, *, ensure_google: bool = False, google: bool = True) -
 
 
 def brand_program(program_id: int) -> Program:
-    program = db.session().get(Program, program_id)
-    if program is None or program.brand_id != g.brand.id:
-        raise Problem(404, "Program not found", f"No program {program_id} in your brand.")
-    return program
+    return brand_row(Program, program_id, "program")
 
 
 def brand_card(card_id: int) -> Card:
-    card = db.session().get(Card, card_id)
-    if card is None or card.brand_id != g.brand.id:
-        raise Problem(404, "Card not found", f"No card {card_id} in your brand.")
-    return card
+    return brand_row(Card, card_id, "card")
 
 
 @blp.route("/programs/<int:program_id>/cards", methods=["POST"])
@@ -69,9 +63,7 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
     program = brand_program(program_id)
     details = CustomerDetails(**body["customer"])
     if details.home_store_id is not None:
-        store = session.get(Store, details.home_store_id)
-        if store is None or store.brand_id != program.brand_id:
-            raise validation_problem([{"field": "customer.home_store_id", "message": "No such store in your brand."}])
+        brand_row_field(Store, details.home_store_id, "customer.home_store_id", "store")
     card, created = issue_card(session, program, details)
     if created:
         webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields
 from service import db
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.enrolment.import_tasks import run_import
 from service.enrolment.imports import COLUMNS, ImportFileError, check_header
@@ -105,7 +106,4 @@ def create_import(query: dict[str, Any], program_id: int) -> Any:
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such import in your brand")
 def get_import(job_id: int) -> Any:
     """An import's progress, figures and bad rows."""
-    job = db.session().get(ImportJob, job_id, populate_existing=True)
-    if job is None or job.brand_id != g.brand.id:
-        raise Problem(404, "Import not found", f"No import {job_id} in your brand.")
-    return job_view(job)
+    return job_view(brand_row(ImportJob, job_id, "import", populate_existing=True))

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from service import db, nps
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import NpsSurvey, utcnow
-from service.problems import Problem
 
 blp = Blueprint("nps", __name__, url_prefix="/api/v1", description="NPS surveys on the back of the pass")
 
@@ -62,10 +62,7 @@ def _view(survey: NpsSurvey) -> dict[str, Any]:
 
 
 def brand_survey(survey_id: int) -> NpsSurvey:
-    survey = db.session().get(NpsSurvey, survey_id)
-    if survey is None or survey.brand_id != g.brand.id:
-        raise Problem(404, "Survey not found", f"No NPS survey {survey_id} in your brand.")
-    return survey
+    return brand_row(NpsSurvey, survey_id, "NPS survey")
 
 
 @blp.route("/nps-surveys", methods=["POST"])

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from service import db
 from service.api.brand_schemas import PROBLEM, ProblemOut, StoreIn, StoreOut, StorePatch, StoreQuery
 from service.api.pagination import LINK_HEADER, page
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import Card, Cashier, Customer, LedgerEntry, Store
 from service.problems import Problem, validation_problem
@@ -24,10 +25,7 @@ _NOT_FOUND = {"description": "No such store in your brand"}
 
 
 def brand_store(store_id: int) -> Store:
-    store = db.session().get(Store, store_id)
-    if store is None or store.brand_id != g.brand.id:
-        raise Problem(404, "Store not found", f"No store {store_id} in your brand.")
-    return store
+    return brand_row(Store, store_id, "store")
 
 
 def _update_passes() -> None:

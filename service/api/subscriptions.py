@@ -12,11 +12,12 @@ from sqlalchemy import select
 from service import db
 from service.api.campaigns import ReportOut
 from service.api.cards import brand_card
+from service.api.tenancy import brand_row, brand_row_field
 from service.auth import require_brand
 from service.campaigns import restock, tasks
 from service.campaigns.report import report
 from service.models import Campaign, ProductSubscription, RestockEvent, Store
-from service.problems import Problem, validation_problem
+from service.problems import Problem
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/api/v1", description="Back-in-stock notifications")
 
@@ -109,10 +110,7 @@ def card_subscriptions(query: dict[str, Any], card_id: int) -> Any:
 
 
 def brand_subscription(subscription_id: int) -> ProductSubscription:
-    subscription = db.session().get(ProductSubscription, subscription_id)
-    if subscription is None or subscription.brand_id != g.brand.id:
-        raise Problem(404, "Subscription not found", f"No subscription {subscription_id} in your brand.")
-    return subscription
+    return brand_row(ProductSubscription, subscription_id, "subscription")
 
 
 @blp.route("/subscriptions/<int:subscription_id>", methods=["GET"])
@@ -142,9 +140,7 @@ def restocked(body: dict[str, Any]) -> Any:
     session = db.session()
     store = None
     if body["store_id"] is not None:
-        store = session.get(Store, body["store_id"])
-        if store is None or store.brand_id != g.brand.id:
-            raise validation_problem([{"field": "store_id", "message": "No such store in your brand."}])
+        store = brand_row_field(Store, body["store_id"], "store_id", "store")
     event = restock.create_event(session, g.brand.id, body["sku"], body["size"], body["colour"],
                                  body["product_name"], store)
     session.commit()
@@ -171,7 +167,4 @@ def restock_view(event: RestockEvent) -> dict[str, Any]:
 @blp.response(200, RestockOut)
 def get_restock(event_id: int) -> Any:
     """The event, who was told, and what happened to their pushes."""
-    event = db.session().get(RestockEvent, event_id)
-    if event is None or event.brand_id != g.brand.id:
-        raise Problem(404, "Restock event not found", f"No restock event {event_id} in your brand.")
-    return restock_view(event)
+    return restock_view(brand_row(RestockEvent, event_id, "restock event"))

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from service import db, webhooks
 from service.api.cards import brand_card
 from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
+from service.api.tenancy import brand_row_field
 from service.auth import require_brand_or_cashier
 from service.loyalty import (
     Actor,
@@ -66,9 +67,7 @@ def _actor(store_id: int | None) -> Actor:
             raise validation_problem([{"field": "store_id", "message": "A cashier posts for their own store."}])
         return Actor(cashier_id=cashier.id, store_id=cashier.store_id)
     if store_id is not None:
-        store = db.session().get(Store, store_id)
-        if store is None or store.brand_id != g.brand.id:
-            raise validation_problem([{"field": "store_id", "message": "No such store in your brand."}])
+        brand_row_field(Store, store_id, "store_id", "store")
     return Actor(store_id=store_id)
 
 

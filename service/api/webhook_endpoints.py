@@ -21,6 +21,7 @@ from service.api.brand_schemas import (
     WebhookPatch,
 )
 from service.api.pagination import LINK_HEADER, PageQuery, page
+from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from service.problems import Problem, validation_problem
@@ -37,10 +38,7 @@ _EXAMPLE = {"url": "https://example.com/passcast-hooks", "events": ["card.issued
 
 
 def brand_endpoint(endpoint_id: int) -> WebhookEndpoint:
-    endpoint = db.session().get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.brand_id != g.brand.id:
-        raise Problem(404, "Webhook endpoint not found", f"No webhook endpoint {endpoint_id} in your brand.")
-    return endpoint
+    return brand_row(WebhookEndpoint, endpoint_id, "webhook endpoint")
 
 
 def _check_url(url: str) -> None:
@@ -193,9 +191,7 @@ def all_deliveries(query: dict[str, Any]) -> Any:
 def retry_delivery(delivery_id: int) -> Any:
     """Send a delivery again now (a failed one gets a fresh set of attempts)."""
     session = db.session()
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.brand_id != g.brand.id:
-        raise Problem(404, "Delivery not found", f"No webhook delivery {delivery_id} in your brand.")
+    delivery = brand_row(WebhookDelivery, delivery_id, "webhook delivery")
     if delivery.status == "sending":
         raise Problem(409, "Being sent", "This delivery is being sent right now.")
     delivery.status, delivery.next_attempt_at, delivery.attempts = "queued", None, 0
