@@ -1,4 +1,4 @@
-"""Who is calling: brands by API key, cashiers by their own token."""
+"""Who is calling: brands by API key, cashiers by their own token (or a PIN session), tills by their key."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from flask import g, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from service import db, secrets
-from service.models import ApiKey, Brand, Cashier
+from service import cashier_pins, db, secrets
+from service.models import ApiKey, Brand, Cashier, Till
 from service.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,9 +37,16 @@ def brand_for_api_key(value: str) -> Brand | None:
 
 
 def cashier_for_token(value: str) -> Cashier | None:
+    """The cashier of a cashier token, or of a PIN session (`ct_s<id>_...`, service/cashier_pins.py):
+    one query either way, the brand in the same query."""
     prefix = secrets.prefix_of(value, "ct")
     if prefix is None:
         return None
+    session_of = cashier_pins.session_cashier_id(prefix)
+    if session_of is not None:
+        cashier = db.session().scalar(
+            select(Cashier).where(Cashier.id == session_of).options(joinedload(Cashier.brand)))
+        return cashier if cashier is not None and cashier_pins.session_valid(cashier, value) else None
     cashier = db.session().scalar(
         select(Cashier).where(Cashier.token_prefix == prefix).options(joinedload(Cashier.brand)))
     if cashier is None or not secrets.matches(value, cashier.token_hash):
@@ -91,6 +98,32 @@ def require_cashier(view: F) -> F:
         if not cashier.active:
             raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
         g.brand, g.cashier = cashier.brand, cashier
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def till_for_key(value: str) -> Till | None:
+    prefix = secrets.prefix_of(value, "tl")
+    if prefix is None:
+        return None
+    till = db.session().scalar(select(Till).where(Till.key_prefix == prefix)
+                               .options(joinedload(Till.brand), joinedload(Till.store)))
+    if till is None or till.revoked_at is not None or not secrets.matches(value, till.key_hash):
+        return None
+    return till
+
+
+def require_till(view: F) -> F:
+    """A paired till's key (`tl_...`); sets g.till and g.brand. Only PIN sign-in takes it."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        till = till_for_key(_bearer())
+        if till is None:
+            raise Problem(401, "Unauthorized", "Unknown or revoked till key: pair this till again.",
+                          type_="/problems/till-unpaired")
+        g.till, g.brand, g.cashier = till, till.brand, None
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -1,5 +1,9 @@
 """The cashier's page (/cashier): sign in, scan a card, post a purchase or a redemption.
 
+Signing in takes the cashier's token or, on a till paired with the brand's pair link
+(`/cashier#till=tl_...`), the cashier's name and PIN (service/api/till.py); either way the
+page then holds a cashier bearer token and makes the same calls.
+
 The page itself is static HTML + JS that talks to the cashier API (/api/v1/cashier/...,
 /api/v1/cards/<id>/transactions). The one thing that API does not tell a cashier is whether
 the phones holding the card were told about the change, so this blueprint adds a small,
@@ -29,7 +33,7 @@ _PENDING = {"queued", "sending", "retry"}
 @bp.get("/cashier")
 def page() -> Response:
     response = make_response(render_template("cashier.html"))
-    # The page holds no secrets (the token lives in the browser's localStorage), but it must
+    # The page holds no secrets (token and till key live in the browser's localStorage), but it must
     # not be framed (clickjacking a till), runs only our own scripts, and the camera is for this origin.
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "

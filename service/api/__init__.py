@@ -73,7 +73,9 @@ def init_app(app: Flask) -> PasscastApi:
                 "apiKey": {"type": "http", "scheme": "bearer",
                            "description": "A brand API key (`pk_...`)"},
                 "cashierToken": {"type": "http", "scheme": "bearer",
-                                 "description": "A cashier token (`ct_...`)"},
+                                 "description": "A cashier token (`ct_...`), or a PIN session from a till"},
+                "tillKey": {"type": "http", "scheme": "bearer",
+                            "description": "A paired till's key (`tl_...`): PIN sign-in only"},
             }},
             "security": [{"apiKey": []}],
         },
@@ -105,6 +107,10 @@ def init_app(app: Flask) -> PasscastApi:
 
     api.register_blueprint(enrolment.blp)
     api.register_blueprint(imports.blp)
+    from service.api import cashiers, till
+
+    api.register_blueprint(cashiers.blp)
+    api.register_blueprint(till.blp)
     ratelimit.init_app(app)
     docs.init_app(app)
     return api

@@ -1,9 +1,12 @@
-// The cashier's page: sign in with a cashier token, find a card (camera, scanner or typed
-// number), post a purchase or a redemption, show the new balance and whether phones were told.
+// The cashier's page: sign in with a cashier token (or, on a paired till, with a PIN), find a
+// card (camera, scanner or typed number), post a purchase or a redemption, show the new balance
+// and whether phones were told.
 "use strict";
 
 (() => {
   const TOKEN_KEY = "passcast.cashierToken";
+  // A till paired by the brand's pair link (/cashier#till=tl_...): cashiers sign in here with a PIN.
+  const TILL_KEY = "passcast.tillKey";
   const JSQR_URL = document.currentScript.dataset.jsqr;
   const $ = (id) => document.getElementById(id);
 
@@ -49,6 +52,77 @@
 
   const fail = (error) => say(error.message, "error");
 
+  // ---- the paired till and PIN sign-in --------------------------------------------------
+
+  // The pair link carries the till key in the #fragment (never sent to a server); keep it, drop it from the address bar.
+  function pairFromLink() {
+    const match = /^#till=(tl_[\w-]+)$/.exec(window.location.hash);
+    if (!match) return false;
+    localStorage.setItem(TILL_KEY, match[1]);
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    return true;
+  }
+
+  // The till's own calls: its key, not a cashier's token; a refusal is not a reason to sign anyone out.
+  async function tillApi(method, path, body) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { Authorization: `Bearer ${localStorage.getItem(TILL_KEY)}`, Accept: "application/json",
+                   ...(body ? { "Content-Type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch {
+      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+    }
+    const data = await response.json().catch(() => ({}));
+    if (data.type === "/problems/till-unpaired") {
+      localStorage.removeItem(TILL_KEY);
+      showSignIn();
+    }
+    if (data.type === "/problems/pin-locked" && data.locked_until) {  // the till's clock, not UTC
+      const until = new Date(data.locked_until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      throw new ApiError(`Too many wrong PINs: PIN sign-in for this cashier is locked until ${until}. `
+                         + "Ask your manager, or sign in with your cashier token.", response.status);
+    }
+    if (!response.ok) {
+      throw new ApiError(data.detail || data.title || `The server answered ${response.status}.`, response.status);
+    }
+    return data;
+  }
+
+  async function loadTill() {
+    const till = await tillApi("GET", "/api/v1/till");
+    $("till-name").textContent = [till.brand.name, till.store && till.store.name, till.till.name]
+      .filter(Boolean).join(" · ");
+    const select = $("pin-cashier");
+    const chosen = select.value;
+    select.replaceChildren(...till.cashiers.map(({ id, name }) => new Option(name, id)));
+    if (chosen) select.value = chosen;
+    if (!till.cashiers.length) say("No cashier has a PIN for this till yet: your manager sets PINs.", "warn");
+    // Several cashiers: pick your name first; only one: straight to the PIN.
+    if (!$("pin-form").hidden) (till.cashiers.length > 1 && !chosen ? select : $("pin")).focus();
+  }
+
+  async function pinSignIn() {
+    const pin = $("pin").value;
+    $("pin").value = "";  // never left on the screen, right or wrong
+    if (!/^\d{4,8}$/.test(pin)) {
+      say("A PIN is 4 to 8 digits.", "error");
+      $("pin").focus();
+      return;
+    }
+    say("Signing in…");
+    try {
+      const session = await tillApi("POST", "/api/v1/till/sign-in", { cashier_id: Number($("pin-cashier").value), pin });
+      await signIn(session.token);
+    } catch (error) {
+      if (!$("pin-form").hidden) $("pin").focus();
+      throw error;
+    }
+  }
+
   // ---- signing in and out ---------------------------------------------------------------
 
   async function signIn(token) {
@@ -73,7 +147,25 @@
     $("till").hidden = !signedIn;
     $("who").hidden = !signedIn;
     $("sign-out").hidden = !signedIn;
-    (signedIn ? $("code") : $("token")).focus();
+    if (signedIn) {
+      $("code").focus();
+    } else {
+      showSignIn();
+    }
+  }
+
+  // A paired till asks for a PIN (the token form one tap away); any other device for the token.
+  function showSignIn(useToken = false) {
+    const paired = Boolean(localStorage.getItem(TILL_KEY));
+    const pin = paired && !useToken;
+    $("pin-form").hidden = !pin;
+    $("signin-form").hidden = pin;
+    $("use-pin").hidden = !paired;
+    if (pin) {
+      loadTill().catch(fail);
+    } else {
+      $("token").focus();
+    }
   }
 
   // ---- finding and showing the card -----------------------------------------------------
@@ -323,6 +415,9 @@
   }
 
   onSubmit("signin-form", () => signIn($("token").value.trim()).then(() => { $("token").value = ""; }));
+  onSubmit("pin-form", pinSignIn);
+  $("use-token").addEventListener("click", () => { say(""); showSignIn(true); });
+  $("use-pin").addEventListener("click", () => { say(""); showSignIn(); });
   onSubmit("scan-form", () => findCard($("code").value));
   onSubmit("tx-form", prepare);
   $("tx-form").addEventListener("change", (event) => {
@@ -335,9 +430,11 @@
   $("camera-start").addEventListener("click", () => startCamera());
   $("camera-stop").addEventListener("click", stopCamera);
 
+  const paired = pairFromLink();
   if (state.token) {
     signIn(state.token).catch((error) => { showTill(false); fail(error); });
   } else {
     showTill(false);
+    if (paired) say("This till is paired: cashiers sign in here with their PIN.", "ok");
   }
 })();

@@ -1,0 +1,68 @@
+"""Headless Chromium for the browser tests: one way to start it, with the same flags everywhere.
+
+The machine running the tests may have no network at all, so Chromium is told not to reach
+out by itself (background networking, component updates, sync, QUIC); every page under test
+is served by the app on loopback.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+PHONE = (360, 740)
+
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`chromium(size)` starts headless Chromium with a `size` viewport; all of them quit after the test.
+
+    flags: more command-line flags (after the common ones); prefs: profile preferences;
+    capabilities: WebDriver capabilities; mobile: the viewport's mobile flag, None for no
+    viewport override; downloads: a directory that downloads go to without asking;
+    disable_quic: False leaves --disable-quic out (the API docs test never had it).
+    """
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (`make browser` installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[test]')")
+
+    drivers: list[Any] = []
+
+    def start(size: tuple[int, int] = PHONE, *, flags: tuple[str, ...] = (), prefs: dict[str, Any] | None = None,
+              capabilities: dict[str, Any] | None = None, mobile: bool | None = False,
+              downloads: Path | None = None, disable_quic: bool = True) -> Any:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path / f"profile-{len(drivers)}"
+        common = FLAGS if disable_quic else tuple(flag for flag in FLAGS if flag != "--disable-quic")
+        for flag in (*common, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", *flags):
+            options.add_argument(flag)
+        prefs = dict(prefs or {})
+        if downloads is not None:
+            prefs.update({"download.default_directory": str(downloads), "download.prompt_for_download": False})
+        if prefs:
+            options.add_experimental_option("prefs", prefs)
+        for name, value in (capabilities or {}).items():
+            options.set_capability(name, value)
+        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+        drivers.append(driver)
+        if mobile is not None:
+            # --window-size includes no browser chrome in headless mode, but pin the viewport exactly.
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile})
+        if downloads is not None:
+            driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+    shutil.rmtree(tmp_path, ignore_errors=True)
