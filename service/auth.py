@@ -37,16 +37,21 @@ def brand_for_api_key(value: str) -> Brand | None:
 
 
 def cashier_for_token(value: str) -> Cashier | None:
-    """The cashier of a cashier token, or of a PIN session (`ct_s<id>_...`, service/cashier_pins.py):
-    one query either way, the brand in the same query."""
+    """The cashier of a cashier token, or of a PIN session (`ct_s<id>t<till>_...`,
+    service/cashier_pins.py): one query either way, the brand (and the till) in the same query."""
     prefix = secrets.prefix_of(value, "ct")
     if prefix is None:
         return None
-    session_of = cashier_pins.session_cashier_id(prefix)
+    session_of = cashier_pins.session_ids(prefix)
     if session_of is not None:
-        cashier = db.session().scalar(
-            select(Cashier).where(Cashier.id == session_of).options(joinedload(Cashier.brand)))
-        return cashier if cashier is not None and cashier_pins.session_valid(cashier, value) else None
+        cashier_id, till_id = session_of
+        row = db.session().execute(
+            select(Cashier, Till).outerjoin(Till, Till.id == till_id).where(Cashier.id == cashier_id)
+            .options(joinedload(Cashier.brand))).first()
+        if row is None or not cashier_pins.session_valid(row.Cashier, row.Till, value):
+            return None
+        g.till = row.Till  # where this cashier stands: a cashier of no store posts for the till's store
+        return row.Cashier
     cashier = db.session().scalar(
         select(Cashier).where(Cashier.token_prefix == prefix).options(joinedload(Cashier.brand)))
     if cashier is None or not secrets.matches(value, cashier.token_hash):

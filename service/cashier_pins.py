@@ -11,10 +11,12 @@ Why it is safe enough for 4 digits:
 - Wrong PINs are counted in the cashier's row: MAX_ATTEMPTS in a row lock PIN sign-in for
   LOCKOUT, whatever process answers. An attempt is counted *before* the PIN is checked, by one
   conditional UPDATE, so a burst of parallel guesses gets MAX_ATTEMPTS checks and no more.
-- Sessions are stateless (no table, no extra query on the hot path): `ct_s<cashier id>_<expiry>.
-  <HMAC>`, keyed by the brand's secret and bound to the PIN hash, so changing or clearing the
-  PIN ends them, disabling the cashier refuses them (the token check loads the cashier anyway),
-  and they expire after SESSION_LIFETIME (a shift).
+- Sessions are stateless (no table, no extra query on the hot path): `ct_s<cashier id>t<till
+  id>_<expiry>.<HMAC>`, keyed by the brand's secret and bound to the PIN hash and the till, so
+  changing or clearing the PIN ends them, disabling the cashier or unpairing the till refuses
+  them (the token check loads the cashier and, in the same query, the till), and they expire
+  after SESSION_LIFETIME (a shift). The till also gives a cashier of no store a store: the one
+  the till stands in.
 """
 
 from __future__ import annotations
@@ -69,36 +71,39 @@ def set_pin(cashier: Cashier, pin: str | None) -> None:
 # ---- sessions -------------------------------------------------------------------------------
 
 
-def _session_mac(brand: Brand, cashier_id: int, expires: int, pin_hash: str) -> str:
+def _session_mac(brand: Brand, cashier_id: int, till_id: int, expires: int, pin_hash: str) -> str:
     key = hmac.new(brand.code_secret, b"passcast cashier session", hashlib.sha256).digest()
-    mac = hmac.new(key, f"{cashier_id}.{expires}.{pin_hash}".encode(), hashlib.sha256).digest()
+    mac = hmac.new(key, f"{cashier_id}.{till_id}.{expires}.{pin_hash}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def new_session(cashier: Cashier, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
-    """A session token for a cashier who has just given their PIN, and when it expires."""
+def new_session(cashier: Cashier, till: Till, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
+    """A session token for a cashier who has just given their PIN on `till`, and when it expires."""
     assert cashier.pin_hash is not None
     expires_at = ((now or utcnow()) + SESSION_LIFETIME).replace(microsecond=0)
     expires = int(expires_at.timestamp())
-    mac = _session_mac(cashier.brand, cashier.id, expires, cashier.pin_hash)
-    return f"ct_{SESSION_PREFIX}{cashier.id}_{expires}.{mac}", expires_at
+    mac = _session_mac(cashier.brand, cashier.id, till.id, expires, cashier.pin_hash)
+    return f"ct_{SESSION_PREFIX}{cashier.id}t{till.id}_{expires}.{mac}", expires_at
 
 
-def session_cashier_id(prefix: str) -> int | None:
-    """The cashier id in a session token's prefix (`s<id>`), or None if it is not one."""
-    digits = prefix[len(SESSION_PREFIX):]
-    if not prefix.startswith(SESSION_PREFIX) or not digits.isdigit() or len(digits) > 10:
-        return None
-    return int(digits)
+_SESSION_IDS = re.compile(SESSION_PREFIX + r"([0-9]{1,10})t([0-9]{1,10})")
 
 
-def session_valid(cashier: Cashier, token: str, now: dt.datetime | None = None) -> bool:
-    """Is `token` (`ct_s<id>_<expiry>.<mac>`) a live session of `cashier`? Constant-time MAC check."""
+def session_ids(prefix: str) -> tuple[int, int] | None:
+    """(cashier id, till id) of a session token's prefix (`s<id>t<till>`), or None if it is not one."""
+    match = _SESSION_IDS.fullmatch(prefix)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def session_valid(cashier: Cashier, till: Till | None, token: str, now: dt.datetime | None = None) -> bool:
+    """Is `token` a live session of `cashier` on `till` (still paired, of the cashier's brand)?
+    Constant-time MAC check."""
     _, _, rest = token.split("_", 2)
     expires_text, dot, mac = rest.partition(".")
-    if not dot or not expires_text.isdigit() or len(expires_text) > 12 or cashier.pin_hash is None:
+    if (not dot or not expires_text.isdigit() or len(expires_text) > 12 or cashier.pin_hash is None
+            or till is None or till.revoked_at is not None or till.brand_id != cashier.brand_id):
         return False
-    expected = _session_mac(cashier.brand, cashier.id, int(expires_text), cashier.pin_hash)
+    expected = _session_mac(cashier.brand, cashier.id, till.id, int(expires_text), cashier.pin_hash)
     if not hmac.compare_digest(expected.encode(), mac.encode()):
         return False
     return int(expires_text) > (now or utcnow()).timestamp()

@@ -113,8 +113,11 @@ def scan(body: dict[str, Any]) -> Any:
 @blp.response(200, CashierMeOut)
 @blp.doc(security=CASHIER_AUTH)
 def me() -> Any:
-    """The calling cashier, their store and their brand's programs (for the till page)."""
+    """The calling cashier, the store they post for and their brand's programs (for the till page).
+    A cashier of no store signed in on a till posts for the till's store."""
     cashier = g.cashier
+    till = g.get("till")
+    store = cashier.store if cashier.store_id is not None or till is None else till.store
     programs = db.session().scalars(select(Program).where(Program.brand_id == g.brand.id).order_by(Program.id))
     return {"id": cashier.id, "name": cashier.name, "brand": {"id": g.brand.id, "name": g.brand.name},
-            "store": cashier.store, "programs": list(programs)}
+            "store": store, "programs": list(programs)}

@@ -87,5 +87,5 @@ def sign_in(body: dict[str, Any]) -> Any:
                 response.headers["Retry-After"] = str(retry_after)
                 return response
         raise
-    token, expires_at = cashier_pins.new_session(cashier)
+    token, expires_at = cashier_pins.new_session(cashier, g.till)
     return {"token": token, "expires_at": expires_at, "cashier": cashier}

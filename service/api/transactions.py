@@ -60,12 +60,15 @@ def idempotency_key() -> str:
 
 
 def _actor(store_id: int | None) -> Actor:
-    """Cashiers post for their own store; a brand may name one of its stores."""
+    """Cashiers post for their own store (a brand-wide cashier signed in on a till: the till's);
+    a brand may name one of its stores."""
     cashier = g.cashier
     if cashier is not None:
-        if store_id is not None and store_id != cashier.store_id:
+        till = g.get("till")  # signed in by PIN on a paired till: a cashier of no store is at its store
+        own_store = cashier.store_id if cashier.store_id is not None or till is None else till.store_id
+        if store_id is not None and store_id != own_store:
             raise validation_problem([{"field": "store_id", "message": "A cashier posts for their own store."}])
-        return Actor(cashier_id=cashier.id, store_id=cashier.store_id)
+        return Actor(cashier_id=cashier.id, store_id=own_store)
     if store_id is not None:
         brand_row_field(Store, store_id, "store_id", "store")
     return Actor(store_id=store_id)

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from service import cashier_pins, create_app, db
 from service.config import Settings
 from service.demo import create_brand, create_cashier
-from service.models import Cashier, utcnow
+from service.models import Cashier, Till, utcnow
 from tests.helpers import bearer
 from tests.service.test_loyalty import issue, ok, transact
 
@@ -129,7 +129,7 @@ def test_pin_sign_in_gives_a_session_the_till_api_takes(client: FlaskClient, til
     assert signed_in.status_code == 200, signed_in.get_json()
     session = signed_in.get_json()
     assert session["cashier"] == {"id": eva["id"], "name": "Eva"}
-    assert session["token"].startswith(f"ct_s{eva['id']}_")
+    assert session["token"].startswith(f"ct_s{eva['id']}t{till['till']['id']}_")
     expires = dt.datetime.fromisoformat(session["expires_at"])
     assert dt.timedelta(hours=11) < expires - utcnow() <= cashier_pins.SESSION_LIFETIME
     no_secrets(signed_in, PIN)
@@ -145,7 +145,7 @@ def test_pin_sign_in_gives_a_session_the_till_api_takes(client: FlaskClient, til
     assert (ledger[0]["cashier_id"], ledger[0]["store_id"]) == (eva["id"], till["store_ids"][0])
 
     # A forged or altered session is nobody; a new PIN ends the sessions made with the old one.
-    forged = f"ct_s{eva['id']}_{int(expires.timestamp())}.{'A' * 43}"
+    forged = f"ct_s{eva['id']}t{till['till']['id']}_{int(expires.timestamp())}.{'A' * 43}"
     assert api(client, "GET", "/cashier/me", forged).status_code == 401
     longer = token.replace(f"_{int(expires.timestamp())}.", f"_{int(expires.timestamp()) + 3600}.")
     assert api(client, "GET", "/cashier/me", longer).status_code == 401
@@ -157,10 +157,11 @@ def test_pin_sign_in_gives_a_session_the_till_api_takes(client: FlaskClient, til
 def test_sessions_expire(client: FlaskClient, till: dict[str, Any], app: Flask) -> None:
     with app.app_context():
         cashier = db.session().get(Cashier, till["eva"]["id"])
-        assert cashier is not None
+        paired = db.session().get(Till, till["till"]["id"])
+        assert cashier is not None and paired is not None
         long_ago = utcnow() - cashier_pins.SESSION_LIFETIME - dt.timedelta(seconds=5)
-        old, _ = cashier_pins.new_session(cashier, now=long_ago)
-        fresh, _ = cashier_pins.new_session(cashier)
+        old, _ = cashier_pins.new_session(cashier, paired, now=long_ago)
+        fresh, _ = cashier_pins.new_session(cashier, paired)
     assert api(client, "GET", "/cashier/me", old).status_code == 401
     assert api(client, "GET", "/cashier/me", fresh).status_code == 200
 
@@ -284,3 +285,29 @@ def test_only_a_paired_till_signs_in_and_only_its_cashiers(client: FlaskClient, 
     listed = api(client, "GET", "/tills", key)
     assert [t["id"] for t in listed.get_json()] == [till["till"]["id"]]
     assert "key" not in listed.get_json()[0] and till_key not in listed.get_data(as_text=True)
+
+
+def test_unpairing_a_till_ends_its_sessions_and_a_brand_wide_cashier_posts_for_its_store(
+        client: FlaskClient, till: dict[str, Any]) -> None:
+    key, till_key, store = till["api_key"], till["till_key"], till["store_ids"][0]
+    ann = api(client, "POST", "/cashiers", key, {"name": "Anywhere Ann", "pin": "5150"}).get_json()
+    assert ann["store_id"] is None
+    token = sign_in(client, till_key, ann["id"], "5150").get_json()["token"]
+    assert api(client, "GET", "/cashier/me", token).get_json()["store"]["id"] == store
+    card = issue(client, till)
+    ok(transact(client, token, card["id"], {"type": "purchase", "amount": "10.00"}))
+    ledger = api(client, "GET", f"/cards/{card['id']}/transactions", key).get_json()
+    assert (ledger[0]["cashier_id"], ledger[0]["store_id"]) == (ann["id"], store)  # the till's store
+    other_store = till["store_ids"][1]
+    refused = transact(client, token, card["id"], {"type": "purchase", "amount": "1.00", "store_id": other_store})
+    assert refused.status_code == 422
+    # A session is bound to its till: another till id in the token is a forgery.
+    other = api(client, "POST", "/tills", key, {"name": "Zuid", "store_id": other_store}).get_json()
+    moved = token.replace(f"t{till['till']['id']}_", f"t{other['id']}_", 1)
+    assert api(client, "GET", "/cashier/me", moved).status_code == 401
+    # Unpairing the till (a lost tablet) ends the sessions opened on it at once.
+    assert api(client, "GET", "/cashier/me", token).status_code == 200
+    assert api(client, "DELETE", f"/tills/{till['till']['id']}", key).status_code == 200
+    ended = api(client, "GET", "/cashier/me", token)
+    assert ended.status_code == 401 and ended.content_type == PROBLEM
+    assert api(client, "GET", "/cashier/me", till["cashier_token"]).status_code == 200  # tokens are not sessions
