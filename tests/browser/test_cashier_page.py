@@ -299,7 +299,7 @@ def test_a_paired_till_signs_cashiers_in_with_their_pin(chromium: Callable[..., 
     visible(driver, "code")
     assert driver.find_element(By.ID, "who").text == "Eva · Demo Coffee Centraal · Demo Coffee"
     session = driver.execute_script("return localStorage.getItem('passcast.cashierToken')")
-    assert session.startswith(f"ct_s{eva['id']}_")
+    assert session.startswith(f"ct_s{eva['id']}t{paired['id']}_")
     screenshot(driver, "7-pin-signed-in", PHONE)
 
     # The till works as with a token: the purchase is Eva's.
