@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from passes.schema import Field
+from service.google_wallet.tasks import queue_sync_held
 from service.models import Brand, Card, LedgerEntry, NpsAnswer, NpsSurvey, utcnow
 from service.push.fanout import bump_cards
 
@@ -114,6 +115,7 @@ def refresh_passes(session: Session, program_id: int) -> int:
     caller commits. Returns the pushes queued."""
     ids = list(session.scalars(select(Card.id).where(Card.program_id == program_id, Card.voided.is_(False))
                                .order_by(Card.id)))
+    queue_sync_held(session, ids)
     return bump_cards(session, ids)
 
 

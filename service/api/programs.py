@@ -19,6 +19,7 @@ from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRul
 from service.api.cards import brand_program
 from service.api.schemas import CertificateOut, ProgramOut
 from service.auth import require_brand
+from service.google_wallet.tasks import queue_sync_held
 from service.models import Card, Program, Tier
 from service.problems import Problem, validation_problem
 from service.push.fanout import bump_cards
@@ -34,7 +35,9 @@ def _mark_all_cards_changed(program: Program) -> None:
     """A design or rules change alters every pass of the program."""
     session = db.session()
     session.flush()
-    bump_cards(session, list(session.scalars(select(Card.id).where(Card.program_id == program.id))))
+    ids = list(session.scalars(select(Card.id).where(Card.program_id == program.id)))
+    bump_cards(session, ids)
+    queue_sync_held(session, ids)
 
 
 #: Program fields that decide a card's tier or points expiry (the others only change how passes look).
@@ -52,6 +55,7 @@ def _rules_changed(program: Program) -> None:
     session.flush()
     untouched = [row.id for row in session.execute(versions) if before.get(row.id) == row.version]
     bump_cards(session, untouched)
+    queue_sync_held(session, untouched)  # the re-derived ones went through the ORM: the flush hook has them
 
 
 def _check_rules(program: Program) -> None:

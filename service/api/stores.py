@@ -15,6 +15,7 @@ from service.api.brand_schemas import PROBLEM, ProblemOut, StoreIn, StoreOut, St
 from service.api.pagination import LINK_HEADER, page
 from service.api.tenancy import brand_row
 from service.auth import require_brand
+from service.google_wallet.tasks import queue_sync_held
 from service.models import Card, Cashier, Customer, LedgerEntry, Store
 from service.problems import Problem, validation_problem
 from service.push.fanout import bump_cards
@@ -32,7 +33,9 @@ def _update_passes() -> None:
     """Stores appear in passes (locations, relevant text, beacons): every card of the brand changes."""
     session = db.session()
     session.flush()
-    bump_cards(session, list(session.scalars(select(Card.id).where(Card.brand_id == g.brand.id))))
+    ids = list(session.scalars(select(Card.id).where(Card.brand_id == g.brand.id)))
+    bump_cards(session, ids)
+    queue_sync_held(session, ids)  # merchantLocations on the Google objects
 
 
 @blp.route("/stores", methods=["GET"])

@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.google_wallet.tasks import queue_sync
-from service.models import Campaign, CampaignRecipient, Card, utcnow
+from service.google_wallet.tasks import queue_sync_held
+from service.models import Campaign, CampaignRecipient, utcnow
 
 LEASE = dt.timedelta(minutes=5)
 
@@ -81,10 +81,6 @@ def queue_google(session: Session, card_ids: Sequence[int]) -> None:
     """Have Google Wallet objects of these (bulk-bumped) cards patched right after the commit.
 
     `bump_cards` changes cards without the ORM, so the Google flush hook does not see them;
-    without this they would wait for the minute sweeper. Only cards whose object exists.
+    without this they would wait for the minute sweeper.
     """
-    if not card_ids:
-        return
-    with_objects = list(session.scalars(select(Card.id).where(Card.id.in_(list(card_ids)),
-                                                              Card.google_synced_version.is_not(None))))
-    queue_sync(session, with_objects)
+    queue_sync_held(session, list(card_ids))

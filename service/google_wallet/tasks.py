@@ -64,6 +64,15 @@ def queue_sync(session: Session, card_ids: list[int]) -> None:
         session.info.setdefault(_PENDING, set()).update(card_ids)
 
 
+def queue_sync_held(session: Session, card_ids: list[int]) -> None:
+    """`queue_sync` for those of `card_ids` whose object Google holds (the rest have nothing to
+    patch: their objects are inserted when a link is asked for). Bulk callers pass whole programs."""
+    for start in range(0, len(card_ids), SWEEP_BATCH):
+        chunk = card_ids[start:start + SWEEP_BATCH]
+        queue_sync(session, list(session.scalars(
+            select(Card.id).where(Card.id.in_(chunk), Card.google_synced_version.is_not(None)))))
+
+
 def behind(session: Session, limit: int = SWEEP_BATCH) -> list[int]:
     """Cards Google holds an older version of."""
     return list(session.scalars(

@@ -337,6 +337,24 @@ def test_bulk_changes_are_patched_after_commit_when_queued(
         assert tasks.behind(db.session()) == []
 
 
+def test_new_stores_and_design_changes_reach_google_objects_without_the_sweeper(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    """Stores and program edits change every card with bulk UPDATEs (no flush hook); they queue
+    the Google patches themselves instead of waiting up to a minute for the sweeper."""
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    key = bearer(seeded["api_key"])
+    created = client.post("/api/v1/stores", headers=key, json={
+        "name": "Demo Coffee Zuid", "address": "Zuidas 1", "latitude": 52.338, "longitude": 4.872})
+    assert created.status_code == 201, created.get_json()
+    held = google.objects[object_id]
+    assert any(abs(spot["latitude"] - 52.338) < 1e-6 for spot in held.get("merchantLocations", [])), held
+    patched = client.patch(f"/api/v1/programs/{seeded['program_id']}", headers=key, json={"name": "Coffee Club"})
+    assert patched.status_code == 200, patched.get_json()
+    with app.app_context():
+        assert tasks.behind(db.session()) == []  # nothing left for the sweeper
+
+
 def test_two_syncs_of_one_card_never_leave_google_behind(
         app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
     """Job A sends version n and Google is slow; the card changes to n+1 and job B runs meanwhile.
