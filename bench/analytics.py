@@ -1,22 +1,27 @@
 """The brand dashboard on a big brand: 1 000 000 cards and 10 000 000 transactions (PostgreSQL).
 
 Generates the data directly in SQL (INSERT ... SELECT over generate_series) in a database of
-its own, `passcast_bench_analytics` (dropped at the end unless --keep), then measures every
-API call the /dashboard page makes (summary, cohorts, campaigns, NPS; default period = the
-last 12 months) end to end through the Flask app (auth, routing, queries, JSON):
+its own, `passcast_bench_analytics` (dropped at the end unless --keep), then:
 
-- the analytics job's run (service/analytics_tasks.py, every 5 minutes), which counts the
-  default dashboard of every big brand ahead of time from the raw tables;
-- `dashboard_s`: then the page's calls, as the brand sees them (answered from that cache);
-- another period (the last 90 days): for a big brand the page gets 202 while a job counts
-  it; the time of that job per report.
+- `rollup_s`: the roll-up job's first run (service/analytics_rollups.py: the backfill of the
+  whole ledger, then catching up);
+- `tail_entries` new transactions are written after it (the entries a dashboard counts live
+  from the ledger, past the roll-ups' watermark);
+- `dashboard_s`: every API call the /dashboard page makes (summary, cohorts, campaigns, NPS;
+  default period = the last 12 months), one after the other (an upper bound), cold (no
+  analytics_cache rows), end to end through the Flask app (auth, routing, queries, JSON);
+  `dashboard_last_90_days_s` and `dashboard_past_period_s` the same for the last 90 days and
+  for six months a year ago; `dashboard_at_once_s`: the four made at once, as the page does;
+- `rollup_incremental_s`: the job's next run, rolling up those new entries;
+- with --check: the summary and cohorts of the last 90 days counted from the raw tables too,
+  which must be equal (slow at full size: minutes).
 
 The data: customers and cards issued uniformly over the last 2 years, 3 stores; activity
 skewed towards some cards; 85 % purchases (2-80 EUR), 10 % redemptions, 5 % earns; an issue
 entry per card; 60 % of cards in Apple Wallet (+5 % Android relay), 20 % saved to Google
 Wallet and 3 % of those deleted again, 3 % uninstalled; 6 campaigns of 200 000 cards with
 their pushes; 50 000 NPS answers. Prints one JSON line at the end:
-{"cards", "transactions", "dashboard_s", "job_default_dashboard_s", "job_last_90_days_s", ...}.
+{"cards", "transactions", "dashboard_s", "rollup_s", "dashboard_last_90_days_s", ...}.
 
     .venv/bin/python bench/analytics.py --cards 100000 --transactions 1000000   # a quick run
 """
@@ -30,6 +35,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +229,26 @@ def clear_cache(engine: Engine) -> None:
         connection.execute(text("DELETE FROM analytics_cache"))
 
 
+def ensure_rollup_tables(engine: Engine) -> None:
+    """A --reuse database generated before the roll-ups existed: add their tables and index."""
+    from service.models import Base
+
+    tables = [table for name, table in Base.metadata.tables.items() if name.startswith("analytics_")]
+    Base.metadata.create_all(engine, tables=tables)
+    for index in Base.metadata.tables["cards"].indexes:
+        if index.name == "ix_cards_brand_voided":
+            index.create(engine, checkfirst=True)
+
+
+def write_tail(engine: Engine, brand_id: int, entries: int) -> None:
+    """Purchases at the counter just now, on random cards: past the roll-ups' watermark."""
+    step(engine, "new transactions (the tail)", """
+        INSERT INTO ledger_entries (card_id, kind, points, amount, created_at)
+        SELECT c.id, 'purchase', 100, 10.00, now()
+        FROM (SELECT id FROM cards WHERE brand_id = :brand ORDER BY random() LIMIT :n) AS c""",
+         brand=brand_id, n=entries)
+
+
 def load_dashboard(client: Any, api_key: str, query: str = "") -> dict[str, float]:
     """Every call the page makes, one after the other (the page makes them at once: this is
     an upper bound), each checked for 200."""
@@ -236,6 +262,20 @@ def load_dashboard(client: Any, api_key: str, query: str = "") -> dict[str, floa
     return seconds
 
 
+def load_dashboard_at_once(app: Any, api_key: str, query: str = "") -> float:
+    """The page's calls made at once, as the page makes them (one thread each): seconds until the last answer."""
+    def call(name: str) -> None:
+        response = app.test_client().get(f"/api/v1/analytics/{name}{query}",
+                                         headers={"Authorization": f"Bearer {api_key}"})
+        if response.status_code != 200:
+            raise SystemExit(f"{name}: {response.status_code} {response.get_data(as_text=True)[:500]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(DASHBOARD_CALLS)) as pool:
+        list(pool.map(call, DASHBOARD_CALLS))
+    return round(time.perf_counter() - started, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -243,6 +283,8 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database and the work directory")
     parser.add_argument("--reuse", action="store_true", help="measure an existing --keep database, no generation")
+    parser.add_argument("--tail", type=int, default=1000, help="transactions written after the roll-up job ran")
+    parser.add_argument("--check", action="store_true", help="compare with the figures counted from the raw tables")
     args = parser.parse_args()
     if make_url(args.database_url).get_backend_name() != "postgresql":
         raise SystemExit("this bench generates its data with PostgreSQL's generate_series: give a postgresql:// URL")
@@ -269,36 +311,72 @@ def main() -> None:
                                        {"b": seed["brand_id"]}).scalar_one()
             transactions = connection.execute(text("SELECT count(*) FROM ledger_entries WHERE kind <> 'issue'"))
             transactions = transactions.scalar_one()
+        ensure_rollup_tables(engine)
         client = app.test_client()
-        clear_cache(engine)
-        engine.dispose()
-        # What the worker's analytics job does every 5 minutes: count the big brand's default dashboard.
-        with timed() as job, app.app_context():
-            from service import analytics_reports, db
+        from service import analytics_reports, analytics_rollups, db
 
-            counted = analytics_reports.refresh(db.session())
-        print(f"the analytics job counted {counted} reports (the default dashboard) in {job[0]:.1f} s", flush=True)
-        by_call = load_dashboard(client, seed["api_key"])
-        print(f"the dashboard's calls, as the brand sees them: {by_call}", flush=True)
-        # A period nobody looked at yet: the page gets 202 while a job counts it; this is that job's time.
-        since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=89))
-        other: dict[str, float] = {}
+        # The roll-up job (every minute in the worker); its first run backfills the whole ledger.
         with app.app_context():
-            for name in DASHBOARD_CALLS:
-                key = analytics_reports.Query(since, None).key(name)
-                with timed() as took:
-                    analytics_reports.count_into_cache(db.session(), seed["brand_id"], key)
-                other[name] = round(took[0], 3)
-        print(f"counting the last 90 days (the job behind the 202): {other}", flush=True)
+            analytics_rollups.rebuild(db.session())
+        with timed() as rollup, app.app_context():
+            rolled = analytics_rollups.run(db.session())
+        print(f"the roll-up job's first run (the backfill: {rolled} card-days) took {rollup[0]:.1f} s", flush=True)
+        write_tail(engine, seed["brand_id"], args.tail)
+        today = dt.datetime.now(dt.UTC).date()
+        periods = {"default": "", "last_90_days": f"?from={today - dt.timedelta(days=89)}",
+                   "past_period": f"?from={today.replace(day=1) - dt.timedelta(days=365)}"
+                                  f"&to={today.replace(day=1) - dt.timedelta(days=182)}&days=30"}
+        by_period: dict[str, dict[str, float]] = {}
+        at_once: dict[str, float] = {}
+        for name, query in periods.items():
+            clear_cache(engine)  # cold: nothing counted before
+            by_period[name] = load_dashboard(client, seed["api_key"], query)
+            print(f"the dashboard's calls, {name} period, cold, one after the other: {by_period[name]}", flush=True)
+            clear_cache(engine)
+            at_once[name] = load_dashboard_at_once(app, seed["api_key"], query)
+            print(f"the dashboard's calls, {name} period, cold, at once (as the page): {at_once[name]} s", flush=True)
+        clear_cache(engine)
+        checked = None
+        if args.check:
+            since = today - dt.timedelta(days=89)
+            with app.app_context():
+                session = db.session()
+                rolled_up = {name: analytics_reports.compute(session, seed["brand_id"], name,
+                                                             analytics_reports.Query(since, None))[0]
+                             for name in ("summary", "cohorts")}
+                session.execute(text("DELETE FROM analytics_rollup_state"))  # not ready: counted raw
+                session.commit()
+                raw = {name: analytics_reports.compute(session, seed["brand_id"], name,
+                                                       analytics_reports.Query(since, None))[0]
+                       for name in ("summary", "cohorts")}
+            for name in raw:
+                for body in (raw[name], rolled_up[name]):
+                    body.pop("computed_at")
+            checked = raw == rolled_up
+            print(f"figures from the roll-ups equal those from the raw tables: {checked}", flush=True)
+            if not checked:
+                print(json.dumps({"raw": raw, "rolled_up": rolled_up})[:4000], flush=True)
+        else:
+            with app.app_context():
+                later = dt.datetime.now(dt.UTC) + analytics_rollups.LAG
+                with timed() as incremental:
+                    rolled = analytics_rollups.run(db.session(), later)
+            print(f"the roll-up job's next run ({rolled} new entries) took {incremental[0]:.2f} s", flush=True)
         app.extensions["db_engine"].dispose()
+        engine.dispose()
         result = {
             "cards": cards,
             "transactions": transactions,
-            "dashboard_s": round(sum(by_call.values()), 3),
-            "dashboard_by_call_s": by_call,
-            "job_default_dashboard_s": round(job[0], 1),
-            "job_last_90_days_s": round(sum(other.values()), 1),
-            "job_last_90_days_by_report_s": other,
+            "dashboard_s": round(sum(by_period["default"].values()), 3),
+            "dashboard_by_call_s": by_period["default"],
+            "dashboard_at_once_s": at_once,
+            "rollup_s": round(rollup[0], 1),
+            "tail_entries": args.tail,
+            "dashboard_last_90_days_s": round(sum(by_period["last_90_days"].values()), 3),
+            "dashboard_past_period_s": round(sum(by_period["past_period"].values()), 3),
+            "by_period_s": by_period,
+            "rollup_incremental_s": None if args.check else round(incremental[0], 2),
+            "equal_to_raw": checked,
             "generate_s": generate_s,
         }
     finally:

@@ -188,10 +188,11 @@ def removed(session: Session, brand_id: int, period: Period) -> int:
               .select_from(GoogleWalletEvent.__table__.join(Card.__table__, GoogleWalletEvent.card_id == Card.id))
               .where(Card.brand_id == brand_id, GoogleWalletEvent.event_type == "del",
                      GoogleWalletEvent.created_at >= period.start, GoogleWalletEvent.created_at < period.end))
+    # Both are the brand's cards already (a card.uninstalled event has its card's brand): no
+    # join with the cards table, which would read every card of a big brand.
     gone = apple.union(google).subquery()
     return _int(session.scalar(
-        select(func.count()).select_from(gone.join(Card, Card.id == gone.c.card_id))
-        .where(Card.brand_id == brand_id, not_(_installed_now(gone.c.card_id)))))
+        select(func.count()).select_from(gone).where(not_(_installed_now(gone.c.card_id)))))
 
 
 # -- activity --------------------------------------------------------------------------------
@@ -280,29 +281,29 @@ def lifetime_value(session: Session, brand_id: int, period: Period) -> str | Non
 # -- cohorts ---------------------------------------------------------------------------------
 
 
-def cohorts(session: Session, brand_id: int, period: Period, months: int = COHORT_MONTHS) -> list[dict[str, Any]]:
-    """Monthly cohorts of the cards issued in the period: size, and the share active in each
-    calendar month after joining (k = 0 .. months-1, only months that have begun by `end`)."""
+def cohort_sizes(session: Session, brand_id: int, period: Period) -> list[Any]:
+    """(month, cards, their lifetime spend) of the cards issued in the period, per month."""
     joined = _month_index(session, Card.created_at)
-    sizes = session.execute(
+    return list(session.execute(
         select(joined, func.count(), func.sum(Card.lifetime_spend)).where(
             Card.brand_id == brand_id, Card.created_at >= period.start, Card.created_at < period.end)
-        .group_by(joined).order_by(joined)).all()
+        .group_by(joined).order_by(joined)).all())
+
+
+def cohorts(session: Session, brand_id: int, period: Period, months: int = COHORT_MONTHS,
+            active_by: dict[tuple[int, int], int] | None = None,
+            sizes: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Monthly cohorts of the cards issued in the period: size, and the share active in each
+    calendar month after joining (k = 0 .. months-1, only months that have begun by `end`).
+    `active_by` ((cohort month, k) -> cards; from service/analytics_rollups.py) saves counting
+    them from the ledger; `sizes` (cohort_sizes) may be counted beforehand."""
+    joined = _month_index(session, Card.created_at)
+    if sizes is None:
+        sizes = cohort_sizes(session, brand_id, period)
     if not sizes:
         return []
-    source, brand = _brand_ledger(brand_id)
-    offset = _month_index(session, LedgerEntry.created_at) - joined
-    first_month = _int(sizes[0][0])
-    horizon = min(period.end, _month_start(_month_of(period.end - dt.timedelta(microseconds=1)) + 1))
-    # Distinct (cohort, k, card) first, then count: a hash aggregate, where COUNT(DISTINCT)
-    # per group would sort all of the period's activity.
-    seen = (select(joined.label("cohort"), offset.label("k"), LedgerEntry.card_id).distinct()
-            .select_from(source)
-            .where(brand, Card.created_at >= period.start, Card.created_at < period.end,
-                   _activity(_month_start(first_month), horizon), offset < months)).subquery()
-    active_rows = session.execute(select(seen.c.cohort, seen.c.k, func.count())
-                                  .group_by(seen.c.cohort, seen.c.k)).all()
-    active_by = {(_int(c), _int(k)): _int(n) for c, k, n in active_rows}
+    if active_by is None:
+        active_by = _cohort_activity(session, brand_id, period, months, joined, _int(sizes[0][0]))
     last_month = _month_of(period.end - dt.timedelta(microseconds=1))
     result = []
     for month, size, spend in sizes:
@@ -319,6 +320,23 @@ def cohorts(session: Session, brand_id: int, period: Period, months: int = COHOR
     return result
 
 
+def _cohort_activity(session: Session, brand_id: int, period: Period, months: int, joined: Any,
+                     first_month: int) -> dict[tuple[int, int], int]:
+    """(cohort month, k) -> cards of the cohort with activity in its k-th month (up to `end`)."""
+    source, brand = _brand_ledger(brand_id)
+    offset = _month_index(session, LedgerEntry.created_at) - joined
+    horizon = min(period.end, _month_start(_month_of(period.end - dt.timedelta(microseconds=1)) + 1))
+    # Distinct (cohort, k, card) first, then count: a hash aggregate, where COUNT(DISTINCT)
+    # per group would sort all of the period's activity.
+    seen = (select(joined.label("cohort"), offset.label("k"), LedgerEntry.card_id).distinct()
+            .select_from(source)
+            .where(brand, Card.created_at >= period.start, Card.created_at < period.end,
+                   _activity(_month_start(first_month), horizon), offset < months)).subquery()
+    active_rows = session.execute(select(seen.c.cohort, seen.c.k, func.count())
+                                  .group_by(seen.c.cohort, seen.c.k)).all()
+    return {(_int(c), _int(k)): _int(n) for c, k, n in active_rows}
+
+
 # -- campaigns -------------------------------------------------------------------------------
 
 
@@ -330,39 +348,46 @@ def campaigns(session: Session, brand_id: int, period: Period) -> list[dict[str,
     took one; confirmed = a phone then fetched the new version. Cards without a phone are
     targeted (they show the message next time the pass is opened) but never sent.
     """
-    rows = session.execute(
+    return [campaign_figures(session, *row) for row in campaign_rows(session, brand_id, period)]
+
+
+def campaign_rows(session: Session, brand_id: int, period: Period) -> list[Any]:
+    """(id, name, kind, status, started_at) of the campaigns started in the period, newest first."""
+    return list(session.execute(
         select(Campaign.id, Campaign.name, Campaign.kind, Campaign.status, Campaign.started_at)
         .where(Campaign.brand_id == brand_id, Campaign.started_at.is_not(None),
                Campaign.started_at >= period.start, Campaign.started_at < period.end)
-        .order_by(Campaign.started_at.desc(), Campaign.id.desc()).limit(MAX_CAMPAIGNS)).all()
-    result = []
-    for campaign_id, name, kind, status, started_at in rows:
-        targeted = _int(session.scalar(select(func.count()).select_from(CampaignRecipient)
-                                       .where(CampaignRecipient.campaign_id == campaign_id)))
-        funnel = session.execute(
-            select(func.count(distinct(case((PushDelivery.status != "queued", PushDelivery.card_id)))),
-                   func.count(distinct(case((PushDelivery.status.in_(("accepted", "confirmed")),
-                                             PushDelivery.card_id)))),
-                   func.count(distinct(case((PushDelivery.status == "confirmed", PushDelivery.card_id)))))
-            .where(PushDelivery.campaign_id == campaign_id)).one()
-        bought = session.execute(
-            select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
-            .select_from(CampaignRecipient.__table__.join(
-                LedgerEntry.__table__, LedgerEntry.card_id == CampaignRecipient.card_id))
-            .where(CampaignRecipient.campaign_id == campaign_id, LedgerEntry.kind == "purchase",
-                   LedgerEntry.created_at >= started_at,
-                   LedgerEntry.created_at < started_at + CAMPAIGN_WINDOW)).one()
-        buyers = _int(bought[0])
-        result.append({
-            "id": campaign_id, "name": name, "kind": kind, "status": status,
-            "started_at": started_at.isoformat(),
-            "targeted": targeted, "sent": _int(funnel[0]), "accepted": _int(funnel[1]),
-            "confirmed": _int(funnel[2]),
-            "buyers_7d": buyers, "purchases_7d": _int(bought[1]),
-            "revenue_7d": str(Decimal(bought[2] or 0).quantize(Decimal("0.01"))),
-            "conversion_7d": _ratio(buyers, targeted),
-        })
-    return result
+        .order_by(Campaign.started_at.desc(), Campaign.id.desc()).limit(MAX_CAMPAIGNS)).all())
+
+
+def campaign_figures(session: Session, campaign_id: int, name: str, kind: str, status: str,
+                     started_at: dt.datetime) -> dict[str, Any]:
+    """One campaign's funnel and 7-day purchases (see `campaigns`)."""
+    targeted = _int(session.scalar(select(func.count()).select_from(CampaignRecipient)
+                                   .where(CampaignRecipient.campaign_id == campaign_id)))
+    funnel = session.execute(
+        select(func.count(distinct(case((PushDelivery.status != "queued", PushDelivery.card_id)))),
+               func.count(distinct(case((PushDelivery.status.in_(("accepted", "confirmed")),
+                                         PushDelivery.card_id)))),
+               func.count(distinct(case((PushDelivery.status == "confirmed", PushDelivery.card_id)))))
+        .where(PushDelivery.campaign_id == campaign_id)).one()
+    bought = session.execute(
+        select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
+        .select_from(CampaignRecipient.__table__.join(
+            LedgerEntry.__table__, LedgerEntry.card_id == CampaignRecipient.card_id))
+        .where(CampaignRecipient.campaign_id == campaign_id, LedgerEntry.kind == "purchase",
+               LedgerEntry.created_at >= started_at,
+               LedgerEntry.created_at < started_at + CAMPAIGN_WINDOW)).one()
+    buyers = _int(bought[0])
+    return {
+        "id": campaign_id, "name": name, "kind": kind, "status": status,
+        "started_at": started_at.isoformat(),
+        "targeted": targeted, "sent": _int(funnel[0]), "accepted": _int(funnel[1]),
+        "confirmed": _int(funnel[2]),
+        "buyers_7d": buyers, "purchases_7d": _int(bought[1]),
+        "revenue_7d": str(Decimal(bought[2] or 0).quantize(Decimal("0.01"))),
+        "conversion_7d": _ratio(buyers, targeted),
+    }
 
 
 # -- NPS -------------------------------------------------------------------------------------

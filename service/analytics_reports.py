@@ -1,12 +1,14 @@
 """The dashboard's four answers (summary, cohorts, campaigns, NPS), and their cache.
 
-Each report is built from the one-query metrics of service/analytics.py. A brand with a
-million cards and ten million transactions takes seconds to count (cohorts read every
-activity of the period), so a report that took longer than `SLOW_SECONDS` is kept in
-`analytics_cache` for `FRESH_FOR`; the job in service/analytics_tasks.py recomputes what
-was looked at in the last day before it goes stale, and counts the default dashboard of
-every brand with BIG_BRAND_CARDS cards ahead of time, so the dashboard of a big brand
-answers from there. Small brands are always counted live. Every answer says when it was computed.
+Each report is built from the metrics of service/analytics.py; the ledger figures (active,
+lapsed, churn, points, purchases, repeat buyers, cohort activity) come from the roll-ups of
+service/analytics_rollups.py, so any period of a brand with a million cards and ten million
+transactions is counted live in well under a second, exact up to now. A report that still
+took longer than `SLOW_SECONDS` is kept in `analytics_cache` for `FRESH_FOR`; the job in
+service/analytics_tasks.py recomputes what was looked at in the last day before it goes stale.
+Until the roll-ups are built (the first backfill), a big brand (BIG_BRAND_CARDS cards) is
+counted from the raw tables by a job instead (202 meanwhile), and its default dashboard
+ahead of time. Every answer says when it was computed.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import analytics
+from service import analytics, analytics_rollups
 from service.analytics import Period
 from service.models import AnalyticsCache, Card, utcnow
 
@@ -36,6 +39,8 @@ DEFAULT_MONTHS = 12
 #: Brands with this many cards get their default dashboard counted by the job before anyone asks.
 BIG_BRAND_CARDS = 50_000
 WORK_MEM = "128MB"
+#: Connections one report counts on at once (PostgreSQL).
+PARALLEL = 3
 
 
 @dataclass(frozen=True)
@@ -75,32 +80,72 @@ def _period_json(period: Period, query: Query) -> dict[str, Any]:
             "to": (period.end - dt.timedelta(days=1)).date().isoformat(), "days": query.days}
 
 
+def _in_parallel(session: Session, calls: dict[str, Callable[[Session], Any]]) -> Callable[[], dict[str, Any]]:
+    """Start independent figures on connections of their own (PostgreSQL; each is one query or
+    a few, consistent on its own: a big brand's wallet and card figures scan every card, which
+    waits on the disk more than on a core); returns the function that collects them. Elsewhere
+    (SQLite, a session bound to one connection) they are counted one after the other."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        results = {name: call(session) for name, call in calls.items()}
+        return lambda: results
+
+    def one(call: Callable[[Session], Any]) -> Any:
+        with Session(bind) as own:
+            own.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+            try:
+                return call(own)
+            finally:
+                own.rollback()
+
+    pool = ThreadPoolExecutor(max_workers=PARALLEL)
+    futures = {name: pool.submit(one, call) for name, call in calls.items()}
+    pool.shutdown(wait=False)
+    return lambda: {name: future.result() for name, future in futures.items()}
+
+
 def summary(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
-    days = query.days
-    return {
+    days, rollups = query.days, analytics_rollups
+    others = _in_parallel(session, {
+        "installed_apple": lambda s: analytics.installed_apple(s, brand_id),
+        "installed_google": lambda s: analytics.installed_google(s, brand_id),
+        "removed": lambda s: analytics.removed(s, brand_id, period),
+        "cards": lambda s: (analytics.cards_issued(s, brand_id, period), analytics.cards_total(s, brand_id, period),
+                            analytics.lifetime_value(s, brand_id, period)),
+    })
+    figures = rollups.Figures.open(session, brand_id)  # None: counted from the raw tables
+    body = {
         "cards": {
-            "issued": analytics.cards_issued(session, brand_id, period),
-            "total": analytics.cards_total(session, brand_id, period),
-            "installed_apple": analytics.installed_apple(session, brand_id),
-            "installed_google": analytics.installed_google(session, brand_id),
-            "removed": analytics.removed(session, brand_id, period),
-            "active": analytics.active(session, brand_id, period, days),
-            "lapsed": analytics.lapsed(session, brand_id, period, days),
+            "active": rollups.active(session, brand_id, period, days, figures),
+            "lapsed": rollups.lapsed(session, brand_id, period, days, figures),
         },
-        "churn_rate": analytics.churn_rate(session, brand_id, period, days),
-        "redemption": analytics.redemption_rate(session, brand_id, period),
-        "purchases": analytics.purchases(session, brand_id, period),
-        "repeat_purchase": analytics.repeat_purchase_rate(session, brand_id, period),
-        "lifetime_value": analytics.lifetime_value(session, brand_id, period),
+        "churn_rate": rollups.churn_rate(session, brand_id, period, days, figures),
+        "redemption": rollups.redemption_rate(session, brand_id, period, figures),
+        "purchases": rollups.purchases(session, brand_id, period, figures),
+        "repeat_purchase": rollups.repeat_purchase_rate(session, brand_id, period, figures),
     }
+    counted = others()
+    issued, total, lifetime_value = counted["cards"]
+    body["cards"] = {"issued": issued, "total": total, "installed_apple": counted["installed_apple"],
+                     "installed_google": counted["installed_google"], "removed": counted["removed"],
+                     **body["cards"]}
+    return {**body, "lifetime_value": lifetime_value}
 
 
 def cohorts(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
-    return {"cohorts": analytics.cohorts(session, brand_id, period)}
+    sizes = _in_parallel(session, {"sizes": lambda s: analytics.cohort_sizes(s, brand_id, period)})
+    rollups = analytics_rollups
+    figures = rollups.Figures.open(session, brand_id) if rollups.whole_days(period) else None
+    counts = None if figures is None else figures.cohort_activity(
+        rollups.day_of(period.start), rollups.day_of(period.end), analytics.COHORT_MONTHS)
+    return {"cohorts": analytics.cohorts(session, brand_id, period, active_by=counts, sizes=sizes()["sizes"])}
 
 
 def campaigns(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
-    return {"campaigns": analytics.campaigns(session, brand_id, period)}
+    rows = analytics.campaign_rows(session, brand_id, period)
+    collect = _in_parallel(session, {str(i): (lambda s, row=row: analytics.campaign_figures(s, *row))
+                                     for i, row in enumerate(rows)})()
+    return {"campaigns": [collect[str(i)] for i in range(len(rows))]}
 
 
 def nps(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
@@ -121,8 +166,12 @@ def compute(session: Session, brand_id: int, report: str, query: Query,
     period = query.period(now.date())
     started = time.perf_counter()
     if session.get_bind().dialect.name == "postgresql":
-        # Distinct cards by the hundred thousand: hash them in memory rather than spill to disk
-        # (PostgreSQL's default is 4 MB); for this transaction only.
+        # One snapshot for the whole report: the roll-ups, their watermark and the tail past it
+        # must not see a roll-up job commit in between (it would count entries twice).
+        session.rollback()
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        # Distinct cards by the hundred thousand (raw counting, before the roll-ups are built):
+        # hash them in memory rather than spill to disk (PostgreSQL's default is 4 MB).
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     body = REPORTS[report](session, brand_id, period, query)
     seconds = time.perf_counter() - started
@@ -182,7 +231,8 @@ def answer(session: Session, brand_id: int, report: str, query: Query,
     now = utcnow()
     key = query.key(report)
     row = _fresh(session, brand_id, key, query, now)
-    if row is None and count_later is not None and is_big(session, brand_id):
+    if (row is None and count_later is not None and is_big(session, brand_id)
+            and not analytics_rollups.can_answer(session, brand_id)):
         stale = _cached(session, brand_id, key, query, now, max_age=STALE_FOR)
         session.rollback()
         count_later(brand_id, key)  # with immediate jobs (tests, dev) this has counted it already
@@ -216,6 +266,8 @@ def count_into_cache(session: Session, brand_id: int, key: str) -> bool:
 def warm_big_brands(session: Session, now: dt.datetime) -> int:
     """Count the default dashboard of every brand with BIG_BRAND_CARDS cards or more that has
     none cached yet, so that even its first visit answers from the cache."""
+    if analytics_rollups.ready(session):
+        return 0  # every period is counted live from the roll-ups
     big = session.scalars(select(Card.brand_id).group_by(Card.brand_id)
                           .having(func.count() >= BIG_BRAND_CARDS)).all()
     cached = set(session.execute(select(AnalyticsCache.brand_id, AnalyticsCache.key)

@@ -1,8 +1,10 @@
-"""Analytics jobs: count a big brand's report the dashboard asked for, and keep the cached
-reports fresh (every 5 minutes).
+"""Analytics jobs: roll up new ledger entries (every minute), count a big brand's report the
+dashboard asked for, and keep the cached reports fresh (every 5 minutes).
 
 Imported by service/worker.py so the consumer registers it. A missed or doubled run is
-harmless: a report is only recomputed when its cached copy is older than 10 minutes.
+harmless: the roll-ups move a watermark in the same transaction as what they add (and the
+dashboard counts the entries past it live); a report is only recomputed when its cached copy
+is older than 10 minutes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from huey import crontab
 
+from service import analytics_rollups
 from service.analytics_reports import count_into_cache, refresh
 from service.jobs import huey, worker_app
 
@@ -30,6 +33,17 @@ def count_report(brand_id: int, key: str) -> bool:
     """Count one report of a big brand that the dashboard asked for (it polls meanwhile)."""
     with _sessionmaker()() as session:
         return count_into_cache(session, brand_id, key)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("rollup-analytics")  # the first run backfills the whole ledger: never two at once
+def rollup_analytics() -> int:
+    """Roll up the ledger entries past the watermark (the first run: backfill all of them)."""
+    with _sessionmaker()() as session:
+        done = analytics_rollups.run(session, budget_seconds=50)
+    if done:
+        log.info("analytics: %d ledger entries (or cards, backfilling) rolled up", done)
+    return done
 
 
 @huey.periodic_task(crontab(minute="*/5"))

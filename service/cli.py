@@ -1,4 +1,4 @@
-"""`flask --app wsgi <command>`: migrate, demo."""
+"""`flask --app wsgi <command>`: migrate, certificate, analytics-rollup, demo."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ def register(app: Flask) -> None:
                    f"(team {certificate.team_identifier}), valid until {certificate.not_after:%Y-%m-%d}")
         if warning:
             click.echo(f"warning: {warning}", err=True)
+
+    @app.cli.command("analytics-rollup")
+    @click.option("--rebuild", is_flag=True, help="Drop the roll-ups and backfill them from the whole ledger.")
+    def analytics_rollup_command(rebuild: bool) -> None:
+        """Bring the analytics roll-ups up to date (backfills them the first time); the worker
+        does the same every minute."""
+        from service import analytics_rollups
+
+        session = db.session()
+        if rebuild:
+            analytics_rollups.rebuild(session)
+        done = analytics_rollups.run(session)
+        click.echo(f"analytics roll-ups are up to date ({done} entries or cards rolled up)")
 
     @app.cli.command("demo")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")

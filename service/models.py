@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -192,6 +193,30 @@ class Cashier(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # PIN sign-in on a paired till (service/cashier_pins.py): a slow hash only, never the PIN;
+    # wrong PINs are counted here (not in memory) so a lockout holds across processes.
+    pin_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    pin_failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    brand: Mapped[Brand] = relationship()
+    store: Mapped[Store | None] = relationship()
+
+
+class Till(Base):
+    """A shop tablet paired to a brand (and usually one store): its key lets cashiers sign in
+    there with their PIN. Only a SHA-256 of the key is kept (keys are 256-bit random)."""
+
+    __tablename__ = "tills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     brand: Mapped[Brand] = relationship()
     store: Mapped[Store | None] = relationship()
@@ -610,10 +635,14 @@ class ImportJob(Base):
     created_cards: Mapped[int] = mapped_column(Integer, default=0)
     matched_cards: Mapped[int] = mapped_column(Integer, default=0)
     error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    starts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Written with every batch's progress: a "running" job whose heartbeat stops was lost with
+    # its worker, and the sweeper (service/enrolment/import_tasks.py) runs it again.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -646,6 +675,79 @@ class AnalyticsCache(Base):
     seconds: Mapped[float] = mapped_column()
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Roll-ups of the ledger for the dashboard (service/analytics_rollups.py): sums over every card's
+# contribution as of ledger entry `analytics_rollup_state.ledger_id`; days are UTC days since
+# 1970-01-01, months year * 12 + month; "none" days are the sentinels NO_DAY / NEVER there.
+Index("ix_cards_brand_voided", Card.brand_id, Card.created_at, postgresql_where=text("voided"),
+      sqlite_where=text("voided"))
+
+
+class AnalyticsRollupState(Base):
+    """How far the roll-ups have read the ledger (one row): entries with id <= `ledger_id`.
+    While `backfill_to` is set the roll-ups are to be built from the entries with id <= it,
+    and the dashboard counts from the raw tables."""
+
+    __tablename__ = "analytics_rollup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ledger_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    backfill_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AnalyticsDaily(Base):
+    """Per brand and UTC day: points issued and redeemed, purchases (with an amount) and revenue."""
+
+    __tablename__ = "analytics_daily"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points_issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchases: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0.00"))
+
+
+class AnalyticsActivity(Base):
+    """Cards per (day with activity, the card's previous day with activity, the later of that
+    and its issue day): a card is active in [a, b) once, on its first such day with prev < a."""
+
+    __tablename__ = "analytics_activity"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prev_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    since_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cards: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnalyticsPurchaseLink(Base):
+    """Cards per pair of a card's purchase days (shape dp: day, previous; px: previous, next;
+    dx: day, next) and whether that day had 2+ purchases: buyers and one-time buyers of any period."""
+
+    __tablename__ = "analytics_purchase_links"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shape: Mapped[str] = mapped_column(String(2), primary_key=True)
+    a: Mapped[int] = mapped_column(Integer, primary_key=True)
+    b: Mapped[int] = mapped_column(Integer, primary_key=True)
+    multi: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    cards: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnalyticsCohortActivity(Base):
+    """Cards per (issue day, month with activity, first day with activity in that month)."""
+
+    __tablename__ = "analytics_cohort_activity"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cohort_month: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    cards: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class NpsSurvey(Base):

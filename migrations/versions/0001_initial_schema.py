@@ -18,6 +18,48 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('analytics_activity',
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('prev_day', sa.Integer(), nullable=False),
+    sa.Column('since_day', sa.Integer(), nullable=False),
+    sa.Column('cards', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('brand_id', 'day', 'prev_day', 'since_day')
+    )
+    op.create_table('analytics_cohort_activity',
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('created_day', sa.Integer(), nullable=False),
+    sa.Column('first_day', sa.Integer(), nullable=False),
+    sa.Column('cohort_month', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('cards', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('brand_id', 'created_day', 'first_day')
+    )
+    op.create_table('analytics_daily',
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('points_issued', sa.BigInteger(), nullable=False),
+    sa.Column('points_redeemed', sa.BigInteger(), nullable=False),
+    sa.Column('purchases', sa.BigInteger(), nullable=False),
+    sa.Column('revenue', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.PrimaryKeyConstraint('brand_id', 'day')
+    )
+    op.create_table('analytics_purchase_links',
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('shape', sa.String(length=2), nullable=False),
+    sa.Column('a', sa.Integer(), nullable=False),
+    sa.Column('b', sa.Integer(), nullable=False),
+    sa.Column('multi', sa.Boolean(), nullable=False),
+    sa.Column('cards', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('brand_id', 'shape', 'a', 'b', 'multi')
+    )
+    op.create_table('analytics_rollup_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ledger_id', sa.BigInteger(), nullable=False),
+    sa.Column('backfill_to', sa.BigInteger(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('brands',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -162,6 +204,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('pin_hash', sa.String(length=200), nullable=True),
+    sa.Column('pin_failed_attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('pin_locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -246,6 +291,23 @@ def upgrade() -> None:
     with op.batch_alter_table('restock_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_restock_events_brand_id'), ['brand_id'], unique=False)
 
+    op.create_table('tills',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('key_prefix', sa.String(length=16), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_prefix')
+    )
+    with op.batch_alter_table('tills', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tills_brand_id'), ['brand_id'], unique=False)
+
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
@@ -284,10 +346,12 @@ def upgrade() -> None:
     sa.Column('created_cards', sa.Integer(), nullable=False),
     sa.Column('matched_cards', sa.Integer(), nullable=False),
     sa.Column('error_rows', sa.Integer(), nullable=False),
+    sa.Column('starts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('errors', sa.JSON(), nullable=False),
     sa.Column('failure', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.ForeignKeyConstraint(['program_id'], ['programs.id'], ),
@@ -373,6 +437,7 @@ def upgrade() -> None:
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.create_index('ix_cards_brand_created', ['brand_id', 'created_at'], unique=False)
         batch_op.create_index('ix_cards_brand_number', ['brand_id', 'number'], unique=True)
+        batch_op.create_index('ix_cards_brand_voided', ['brand_id', 'created_at'], unique=False, postgresql_where=sa.text('voided'), sqlite_where=sa.text('voided'))
         batch_op.create_index(batch_op.f('ix_cards_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cards_points_expire_at'), ['points_expire_at'], unique=False)
         batch_op.create_index('ix_cards_program_external_id', ['program_id', 'external_id'], unique=True)
@@ -615,6 +680,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cards_program_external_id')
         batch_op.drop_index(batch_op.f('ix_cards_points_expire_at'))
         batch_op.drop_index(batch_op.f('ix_cards_customer_id'))
+        batch_op.drop_index('ix_cards_brand_voided', postgresql_where=sa.text('voided'), sqlite_where=sa.text('voided'))
         batch_op.drop_index('ix_cards_brand_number')
         batch_op.drop_index('ix_cards_brand_created')
 
@@ -639,6 +705,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_brand_id'))
 
     op.drop_table('webhook_deliveries')
+    with op.batch_alter_table('tills', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tills_brand_id'))
+
+    op.drop_table('tills')
     with op.batch_alter_table('restock_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_restock_events_brand_id'))
 
@@ -689,3 +759,8 @@ def downgrade() -> None:
 
     op.drop_table('analytics_cache')
     op.drop_table('brands')
+    op.drop_table('analytics_rollup_state')
+    op.drop_table('analytics_purchase_links')
+    op.drop_table('analytics_daily')
+    op.drop_table('analytics_cohort_activity')
+    op.drop_table('analytics_activity')

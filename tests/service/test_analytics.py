@@ -31,12 +31,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service import analytics, analytics_reports, db, demo
+from service import analytics, analytics_reports, analytics_rollups, db, demo
 from service.analytics import Period
 from service.config import Settings
 from service.models import (
+    AnalyticsRollupState,
     Brand,
     Campaign,
     CampaignRecipient,
@@ -433,3 +435,171 @@ def test_a_big_brand_sees_older_figures_while_a_job_recounts_them(app: Flask, da
         session.commit()
         with pytest.raises(analytics_reports.Counting):
             analytics_reports.answer(session, data["brand_a"], "summary", query, count_later=lambda *_: None)
+
+
+# -- roll-ups (service/analytics_rollups.py) ---------------------------------------------------
+
+FUTURE = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # the roll-up job's "now": every entry is older than LAG
+
+
+def _periods() -> list[tuple[Period, int]]:
+    return [(P, N), (P, 30), (P, 7), (Period(at(6, 1, hour=0), P.end), 90),
+            (Period(at(3, 1, hour=0), at(5, 15, hour=0)), 20),
+            (Period(at(12, 1, 2025, hour=0), at(1, 21, hour=0)), 14),
+            (Period(at(1, 1, 2025, hour=0), at(1, 1, 2027, hour=0)), 365)]
+
+
+def _both(session: Session, brand_id: int) -> tuple[list[Any], list[Any]]:
+    """Every ledger figure of every period, from the roll-ups and from the raw tables."""
+    rolled, raw = [], []
+    for period, days in _periods():
+        for name in ("active", "lapsed", "churn_rate"):
+            rolled.append((name, period, days, getattr(analytics_rollups, name)(session, brand_id, period, days)))
+            raw.append((name, period, days, getattr(analytics, name)(session, brand_id, period, days)))
+        for name in ("redemption_rate", "purchases", "repeat_purchase_rate", "cohorts"):
+            rolled.append((name, period, getattr(analytics_rollups, name)(session, brand_id, period)))
+            raw.append((name, period, getattr(analytics, name)(session, brand_id, period)))
+    return rolled, raw
+
+
+def test_rolled_up_figures_equal_the_raw_ones_also_for_entries_after_a_roll_up(
+        app: Flask, data: dict[str, Any], seeded: dict[str, Any]) -> None:
+    with app.app_context():
+        session = db.session()
+        a, b = data["brand_a"], data["brand_b"]
+        assert not analytics_rollups.ready(session)
+        # The first run backfills (in SQL), the later ones roll up 3 entries at a time (in Python).
+        analytics_rollups.step(session, FUTURE)
+        assert analytics_rollups.ready(session)
+        assert analytics_rollups.run(session, FUTURE, batch=3) == 0  # the backfill took everything
+        last = session.scalar(select(func.max(LedgerEntry.id)))
+        assert session.get(AnalyticsRollupState, 1).ledger_id == last
+        figures = analytics_rollups.Figures.open(session, a)
+        assert figures is not None and not figures.tail.daily, "nothing past the watermark"
+        # The hand-computed figures of the tests above, now from the roll-ups.
+        assert analytics_rollups.active(session, a, P, N) == 2
+        assert analytics_rollups.lapsed(session, a, P, N) == 2
+        assert analytics_rollups.churn_rate(session, a, P, N) == round(2 / 3, 4)
+        assert analytics_rollups.repeat_purchase_rate(session, a, P) == {"buyers": 4, "repeat_buyers": 3,
+                                                                         "rate": 0.75}
+        assert analytics_rollups.purchases(session, a, P) == {"count": 8, "revenue": "236.00", "average": "29.50"}
+        assert analytics_rollups.cohorts(session, a, P)[0]["active"] == [2, 1, 0, 1, 0, 1]
+        for brand in (a, b):
+            rolled, raw = _both(session, brand)
+            assert rolled == raw
+
+        # More entries, some back in time (between rolled-up ones), twice a day, a new card, a
+        # birthday gift, a voided card's activity: first counted as the tail, then rolled up.
+        w = World(session)
+        w.number = 600_000_000
+        program = session.get(Program, seeded["program_id"])
+        cards = {card.created_at.date(): card for card in session.scalars(select(Card).where(Card.brand_id == a))}
+        c1, c2, c3, c4 = (cards[dt.date(2026, 1, 10)], cards[dt.date(2026, 1, 20)], cards[dt.date(2026, 2, 5)],
+                          cards[dt.date(2026, 3, 15)])
+        c5 = cards[dt.date(2025, 12, 20)]
+        c6 = w.card(program, at(5, 20), "0")
+        for card, kind, points, when, amount, key in (
+                (c2, "purchase", 7, at(4, 10, hour=18), "7.00", None),  # a second purchase the same day
+                (c4, "purchase", 9, at(3, 20), "9.00", None),  # before its rolled-up days
+                (c4, "purchase", 3, at(5, 30), "3.00", None),
+                (c1, "earn", 5, at(5, 5), None, f"birthday:{c1.id}:2026"),  # no activity
+                (c1, "earn", 4, at(5, 6), None, None),
+                (c5, "redeem", -1, at(6, 10), None, None),  # a voided card's activity
+                (c6, "issue", 0, at(5, 20), None, None),
+                (c6, "purchase", 12, at(5, 20, hour=13), "12.00", None),
+                (c6, "purchase", 12, at(6, 29, hour=23), "12.50", None),
+                (c3, "redeem", -20, at(2, 10), None, None)):
+            w.entry(card, kind, points, when, amount, key)
+        session.commit()
+        for brand in (a, b):
+            rolled, raw = _both(session, brand)
+            assert rolled == raw
+        figures = analytics_rollups.Figures.open(session, a)
+        assert figures is not None and figures.tail.daily, "counted as the tail"
+        assert analytics_rollups.run(session, FUTURE, batch=3) > 0
+        assert session.get(AnalyticsRollupState, 1).ledger_id == session.scalar(select(func.max(LedgerEntry.id)))
+        assert not analytics_rollups.Figures.open(session, a).tail.daily  # type: ignore[union-attr]
+        for brand in (a, b):
+            rolled, raw = _both(session, brand)
+            assert rolled == raw
+        # April: c2 bought twice on one day (04-10: a repeat buyer), c3 (04-25) and c4 (04-20) once.
+        april = Period(at(4, 1, hour=0), at(5, 1, hour=0))
+        assert analytics_rollups.repeat_purchase_rate(session, a, april) == {"buyers": 3, "repeat_buyers": 1,
+                                                                             "rate": 0.3333}
+
+
+def test_young_entries_wait_for_the_next_run_and_count_meanwhile(app: Flask, data: dict[str, Any],
+                                                                 seeded: dict[str, Any]) -> None:
+    with app.app_context():
+        session = db.session()
+        a = data["brand_a"]
+        analytics_rollups.run(session, FUTURE)
+        now = dt.datetime.now(dt.UTC)
+        card = session.scalars(select(Card).where(Card.brand_id == a).order_by(Card.id)).first()
+        World(session).entry(card, "purchase", 5, now, "5.00")
+        session.commit()
+        state = session.get(AnalyticsRollupState, 1)
+        before = state.ledger_id
+        assert analytics_rollups.run(session, now) == 0, "younger than LAG: left for later"
+        assert session.get(AnalyticsRollupState, 1).ledger_id == before
+        today = Period(dt.datetime.combine(now.date(), dt.time(), dt.UTC),
+                       dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC))
+        assert analytics_rollups.purchases(session, a, today) == {"count": 1, "revenue": "5.00", "average": "5.00"}
+        assert analytics_rollups.run(session, now + analytics_rollups.LAG + dt.timedelta(seconds=1)) == 1
+        assert analytics_rollups.purchases(session, a, today) == analytics.purchases(session, a, today)
+
+
+def test_the_api_and_the_cli_use_the_roll_ups(app: Flask, client: FlaskClient, data: dict[str, Any],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    result = app.test_cli_runner().invoke(args=["analytics-rollup"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert analytics_rollups.ready(db.session())
+        # Raw counting is not an option any more: every ledger figure must come from the roll-ups.
+        for name in ("active", "lapsed", "churn_rate", "redemption_rate", "purchases", "repeat_purchase_rate"):
+            monkeypatch.setattr(analytics, name, lambda *args, name=name: pytest.fail(f"{name} counted raw"))
+        monkeypatch.setattr(analytics, "_cohort_activity", lambda *args: pytest.fail("cohorts counted raw"))
+    monkeypatch.setattr(analytics_reports, "BIG_BRAND_CARDS", 1)  # big, yet answered at once (no 202)
+    body = client.get(f"/api/v1/analytics/summary?{QUERY}", headers=bearer(data["api_key"])).get_json()
+    assert body["cards"] == {"issued": 4, "total": 5, "installed_apple": 2, "installed_google": 1, "removed": 2,
+                             "active": 2, "lapsed": 2}
+    assert (body["churn_rate"], body["redemption"]["rate"], body["repeat_purchase"]["rate"]) == (0.6667, 0.1037, 0.75)
+    cohorts = client.get(f"/api/v1/analytics/cohorts?{QUERY}", headers=bearer(data["api_key"])).get_json()
+    assert [c["active"] for c in cohorts["cohorts"]] == [[2, 1, 0, 1, 0, 1], [0, 0, 1, 0, 1], [0, 1, 0, 0]]
+    result = app.test_cli_runner().invoke(args=["analytics-rollup", "--rebuild"])
+    assert result.exit_code == 0 and "up to date" in result.output
+    with app.app_context():
+        assert analytics_rollups.ready(db.session())
+
+
+def test_a_big_brand_waits_for_a_job_when_the_roll_ups_are_far_behind(app: Flask, data: dict[str, Any],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics_reports, "BIG_BRAND_CARDS", 5)
+    query = analytics_reports.Query(dt.date(2026, 1, 1), dt.date(2026, 6, 30), 60)
+    with app.app_context():
+        session = db.session()
+        analytics_rollups.run(session, FUTURE)
+        counted = analytics_reports.answer(session, data["brand_a"], "summary", query, count_later=lambda *_: None)
+        assert counted["cached"] is False and counted["cards"]["active"] == 2, "counted live from the roll-ups"
+        World(session).entry(session.scalars(select(Card).where(Card.brand_id == data["brand_a"])).first(),
+                             "purchase", 1, at(6, 30), "1.00")
+        session.commit()
+        monkeypatch.setattr(analytics_rollups, "MAX_TAIL_CARDS", 0)  # one card past the watermark is too many
+        assert analytics_rollups.Figures.open(session, data["brand_a"]) is None
+        with pytest.raises(analytics_reports.Counting):
+            analytics_reports.answer(session, data["brand_a"], "summary", query, count_later=lambda *_: None)
+
+
+def test_the_job_steps_over_a_gap_in_the_ledger_ids(app: Flask, data: dict[str, Any]) -> None:
+    """Ids a rolled-back transaction took never show up: a batch past them is not the end."""
+    with app.app_context():
+        session = db.session()
+        analytics_rollups.run(session, FUTURE)
+        last = session.scalar(select(func.max(LedgerEntry.id)))
+        card = session.scalars(select(Card).where(Card.brand_id == data["brand_a"])).first()
+        session.add(LedgerEntry(id=last + 500, card_id=card.id, kind="purchase", points=3, amount=Decimal("3.00"),
+                                created_at=at(6, 9)))
+        session.commit()
+        assert analytics_rollups.run(session, FUTURE, batch=3) == 500
+        assert session.get(AnalyticsRollupState, 1).ledger_id == last + 500
+        assert analytics_rollups.purchases(session, data["brand_a"], P)["count"] == 9
