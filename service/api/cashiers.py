@@ -243,8 +243,8 @@ def create_till(body: dict[str, Any]) -> Any:
 @blp.response(200, TillOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_TILL)
 def revoke_till(till_id: int) -> Any:
-    """Unpair a till (a lost tablet): no more PIN sign-ins on it. Sessions already signed in there
-    run to their end (at most 12 hours); clear a cashier's PIN or disable them to end theirs now."""
+    """Unpair a till (a lost tablet): no more PIN sign-ins on it, and the sessions signed in there
+    end at once (each session names its till)."""
     till = brand_till(till_id)
     if till.revoked_at is None:
         till.revoked_at = utcnow()
