@@ -556,10 +556,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gc.disable()
         try:
             load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=args.pace or None)
+            client_pauses = list(client_gc.pauses)  # before enabling: the collection then is after the phase
         finally:
+            client_gc.stop()
             gc.enable()
-        client_pauses = list(client_gc.pauses)
-        client_gc.stop()
         cpu = {"gunicorn": common.group_cpu_seconds(pg), "postgres": common.group_cpu_seconds(name="postgres"),
                "consumer": common.cpu_seconds(consumer.process.pid),
                "apns double": common.cpu_seconds(double.child.process.pid), "bench client": time.process_time()}
