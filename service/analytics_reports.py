@@ -2,10 +2,12 @@
 
 Each report is built from the metrics of service/analytics.py; the ledger figures (active,
 lapsed, churn, points, purchases, repeat buyers, cohort activity) come from the roll-ups of
-service/analytics_rollups.py, so any period of a brand with a million cards and ten million
-transactions is counted live in well under a second, exact up to now. A report that still
-took longer than `SLOW_SECONDS` is kept in `analytics_cache` for `FRESH_FOR`; the job in
-service/analytics_tasks.py recomputes what was looked at in the last day before it goes stale.
+service/analytics_rollups.py, most others from index-only scans (the indexes in
+service/models.py), so any period of a brand with a million cards and ten million transactions
+is counted live, exact up to now (bench/analytics.py: the page's four reports at once in about
+1.7 s). A report that still took longer than `SLOW_SECONDS` is kept in `analytics_cache` for
+`FRESH_FOR`; the job in service/analytics_tasks.py recomputes what was looked at in the last
+day before it goes stale.
 Until the roll-ups are built (the first backfill), a big brand (BIG_BRAND_CARDS cards) is
 counted from the raw tables by a job instead (202 meanwhile), and its default dashboard
 ahead of time. Every answer says when it was computed.
@@ -80,6 +82,18 @@ def _period_json(period: Period, query: Query) -> dict[str, Any]:
             "to": (period.end - dt.timedelta(days=1)).date().isoformat(), "days": query.days}
 
 
+def _settings(session: Session) -> None:
+    """PostgreSQL settings for this transaction's report queries. Distinct cards by the hundred
+    thousand (raw counting, before the roll-ups are built): hash them in memory rather than
+    spill to disk (the default work_mem is 4 MB). No JIT: compiling a plan's expressions took
+    up to 0.3 s per query (inlining, optimisation) on queries that run in tens of milliseconds.
+    No parallel workers: the page's four reports, and a report's figures (PARALLEL), already run
+    at once, so more processes per query only add their start-up and hand-over on the same cores."""
+    session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
 def _in_parallel(session: Session, calls: dict[str, Callable[[Session], Any]]) -> Callable[[], dict[str, Any]]:
     """Start independent figures on connections of their own (PostgreSQL; each is one query or
     a few, consistent on its own: a big brand's wallet and card figures scan every card, which
@@ -92,7 +106,7 @@ def _in_parallel(session: Session, calls: dict[str, Callable[[Session], Any]]) -
 
     def one(call: Callable[[Session], Any]) -> Any:
         with Session(bind) as own:
-            own.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+            _settings(own)
             try:
                 return call(own)
             finally:
@@ -110,25 +124,25 @@ def summary(session: Session, brand_id: int, period: Period, query: Query) -> di
         "installed_apple": lambda s: analytics.installed_apple(s, brand_id),
         "installed_google": lambda s: analytics.installed_google(s, brand_id),
         "removed": lambda s: analytics.removed(s, brand_id, period),
-        "cards": lambda s: (analytics.cards_issued(s, brand_id, period), analytics.cards_total(s, brand_id, period),
-                            analytics.lifetime_value(s, brand_id, period)),
+        "cards": lambda s: analytics.issued_and_lifetime_value(s, brand_id, period),
+        # All cards at the end, and those issued before the activity window (for lapsed): one pass.
+        "before": lambda s: analytics.cards_before(s, brand_id, period.end, period.end - dt.timedelta(days=days)),
     })
     figures = rollups.Figures.open(session, brand_id)  # None: counted from the raw tables
     body = {
-        "cards": {
-            "active": rollups.active(session, brand_id, period, days, figures),
-            "lapsed": rollups.lapsed(session, brand_id, period, days, figures),
-        },
+        "cards": {"active": rollups.active(session, brand_id, period, days, figures)},
         "churn_rate": rollups.churn_rate(session, brand_id, period, days, figures),
         "redemption": rollups.redemption_rate(session, brand_id, period, figures),
         "purchases": rollups.purchases(session, brand_id, period, figures),
         "repeat_purchase": rollups.repeat_purchase_rate(session, brand_id, period, figures),
     }
     counted = others()
-    issued, total, lifetime_value = counted["cards"]
+    issued, lifetime_value = counted["cards"]
+    total, older = counted["before"]
     body["cards"] = {"issued": issued, "total": total, "installed_apple": counted["installed_apple"],
                      "installed_google": counted["installed_google"], "removed": counted["removed"],
-                     **body["cards"]}
+                     **body["cards"],
+                     "lapsed": rollups.lapsed(session, brand_id, period, days, figures, older=older)}
     return {**body, "lifetime_value": lifetime_value}
 
 
@@ -170,9 +184,7 @@ def compute(session: Session, brand_id: int, report: str, query: Query,
         # must not see a roll-up job commit in between (it would count entries twice).
         session.rollback()
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        # Distinct cards by the hundred thousand (raw counting, before the roll-ups are built):
-        # hash them in memory rather than spill to disk (PostgreSQL's default is 4 MB).
-        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        _settings(session)
     body = REPORTS[report](session, brand_id, period, query)
     seconds = time.perf_counter() - started
     session.rollback()  # ends the read transaction and its work_mem
@@ -203,8 +215,8 @@ class Counting(Exception):
 
 def is_big(session: Session, brand_id: int) -> bool:
     """BIG_BRAND_CARDS cards or more (stops counting there: an index range, not a full count)."""
-    return session.scalar(select(Card.id).where(Card.brand_id == brand_id).order_by(Card.brand_id, Card.created_at)
-                          .offset(BIG_BRAND_CARDS - 1).limit(1)) is not None
+    return session.scalar(select(Card.created_at).where(Card.brand_id == brand_id)  # index-only: no card rows
+                          .order_by(Card.brand_id, Card.created_at).offset(BIG_BRAND_CARDS - 1).limit(1)) is not None
 
 
 def _cached(session: Session, brand_id: int, key: str, query: Query, now: dt.datetime,
@@ -231,8 +243,8 @@ def answer(session: Session, brand_id: int, report: str, query: Query,
     now = utcnow()
     key = query.key(report)
     row = _fresh(session, brand_id, key, query, now)
-    if (row is None and count_later is not None and is_big(session, brand_id)
-            and not analytics_rollups.can_answer(session, brand_id)):
+    if (row is None and count_later is not None and not analytics_rollups.can_answer(session, brand_id)
+            and is_big(session, brand_id)):
         stale = _cached(session, brand_id, key, query, now, max_age=STALE_FOR)
         session.rollback()
         count_later(brand_id, key)  # with immediate jobs (tests, dev) this has counted it already

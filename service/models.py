@@ -365,7 +365,8 @@ class PushDelivery(Base):
     push_token: Mapped[str] = mapped_column(String(512))
     client_kind: Mapped[str] = mapped_column(String(10))
     topic: Mapped[str] = mapped_column(String(200))
-    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # indexed with card_id and status (ix_push_deliveries_campaign_card_status, below)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # queued -> sending -> accepted -> confirmed; or retry (-> sending) / failed / unregistered
     status: Mapped[str] = mapped_column(String(15), default="queued")
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -658,6 +659,21 @@ Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created
 Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)
 # Removals per brand and period (card.uninstalled events among the many other webhook events).
 Index("ix_webhook_events_brand_type_created", WebhookEvent.brand_id, WebhookEvent.type, WebhookEvent.created_at)
+# Index-only counts for the dashboard's summary and campaigns (PostgreSQL reads only the
+# index where the visibility map says a page is all-visible: VACUUM, i.e. autovacuum, keeps it
+# so). A brand's cards in id order (voided or not), to join with the cards that are in a wallet:
+Index("ix_cards_brand_id_voided", Card.brand_id, Card.id, Card.voided)
+# Cards with an active PassKit registration (installed_apple, removed).
+Index("ix_registrations_installed", Registration.card_id,
+      postgresql_where=text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"),
+      sqlite_where=text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"))
+# A card's latest Google Wallet callback (installed_google, removed).
+Index("ix_google_wallet_events_card_last", GoogleWalletEvent.card_id, GoogleWalletEvent.id,
+      postgresql_include=["event_type"])
+# A campaign's funnel per card. Replaces the index on campaign_id alone: status updates (the
+# delivery path) already write every index of the table (status is indexed), so no extra index.
+Index("ix_push_deliveries_campaign_card_status", PushDelivery.campaign_id, PushDelivery.card_id,
+      PushDelivery.status)
 
 
 class AnalyticsCache(Base):

@@ -436,6 +436,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.create_index('ix_cards_brand_created', ['brand_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_cards_brand_id_voided', ['brand_id', 'id', 'voided'], unique=False)
         batch_op.create_index('ix_cards_brand_number', ['brand_id', 'number'], unique=True)
         batch_op.create_index('ix_cards_brand_voided', ['brand_id', 'created_at'], unique=False, postgresql_where=sa.text('voided'), sqlite_where=sa.text('voided'))
         batch_op.create_index(batch_op.f('ix_cards_customer_id'), ['customer_id'], unique=False)
@@ -503,6 +504,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_google_wallet_events_card_id'), ['card_id'], unique=False)
+        batch_op.create_index('ix_google_wallet_events_card_last', ['card_id', 'id'], unique=False, postgresql_include=['event_type'])
 
     op.create_table('ledger_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -596,6 +598,7 @@ def upgrade() -> None:
     with op.batch_alter_table('registrations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_registrations_card_id'), ['card_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_registrations_device_library_identifier'), ['device_library_identifier'], unique=False)
+        batch_op.create_index('ix_registrations_installed', ['card_id'], unique=False, postgresql_where=sa.text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"), sqlite_where=sa.text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"))
 
     op.create_table('push_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -621,7 +624,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('card_id', 'card_version', 'push_token')
     )
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_push_deliveries_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index('ix_push_deliveries_campaign_card_status', ['campaign_id', 'card_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_push_deliveries_card_id'), ['card_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_push_deliveries_registration_id'), ['registration_id'], unique=False)
         batch_op.create_index('ix_push_deliveries_status', ['status', 'next_attempt_at'], unique=False)
@@ -633,10 +636,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_push_deliveries_status')
         batch_op.drop_index(batch_op.f('ix_push_deliveries_registration_id'))
         batch_op.drop_index(batch_op.f('ix_push_deliveries_card_id'))
-        batch_op.drop_index(batch_op.f('ix_push_deliveries_campaign_id'))
+        batch_op.drop_index('ix_push_deliveries_campaign_card_status')
 
     op.drop_table('push_deliveries')
     with op.batch_alter_table('registrations', schema=None) as batch_op:
+        batch_op.drop_index('ix_registrations_installed', postgresql_where=sa.text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"), sqlite_where=sa.text("active IS TRUE AND client_kind IN ('apple', 'relay', 'fcm')"))
         batch_op.drop_index(batch_op.f('ix_registrations_device_library_identifier'))
         batch_op.drop_index(batch_op.f('ix_registrations_card_id'))
 
@@ -658,6 +662,7 @@ def downgrade() -> None:
 
     op.drop_table('ledger_entries')
     with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_google_wallet_events_card_last', postgresql_include=['event_type'])
         batch_op.drop_index(batch_op.f('ix_google_wallet_events_card_id'))
 
     op.drop_table('google_wallet_events')
@@ -682,6 +687,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cards_customer_id'))
         batch_op.drop_index('ix_cards_brand_voided', postgresql_where=sa.text('voided'), sqlite_where=sa.text('voided'))
         batch_op.drop_index('ix_cards_brand_number')
+        batch_op.drop_index('ix_cards_brand_id_voided')
         batch_op.drop_index('ix_cards_brand_created')
 
     op.drop_table('cards')
