@@ -10,10 +10,12 @@ is older than 10 minutes.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import current_app, has_app_context
 from huey import crontab
+from sqlalchemy.exc import OperationalError
 
 from service import analytics_rollups
 from service.analytics_reports import count_into_cache, refresh
@@ -38,9 +40,25 @@ def count_report(brand_id: int, key: str) -> bool:
 @huey.periodic_task(crontab(minute="*"))
 @huey.lock_task("rollup-analytics")  # the first run backfills the whole ledger: never two at once
 def rollup_analytics() -> int:
-    """Roll up the ledger entries past the watermark (the first run: backfill all of them)."""
-    with _sessionmaker()() as session:
-        done = analytics_rollups.run(session, budget_seconds=50)
+    """Roll up the ledger entries past the watermark (the first run: backfill all of them).
+
+    On SQLite a transaction that read first cannot take the write lock once another
+    connection has written meanwhile ("database is locked" at once, no busy wait): with the
+    other minute jobs starting at the same second that happens. Nothing was written then,
+    so try again a moment later, and leave it to the next minute after a few tries.
+    """
+    for attempt in range(3):
+        try:
+            with _sessionmaker()() as session:
+                done = analytics_rollups.run(session, budget_seconds=50)
+            break
+        except OperationalError as error:
+            if "database is locked" not in str(error):
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    else:
+        log.warning("analytics: the SQLite database stayed busy; rolling up at the next minute")
+        return 0
     if done:
         log.info("analytics: %d ledger entries (or cards, backfilling) rolled up", done)
     return done
