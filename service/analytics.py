@@ -98,7 +98,7 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-def _ratio(part: Any, whole: Any) -> float | None:
+def ratio(part: Any, whole: Any) -> float | None:
     """part / whole rounded to 4 places; None when there is nothing to divide by."""
     whole = _int(whole)
     return None if whole == 0 else round(_int(part) / whole, 4)
@@ -234,7 +234,7 @@ def churn_rate(session: Session, brand_id: int, period: Period, days: int) -> fl
         select(func.count(), func.count(now.c.card_id))
         .select_from(before.outerjoin(now, now.c.card_id == before.c.card_id))).one()
     had, kept = _int(row[0]), _int(row[1])
-    return _ratio(had - kept, had)
+    return ratio(had - kept, had)
 
 
 # -- points and purchases --------------------------------------------------------------------
@@ -249,7 +249,7 @@ def redemption_rate(session: Session, brand_id: int, period: Period) -> dict[str
     row = session.execute(select(issued, redeemed).select_from(source).where(
         brand, LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end,
         LedgerEntry.kind.in_((*EARNING_KINDS, "redeem")))).one()
-    return {"points_issued": _int(row[0]), "points_redeemed": _int(row[1]), "rate": _ratio(row[1], row[0])}
+    return {"points_issued": _int(row[0]), "points_redeemed": _int(row[1]), "rate": ratio(row[1], row[0])}
 
 
 def purchases(session: Session, brand_id: int, period: Period) -> dict[str, Any]:
@@ -274,7 +274,7 @@ def repeat_purchase_rate(session: Session, brand_id: int, period: Period) -> dic
     row = session.execute(select(func.count(), func.sum(case((per_card.c.n >= 2, 1), else_=0)))
                           .select_from(per_card)).one()
     buyers, repeat = _int(row[0]), _int(row[1])
-    return {"buyers": buyers, "repeat_buyers": repeat, "rate": _ratio(repeat, buyers)}
+    return {"buyers": buyers, "repeat_buyers": repeat, "rate": ratio(repeat, buyers)}
 
 
 def lifetime_value(session: Session, brand_id: int, period: Period) -> str | None:
@@ -410,7 +410,7 @@ def campaign_figures(session: Session, campaign_id: int, name: str, kind: str, s
         "confirmed": _int(funnel[2]),
         "buyers_7d": buyers, "purchases_7d": _int(bought[1]),
         "revenue_7d": str(Decimal(bought[2] or 0).quantize(Decimal("0.01"))),
-        "conversion_7d": _ratio(buyers, targeted),
+        "conversion_7d": ratio(buyers, targeted),
     }
 
 

@@ -573,7 +573,7 @@ def churn_rate(session: Session, brand_id: int, period: Period, days: int,
     end = day_of(period.end)
     before, now = figures.active(end - 2 * days, end - days), figures.active(end - days, end)
     kept = before + now - figures.active(end - 2 * days, end)  # active in both windows
-    return analytics._ratio(before - kept, before)
+    return analytics.ratio(before - kept, before)
 
 
 def redemption_rate(session: Session, brand_id: int, period: Period,
@@ -582,7 +582,7 @@ def redemption_rate(session: Session, brand_id: int, period: Period,
     if figures is None:
         return analytics.redemption_rate(session, brand_id, period)
     issued, redeemed, _, _ = figures.daily(day_of(period.start), day_of(period.end))
-    return {"points_issued": issued, "points_redeemed": redeemed, "rate": analytics._ratio(redeemed, issued)}
+    return {"points_issued": issued, "points_redeemed": redeemed, "rate": analytics.ratio(redeemed, issued)}
 
 
 def purchases(session: Session, brand_id: int, period: Period,
@@ -604,7 +604,7 @@ def repeat_purchase_rate(session: Session, brand_id: int, period: Period,
     start, end = day_of(period.start), day_of(period.end)
     buyers = figures.buyers(start, end)
     repeat = buyers - figures.one_time_buyers(start, end)
-    return {"buyers": buyers, "repeat_buyers": repeat, "rate": analytics._ratio(repeat, buyers)}
+    return {"buyers": buyers, "repeat_buyers": repeat, "rate": analytics.ratio(repeat, buyers)}
 
 
 def cohorts(session: Session, brand_id: int, period: Period, months: int = analytics.COHORT_MONTHS,
