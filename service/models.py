@@ -609,7 +609,8 @@ class GoogleWalletEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nonce: Mapped[str] = mapped_column(String(200), unique=True)
-    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    # indexed with id (ix_google_wallet_events_card_last, below), which serves card_id look-ups too
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True)
     object_id: Mapped[str] = mapped_column(String(300))
     class_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     event_type: Mapped[str] = mapped_column(String(10))  # save | del

@@ -503,7 +503,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('nonce')
     )
     with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_google_wallet_events_card_id'), ['card_id'], unique=False)
         batch_op.create_index('ix_google_wallet_events_card_last', ['card_id', 'id'], unique=False, postgresql_include=['event_type'])
 
     op.create_table('ledger_entries',
@@ -663,7 +662,6 @@ def downgrade() -> None:
     op.drop_table('ledger_entries')
     with op.batch_alter_table('google_wallet_events', schema=None) as batch_op:
         batch_op.drop_index('ix_google_wallet_events_card_last', postgresql_include=['event_type'])
-        batch_op.drop_index(batch_op.f('ix_google_wallet_events_card_id'))
 
     op.drop_table('google_wallet_events')
     with op.batch_alter_table('google_messages', schema=None) as batch_op:
