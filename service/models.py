@@ -217,6 +217,9 @@ class Till(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A PIN session on this tablet ends after this long without a touch or a scan: a shared
+    # till left signed in is somebody else's purchases under your name.
+    idle_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
 
     brand: Mapped[Brand] = relationship()
     store: Mapped[Store | None] = relationship()

@@ -92,6 +92,10 @@ class CashierCreatedOut(CashierOut):
 class TillIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100),
                          metadata={"example": "Centraal, counter 1"})
+    idle_seconds = fields.Integer(load_default=600, strict=True, validate=validate.Range(min=5, max=86400),
+                                  metadata={"description": "A PIN sign-in on this till ends after this many "
+                                                           "seconds without use (default 10 minutes)",
+                                            "example": 600})
     store_id = Id(load_default=None, allow_none=True, strict=True, metadata={
         "description": "The till's store: its cashiers (and brand-wide ones) sign in there; null: the whole brand",
         "example": 3})
@@ -103,6 +107,7 @@ class TillOut(Schema):
     store_id = fields.Integer(allow_none=True, metadata={"example": 3})
     prefix = fields.String(attribute="key_prefix",
                            metadata={"description": "Public part of the key (`tl_<prefix>_...`)"})
+    idle_seconds = fields.Integer(metadata={"example": 600})
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
 
@@ -229,12 +234,13 @@ def create_till(body: dict[str, Any]) -> Any:
     sign in there with their PIN. `key` and `pair_url` are shown this once."""
     secret = secrets.new_secret("tl")
     till = Till(brand_id=g.brand.id, store_id=_store_id(body["store_id"]), name=body["name"],
-                key_prefix=secret.prefix, key_hash=secret.digest, created_at=utcnow())
+                idle_seconds=body["idle_seconds"], key_prefix=secret.prefix, key_hash=secret.digest,
+                created_at=utcnow())
     db.session().add(till)
     db.session().commit()
     base = current_app.config["PASSCAST"].public_base_url.rstrip("/")
-    return {**{field: getattr(till, field) for field in ("id", "name", "store_id", "key_prefix", "created_at",
-                                                        "revoked_at")},
+    return {**{field: getattr(till, field) for field in ("id", "name", "store_id", "key_prefix", "idle_seconds",
+                                                        "created_at", "revoked_at")},
             "key": secret.value, "pair_url": f"{base}/cashier#till={secret.value}"}
 
 

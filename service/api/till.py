@@ -29,8 +29,12 @@ class NamedOut(Schema):
     name = fields.String(metadata={"example": "Demo Coffee Centraal"})
 
 
+class TillOnTabletOut(NamedOut):
+    idle_seconds = fields.Integer(metadata={"description": "The page signs a PIN session out after this long unused"})
+
+
 class TillInfoOut(Schema):
-    till = fields.Nested(NamedOut)
+    till = fields.Nested(TillOnTabletOut)
     brand = fields.Nested(NamedOut)
     store = fields.Nested(NamedOut, allow_none=True)
     cashiers = fields.List(fields.Nested(NamedOut), metadata={

@@ -7,10 +7,12 @@
   const TOKEN_KEY = "passcast.cashierToken";
   // A till paired by the brand's pair link (/cashier#till=tl_...): cashiers sign in here with a PIN.
   const TILL_KEY = "passcast.tillKey";
+  // How long a PIN session may sit unused on this till (the brand sets it per till).
+  const IDLE_KEY = "passcast.idleSeconds";
   const JSQR_URL = document.currentScript.dataset.jsqr;
   const $ = (id) => document.getElementById(id);
 
-  const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null };
+  const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null, idle: null };
 
   // ---- talking to the API ---------------------------------------------------------------
 
@@ -94,6 +96,7 @@
 
   async function loadTill() {
     const till = await tillApi("GET", "/api/v1/till");
+    localStorage.setItem(IDLE_KEY, String(till.till.idle_seconds));
     $("till-name").textContent = [till.brand.name, till.store && till.store.name, till.till.name]
       .filter(Boolean).join(" · ");
     const select = $("pin-cashier");
@@ -132,9 +135,24 @@
     $("who").textContent = [me.name, me.store && me.store.name, me.brand.name].filter(Boolean).join(" · ");
     showTill(true);
     say("");
+    armIdle();
+  }
+
+  // A PIN session on a shared till ends after the till's idle time without a touch, a key (a
+  // scanner types keys) or a scan: nobody else's purchases under your name.
+  function armIdle() {
+    clearTimeout(state.idle);
+    const seconds = Number(localStorage.getItem(IDLE_KEY));
+    if (!state.token || !state.token.startsWith("ct_s") || !seconds) return;
+    state.idle = setTimeout(() => {
+      signOut();
+      const span = seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;
+      say(`Signed out after ${span} without use. Sign in again with your PIN.`, "warn");
+    }, seconds * 1000);
   }
 
   function signOut() {
+    clearTimeout(state.idle);
     localStorage.removeItem(TOKEN_KEY);
     state.token = null;
     stopCamera();
@@ -171,6 +189,7 @@
   // ---- finding and showing the card -----------------------------------------------------
 
   async function findCard(code) {
+    armIdle();  // a card scanned by the camera is use too
     say("Looking up the card…");
     const { data: card } = await api("POST", "/api/v1/cashier/scan", { code });
     showCard(card);
@@ -427,6 +446,9 @@
   $("confirm-no").addEventListener("click", change);
   $("next").addEventListener("click", () => { clearCard(); say(""); $("code").focus(); });
   $("sign-out").addEventListener("click", () => { signOut(); say("Signed out."); });
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, () => { if (state.token) armIdle(); }, { passive: true });
+  }
   $("camera-start").addEventListener("click", () => startCamera());
   $("camera-stop").addEventListener("click", stopCamera);
 

@@ -10,6 +10,7 @@ test-artifacts/cashier/.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,33 @@ def test_a_paired_till_signs_cashiers_in_with_their_pin(chromium: Callable[..., 
     assert "pair this till again" in status_text(driver, "pair this till")
     visible(driver, "token")
     assert driver.execute_script("return localStorage.getItem('passcast.tillKey')") is None
+
+
+def test_a_pin_session_left_unused_signs_itself_out(chromium: Callable[..., Any], till: dict[str, Any]) -> None:
+    """A shared till left signed in would record the next person's sales under your name: the
+    brand sets how long a PIN session may sit unused on each till; any key or touch restarts it."""
+    http, base, key = till["http"], till["base"], bearer(till["api_key"])
+    eva = http.post(f"{base}/api/v1/cashiers", headers=key,
+                    json={"name": "Eva", "store_id": till["store_ids"][0], "pin": "4071"}).json()
+    paired = http.post(f"{base}/api/v1/tills", headers=key,
+                       json={"name": "Counter 2", "store_id": till["store_ids"][0], "idle_seconds": 5}).json()
+    assert paired["idle_seconds"] == 5
+    driver = chromium()
+    driver.get(paired["pair_url"])
+    wait(driver).until(lambda d: len(Select(d.find_element(By.ID, "pin-cashier")).options) == 1)
+    driver.find_element(By.ID, "pin").send_keys("4071", Keys.ENTER)
+    visible(driver, "code")
+    assert driver.find_element(By.ID, "who").text.startswith(eva["name"])
+    time.sleep(3)
+    driver.find_element(By.ID, "code").send_keys("1")  # use: the 5 seconds start again
+    time.sleep(3)
+    assert driver.find_element(By.ID, "till").is_displayed()  # 6 s after sign-in, 3 s after the key
+    assert "Signed out after 5 seconds without use" in status_text(driver, "without use")
+    visible(driver, "pin")
+    assert driver.execute_script("return localStorage.getItem('passcast.cashierToken')") is None
+    # A cashier token (not a PIN session) on the same page is not signed out by the till's timer.
+    driver.find_element(By.ID, "use-token").click()
+    visible(driver, "token").send_keys(till["cashier_token"], Keys.ENTER)
+    visible(driver, "code")
+    time.sleep(6)
+    assert driver.find_element(By.ID, "till").is_displayed()

@@ -311,3 +311,14 @@ def test_unpairing_a_till_ends_its_sessions_and_a_brand_wide_cashier_posts_for_i
     ended = api(client, "GET", "/cashier/me", token)
     assert ended.status_code == 401 and ended.content_type == PROBLEM
     assert api(client, "GET", "/cashier/me", till["cashier_token"]).status_code == 200  # tokens are not sessions
+
+
+def test_a_till_has_an_idle_time_for_pin_sessions(client: FlaskClient, till: dict[str, Any]) -> None:
+    key, store = till["api_key"], till["store_ids"][0]
+    assert till["till"]["idle_seconds"] == 600  # ten minutes unless the brand says otherwise
+    assert api(client, "GET", "/till", till["till_key"]).get_json()["till"]["idle_seconds"] == 600
+    quick = api(client, "POST", "/tills", key, {"name": "Kiosk", "store_id": store, "idle_seconds": 60})
+    assert quick.status_code == 201 and quick.get_json()["idle_seconds"] == 60
+    for bad in (0, 4, 86401, "600", None):
+        refused = api(client, "POST", "/tills", key, {"name": "Bad", "idle_seconds": bad})
+        assert refused.status_code == 422 and refused.content_type == PROBLEM, bad
