@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service import cli, db, jobs, problems
+    from service import cli, db, jobs, problems, signing
     from service.api import init_app as init_api
     from service.cashier_page import bp as cashier_page_bp
     from service.dashboard_page import bp as dashboard_page_bp
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.webhook_tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
+    signing.configure(settings.signing_key_passphrase)
     db.init_app(app, settings.database_url)
     problems.register(app)
     init_api(app)

@@ -49,6 +49,17 @@ def register(app: Flask) -> None:
         if warning:
             click.echo(f"warning: {warning}", err=True)
 
+    @app.cli.command("encrypt-signing-keys")
+    def encrypt_signing_keys_command() -> None:
+        """Encrypt the stored private keys that predate SIGNING_KEY_PASSPHRASE under it."""
+        session = db.session()
+        try:
+            done = signing.encrypt_stored_keys(session)
+        except CertificateError as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+        click.echo(f"{done} signing key(s) encrypted; the others already were")
+
     @app.cli.command("analytics-rollup")
     @click.option("--rebuild", is_flag=True, help="Drop the roll-ups and backfill them from the whole ledger.")
     def analytics_rollup_command(rebuild: bool) -> None:

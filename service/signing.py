@@ -3,6 +3,12 @@
 The pass library checks a certificate (expiry, key, UID/OU, WWDR); this module stores the
 ones that pass, finds the one a program signs with, and caches the ready-to-use signer so
 that the hot path (building a pass) never parses PEM again.
+
+Private keys are stored encrypted (PKCS#8, the best encryption `cryptography` offers) under
+SIGNING_KEY_PASSPHRASE when it is set, so a database dump or backup does not give away a
+brand's Pass Type ID key; the APNs client file written from a row keeps the key encrypted
+too. Keys stored before the passphrase was set still load; `flask --app wsgi
+encrypt-signing-keys` re-encrypts them.
 """
 
 from __future__ import annotations
@@ -26,6 +32,23 @@ log = logging.getLogger(__name__)
 
 _signers: dict[int, PassSigner] = {}
 _signers_lock = threading.Lock()
+_passphrase: bytes | None = None
+ENCRYPTED_MARK = b"ENCRYPTED PRIVATE KEY"
+
+
+def configure(passphrase: str) -> None:
+    """The passphrase keys are stored under (set once at start-up, from SIGNING_KEY_PASSPHRASE)."""
+    global _passphrase
+    _passphrase = passphrase.encode() if passphrase else None
+
+
+def key_password(key_pem: bytes) -> bytes | None:
+    """What opens a stored key: the passphrase when it is encrypted, else nothing."""
+    if ENCRYPTED_MARK not in key_pem:
+        return None
+    if _passphrase is None:
+        raise CertificateError("a signing key is stored encrypted: set SIGNING_KEY_PASSPHRASE")
+    return _passphrase
 
 
 def _pem(certificate: x509.Certificate) -> bytes:
@@ -33,8 +56,10 @@ def _pem(certificate: x509.Certificate) -> bytes:
 
 
 def _key_pem(certificate: PassCertificate) -> bytes:
+    protection: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(_passphrase) if _passphrase else serialization.NoEncryption())
     return certificate.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption())
+                                                 protection)
 
 
 def store_certificate(session: Session, certificate: PassCertificate, *, brand_id: int | None,
@@ -70,7 +95,20 @@ def certificate_from_upload(data: bytes, *, password: bytes | None, wwdr_pem: by
 
 
 def load(row: SigningCertificate) -> PassCertificate:
-    return load_pem(row.certificate_pem, row.private_key_pem, row.wwdr_pem)
+    return load_pem(row.certificate_pem, row.private_key_pem, row.wwdr_pem,
+                    key_password=key_password(row.private_key_pem))
+
+
+def encrypt_stored_keys(session: Session) -> int:
+    """Store every key not yet encrypted under the passphrase; returns how many. The caller commits."""
+    if _passphrase is None:
+        raise CertificateError("set SIGNING_KEY_PASSPHRASE first")
+    done = 0
+    for row in session.scalars(select(SigningCertificate)):
+        if ENCRYPTED_MARK not in row.private_key_pem:
+            row.private_key_pem = _key_pem(load(row))
+            done += 1
+    return done
 
 
 def signer_for(program: Program) -> PassSigner:

@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import signing
 from service.config import Settings
 from service.models import SigningCertificate
 from service.push.apns import ApnsCredentials, ApnsSender, CertificateCredentials, TokenCredentials
@@ -61,7 +62,9 @@ def apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
     if settings.apns_auth_key_file and settings.apns_key_id and settings.apns_team_id == row.team_identifier:
         credentials = TokenCredentials(settings.apns_auth_key_file, settings.apns_key_id, settings.apns_team_id)
     else:
-        credentials = CertificateCredentials(str(_apns_credential_file(settings, row)))
+        password = signing.key_password(row.private_key_pem)  # the file keeps the key as stored
+        credentials = CertificateCredentials(str(_apns_credential_file(settings, row)),
+                                             password=password.decode() if password else None)
     return ApnsSender.shared(credentials, endpoint=settings.apns_endpoint, ca_file=settings.apns_ca_file)
 
 
