@@ -2,7 +2,8 @@
 
 The budget is keyed on the key's public prefix (`pk_<prefix>_...`, unique per ApiKey row), so
 it is counted without a database read and two keys of one brand have separate budgets;
-cashier tokens get their own budget the same way, anonymous callers one per address.
+cashier tokens and till keys get their own budget the same way, anonymous callers one per
+address.
 Counters live in memory by default and in Redis when REDIS_URL is set, so several web
 processes share them. A refused request is a 429 problem+json with Retry-After.
 """
@@ -23,11 +24,11 @@ API_PREFIX = "/api/v1/"
 
 
 def caller_key() -> str:
-    """Which budget a request spends: the API key's (or cashier token's) id, else the address."""
+    """Which budget a request spends: the API key's (cashier token's, till key's) id, else the address."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
         value = value.strip()
-        for kind in ("pk", "ct"):
+        for kind in ("pk", "ct", "tl"):
             prefix = secrets.prefix_of(value, kind)
             if prefix:
                 return f"{kind}:{prefix}"

@@ -57,6 +57,8 @@ def test_caller_key_uses_the_key_id_not_the_secret(client: FlaskClient) -> None:
         assert caller_key() == "pk:abc123"
     with client.application.test_request_context(headers={"Authorization": "Bearer ct_def456_x"}):
         assert caller_key() == "ct:def456"
+    with client.application.test_request_context(headers={"Authorization": "Bearer tl_0a1b2c_x"}):
+        assert caller_key() == "tl:0a1b2c"  # a paired till: its own budget, not its shop's address
     with client.application.test_request_context(environ_base={"REMOTE_ADDR": "10.1.2.3"}):
         assert caller_key() == "ip:10.1.2.3"
 
