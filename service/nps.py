@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from passes.schema import Field
-from service.google_wallet.tasks import queue_sync_held
 from service.models import Brand, Card, LedgerEntry, NpsAnswer, NpsSurvey, utcnow
 from service.push.fanout import bump_cards
 
@@ -115,6 +114,9 @@ def refresh_passes(session: Session, program_id: int) -> int:
     caller commits. Returns the pushes queued."""
     ids = list(session.scalars(select(Card.id).where(Card.program_id == program_id, Card.voided.is_(False))
                                .order_by(Card.id)))
+    # here, not at the top: google_wallet.sync builds passes, whose design imports this module
+    from service.google_wallet.tasks import queue_sync_held
+
     queue_sync_held(session, ids)
     return bump_cards(session, ids)
 
