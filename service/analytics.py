@@ -33,7 +33,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, distinct, exists, extract, func, literal, not_, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,6 +72,11 @@ BIRTHDAY_KEY_PREFIX = "birthday:"
 PASSKIT_KINDS = ("apple", "relay", "fcm")
 COHORT_MONTHS = 12
 CAMPAIGN_WINDOW = dt.timedelta(days=7)
+#: A campaign's 7-day purchases are final this long after its window closed: the request that
+#: wrote a purchase stamped it before it committed (the roll-ups wait as long: their LAG).
+SETTLE = dt.timedelta(minutes=2)
+#: Campaigns whose recipients no longer change.
+FINAL_STATUSES = ("finished", "cancelled")
 MAX_CAMPAIGNS = 100
 
 
@@ -368,22 +387,49 @@ def campaigns(session: Session, brand_id: int, period: Period) -> list[dict[str,
     targeted = recipients; sent = cards with a push that left us; accepted = the vendor
     took one; confirmed = a phone then fetched the new version. Cards without a phone are
     targeted (they show the message next time the pass is opened) but never sent.
+    The 7-day purchases come from the campaign row once stored (see `store_purchases`).
     """
-    return [campaign_figures(session, *row) for row in campaign_rows(session, brand_id, period)]
+    return [campaign_figures(session, row) for row in campaign_rows(session, brand_id, period)]
 
 
 def campaign_rows(session: Session, brand_id: int, period: Period) -> list[Any]:
-    """(id, name, kind, status, started_at) of the campaigns started in the period, newest first."""
+    """(id, name, kind, status, started_at, buyers_7d, purchases_7d, revenue_7d) of the
+    campaigns started in the period, newest first."""
     return list(session.execute(
-        select(Campaign.id, Campaign.name, Campaign.kind, Campaign.status, Campaign.started_at)
+        select(Campaign.id, Campaign.name, Campaign.kind, Campaign.status, Campaign.started_at,
+               Campaign.buyers_7d, Campaign.purchases_7d, Campaign.revenue_7d)
         .where(Campaign.brand_id == brand_id, Campaign.started_at.is_not(None),
                Campaign.started_at >= period.start, Campaign.started_at < period.end)
         .order_by(Campaign.started_at.desc(), Campaign.id.desc()).limit(MAX_CAMPAIGNS)).all())
 
 
-def campaign_figures(session: Session, campaign_id: int, name: str, kind: str, status: str,
-                     started_at: dt.datetime) -> dict[str, Any]:
-    """One campaign's funnel and 7-day purchases (see `campaigns`)."""
+def purchases_final(row: Any, now: dt.datetime) -> bool:
+    """Whether a campaign's 7-day purchases can no longer change: its recipients are all known
+    (finished or cancelled: a geo campaign adds the cards issued meanwhile when it ends) and its
+    window closed more than SETTLE ago. Purchases are ledger entries stamped with the time of
+    the request that wrote them (service/loyalty.py; imports write only issue and import
+    entries, with the import's time), so a purchase of the window commits within SETTLE of it."""
+    return row.status in FINAL_STATUSES and row.started_at + CAMPAIGN_WINDOW + SETTLE <= now
+
+
+def campaign_purchases(session: Session, campaign_id: int, started_at: dt.datetime) -> tuple[int, int, Decimal]:
+    """(buyers, purchases, revenue) of a campaign's recipients in the 7 days after its start,
+    counted from the ledger."""
+    bought = session.execute(
+        select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
+        .select_from(CampaignRecipient.__table__.join(
+            LedgerEntry.__table__, LedgerEntry.card_id == CampaignRecipient.card_id))
+        .where(CampaignRecipient.campaign_id == campaign_id, LedgerEntry.kind == "purchase",
+               LedgerEntry.created_at >= started_at,
+               LedgerEntry.created_at < started_at + CAMPAIGN_WINDOW)).one()
+    return _int(bought[0]), _int(bought[1]), Decimal(bought[2] or 0).quantize(Decimal("0.01"))
+
+
+def campaign_figures(session: Session, row: Any) -> dict[str, Any]:
+    """One campaign's funnel and 7-day purchases (see `campaigns`); `row` from `campaign_rows`.
+    The purchases are read from the row when stored, else counted from the ledger (about
+    0.1 s per campaign of 200 000 recipients at 10 million entries)."""
+    campaign_id = row.id
     targeted = _int(session.scalar(select(func.count()).select_from(CampaignRecipient)
                                    .where(CampaignRecipient.campaign_id == campaign_id)))
     # Per card first, then counted: the pushes come in card order from an index-only scan of
@@ -395,23 +441,33 @@ def campaign_figures(session: Session, campaign_id: int, name: str, kind: str, s
                 .where(PushDelivery.campaign_id == campaign_id).group_by(PushDelivery.card_id).subquery())
     funnel = session.execute(select(func.sum(per_card.c.sent), func.sum(per_card.c.accepted),
                                     func.sum(per_card.c.confirmed))).one()
-    bought = session.execute(
-        select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
-        .select_from(CampaignRecipient.__table__.join(
-            LedgerEntry.__table__, LedgerEntry.card_id == CampaignRecipient.card_id))
-        .where(CampaignRecipient.campaign_id == campaign_id, LedgerEntry.kind == "purchase",
-               LedgerEntry.created_at >= started_at,
-               LedgerEntry.created_at < started_at + CAMPAIGN_WINDOW)).one()
-    buyers = _int(bought[0])
+    if row.buyers_7d is not None:
+        buyers, purchases, revenue = _int(row.buyers_7d), _int(row.purchases_7d), Decimal(row.revenue_7d)
+    else:
+        buyers, purchases, revenue = campaign_purchases(session, campaign_id, row.started_at)
     return {
-        "id": campaign_id, "name": name, "kind": kind, "status": status,
-        "started_at": started_at.isoformat(),
+        "id": campaign_id, "name": row.name, "kind": row.kind, "status": row.status,
+        "started_at": row.started_at.isoformat(),
         "targeted": targeted, "sent": _int(funnel[0]), "accepted": _int(funnel[1]),
         "confirmed": _int(funnel[2]),
-        "buyers_7d": buyers, "purchases_7d": _int(bought[1]),
-        "revenue_7d": str(Decimal(bought[2] or 0).quantize(Decimal("0.01"))),
+        "buyers_7d": buyers, "purchases_7d": purchases,
+        "revenue_7d": str(revenue.quantize(Decimal("0.01"))),
         "conversion_7d": ratio(buyers, targeted),
     }
+
+
+def store_purchases(session: Session, figures: list[dict[str, Any]]) -> int:
+    """Keep campaigns' final 7-day purchases (figures of `campaign_figures` for which
+    `purchases_final` held) on their rows, so that later reports read them instead of the
+    ledger; a row stored already is left alone. The caller commits. Returns rows stored."""
+    stored = 0
+    for one in figures:
+        stored += session.execute(
+            update(Campaign).where(Campaign.id == one["id"], Campaign.buyers_7d.is_(None))
+            .values(buyers_7d=one["buyers_7d"], purchases_7d=one["purchases_7d"],
+                    revenue_7d=Decimal(one["revenue_7d"]))
+            .execution_options(synchronize_session=False)).rowcount
+    return stored
 
 
 # -- NPS -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ ahead of time. Every answer says when it was computed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from service import analytics, analytics_rollups
 from service.analytics import Period
 from service.models import AnalyticsCache, Card, utcnow
+
+log = logging.getLogger(__name__)
 
 SLOW_SECONDS = 0.5
 FRESH_FOR = dt.timedelta(minutes=15)
@@ -43,6 +46,8 @@ BIG_BRAND_CARDS = 50_000
 WORK_MEM = "128MB"
 #: Connections one report counts on at once (PostgreSQL).
 PARALLEL = 3
+#: A report body's figures to keep after the report (see `campaigns`), not part of the answer.
+FINAL = "_final"
 
 
 @dataclass(frozen=True)
@@ -156,10 +161,16 @@ def cohorts(session: Session, brand_id: int, period: Period, query: Query) -> di
 
 
 def campaigns(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
+    """The campaigns; those whose 7-day purchases became final were counted from the ledger one
+    last time, and `compute` stores them after the report (FINAL: read only transactions here)."""
+    now = utcnow()
     rows = analytics.campaign_rows(session, brand_id, period)
-    collect = _in_parallel(session, {str(i): (lambda s, row=row: analytics.campaign_figures(s, *row))
+    collect = _in_parallel(session, {str(i): (lambda s, row=row: analytics.campaign_figures(s, row))
                                      for i, row in enumerate(rows)})()
-    return {"campaigns": [collect[str(i)] for i in range(len(rows))]}
+    figures = [collect[str(i)] for i in range(len(rows))]
+    final = [one for row, one in zip(rows, figures, strict=True)
+             if row.buyers_7d is None and analytics.purchases_final(row, now)]
+    return {"campaigns": figures, **({FINAL: final} if final else {})}
 
 
 def nps(session: Session, brand_id: int, period: Period, query: Query) -> dict[str, Any]:
@@ -175,7 +186,8 @@ REPORTS: dict[str, Callable[[Session, int, Period, Query], dict[str, Any]]] = {
 
 def compute(session: Session, brand_id: int, report: str, query: Query,
             now: dt.datetime | None = None) -> tuple[dict[str, Any], float]:
-    """The report counted now, and how many seconds that took."""
+    """The report counted now, and how many seconds that took. Commits the campaigns' 7-day
+    purchases that became final (see `campaigns`), after the report's read transaction."""
     now = now or utcnow()
     period = query.period(now.date())
     started = time.perf_counter()
@@ -188,8 +200,22 @@ def compute(session: Session, brand_id: int, report: str, query: Query,
     body = REPORTS[report](session, brand_id, period, query)
     seconds = time.perf_counter() - started
     session.rollback()  # ends the read transaction and its work_mem
+    final = body.pop(FINAL, None)
+    if final:
+        _store_final(session, final)
     return {"period": _period_json(period, query), **body, "computed_at": now.isoformat(),
             "cached": False}, seconds
+
+
+def _store_final(session: Session, figures: list[dict[str, Any]]) -> None:
+    """Keep campaigns' final 7-day purchases, in a short transaction of its own. Only a saving:
+    when the database is busy (SQLite's write lock) the next report stores them."""
+    try:
+        analytics.store_purchases(session, figures)
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        log.info("campaign purchases not stored this time (database busy)", exc_info=True)
 
 
 def _store(session: Session, brand_id: int, key: str, payload: dict[str, Any], seconds: float,

@@ -93,7 +93,7 @@ NEVER = 10_000_000  # "no next day"
 EPOCH = dt.date(1970, 1, 1)
 STATE_ID = 1
 #: Entries younger than this are left to the next run (a transaction that took its id earlier may still commit).
-LAG = dt.timedelta(minutes=2)
+LAG = analytics.SETTLE
 #: Ledger entries per incremental step (one transaction).
 BATCH = 100_000
 #: Cards whose ledger is read per query (incremental runs, the tail).

@@ -520,6 +520,10 @@ class Campaign(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The recipients' purchases in the 7 days after the start, once final (service/analytics.py)
+    buyers_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    purchases_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revenue_7d: Mapped[Decimal | None] = mapped_column(Numeric(16, 2), nullable=True)
 
 
 class CampaignRecipient(Base):

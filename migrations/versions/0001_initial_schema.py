@@ -120,6 +120,9 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('buyers_7d', sa.BigInteger(), nullable=True),
+    sa.Column('purchases_7d', sa.BigInteger(), nullable=True),
+    sa.Column('revenue_7d', sa.Numeric(precision=16, scale=2), nullable=True),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -26,12 +26,14 @@ import datetime as dt
 import secrets
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event as sql_event
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service import analytics, analytics_reports, analytics_rollups, db, demo
@@ -288,6 +290,134 @@ def test_campaigns(app: Flask, data: dict[str, Any]) -> None:
                                        "purchases_7d", "revenue_7d", "conversion_7d")} == {
         "id": data["campaign"], "targeted": 3, "sent": 2, "accepted": 2, "confirmed": 1, "buyers_7d": 1,
         "purchases_7d": 1, "revenue_7d": "50.00", "conversion_7d": round(1 / 3, 4)}
+
+
+# -- campaigns' 7-day purchases: counted live while they can change, stored once final ----------
+
+P_QUERY = analytics_reports.Query(dt.date(2026, 1, 1), dt.date(2026, 6, 30), N)
+
+
+def _ledger_statements(session: Session, call: Any) -> tuple[Any, list[str]]:
+    """call()'s result and the SQL statements it ran that read the ledger (every connection of
+    the engine: the report's figures run on connections of their own on PostgreSQL)."""
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "ledger_entries" in statement:
+            statements.append(statement)
+
+    engine = session.get_bind()
+    engine = getattr(engine, "engine", engine)
+    sql_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        return call(), statements
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", seen)
+
+
+def _stored(session: Session, campaign_id: int) -> tuple[Any, Any, Any]:
+    session.expire_all()
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    return campaign.buyers_7d, campaign.purchases_7d, campaign.revenue_7d
+
+
+def test_final_campaign_purchases_are_stored_once_and_then_read(app: Flask, data: dict[str, Any]) -> None:
+    a, june_id = data["brand_a"], data["campaign"]
+    with app.app_context():
+        session = db.session()
+        assert _stored(session, june_id) == (None, None, None)
+        june = session.get(Campaign, june_id)
+        assert june is not None
+        live = analytics.campaign_purchases(session, june_id, june.started_at)
+        assert live == (1, 1, Decimal("50.00"))  # c3's 50.00 on 06-05 (see test_campaigns)
+        session.rollback()
+        # Finished, its window closed months ago: counted from the ledger one last time, and stored.
+        body, reads = _ledger_statements(session, lambda: analytics_reports.compute(session, a, "campaigns",
+                                                                                     P_QUERY)[0])
+        assert reads, "the first report counts the purchases"
+        first = body["campaigns"][0]
+        assert (first["buyers_7d"], first["purchases_7d"], first["revenue_7d"]) == (1, 1, "50.00")
+        assert "_final" not in body
+        assert _stored(session, june_id) == live
+        # Later reports read the stored figures, not the ledger: a stored value made different on
+        # purpose is what they answer; the funnel is still counted live.
+        session.execute(update(Campaign).where(Campaign.id == june_id)
+                        .values(buyers_7d=2, purchases_7d=7, revenue_7d=Decimal("123.45")))
+        session.commit()
+        body, reads = _ledger_statements(session, lambda: analytics_reports.compute(session, a, "campaigns",
+                                                                                     P_QUERY)[0])
+        assert reads == []
+        again = body["campaigns"][0]
+        assert {key: again[key] for key in ("targeted", "sent", "confirmed", "buyers_7d", "purchases_7d",
+                                            "revenue_7d", "conversion_7d")} == {
+            "targeted": 3, "sent": 2, "confirmed": 1, "buyers_7d": 2, "purchases_7d": 7, "revenue_7d": "123.45",
+            "conversion_7d": round(2 / 3, 4)}
+        assert analytics.campaigns(session, a, P)[0]["revenue_7d"] == "123.45"
+        # Stored once: a report never overwrites it.
+        assert analytics.store_purchases(session, [first]) == 0
+        session.commit()
+        assert _stored(session, june_id) == (2, 7, Decimal("123.45"))
+
+
+def test_open_campaign_purchases_are_counted_live_until_final(app: Flask, data: dict[str, Any]) -> None:
+    a = data["brand_a"]
+    now = analytics_reports.utcnow()
+    query = analytics_reports.Query(now.date() - dt.timedelta(days=40), None, N)
+    with app.app_context():
+        session = db.session()
+        cards = session.scalars(select(Card).where(Card.brand_id == a).order_by(Card.id)).all()
+        w = World(session)
+        started = now - dt.timedelta(days=2)
+        recent = Campaign(brand_id=a, name="Open", message="Hi", status="finished", started_at=started,
+                          created_at=started)
+        # Window closed, but a geo campaign still running adds recipients when it ends.
+        running = Campaign(brand_id=a, kind="geo", name="Geo", status="running", started_at=now - dt.timedelta(days=30),
+                           created_at=now - dt.timedelta(days=30))
+        session.add_all([recent, running])
+        session.flush()
+        for campaign in (recent, running):
+            for card in cards[:2]:
+                session.add(CampaignRecipient(campaign_id=campaign.id, card_id=card.id, created_at=campaign.started_at))
+        w.entry(cards[0], "purchase", 5, running.started_at + dt.timedelta(days=1), "5.00")
+        session.commit()
+        ids = (recent.id, running.id)
+
+        def report() -> dict[int, tuple[int, int, str]]:
+            body = analytics_reports.compute(session, a, "campaigns", query)[0]
+            return {c["id"]: (c["buyers_7d"], c["purchases_7d"], c["revenue_7d"]) for c in body["campaigns"]
+                    if c["id"] in ids}
+
+        assert report() == {recent.id: (0, 0, "0.00"), running.id: (1, 1, "5.00")}
+        assert [_stored(session, i) for i in ids] == [(None, None, None)] * 2
+        # Purchases arrive: the open window counts them at once.
+        w.entry(cards[0], "purchase", 10, now - dt.timedelta(hours=1), "10.00")
+        w.entry(cards[1], "purchase", 20, now - dt.timedelta(minutes=5), "20.00")
+        w.entry(cards[1], "redeem", -5, now - dt.timedelta(minutes=4))  # no purchase
+        session.commit()
+        assert report()[recent.id] == (2, 2, "30.00")
+        assert [_stored(session, i) for i in ids] == [(None, None, None)] * 2
+        # The geo campaign ends (a recipient more); then its figures are final and stored.
+        session.add(CampaignRecipient(campaign_id=running.id, card_id=cards[2].id, created_at=now))
+        w.entry(cards[2], "purchase", 7, running.started_at + dt.timedelta(days=6), "7.00")
+        session.execute(update(Campaign).where(Campaign.id == running.id).values(status="finished"))
+        session.commit()
+        assert report()[running.id] == (2, 2, "12.00")
+        assert _stored(session, running.id) == (2, 2, Decimal("12.00"))
+        assert _stored(session, recent.id) == (None, None, None)
+
+
+def test_purchases_are_final_once_the_window_closed_and_settled(app: Flask, data: dict[str, Any]) -> None:
+    with app.app_context():
+        session = db.session()
+        row = SimpleNamespace(**analytics.campaign_rows(session, data["brand_a"], P)[0]._mapping)
+    closed = row.started_at + analytics.CAMPAIGN_WINDOW + analytics.SETTLE
+    assert analytics.purchases_final(row, closed)
+    # A purchase stamped just before the window closed may still be committing.
+    assert not analytics.purchases_final(row, closed - dt.timedelta(seconds=1))
+    assert not analytics.purchases_final(SimpleNamespace(**{**vars(row), "status": "sending"}),
+                                         closed + dt.timedelta(days=30))
+    assert analytics.purchases_final(SimpleNamespace(**{**vars(row), "status": "cancelled"}), closed)
 
 
 def test_nps(app: Flask, data: dict[str, Any]) -> None:
