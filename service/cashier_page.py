@@ -22,6 +22,7 @@ from service import db
 from service.api.cards import brand_card
 from service.auth import require_cashier
 from service.models import PushDelivery, Registration
+from service.page_headers import secure_page
 
 bp = Blueprint("cashier_page", __name__)
 
@@ -32,14 +33,10 @@ _PENDING = {"queued", "sending", "retry"}
 
 @bp.get("/cashier")
 def page() -> Response:
-    response = make_response(render_template("cashier.html"))
-    # The page holds no secrets (token and till key live in the browser's localStorage), but it must
-    # not be framed (clickjacking a till), runs only our own scripts, and the camera is for this origin.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The page holds no secrets (token and till key live in the browser's localStorage); the
+    # camera's frames are blobs, and the camera is for this origin only.
+    response = secure_page(make_response(render_template("cashier.html")),
+                           img_src="'self' data: blob:", media_src="'self' blob:")
     response.headers["Permissions-Policy"] = "camera=(self)"
     return response
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template
 
+from service.page_headers import secure_page
+
 bp = Blueprint("dashboard_page", __name__)
 
 
 @bp.get("/dashboard")
 def page() -> Response:
-    response = make_response(render_template("dashboard.html"))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response = secure_page(make_response(render_template("dashboard.html")), img_src="'self' data: blob:")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -13,16 +13,14 @@ from flask import Blueprint, Response, make_response, render_template, request
 
 from service import db, nps
 from service.models import Card
+from service.page_headers import secure_page
 
 bp = Blueprint("nps_page", __name__)
 
 
 def _page(status: int, **context: Any) -> Response:
-    response = make_response(render_template("nps.html", **context), status)
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'")
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # no-referrer (the default): the token is in the URL
+    response = secure_page(make_response(render_template("nps.html", **context), status), form_action="'self'")
     response.headers["Cache-Control"] = "no-store"
     return response
 
