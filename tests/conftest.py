@@ -8,6 +8,7 @@ migrations, so the migration history is tested on both backends too.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import socket
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
@@ -28,9 +30,27 @@ from service import create_app, demo, migrate
 from service.config import Settings
 from service.models import Base
 from tests.doubles.apns import ApnsDouble
-from tests.doubles.pki import Pki, make_pki
+from tests.doubles.pki import Pki, make_pki, write_dev_pass_pki
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+# Moments where date arithmetic goes wrong: just after midnight on the 1st of a month, the last
+# minute of a year, a leap day. Tests whose figures depend on "now" run at each of them instead
+# of at whatever moment CI happens to start.
+AWKWARD_MOMENTS = {
+    "first-of-month": dt.datetime(2027, 3, 1, 0, 0, 30, tzinfo=dt.UTC),
+    "new-years-eve": dt.datetime(2027, 12, 31, 23, 59, tzinfo=dt.UTC),
+    "leap-day": dt.datetime(2028, 2, 29, 12, 0, tzinfo=dt.UTC),
+}
+
+
+@pytest.fixture(params=list(AWKWARD_MOMENTS.values()), ids=list(AWKWARD_MOMENTS))
+def awkward_moment(request: pytest.FixtureRequest) -> Iterator[dt.datetime]:
+    """The clock of this process (every thread, live servers included) starts at an awkward
+    moment and runs on from there, so a test sees the same calendar wherever and whenever it runs."""
+    with time_machine.travel(request.param, tick=True):
+        yield request.param
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +58,11 @@ def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One dev PKI for the whole run: RSA key generation is the slow part."""
     directory = tmp_path_factory.mktemp("certs")
     defaults = Settings()
+    today = dt.datetime.now(dt.UTC)
+    write_dev_pass_pki(directory / "dev", defaults.dev_pass_type_identifier, defaults.dev_team_identifier,
+                       valid_from=min(today, *AWKWARD_MOMENTS.values()) - dt.timedelta(days=1),
+                       valid_until=max(today, *AWKWARD_MOMENTS.values()) + dt.timedelta(days=400))
+    # The app takes these files as its dev PKI (ensure_dev_pki reuses a complete, valid one).
     ensure_dev_pki(directory / "dev", defaults.dev_pass_type_identifier, defaults.dev_team_identifier)
     return directory
 

@@ -80,11 +80,19 @@ def painted(driver: Any, canvas_id: str) -> int:
     return int(driver.execute_script(PAINTED_PIXELS, canvas_id))
 
 
+def default_period_start(now: dt.datetime) -> dt.datetime:
+    """The dashboard's default period starts on the 1st of the month 11 months ago."""
+    months = now.year * 12 + now.month - 1 - 11
+    return dt.datetime(months // 12, months % 12 + 1, 1, tzinfo=dt.UTC)
+
+
 @pytest.fixture
-def brand(live: dict[str, Any]) -> dict[str, Any]:
-    """The demo brand with a few months of members, purchases, phones and NPS answers."""
+def brand(live: dict[str, Any], awkward_moment: dt.datetime) -> dict[str, Any]:
+    """The demo brand with a few months of members, purchases, phones and NPS answers, all of
+    them inside the default period of the (awkward) moment the test runs at."""
     app: Flask = live["app"]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    span = now - default_period_start(now) - dt.timedelta(hours=1)
     with app.app_context():
         session = db.session()
         survey = NpsSurvey(brand_id=live["brand_id"], program_id=live["program_id"],
@@ -92,7 +100,7 @@ def brand(live: dict[str, Any]) -> dict[str, Any]:
         session.add(survey)
         session.flush()
         for n in range(24):
-            joined = now - dt.timedelta(days=15 * n + 3)
+            joined = now - span * (15 * n + 3) / 348  # 3 days to the period's first hour
             customer = Customer(brand_id=live["brand_id"], name=f"Member {n}", created_at=joined,
                                 home_store_id=live["store_ids"][n % 3])
             session.add(customer)
@@ -104,7 +112,7 @@ def brand(live: dict[str, Any]) -> dict[str, Any]:
             session.add(card)
             session.flush()
             for k in range(n % 5 + 1):
-                when = min(now - dt.timedelta(hours=1), joined + dt.timedelta(days=9 * k + 1))
+                when = min(now - dt.timedelta(minutes=30), joined + dt.timedelta(days=9 * k + 1))
                 session.add(LedgerEntry(card_id=card.id, kind="purchase", points=10 * (k + 1), amount=Decimal(k + 1),
                                         store_id=live["store_ids"][k % 3], created_at=when))
             if n % 4 == 0:

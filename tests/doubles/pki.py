@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_TOPIC = "pass.test.passcast.loyalty"
@@ -225,3 +225,26 @@ def make_pki(
         team_id=team_id,
         key_id=key_id,
     )
+
+
+def write_dev_pass_pki(directory: Path, pass_type_identifier: str, team_identifier: str, *,
+                       valid_from: dt.datetime, valid_until: dt.datetime, organization: str = "Passcast Dev") -> None:
+    """The dev pass PKI's files, as `passes.certificates.ensure_dev_pki` writes them, but valid over
+    a chosen window: tests that travel to fixed moments (tests/conftest.py: awkward_moment) sign
+    passes and open TLS with certificates that are valid both then and today."""
+    from passes.certificates import DEV_ROOT_NAME, DEV_WWDR_NAME, issue_certificate, pass_certificate_subject
+
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)]
+    root_key, wwdr_key, leaf_key = keys
+    window = {"not_before": valid_from, "not_after": valid_until}
+    root = issue_certificate(DEV_ROOT_NAME, root_key.public_key(), root_key, ca=True, **window)
+    wwdr = issue_certificate(DEV_WWDR_NAME, wwdr_key.public_key(), root_key, issuer=root, ca=True, path_length=0,
+                             **window)
+    leaf = issue_certificate(pass_certificate_subject(pass_type_identifier, team_identifier, organization),
+                             leaf_key.public_key(), wwdr_key, issuer=wwdr, ca=False, **window)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    (directory / "pass.key").write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                                serialization.NoEncryption()))
+    for name, certificate in (("pass.pem", leaf), ("wwdr.pem", wwdr), ("ca.pem", root)):
+        (directory / name).write_bytes(certificate.public_bytes(pem))

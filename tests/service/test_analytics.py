@@ -360,6 +360,7 @@ def test_final_campaign_purchases_are_stored_once_and_then_read(app: Flask, data
         assert _stored(session, june_id) == (2, 7, Decimal("123.45"))
 
 
+@pytest.mark.usefixtures("awkward_moment")  # "now" decides these figures
 def test_open_campaign_purchases_are_counted_live_until_final(app: Flask, data: dict[str, Any]) -> None:
     a = data["brand_a"]
     now = analytics_reports.utcnow()
@@ -500,6 +501,7 @@ def test_bad_requests_are_problems(client: FlaskClient, data: dict[str, Any]) ->
         assert field in [error["field"] for error in response.get_json()["errors"]], response.get_json()
 
 
+@pytest.mark.usefixtures("awkward_moment")  # "now" decides these figures
 def test_slow_reports_are_cached_and_refreshed(app: Flask, client: FlaskClient, data: dict[str, Any],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Every report counts as slow here: the second answer comes from the cache; the job
@@ -658,6 +660,7 @@ def test_rolled_up_figures_equal_the_raw_ones_also_for_entries_after_a_roll_up(
                                                                              "rate": 0.3333}
 
 
+@pytest.mark.usefixtures("awkward_moment")  # "now" decides these figures
 def test_young_entries_wait_for_the_next_run_and_count_meanwhile(app: Flask, data: dict[str, Any],
                                                                  seeded: dict[str, Any]) -> None:
     with app.app_context():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -15,6 +16,9 @@ from service.models import Card, GoogleMessage, LedgerEntry
 from tests.doubles.apns import ApnsDouble
 from tests.helpers import bearer
 from tests.service.campaign_helpers import issue, news, pass_json, register, token
+
+# Figures here depend on "now": each test runs at the awkward moments of tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("awkward_moment")
 
 TODAY = dt.datetime(2026, 6, 15, 8, 3, tzinfo=dt.UTC)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,6 +18,9 @@ from service.models import Campaign, Card, Customer, Store, utcnow
 from tests.doubles.apns import ApnsDouble
 from tests.helpers import bearer
 from tests.service.campaign_helpers import issue, other_brand_key, pass_json, register, token
+
+# Figures here depend on "now": each test runs at the awkward moments of tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("awkward_moment")
 
 TEXT = "Today -20% on coffee here"
 

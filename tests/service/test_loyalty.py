@@ -334,6 +334,7 @@ def _post_at(app: Flask, card_id: int, when: dt.datetime, **body: Any) -> dict[s
         return outcome.response
 
 
+@pytest.mark.usefixtures("awkward_moment")  # "now" decides these figures
 def test_points_expire_oldest_first_and_the_pass_says_when(client: FlaskClient, seeded: dict[str, Any],
                                                           app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     program_id = make_program(app, seeded, points_expire_days=30, tier_basis="points",
@@ -387,6 +388,7 @@ def test_points_expire_oldest_first_and_the_pass_says_when(client: FlaskClient, 
     assert_ledger_matches(app, card["id"], 0)
 
 
+@pytest.mark.usefixtures("awkward_moment")  # "now" decides these figures
 def test_cached_expiry_date_always_equals_the_ledgers_answer(client: FlaskClient, seeded: dict[str, Any],
                                                              app: Flask) -> None:
     """Earning skips the ledger query for the expiry date (FIFO: new points are never the

@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -16,6 +17,9 @@ from service import db, nps
 from service.models import Card, NpsAnswer, NpsSurvey
 from service.pass_design import build_pass
 from tests.helpers import bearer
+
+# Figures here depend on "now": each test runs at the awkward moments of tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("awkward_moment")
 
 
 def issue(client: FlaskClient, seeded: dict[str, Any], name: str) -> dict[str, Any]:
