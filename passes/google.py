@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from passes.errors import PassError, PassValidationError
+from passes.images import REFUSAL, open_source
 
 ID_PATTERN = re.compile(r"^\d+\.[\w.-]+$")
 SUFFIX_PATTERN = re.compile(r"^[\w.-]+$")
@@ -266,12 +267,11 @@ def _program_logo(source: bytes | None, background: str, foreground: str, text: 
     canvas = Image.new("RGB", (size, size), background)
     box = round(size * _LOGO_CONTENT)
     if source is not None:
+        art = open_source("programLogo", source)  # PNG or JPEG within the upload bounds only
         try:
-            art = Image.open(io.BytesIO(source))
-            art.load()
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise PassValidationError("programLogo", f"not a readable image: {exc}") from exc
-        art = ImageOps.exif_transpose(art).convert("RGBA")
+            art = ImageOps.exif_transpose(art).convert("RGBA")
+        except Exception as exc:  # a malformed EXIF block or an exotic mode
+            raise PassValidationError("programLogo", REFUSAL) from exc
         art = ImageOps.contain(art, (box, box), Image.Resampling.LANCZOS)
         canvas.paste(art, ((size - art.width) // 2, (size - art.height) // 2), art)
     else:

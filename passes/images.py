@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from passes.errors import PassValidationError
 from passes.schema import parse_color
 
-__all__ = ["POINT_SIZES", "SCALES", "image_set"]
+__all__ = ["MAX_SIDE", "POINT_SIZES", "REFUSAL", "SCALES", "check_source", "image_set", "open_source"]
 
 # Apple's sizes in points; icon is exact, logo is a maximum, strip is covered and cropped.
 POINT_SIZES: dict[str, tuple[int, int]] = {"icon": (29, 29), "logo": (160, 50), "strip": (375, 123)}
@@ -25,6 +25,14 @@ SUPERSAMPLE = 4  # the default icon is drawn this much larger and shrunk: Pillow
 # zlib's default. Measured on a 2400x1600 photo: level 9 took 6x longer for 8 % less,
 # level 1 saved a third of the time for 30 % more bytes in every download.
 PNG_COMPRESS_LEVEL = 6
+# Uploads are PNG or JPEG of at most MAX_SIDE x MAX_SIDE pixels (which also bounds the pixel
+# count, and so decoding memory and time: about 0.5 s for the largest strip). 4096 takes a
+# phone photo (4032 x 3024) and is over three times the largest variant Wallet shows.
+MAX_SIDE = 4096
+REFUSAL = f"must be a PNG or JPEG image of at most {MAX_SIDE}\N{MULTIPLICATION SIGN}{MAX_SIDE} pixels"
+# Pillow names a JPEG with extra frames (phones write them) MPO; its first frame is a plain JPEG.
+_FORMATS = {"PNG": ("PNG",), "JPEG": ("JPEG", "MPO")}
+_MAGIC = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
 
 Rgb = tuple[int, int, int]
 ImageSet = tuple[tuple[str, bytes], ...]
@@ -77,19 +85,55 @@ def _pixels(name: str, scale: int) -> tuple[int, int]:
 # --- uploaded images --------------------------------------------------------------------
 
 
+def check_source(name: str, source: bytes) -> None:
+    """Refuse, before anything stores it, an upload a pass could not be built from.
+
+    Decodes every pixel, so a corrupt body fails here rather than on every pass build later.
+    """
+    _usable(name, open_source(name, source, draft=None))
+
+
+def open_source(name: str, source: bytes, *, draft: int | None = None) -> Image.Image:
+    """The uploaded PNG or JPEG ``source``, decoded; PassValidationError for anything else.
+
+    Only the PNG and JPEG decoders are ever run (Pillow would otherwise try EPS through
+    Ghostscript, TIFF, ICO...), and the size is judged from the header before any pixel is
+    decoded. ``draft`` lets JPEG decode at a reduced scale no smaller than that many pixels.
+    """
+    kind = next((kind for kind, magic in _MAGIC.items() if source.startswith(magic)), None)
+    if kind is None:
+        raise PassValidationError(name, REFUSAL)
+    try:
+        image = Image.open(io.BytesIO(source), formats=[kind])
+    except Exception as exc:  # a decoder of hostile bytes: every failure (and bomb warning) is a refusal
+        raise PassValidationError(name, REFUSAL) from exc
+    if image.format not in _FORMATS[kind] or max(image.size) > MAX_SIDE or min(image.size) < 1:
+        image.close()
+        raise PassValidationError(name, REFUSAL)
+    try:
+        if draft is not None:
+            image.draft("RGB", (draft, draft))
+        image.load()
+    except Exception as exc:  # truncated or corrupt data: zlib, libjpeg, struct, EOF... all the same to us
+        image.close()
+        raise PassValidationError(name, REFUSAL) from exc
+    return image
+
+
 def _open(name: str, source: bytes) -> Image.Image:
     # JPEG can decode at 1/2, 1/4 or 1/8 scale; ask for no less than the @3x box in
     # either orientation (EXIF may still rotate it), which halves decoding time.
-    side = max(_pixels(name, 3))
+    return _usable(name, open_source(name, source, draft=max(_pixels(name, 3))))
+
+
+def _usable(name: str, image: Image.Image) -> Image.Image:
+    """Upright, and in the mode the resizing works in (RGB, or RGBA if it has transparency)."""
     try:
-        image = Image.open(io.BytesIO(source))
-        image.draft("RGB", (side, side))
-        image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise PassValidationError(name, f"not a readable image: {exc}") from exc
-    image = ImageOps.exif_transpose(image)  # phone photos are stored sideways
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    return image.convert("RGBA" if has_alpha else "RGB")
+        image = ImageOps.exif_transpose(image)  # phone photos are stored sideways
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    except Exception as exc:  # a malformed EXIF block or an exotic mode
+        raise PassValidationError(name, REFUSAL) from exc
 
 
 @lru_cache(maxsize=32)

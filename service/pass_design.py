@@ -11,6 +11,7 @@ that is the only way an update shows anything on the lock screen.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from service import nps
 from service.cards import barcode_message, display_number
 from service.loyalty import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
+
+log = logging.getLogger(__name__)
 
 MAX_LOCATIONS = 10
 
@@ -197,6 +200,19 @@ def _digest(data: bytes | None) -> str | None:
 _program_files_cache: dict[tuple[str | None, ...], dict[str, bytes]] = {}
 
 
+def _images(program: Program, kind: str, source: bytes | None, look: Design) -> dict[str, bytes]:
+    """The uploaded image, or the generated default if it cannot be used: an image stored before
+    uploads were checked (or by hand) must not make every pass of the program fail."""
+    colours = {"background": look.background_color, "foreground": look.foreground_color, "text": program.name}
+    if source is not None:
+        try:
+            return image_set(kind, source, **colours)
+        except PassValidationError as error:
+            log.warning("program %s: stored %s image unusable (%s: %r); passes get the default one",
+                        program.id, kind, error, error.__cause__)
+    return image_set(kind, None, **colours)
+
+
 def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
     """Images and localisations shared by every card of a program (and tier), made once per process."""
     look = design(program, tier)
@@ -207,8 +223,7 @@ def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes
         files = {}
         sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
         for kind, source in sources.items():
-            files.update(image_set(kind, source, background=look.background_color,
-                                   foreground=look.foreground_color, text=program.name))
+            files.update(_images(program, kind, source, look))
         files.update(lproj_files(STRINGS))
         if len(_program_files_cache) >= 256:
             _program_files_cache.clear()

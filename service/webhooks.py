@@ -16,23 +16,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets as _secrets
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from service.webhook_addresses import (
+    RefusedAddress,
+    Resolver,
+    checked_client,
+    private_target,
+    public_address,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,34 +191,6 @@ def verify(secret: str, header: str, body: bytes, tolerance: float = 300.0, now:
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
-
-
-def _private_ip(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-            or ip.is_unspecified)
-
-
-def private_target(url: str, *, resolve: bool = False) -> bool:
-    """Whether a URL points into our own network (loopback, private, link-local, reserved): a
-    brand's webhook must not make us probe it. Without `resolve` only literal addresses and
-    local names are judged (no DNS in a request); with it, every address the name resolves to."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    if not host or host == "localhost" or host.endswith(_LOCAL_NAMES):
-        return True
-    try:
-        return _private_ip(host)
-    except ValueError:
-        pass  # a name, not an address
-    if not resolve:
-        return False
-    try:
-        return any(_private_ip(info[4][0]) for info in socket.getaddrinfo(host, None))
-    except (socket.gaierror, UnicodeError, ValueError):
-        return False  # unresolvable: the POST fails too, and nothing is reached
-
-
 def payload_of(event: WebhookEvent) -> dict[str, Any]:
     return {"id": event.uid, "type": event.type, "created_at": event.created_at.isoformat(),
             "data": event.data}
@@ -282,6 +259,8 @@ def _post(client: httpx.Client, delivery: WebhookDelivery) -> tuple[int | None, 
     try:
         response = client.post(delivery.endpoint.url, content=body, headers=headers)
     except httpx.HTTPError as error:
+        if isinstance(error.__cause__, RefusedAddress):
+            raise error.__cause__ from None
         return None, f"{type(error).__name__}: {error}"[:300]
     if 200 <= response.status_code < 300:
         return response.status_code, None
@@ -289,8 +268,14 @@ def _post(client: httpx.Client, delivery: WebhookDelivery) -> tuple[int | None, 
 
 
 def deliver(factory: sessionmaker[Session], ids: Sequence[int], *, max_attempts: int, backoff_base: float,
-            timeout: float, reschedule: Callable[[list[int], float], None], allow_private: bool = False) -> int:
-    """POST the waiting deliveries among `ids`; record each answer; return how many succeeded."""
+            timeout: float, reschedule: Callable[[list[int], float], None], allow_private: bool = False,
+            resolver: Resolver = system_resolver) -> int:
+    """POST the waiting deliveries among `ids`; record each answer; return how many succeeded.
+
+    Unless `allow_private` (local development), each connection goes only to a public address,
+    checked in the same DNS lookup that the socket is opened with (service/webhook_addresses.py);
+    `resolver` is that lookup (tests give their own).
+    """
     if not ids:
         return 0
     delivered = 0
@@ -298,18 +283,24 @@ def deliver(factory: sessionmaker[Session], ids: Sequence[int], *, max_attempts:
         _token, rows = _claim(session, ids)
         if not rows:
             return 0
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        allowed = (lambda _address: True) if allow_private else public_address
+        with checked_client(timeout=timeout, allowed=allowed, resolver=resolver) as client:
             for delivery in rows:
                 if not delivery.endpoint.active and delivery.event.type != TEST_EVENT:  # paused since queued
                     delivery.status, delivery.claim, delivery.error = "failed", None, "endpoint paused"
                     session.commit()
                     continue
-                if not allow_private and private_target(delivery.endpoint.url, resolve=True):
+                if not allow_private and private_target(delivery.endpoint.url):
                     delivery.status, delivery.claim = "failed", None
-                    delivery.error = "refused: the URL resolves to a private or loopback address"
+                    delivery.error = "refused: the URL names a private or loopback address"
                     session.commit()
                     continue
-                status_code, error = _post(client, delivery)
+                try:
+                    status_code, error = _post(client, delivery)
+                except RefusedAddress as refusal:  # not retried: the brand must change the URL
+                    delivery.status, delivery.claim, delivery.error = "failed", None, f"refused: {refusal}"[:300]
+                    session.commit()
+                    continue
                 delivery.response_status = status_code
                 delivery.claim = None
                 now = utcnow()

@@ -4,16 +4,15 @@ passes are signed with. Whatever changes what a pass shows re-derives tiers and 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from passes.errors import CertificateError
+from passes.errors import CertificateError, PassValidationError
+from passes.images import MAX_SIDE, REFUSAL, check_source
 from service import db, loyalty, signing
 from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRules, TierIn, TierOut, TierPatch
 from service.api.cards import brand_program
@@ -29,6 +28,11 @@ blp = Blueprint("programs", __name__, url_prefix="/api/v1",
 
 IMAGE_KINDS = ("logo", "icon", "strip")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+_IMAGE_BODY = {"required": True, "content": {
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+    "description": f"The image file itself: PNG or JPEG, under 5 MiB, at most {MAX_SIDE}\N{MULTIPLICATION SIGN}"
+                   f"{MAX_SIDE} pixels"}
 
 
 def _mark_all_cards_changed(program: Program) -> None:
@@ -225,33 +229,29 @@ def delete_tier(program_id: int, tier_id: int) -> None:
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["PUT"])
 @require_brand
 @blp.response(200, ProgramOut)
-@blp.doc(requestBody={"required": True, "description": "The image file itself (max 5 MiB)", "content": {
-    "image/png": {"schema": {"type": "string", "format": "binary"}},
-    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-    parameters=[{"in": "path", "name": "kind", "required": True, "schema": {"type": "string", "enum": IMAGE_KINDS}}])
+@blp.doc(requestBody=_IMAGE_BODY,
+         parameters=[{"in": "path", "name": "kind", "required": True,
+                      "schema": {"type": "string", "enum": IMAGE_KINDS}}])
 def put_image(program_id: int, kind: str) -> Any:
     """Upload the logo, icon or strip as the raw request body (PNG or JPEG); resized for @1x/@2x/@3x."""
-    return _set_image(program_id, kind, _image_body())
+    program = brand_program(program_id)  # before any decoding: another brand's program is a 404 at once
+    _known_kind(kind)
+    return _set_image(program, kind, _image_body(kind))
 
 
-def _image_body() -> bytes:
-    """The request body, if it is a PNG or JPEG of acceptable size."""
+def _image_body(kind: str) -> bytes:
+    """The request body, if it is a PNG or JPEG a pass can be built from: checked (and decoded)
+    here, so a bad upload is refused now rather than breaking every pass of the program later."""
     data = request.get_data()
     if not data:
         raise Problem(422, "Empty image", "Send the image bytes as the request body.")
     if len(data) > MAX_IMAGE_BYTES:
         raise Problem(413, "Image too large", "Images must be under 5 MiB.")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise Problem(422, "Not an image", f"Could not read the image: {error}.") from None
+        check_source(kind, data)
+    except PassValidationError:
+        raise Problem(422, "Not a usable image", f"The {kind} {REFUSAL}.") from None
     return data
-
-
-_IMAGE_BODY = {"required": True, "description": "The image file itself (max 5 MiB)", "content": {
-    "image/png": {"schema": {"type": "string", "format": "binary"}},
-    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
 
 @blp.route("/programs/<int:program_id>/tiers/<int:tier_id>/strip", methods=["PUT"])
@@ -263,7 +263,7 @@ def put_tier_strip(program_id: int, tier_id: int) -> Any:
     """The tier's own strip image (PNG or JPEG as the body): passes of cards in the tier show it."""
     program = brand_program(program_id)
     tier = brand_tier(program, tier_id)
-    tier.strip_png = _image_body()
+    tier.strip_png = _image_body("strip")
     _mark_all_cards_changed(program)
     db.session().commit()
     return tier
@@ -288,13 +288,17 @@ def delete_tier_strip(program_id: int, tier_id: int) -> Any:
 @blp.response(200, ProgramOut)
 def delete_image(program_id: int, kind: str) -> Any:
     """Go back to the generated default image."""
-    return _set_image(program_id, kind, None)
-
-
-def _set_image(program_id: int, kind: str, data: bytes | None) -> Program:
     program = brand_program(program_id)
+    _known_kind(kind)
+    return _set_image(program, kind, None)
+
+
+def _known_kind(kind: str) -> None:
     if kind not in IMAGE_KINDS:
         raise Problem(404, "Unknown image", f"Images are {', '.join(IMAGE_KINDS)}.")
+
+
+def _set_image(program: Program, kind: str, data: bytes | None) -> Program:
     setattr(program, f"{kind}_png", data)
     _mark_all_cards_changed(program)
     db.session().commit()

@@ -9,7 +9,7 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
-from service import db, webhooks
+from service import db, webhook_addresses, webhooks
 from service.api.brand_schemas import (
     PROBLEM,
     ProblemOut,
@@ -42,7 +42,7 @@ def brand_endpoint(endpoint_id: int) -> WebhookEndpoint:
 
 
 def _check_url(url: str) -> None:
-    if not current_app.config["PASSCAST"].webhook_allow_private_urls and webhooks.private_target(url):
+    if not current_app.config["PASSCAST"].webhook_allow_private_urls and webhook_addresses.private_target(url):
         raise validation_problem([{"field": "url", "message": "Must be reachable on the public internet."}])
 
 

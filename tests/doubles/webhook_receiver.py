@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -39,16 +40,27 @@ def signature_ok(secret: str, header: str, body: bytes, tolerance: float = 300) 
 class WebhookReceiver(ThreadedServer):
     thread_name = "webhook-receiver"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> None:
+        """With `tls` (a server context) it answers HTTPS and records the SNI name each client sent."""
         self.secret = ""
         self.statuses: list[int] = []  # answered in order; 200 once exhausted
+        self.server_names: list[str | None] = []
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._bind(host, port, self._handler_class())
+        if tls is not None:
+            tls.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._tls = tls is not None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:
-        return self.base_url + "/hooks"
+        base = self.base_url.replace("http://", "https://", 1) if self._tls else self.base_url
+        return base + "/hooks"
 
     @property
     def received(self) -> list[Received]:

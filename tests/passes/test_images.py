@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -10,6 +11,7 @@ from PIL import Image
 from passes import images
 from passes.errors import PassValidationError
 from passes.images import image_set
+from tests import hostile_images
 
 BROWN = (111, 78, 55)
 
@@ -197,3 +199,53 @@ def test_results_are_cached_but_not_shared() -> None:
     images._resized_set.cache_clear()
     assert image_set("logo", source) == image_set("logo", source)
     assert images._resized_set.cache_info().hits == 1
+
+
+# --- hostile uploads (security issue item 8) -------------------------------------------------
+
+
+HOSTILE = {
+    "eps": hostile_images.eps(),
+    "corrupt-idat": hostile_images.corrupt_idat_png(),
+    "900-megapixel-png": hostile_images.png_claiming(30_000, 30_000),
+    "65000x65000-jpeg": hostile_images.jpeg_claiming(65_000, 65_000),
+    "88-megapixel-png": hostile_images.png_claiming(9_400, 9_400),
+    "one-pixel-too-wide": hostile_images.png_claiming(images.MAX_SIDE + 1, 10),
+    **{fmt.lower(): hostile_images.encoded(fmt) for fmt in hostile_images.OTHER_FORMATS},
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_only_png_and_jpeg_within_bounds_are_accepted(name: str) -> None:
+    with pytest.raises(PassValidationError) as excinfo:
+        images.check_source("logo", HOSTILE[name])
+    assert excinfo.value.rule == images.REFUSAL
+    with pytest.raises(PassValidationError):  # the build refuses it too (before decoding, for the giants)
+        image_set("logo", HOSTILE[name])
+
+
+def test_the_giants_are_refused_from_their_header() -> None:
+    """The 900-megapixel PNG would be Pillow's DecompressionBombError, the 88-megapixel one
+    seconds and a gigabyte of decoding; both are judged from the claimed size alone."""
+    started = time.perf_counter()
+    for name in ("900-megapixel-png", "65000x65000-jpeg", "88-megapixel-png"):
+        with pytest.raises(PassValidationError):
+            images.check_source("strip", HOSTILE[name])
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_largest_accepted_image() -> None:
+    side = images.MAX_SIDE
+    for fmt in ("PNG", "JPEG"):
+        source = hostile_images.encoded(fmt, (side, side // 2))
+        images.check_source("strip", source)
+        assert sizes(image_set("strip", source))["strip@3x.png"] == (1125, 369)
+
+
+def test_a_jpeg_with_extra_frames_is_a_jpeg() -> None:
+    """Phones write MPO (a JPEG with a second frame); Pillow names it MPO, its first frame is read."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 100), (10, 120, 200)).save(buffer, "MPO", save_all=True,
+                                                      append_images=[Image.new("RGB", (300, 100))])
+    images.check_source("logo", buffer.getvalue())
+    assert sizes(image_set("logo", buffer.getvalue()))["logo.png"] == (150, 50)

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from service import create_app, db, webhooks
+from service import create_app, db, webhook_addresses, webhooks
 from service.config import Settings
 from service.models import Card, WebhookDelivery, WebhookEvent, utcnow
 from tests.doubles.webhook_receiver import WebhookReceiver
@@ -305,12 +305,11 @@ def test_private_urls_are_refused_unless_allowed(app: Flask, client: FlaskClient
 
 
 def test_private_target() -> None:
-    assert webhooks.private_target("http://127.0.0.1/")
-    assert webhooks.private_target("http://LOCALHOST./")
-    assert webhooks.private_target("http://192.168.1.1/")
-    assert not webhooks.private_target("https://8.8.8.8/")
-    assert not webhooks.private_target("https://hooks.example.com/")  # names are resolved only when sending
-    assert webhooks.private_target("http://localhost/", resolve=True)
+    assert webhook_addresses.private_target("http://127.0.0.1/")
+    assert webhook_addresses.private_target("http://LOCALHOST./")
+    assert webhook_addresses.private_target("http://192.168.1.1/")
+    assert not webhook_addresses.private_target("https://8.8.8.8/")
+    assert not webhook_addresses.private_target("https://hooks.example.com/")  # names are judged when connecting
 
 
 def test_brand_without_endpoints_costs_one_insert_and_no_job(app: Flask, seeded: dict[str, Any]) -> None:
