@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from passes.errors import CertificateError
+from passes.personalization import personalization_token_bytes
 
 __all__ = ["PassSigner", "SIGNING_OPTIONS"]
 
@@ -64,3 +65,11 @@ class PassSigner:
         """
         builder = self._signer_builder.set_data(data).add_certificate(self.wwdr)
         return builder.sign(Encoding.DER, self._options)
+
+    def sign_personalization_token(self, token: object) -> bytes:
+        """The personalize endpoint's answer: a signature over a token that can never be a manifest.
+
+        The signature has the very form of a pass signature, so signing caller-chosen JSON
+        would forge passes; ``personalization_token_bytes`` refuses anything but a token.
+        """
+        return self.sign(personalization_token_bytes(token))

@@ -65,6 +65,8 @@ class Settings:
     # Join form submissions per address: someone typing other people's phone numbers into
     # /join to see whether (and with which card) they are members is slowed to this pace.
     join_rate_limit: str = "10/minute;60/hour"
+    # POST /passkit/v1/log entries kept per client address (the endpoint has no credential).
+    passkit_log_rate_limit: str = "300/hour"
     # Private keys of signing certificates are stored encrypted under this when set.
     signing_key_passphrase: str = field(default="", repr=False)
     webhook_max_attempts: int = 8
@@ -119,6 +121,8 @@ class Settings:
             campaign_lease_seconds=float(get("CAMPAIGN_LEASE_SECONDS", "300") or 300),
             api_rate_limit=get("API_RATE_LIMIT", defaults.api_rate_limit) or defaults.api_rate_limit,
             join_rate_limit=get("JOIN_RATE_LIMIT", defaults.join_rate_limit) or defaults.join_rate_limit,
+            passkit_log_rate_limit=get("PASSKIT_LOG_RATE_LIMIT", defaults.passkit_log_rate_limit)
+            or defaults.passkit_log_rate_limit,
             signing_key_passphrase=get("SIGNING_KEY_PASSPHRASE", "") or "",
             webhook_max_attempts=int(get("WEBHOOK_MAX_ATTEMPTS", "8") or 8),
             webhook_backoff_seconds=float(get("WEBHOOK_BACKOFF_SECONDS", "30") or 30),

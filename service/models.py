@@ -383,7 +383,12 @@ class PushDelivery(Base):
 
 
 class DeviceLog(Base):
-    """What Wallet reported through POST /v1/log, kept searchable per card."""
+    """What Wallet reported through POST /v1/log, kept searchable per card.
+
+    POST /v1/log carries no credential, so anyone can post any text naming any serial:
+    `card_id` (the card itself said it) stays empty for such entries, and the card a message
+    names is kept apart in `mentioned_card_id`, with where the text came from.
+    """
 
     __tablename__ = "device_logs"
 
@@ -391,6 +396,9 @@ class DeviceLog(Base):
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    mentioned_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Tier(Base):
@@ -814,4 +822,19 @@ class NpsAnswer(Base):
     comment: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
     answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PassPersonalization(Base):
+    """A card's one rewards enrollment through Wallet (POST .../personalize).
+
+    Unique per card: the insert decides which of two concurrent requests personalises it
+    (on SQLite too, where there is no row lock), and a second attempt is refused.
+    """
+
+    __tablename__ = "pass_personalizations"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

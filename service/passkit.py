@@ -7,25 +7,40 @@ about a pass is revealed, and an unknown serial costs the same as a wrong token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 from werkzeug.http import http_date
 
+from passes.errors import PassValidationError
+from passes.personalization import offers_personalization, personalization_token_bytes
 from service import db, pass_files, signing, updates, webhooks
+from service.api import ratelimit
 from service.cards import touch
 from service.downloads import pass_filename, pkpass_response
-from service.models import Card, DeviceLog, PassFile, Program, PushDelivery, Registration, utcnow
+from service.models import (
+    Card,
+    Customer,
+    DeviceLog,
+    PassFile,
+    PassPersonalization,
+    Program,
+    PushDelivery,
+    Registration,
+    utcnow,
+)
+from service.problems import Problem
 
 bp = Blueprint("passkit", __name__, url_prefix="/passkit/v1")
 
 _DUMMY_TOKEN = "x" * 32
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
-MAX_LOG_LINES = 100
 
 
 def _authorization() -> tuple[str, str] | None:
@@ -100,10 +115,8 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
         registration.push_token, registration.client_kind = push_token.strip(), kind
         registration.active, registration.dead_reason, registration.updated_at = True, None, now
         status = 200
-    # A device with the same token elsewhere is the same phone: keep its other rows current.
-    session.execute(update(Registration).where(
-        Registration.device_library_identifier == device_id, Registration.card_id != card.id)
-        .values(push_token=push_token.strip(), client_kind=kind, active=True, dead_reason=None))
+    # Only this pass's registration: the caller proved it holds this pass, nothing more. The
+    # device's other passes (other brands' too) re-register themselves with their own tokens.
     session.commit()
     return Response(status=status)
 
@@ -173,39 +186,73 @@ def _confirm(session: Session, card: Card) -> None:
         .values(status="confirmed", confirmed_at=utcnow()))
 
 
-_PERSONAL_FIELDS = {"emailAddress": "email", "phoneNumber": "phone"}
+def _offered_for_personalization(session: Session, card: Card) -> bool:
+    """Wallet offers rewards enrollment only for a pass carrying personalization.json, once.
+
+    The pass we serve decides it; none we build today carries that file (Apple allows it
+    only on NFC-enabled passes), so for now no card is offered and the endpoint is a 404.
+    """
+    stored = session.get(PassFile, card.id)
+    if stored is None or not offers_personalization(stored.data):
+        return False
+    return session.get(PassPersonalization, card.id) is None
+
+
+def _clean(value: object, limit: int) -> str | None:
+    """A trimmed, length-bounded text field of requiredPersonalizationInfo, or None."""
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value[:limit] if value else None
+
+
+def _fill_holder(customer: Customer, info: dict[str, Any]) -> None:
+    """What the sign-up form brought, only where the holder has nothing yet: enrollment
+    completes an anonymous pass, it never replaces what a shop or the customer recorded."""
+    name = _clean(info.get("fullName"), 200) or _clean(" ".join(
+        part for part in (info.get("givenName"), info.get("familyName")) if isinstance(part, str)), 200)
+    if name and not customer.name.strip():
+        customer.name = name
+    email = _clean(info.get("emailAddress"), 320)
+    if email and "@" in email and customer.email is None:
+        customer.email = email.lower()
+    phone = _clean(info.get("phoneNumber"), 32)
+    if phone and customer.phone is None:
+        customer.phone = phone
 
 
 @bp.post("/passes/<pass_type_identifier>/<serial_number>/personalize")
 def personalize(pass_type_identifier: str, serial_number: str) -> Response:
     """Rewards enrollment from Wallet: keep what the customer entered, sign the token.
 
-    Apple sends no Authorization here; the signed token is only useful to the device that
-    holds the pass, and a card that is already personalised is not overwritten.
+    Apple sends no Authorization here, and the answer is a signature with the pass key in
+    the very form of a pass signature; so it is given only for a card offered for
+    personalization, once per card, and only over a token that cannot be a manifest.
+    Anything else is a 404, the same for an unknown serial as for a card not offered.
     """
     session = db.session()
     card = session.scalar(select(Card).join(Program).where(
         Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
+    if card is None or not _offered_for_personalization(session, card):
+        return Response(status=404)
     body: Any = request.get_json(silent=True)
     token = body.get("personalizationToken") if isinstance(body, dict) else None
     info = body.get("requiredPersonalizationInfo") if isinstance(body, dict) else None
-    if card is None:
+    if not isinstance(info, dict):
+        raise Problem(400, "Invalid personalization", "requiredPersonalizationInfo is required")
+    try:
+        token_bytes = personalization_token_bytes(token)
+    except PassValidationError as exc:
+        raise Problem(400, "Invalid personalization", str(exc)) from None
+    try:
+        with session.begin_nested():  # the unique card_id: one enrollment per card, race or not
+            session.add(PassPersonalization(card_id=card.id, token_sha256=hashlib.sha256(token_bytes).hexdigest(),
+                                            client_address=(request.remote_addr or "")[:64] or None))
+    except IntegrityError:  # a concurrent request enrolled this card first
         return Response(status=404)
-    if not isinstance(token, str) or not token or not isinstance(info, dict):
-        return Response("personalizationToken and requiredPersonalizationInfo are required", status=400,
-                        mimetype="text/plain")
-    customer = card.customer
-    if not (customer.email or customer.phone):
-        name = info.get("fullName") or " ".join(
-            part for part in (info.get("givenName"), info.get("familyName")) if isinstance(part, str) and part)
-        if isinstance(name, str) and name.strip():
-            customer.name = name.strip()[:200]
-        for source, target in _PERSONAL_FIELDS.items():
-            value = info.get(source)
-            if isinstance(value, str) and value.strip():
-                setattr(customer, target, value.strip().lower() if target == "email" else value.strip())
-        touch(card)  # the personalised pass replaces the generic one on the next fetch
-    signature = signing.signer_for(card.program).sign(token.encode())
+    _fill_holder(card.customer, info)
+    touch(card)  # the personalised pass replaces the personalizable one on the next fetch
+    signature = signing.signer_for(card.program).sign_personalization_token(token)
     session.commit()
     return Response(signature, status=200, mimetype="application/octet-stream")
 
@@ -226,23 +273,44 @@ def unregister(device_id: str, pass_type_identifier: str, serial_number: str) ->
 
 
 _SERIAL_IN_LOG = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_LOG_ENTRIES = 20  # kept of one request; Wallet sends a few lines at a time
+MAX_LOG_ENTRY_LENGTH = 1000  # characters kept of each entry; Wallet's lines are one sentence
+CARD_MENTION_LIMIT = "20/hour"  # unverified entries filed as naming one card
 
 
 @bp.post("/log")
 def log() -> Response:
-    """Wallet's complaints about our passes: kept, and linked to the card when a serial is named."""
+    """Wallet's complaints about our passes, kept with where they came from.
+
+    Apple's log call carries no credential, so a line naming a serial is only a claim: it is
+    stored as mentioning that card (`mentioned_card_id`, never `card_id`), with the client
+    address and user agent, and bounded per request, per address and per mentioned card.
+    """
     body: Any = request.get_json(silent=True)
     lines = body.get("logs") if isinstance(body, dict) else None
     if not isinstance(lines, list):
         return Response(status=200)
+    wanted = [line for line in lines[:MAX_LOG_ENTRIES] if isinstance(line, str) and line.strip()]
+    address = (request.remote_addr or "")[:64]
+    kept = ratelimit.spend(current_app.config["PASSCAST"].passkit_log_rate_limit, "passkit-log", address,
+                           len(wanted))
+    messages = [line[:MAX_LOG_ENTRY_LENGTH] for line in wanted[:kept]]
+    if len(messages) < len(lines):
+        current_app.logger.info("wallet log from %s: kept %d of %d entries", address, len(messages), len(lines))
+    if not messages:
+        return Response(status=200)
     session = db.session()
-    messages = [str(line)[:4000] for line in lines[:MAX_LOG_LINES]]
     serials = {serial for message in messages for serial in _SERIAL_IN_LOG.findall(message)}
     cards = dict(session.execute(select(Card.serial_number, Card.id).where(Card.serial_number.in_(serials))).all()) \
         if serials else {}
+    user_agent = request.headers.get("User-Agent", "")[:200] or None
     for message in messages:
         found = _SERIAL_IN_LOG.search(message)
-        session.add(DeviceLog(card_id=cards.get(found.group(0)) if found else None, message=message))
-        current_app.logger.info("wallet log: %s", message)
+        mentioned = cards.get(found.group(0)) if found else None
+        if mentioned is not None and not ratelimit.spend(CARD_MENTION_LIMIT, "passkit-log-card", str(mentioned), 1):
+            mentioned = None  # kept, but no longer filed under a card someone is flooding
+        session.add(DeviceLog(card_id=None, mentioned_card_id=mentioned, message=message,
+                              client_address=address or None, user_agent=user_agent))
+        current_app.logger.info("wallet log from %s: %r", address, message)
     session.commit()
     return Response(status=200)

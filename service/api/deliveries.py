@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from service import db
 from service.api.cards import brand_card
@@ -52,6 +52,14 @@ class DeviceLogOut(Schema):
     id = fields.Integer()
     message = fields.String()
     created_at = fields.DateTime()
+    verified = fields.Method("_verified", metadata={
+        "description": "false: a POST /passkit/v1/log entry that names this card's serial; that call has no "
+                       "credential, so anyone may have sent it"})
+    client_address = fields.String(allow_none=True, metadata={"description": "who posted the entry"})
+    user_agent = fields.String(allow_none=True)
+
+    def _verified(self, entry: DeviceLog) -> bool:
+        return entry.card_id is not None
 
 
 class LogQuery(Schema):
@@ -64,9 +72,11 @@ class LogQuery(Schema):
 @blp.arguments(LogQuery, location="query")
 @blp.response(200, DeviceLogOut(many=True))
 def card_logs(query: dict[str, Any], card_id: int) -> Any:
-    """What Wallet reported about this card through POST /passkit/v1/log, newest first."""
+    """What was reported about this card through POST /passkit/v1/log, newest first.
+
+    That call is unauthenticated: entries that only name the card's serial say `verified: false`."""
     card = brand_card(card_id)
-    statement = select(DeviceLog).where(DeviceLog.card_id == card.id)
+    statement = select(DeviceLog).where(or_(DeviceLog.card_id == card.id, DeviceLog.mentioned_card_id == card.id))
     if query["q"]:
         statement = statement.where(DeviceLog.message.contains(query["q"], autoescape=True))
     return db.session().scalars(statement.order_by(DeviceLog.id.desc()).limit(query["limit"])).all()

@@ -68,6 +68,21 @@ def allow_join_attempt() -> tuple[bool, int]:
     return True, 0
 
 
+def spend(limits: str, namespace: str, key: str, wanted: int) -> int:
+    """Take up to `wanted` units from every budget in `limits` (Flask-Limiter syntax) for `key`.
+
+    Returns how many were granted (0 when a budget is spent): for callers that keep part of
+    a batch rather than refuse the whole request."""
+    limiter = current_app.extensions["passcast_limiter"].limiter
+    items = parse_many(limits)
+    granted = max(0, wanted)
+    for item in items:
+        granted = min(granted, limiter.get_window_stats(item, namespace, key).remaining)
+    if granted and not all([limiter.hit(item, namespace, key, cost=granted) for item in items]):
+        return 0
+    return granted
+
+
 def init_app(app: Flask) -> Limiter:
     settings = app.config["PASSCAST"]
     limiter = Limiter(
