@@ -30,7 +30,9 @@ from service.models import Program, SigningCertificate
 
 log = logging.getLogger(__name__)
 
-_signers: dict[int, PassSigner] = {}
+# Keyed by the row and its certificate: a row id reused for another certificate (a restored or
+# re-seeded database) must not sign with the old one's key.
+_signers: dict[tuple[int, bytes], PassSigner] = {}
 _signers_lock = threading.Lock()
 _passphrase: bytes | None = None
 ENCRYPTED_MARK = b"ENCRYPTED PRIVATE KEY"
@@ -116,13 +118,14 @@ def signer_for(program: Program) -> PassSigner:
     row = program.certificate
     if row is None:
         raise CertificateError(f"program {program.id} has no signing certificate")
-    signer = _signers.get(row.id)
+    key = (row.id, row.certificate_pem)
+    signer = _signers.get(key)
     if signer is None:
         certificate = load(row)
         certificate.check(program.pass_type_identifier, program.team_identifier)
         signer = certificate.signer()
         with _signers_lock:
-            _signers[row.id] = signer
+            _signers[key] = signer
     elif row.not_after <= dt.datetime.now(dt.UTC):
         raise CertificateError(
             f"the certificate for {row.pass_type_identifier} expired on {row.not_after:%Y-%m-%d}")
