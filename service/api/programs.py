@@ -28,7 +28,6 @@ blp = Blueprint("programs", __name__, url_prefix="/api/v1",
                 description="Programs: earn rules, tiers, points expiry, design and certificate")
 
 IMAGE_KINDS = ("logo", "icon", "strip")
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 def _mark_all_cards_changed(program: Program) -> None:
@@ -235,12 +234,10 @@ def put_image(program_id: int, kind: str) -> Any:
 
 
 def _image_body() -> bytes:
-    """The request body, if it is a PNG or JPEG of acceptable size."""
+    """The request body, if it is a PNG or JPEG (its size is bounded app-wide: UPLOAD_LIMIT_BYTES)."""
     data = request.get_data()
     if not data:
         raise Problem(422, "Empty image", "Send the image bytes as the request body.")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise Problem(413, "Image too large", "Images must be under 5 MiB.")
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
