@@ -75,6 +75,11 @@ class Settings:
     # Webhook URLs on loopback/private/link-local addresses are refused unless this is on (dev, tests).
     webhook_allow_private_urls: bool = False
     webhook_retention_days: int = 30
+    # Request bodies (service/request_guard.py): the PassKit web service, JSON API calls and forms
+    # get the small limit; brand images and certificates, and members-import CSVs, their own.
+    body_limit_bytes: int = 64 * 1024
+    upload_limit_bytes: int = 5 * 1024 * 1024
+    import_limit_bytes: int = 100 * 1024 * 1024
 
     @property
     def web_service_url(self) -> str:
@@ -129,4 +134,7 @@ class Settings:
             webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", "10") or 10),
             webhook_allow_private_urls=get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
             webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30") or 30),
+            body_limit_bytes=int(get("BODY_LIMIT_BYTES", None) or defaults.body_limit_bytes),
+            upload_limit_bytes=int(get("UPLOAD_LIMIT_BYTES", None) or defaults.upload_limit_bytes),
+            import_limit_bytes=int(get("IMPORT_LIMIT_BYTES", None) or defaults.import_limit_bytes),
         )

@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from service.error_pages import customer_error_page, is_machine_path
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -63,9 +65,14 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def http_problem(error: HTTPException) -> Response | HTTPException:
-    """Werkzeug/webargs HTTP errors as problem+json on API paths; untouched elsewhere."""
-    if not request.path.startswith("/api/"):
-        return error
+    """Werkzeug/webargs HTTP errors as problem+json for machines (API, PassKit); on pages
+    a too-large body is our own page, other errors are untouched."""
+    if not is_machine_path():
+        return customer_error_page(413) if error.code == 413 else error
+    if error.code == 413:
+        limit = request.max_content_length
+        return problem_response(Problem(413, "Request body too large", f"This endpoint accepts at most {limit} bytes.",
+                                        type_="/problems/too-large", limit=limit))
     data = getattr(error, "data", None) or {}
     messages = data.get("errors") or data.get("messages")
     if error.code == 422 and messages:

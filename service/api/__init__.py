@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import flask_smorest
 from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
@@ -12,7 +13,13 @@ from werkzeug.routing import IntegerConverter
 
 from service.api import fields
 from service.api.brand_schemas import ProblemOut
+from service.api.parser import PasscastParser
 from service.problems import http_problem
+
+# Every blueprint module does `from flask_smorest import Blueprint` and parses with this class
+# attribute at import (decoration) time; this package is imported before any of them, so all
+# of them get our parser.
+flask_smorest.Blueprint.ARGUMENTS_PARSER = PasscastParser()
 
 API_DESCRIPTION = """\
 Issue loyalty cards to your customers, keep them current in Apple Wallet and Google Wallet,

@@ -16,12 +16,11 @@ from service.auth import require_brand
 from service.enrolment.import_tasks import run_import
 from service.enrolment.imports import COLUMNS, ImportFileError, check_header
 from service.models import ImportJob
-from service.problems import Problem, validation_problem
+from service.problems import validation_problem
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1",
                 description="Members moving in from another platform (CSV imports)")
 
-MAX_CSV_BYTES = 100 * 1024 * 1024
 _CSV_EXAMPLE = ("name,email,phone,birthday,balance,tier,joined_at,external_id\n"
                 "Anna Smith,anna@example.com,+31612345678,1990-04-01,250,Gold,2023-05-02,old-1001\n")
 
@@ -79,8 +78,7 @@ def create_import(query: dict[str, Any], program_id: int) -> Any:
     Re-running the same file is safe: rows find their card by external_id, email, then phone,
     and each opening balance is one `import` ledger entry per external row."""
     program = brand_program(program_id)
-    if request.content_length and request.content_length > MAX_CSV_BYTES:
-        raise Problem(413, "File too large", f"Send at most {MAX_CSV_BYTES // (1024 * 1024)} MB per import.")
+    # The size is bounded app-wide (IMPORT_LIMIT_BYTES, service/request_guard.py).
     data = request.get_data(cache=False)
     if not data.strip():
         raise validation_problem([{"field": "body", "message": "Send the CSV as the request body."}])

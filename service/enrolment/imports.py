@@ -62,6 +62,7 @@ from service.cards import CARD_NUMBER_DIGITS
 from service.enrolment.contact import normalise_email, normalise_phone
 from service.models import Card, Customer, LedgerEntry, Program, Tier, utcnow
 from service.secrets import random_token
+from service.text_rules import bad_character
 
 COLUMNS = ("name", "email", "phone", "birthday", "balance", "tier", "joined_at", "external_id")
 BATCH = 1000
@@ -211,6 +212,14 @@ class _Validator:
 
         if record.get(None):  # type: ignore[call-overload]
             errors.append(RowError(line, "row", "more fields than the header has columns"))
+        for column_name, raw in record.items():
+            # names keep tabs and line breaks as written (quoted CSV); ids, contacts, dates none
+            reason = (bad_character(raw, free_text=column_name == "name")
+                      if column_name is not None and isinstance(raw, str) else None)
+            if reason:  # NUL cannot be stored in PostgreSQL: the row is skipped, not the whole file
+                errors.append(RowError(line, column_name, reason))
+        if errors:
+            return None, errors
         name = value("name")
         if not name:
             errors.append(RowError(line, "name", "is empty"))
