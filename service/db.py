@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, select, update
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
@@ -57,23 +57,3 @@ def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()
-
-
-def lock_row(session: Session, model: type[DeclarativeBase], row_id: int) -> None:
-    """Hold one row for the rest of the transaction, on every database we run on, so that an
-    invariant checked after this (e.g. "a brand keeps one active key") holds when two requests race.
-
-    PostgreSQL: SELECT ... FOR NO KEY UPDATE (it does not block inserts of rows referencing it).
-    SQLite has no row locks, and FOR UPDATE is silently dropped there: a no-op UPDATE of the
-    row takes the database's write lock at once instead (even when no row matches), waiting for
-    the writer before us, and every read that follows in this transaction sees the latest commit.
-    pysqlite opens the transaction at that first write, so reads made before it were never stale
-    snapshots; re-read what the invariant needs after calling this.
-    """
-    table = model.__table__  # type: ignore[attr-defined]
-    (key,) = table.primary_key.columns
-    if session.get_bind().dialect.name == "sqlite":
-        plain = next(c for c in table.columns if not (c.primary_key or c.foreign_keys or c.unique))
-        session.execute(update(table).where(key == row_id).values({plain.name: plain}))
-    else:
-        session.execute(select(key).where(key == row_id).with_for_update(key_share=True))

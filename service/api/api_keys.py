@@ -19,6 +19,7 @@ from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import ApiKey, Brand, utcnow
 from service.problems import Problem
+from service.row_locks import lock_row
 
 blp = Blueprint("api-keys", __name__, url_prefix="/api/v1", description="API keys of your brand")
 
@@ -72,7 +73,7 @@ def revoke_key(key_id: int) -> Any:
     session = db.session()
     if key.revoked_at is None:
         # Serialise revocations of one brand (on SQLite too), so two at once cannot both leave it keyless.
-        db.lock_row(session, Brand, g.brand.id)
+        lock_row(session, Brand, g.brand.id)
         session.refresh(key)
         if key.revoked_at is not None:  # revoked by the request we waited for
             session.rollback()
