@@ -68,6 +68,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -377,8 +378,19 @@ def step(session: Session, now: dt.datetime | None = None, batch: int = BATCH) -
         return 0
     cards = session.scalars(select(LedgerEntry.card_id).where(LedgerEntry.id > old, LedgerEntry.id <= upto)
                             .distinct().order_by(LedgerEntry.card_id)).all()
-    _write(session, _changes(session, list(cards), old, upto))
-    state.ledger_id, state.updated_at = upto, now
+    changes = _changes(session, list(cards), old, upto)
+    # The watermark moves first, by one UPDATE that carries the invariant (it is still where we read
+    # it): PostgreSQL holds the state row since _state, but SQLite has no row lock, and a second run
+    # that read the same watermark would add the same entries again. Its first write waits for ours.
+    moved = session.execute(
+        update(AnalyticsRollupState)
+        .where(AnalyticsRollupState.id == STATE_ID, AnalyticsRollupState.ledger_id == old,
+               AnalyticsRollupState.backfill_to.is_(None))
+        .values(ledger_id=upto, updated_at=now).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()  # another run rolled these entries up meanwhile
+        return 0
+    _write(session, changes)
     session.commit()
     return upto - old
 

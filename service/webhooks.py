@@ -204,13 +204,20 @@ def wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
 
 
 def dispatch(session: Session, event_ids: Sequence[int]) -> list[int]:
-    """Turn undispatched events into one queued delivery per interested endpoint; commit."""
-    events = session.scalars(
-        select(WebhookEvent).where(WebhookEvent.id.in_(event_ids), WebhookEvent.dispatched.is_(False))
-        .order_by(WebhookEvent.id).with_for_update(skip_locked=True)).all()
-    if not events:
+    """Turn undispatched events into one queued delivery per interested endpoint; commit.
+
+    The events are claimed by one conditional UPDATE (dispatched false -> true) before anything
+    else: two dispatchers of the same events, the job and the sweeper, then split them instead of
+    both fanning them out, on SQLite (one writer at a time) as on PostgreSQL (the second waits for
+    the row and finds it dispatched)."""
+    claimed = session.scalars(
+        update(WebhookEvent).where(WebhookEvent.id.in_(event_ids), WebhookEvent.dispatched.is_(False))
+        .values(dispatched=True).returning(WebhookEvent.id).execution_options(synchronize_session=False)).all()
+    if not claimed:
         session.rollback()
         return []
+    events = session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(claimed)).order_by(WebhookEvent.id)
+                             .execution_options(populate_existing=True)).all()
     brand_ids = {event.brand_id for event in events}
     endpoints = session.scalars(
         select(WebhookEndpoint).where(WebhookEndpoint.brand_id.in_(brand_ids),
@@ -221,7 +228,6 @@ def dispatch(session: Session, event_ids: Sequence[int]) -> list[int]:
             if endpoint.brand_id == event.brand_id and wants(endpoint, event.type):
                 deliveries.append(WebhookDelivery(brand_id=event.brand_id, event_id=event.id,
                                                   endpoint_id=endpoint.id, status="queued", attempts=0))
-        event.dispatched = True
     session.add_all(deliveries)
     session.commit()
     return [delivery.id for delivery in deliveries]

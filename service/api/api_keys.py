@@ -19,6 +19,7 @@ from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.models import ApiKey, Brand, utcnow
 from service.problems import Problem
+from service.row_locks import lock_row
 
 blp = Blueprint("api-keys", __name__, url_prefix="/api/v1", description="API keys of your brand")
 
@@ -71,11 +72,16 @@ def revoke_key(key_id: int) -> Any:
     key = brand_key(key_id)
     session = db.session()
     if key.revoked_at is None:
-        # Serialise revocations of one brand, so two at once cannot both leave it keyless.
-        session.execute(select(Brand.id).where(Brand.id == g.brand.id).with_for_update())
+        # Serialise revocations of one brand (on SQLite too), so two at once cannot both leave it keyless.
+        lock_row(session, Brand, g.brand.id)
+        session.refresh(key)
+        if key.revoked_at is not None:  # revoked by the request we waited for
+            session.rollback()
+            return key
         active = session.scalar(select(func.count(ApiKey.id)).where(
             ApiKey.brand_id == g.brand.id, ApiKey.revoked_at.is_(None)))
         if active <= 1:
+            session.rollback()
             raise Problem(409, "Last active key", "Create another key before revoking this one.",
                           type_="/problems/last-api-key")
         key.revoked_at = utcnow()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, jsonify
 from flask_smorest import Blueprint
 
 from service import db, webhooks
+from service.api.counter_view import counter_card_view
+from service.api.loyalty_schemas import CashierCardOut
 from service.api.schemas import CardIssueIn, CardOut
 from service.api.tenancy import brand_row, brand_row_field
 from service.auth import require_brand, require_brand_or_cashier
@@ -18,12 +20,12 @@ from service.models import Card, Program, Store
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
 
 
-def card_view(card: Card, *, ensure_google: bool = False, google: bool = True) -> dict[str, Any]:
-    """`ensure_google`: insert the card's Google Wallet object now if Google lacks it (issue, GET).
-    `google=False` (the till): no save link, which costs an RSA signature, nor its counts."""
+def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
+    """The brand's full view of a card (cashiers get service/api/counter_view.py instead).
+    `ensure_google`: insert the card's Google Wallet object now if Google lacks it (issue, GET)."""
     brand = card.program.brand
     settings = current_app.config["PASSCAST"]
-    wallet = card_google_view(db.session(), settings, card, ensure=ensure_google) if google else None
+    wallet = card_google_view(db.session(), settings, card, ensure=ensure_google)
     return {
         "id": card.id,
         "program_id": card.program_id,
@@ -74,6 +76,11 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
 @blp.route("/cards/<int:card_id>", methods=["GET"])
 @require_brand_or_cashier
 @blp.response(200, CardOut)
+@blp.doc(security=[{"apiKey": []}, {"cashierToken": []}])
 def get_card(card_id: int) -> Any:
-    """A card with its balance, tier and links."""
-    return card_view(brand_card(card_id), ensure_google=True)
+    """A card with its balance, tier and links. A cashier token (or PIN session) gets the counter
+    view instead, the scan's answer (`CashierCardOut`): the holder's name, no contact details or links."""
+    card = brand_card(card_id)
+    if g.cashier is not None:
+        return jsonify(CashierCardOut().dump(counter_card_view(card)))
+    return card_view(card, ensure_google=True)

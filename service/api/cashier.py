@@ -18,18 +18,15 @@ from sqlalchemy.orm import joinedload
 from passes.cardcode import decode_card_code, parse_short_number
 from passes.errors import CardCodeError
 from service import db
-from service.api.cards import card_view
+from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
-from service.api.transactions import recent_entries
 from service.auth import require_cashier
-from service.loyalty import balance_money, effective_discount, money_text
 from service.models import Brand, Card, Program
 from service.problems import Problem
 
 blp = Blueprint("cashier", __name__, url_prefix="/api/v1/cashier", description="The till: scanning cards")
 
 CASHIER_AUTH = [{"cashierToken": []}]
-RECENT_TRANSACTIONS = 10
 _TYPED = re.compile(r"[0-9\s-]+")  # a short number typed by hand: digits, spaces, dashes
 
 
@@ -81,19 +78,6 @@ def card_for_code(brand: Brand, code: str) -> Card:
     return card
 
 
-def cashier_card_view(card: Card) -> dict[str, Any]:
-    money, discount = balance_money(card), effective_discount(card)
-    return {
-        **card_view(card, google=False),
-        "program": card.program,
-        "balance_money": money_text(money) if money is not None else None,
-        "lifetime_spend": money_text(card.lifetime_spend),
-        "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
-        "points_expire_at": card.points_expire_at,
-        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS),
-    }
-
-
 @blp.route("/scan", methods=["POST"])
 @require_cashier
 @blp.arguments(ScanIn)
@@ -105,7 +89,7 @@ def cashier_card_view(card: Card) -> dict[str, Any]:
 @blp.doc(security=CASHIER_AUTH)
 def scan(body: dict[str, Any]) -> Any:
     """Identify a card from what the scanner read, or from its short number typed by hand."""
-    return cashier_card_view(card_for_code(g.brand, body["code"]))
+    return counter_card_view(card_for_code(g.brand, body["code"]))
 
 
 @blp.route("/me", methods=["GET"])

@@ -14,7 +14,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.fields import Id
-from service.api.schemas import CardOut
 from service.loyalty import TRANSACTION_TYPES, money_text
 
 MAX_POINTS = 10_000_000
@@ -153,10 +152,22 @@ class ProgramSummaryOut(Schema):
     currency = fields.String()
 
 
-class CashierCardOut(CardOut):
-    """The card as the till needs it: who, how much, which tier, what discount, lately what."""
+class CashierCardOut(Schema):
+    """The counter view (service/api/counter_view.py): who, how much, which tier, what discount,
+    lately what. No contact details, birthday, barcode or pass links: a cashier has no use for them."""
 
+    id = fields.Integer(metadata={"example": 42})
+    program_id = fields.Integer()
+    number = fields.String(metadata={"description": "Short number printed under the QR code",
+                                     "example": "1234 5678 90"})
     customer = fields.Nested(HolderOut)
+    balance = fields.Integer(metadata={"example": 120})
+    lifetime_points = fields.Integer()
+    tier = fields.String(allow_none=True)
+    voided = fields.Boolean()
+    version = fields.Integer()
+    updated_at = fields.DateTime()
+    created_at = fields.DateTime()
     program = fields.Nested(ProgramSummaryOut)
     balance_money = fields.String(allow_none=True)
     lifetime_spend = fields.String()

@@ -63,8 +63,7 @@ class CardOut(Schema):
     apple_pass_url = fields.Url(metadata={"description": "GET it: the signed .pkpass"})
     google_save_url = fields.String(allow_none=True, metadata={
         "description": "Save to Google Wallet link (see google_wallet.dev and google_wallet.status)"})
-    google_wallet = fields.Nested(GoogleWalletOut, allow_none=True, metadata={
-        "description": "null in the cashier's scan answer (the till has no use for it)"})
+    google_wallet = fields.Nested(GoogleWalletOut, allow_none=True)
 
 
 class ProgramOut(Schema):

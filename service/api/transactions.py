@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from service import db, webhooks
 from service.api.cards import brand_card
+from service.api.counter_view import recent_entries
 from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
 from service.api.tenancy import brand_row_field
 from service.auth import require_brand_or_cashier
@@ -30,7 +30,7 @@ from service.loyalty import (
     TransactionRequest,
     post_transaction,
 )
-from service.models import LedgerEntry, Store
+from service.models import Store
 from service.problems import Problem, validation_problem
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="Loyalty transactions and the ledger")
@@ -132,9 +132,3 @@ def ledger(query: dict[str, Any], card_id: int) -> Any:
     """The card's ledger, newest first: every change of its balance."""
     card = brand_card(card_id)
     return recent_entries(card.id, query["limit"])
-
-
-def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
-    statement = (select(LedgerEntry).where(LedgerEntry.card_id == card_id)
-                 .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit))
-    return list(db.session().scalars(statement))

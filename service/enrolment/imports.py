@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session
 from service.cards import CARD_NUMBER_DIGITS
 from service.enrolment.contact import normalise_email, normalise_phone
 from service.models import Card, Customer, LedgerEntry, Program, Tier, utcnow
+from service.row_locks import lock_row
 from service.secrets import random_token
 from service.text_rules import bad_character
 
@@ -502,10 +503,13 @@ def _take_turn(session: Session, program_id: int) -> None:
     """Concurrent imports into one program (a job queued again while it still runs, the CLI
     beside the API) take turns batch by batch: each batch matches and writes under a transaction
     lock, so the second one sees what the first committed instead of creating the same members
-    again. PostgreSQL only (SQLite runs one writer at a time anyway)."""
+    again. PostgreSQL: an advisory lock per program. SQLite: the database's write lock, taken before
+    the batch matches (one writer at a time is not enough when both read first, then write)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sql("SELECT pg_advisory_xact_lock(:namespace, :program)"),
                         {"namespace": _LOCK_NAMESPACE, "program": program_id})
+    else:
+        lock_row(session, Program, program_id)
 
 
 class _Statistics:

@@ -310,9 +310,8 @@ def test_postgresql_statistics_follow_the_growing_tables(app: Flask, seeded: dic
 
 def test_two_imports_of_one_file_at_once_create_each_member_once(app: Flask, seeded: dict[str, Any]) -> None:
     """A job queued twice, or the CLI beside the API: the batches take turns (PostgreSQL advisory
-    lock), so rows without an external id (nothing unique to stop them) are not created twice."""
-    if not app.config["PASSCAST"].database_url.startswith("postgresql"):
-        pytest.skip("concurrent imports are serialised on PostgreSQL")
+    lock, SQLite's write lock taken before matching), so rows without an external id (nothing
+    unique to stop them) are not created twice. On both databases."""
     text_ = HEADER + "".join(f"Member {i},m{i}@example.com,,,{i + 1},,,\n" for i in range(30))
     barrier = threading.Barrier(2)
 

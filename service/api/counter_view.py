@@ -1,0 +1,51 @@
+"""What a cashier (own token or a till's PIN session) sees of a card: the counter view.
+
+The counter needs the holder's name and what the card is worth there (balance, tier, card
+status, discount, what can be redeemed, recent transactions), and nothing more: no email,
+phone or birthday, no pass download link, no Google save link, no barcode (it was just
+scanned; handing it out would let a cashier print any customer's card). Card ids are
+sequential, so every answer a cashier credential can get by id must be this view; brand API
+keys keep the full view (service/api/cards.py `card_view`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from service import db
+from service.cards import display_number
+from service.loyalty import balance_money, effective_discount, money_text
+from service.models import Card, LedgerEntry
+
+RECENT_TRANSACTIONS = 10
+
+
+def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
+    statement = (select(LedgerEntry).where(LedgerEntry.card_id == card_id)
+                 .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit))
+    return list(db.session().scalars(statement))
+
+
+def counter_card_view(card: Card) -> dict[str, Any]:
+    money, discount = balance_money(card), effective_discount(card)
+    return {
+        "id": card.id,
+        "program_id": card.program_id,
+        "number": display_number(card),
+        "customer": {"id": card.customer.id, "name": card.customer.name},
+        "balance": card.balance,
+        "lifetime_points": card.lifetime_points,
+        "tier": card.tier,
+        "voided": card.voided,
+        "version": card.version,
+        "updated_at": card.updated_at,
+        "created_at": card.created_at,
+        "program": card.program,
+        "balance_money": money_text(money) if money is not None else None,
+        "lifetime_spend": money_text(card.lifetime_spend),
+        "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
+        "points_expire_at": card.points_expire_at,
+        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS),
+    }
