@@ -9,10 +9,9 @@ answers them: every body (insert, patch, update, addMessage) is checked against 
 discovery document (tests/doubles/wallet_schema.py), an unknown field, wrong type or enum
 value being 400 INVALID_ARGUMENT with Google's message; ids must be `<issuerId>.<suffix>`
 of the configured issuer (400 / 403), insert of an existing id is 409, get/patch/addMessage
-of a missing one is 404, an object
-needs its class (404), and addMessage with messageType TEXT_AND_NOTIFY is refused with 429
-QuotaExceeded on the 4th notifying message to one object within 24 h (the double's clock
-can be moved with `advance`). Every request is recorded for assertions. `hold` keeps the
+of a missing one is 404, an object needs its class (404), and addMessage with messageType
+TEXT_AND_NOTIFY is refused with 429 QuotaExceeded on the 4th notifying message to one object
+within 24 h (the double's clock can be moved with `advance`). Every request is recorded for assertions. `hold` keeps the
 next PATCH waiting, so that tests can make two syncs of one card overlap.
 """
 

@@ -570,3 +570,91 @@ def test_a_birthday_greeting_reaches_google_once_even_if_its_sender_died(
     assert [m["body"] for m in google.objects[object_id]["messages"]] == ["Happy birthday, Gina!"]
     news = next(m for m in google.objects[object_id]["textModulesData"] if m["id"] == "news")
     assert news["body"] == "Happy birthday, Gina!"
+
+
+def test_the_loopback_google_refuses_what_google_refuses(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], settings: Settings,
+        google: GoogleWalletDouble) -> None:
+    """Over the socket, as Google's front end answers: unknown names, wrong enum values and
+    wrong types are 400 INVALID_ARGUMENT naming the field; a second insert is 409; a patch or
+    message to an object that is not there is 404; a patch is a partial resource."""
+    from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound
+
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    wallet = sync.client(settings)
+    held = wallet.get_object(object_id)
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.insert_object({**held, "id": f"{ISSUER}.another", "hexBackgroundColor": "#112233"})
+    assert refused.value.status == 400 and refused.value.message == (
+        'Invalid JSON payload received. Unknown name "hexBackgroundColor" at \'resource\': Cannot find field.')
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.patch_object(object_id, {"state": "ACTIV"})
+    assert refused.value.status == 400 and "'resource.state' (TYPE_ENUM)" in refused.value.message
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.patch_object(object_id, {"loyaltyPoints": {"balance": {"int": "lots"}}})
+    assert "'resource.loyalty_points.balance.int' (TYPE_INT32)" in refused.value.message
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.add_message(object_id, {"header": "Hi", "body": "There", "messageType": "TEXT", "colour": "red"})
+    assert "Unknown name \"colour\" at 'add_message_request.message'" in refused.value.message
+    with pytest.raises(AlreadyExists):
+        wallet.insert_object(held)
+    with pytest.raises(NotFound):
+        wallet.patch_object(f"{ISSUER}.passcast-card-missing", {"state": "ACTIVE"})
+    with pytest.raises(NotFound):
+        wallet.add_message(f"{ISSUER}.passcast-card-missing", {"header": "Hi", "body": "There"})
+    assert wallet.patch_object(object_id, {"state": "INACTIVE"})["state"] == "INACTIVE"  # a subset is fine
+    assert google.objects[object_id]["accountName"] == held["accountName"]
+
+
+def test_a_russian_customer_reads_google_labels_texts_and_messages_in_russian(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    response = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=bearer(seeded["api_key"]),
+                           json={"customer": {"name": "Ольга Петрова", "email": "olga@example.com", "language": "ru"}})
+    assert response.status_code == 201, response.get_json()
+    card = response.get_json()
+    assert card["google_wallet"]["status"] == "inserted"
+    object_id = card["google_wallet"]["object_id"]
+    stored = google.objects[object_id]
+    label = stored["loyaltyPoints"]["localizedLabel"]
+    assert label["defaultValue"] == {"language": "ru", "value": "Баллы"} and stored["loyaltyPoints"]["label"] == "Баллы"
+    assert {"language": "ru", "value": "Баллы"} in label["translatedValues"]
+    assert {"language": "en", "value": "Points"} in label["translatedValues"]
+    modules = {module["id"]: module for module in stored["textModulesData"]}
+    assert {"language": "ru", "value": "Новости"} in modules["news"]["localizedHeader"]["translatedValues"]
+    assert modules["news"]["localizedBody"]["defaultValue"] == {"language": "ru", "value": "Пока новостей нет."}
+    assert {"language": "ru", "value": "Условия программы"} in modules["terms"]["localizedHeader"]["translatedValues"]
+    link = stored["linksModuleData"]["uris"][0]["localizedDescription"]
+    assert {"language": "ru", "value": "Условия программы"} in link["translatedValues"]
+    # The class is shared by every customer: English by default, Russian for Russian phones.
+    google_class = google.classes[stored["classId"]]
+    terms = google_class["textModulesData"][0]["localizedHeader"]
+    assert terms["defaultValue"]["language"] == "en" and {"language": "ru", "value": "Условия программы"} in terms[
+        "translatedValues"]
+    with app.app_context():
+        session = db.session()
+        row = messages.send_message(session, session.get(Card, card["id"]), "Demo Coffee", "Двойные баллы")
+        session.commit()
+        assert row.status == "sent", row.reason
+    sent = [r for r in google.requests if r.path.endswith("/addMessage")][-1].body["message"]
+    assert sent["localizedBody"]["translatedValues"] == [{"language": "ru", "value": "Двойные баллы"}]
+    assert sent["localizedHeader"]["defaultValue"]["language"] == "ru"
+    # An English customer's object speaks English by default, Russian being one translation.
+    english = google.objects[_issue(client, seeded, "Emma Jones")["google_wallet"]["object_id"]]
+    assert english["loyaltyPoints"]["localizedLabel"]["defaultValue"] == {"language": "en", "value": "Points"}
+
+
+def test_a_tier_with_its_own_colour_moves_the_card_to_that_tiers_class(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    """Google's LoyaltyObject cannot carry a colour: each tier colour is a class of its own."""
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    base_class = google.objects[object_id]["classId"]
+    assert google.classes[base_class]["hexBackgroundColor"] == "#3b2417"  # the program's own colour
+    _earn(client, seeded, card["id"], 600)  # Gold (500 lifetime points)
+    held = google.objects[object_id]
+    assert held["classId"] != base_class and held["secondaryLoyaltyPoints"]["balance"] == {"string": "Gold"}
+    assert google.classes[held["classId"]]["hexBackgroundColor"] == "#7c5e10"  # the demo Gold colour
+    assert google.classes[held["classId"]]["programName"] == google.classes[base_class]["programName"]
+    patch = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id][-1]
+    assert patch.status == 200 and "hexBackgroundColor" not in patch.body
