@@ -2,10 +2,16 @@
 the signature on Google's save/delete callbacks. Pure: no network, no database.
 
 - `loyalty_class` / `loyalty_object` turn plain values into the LoyaltyClass and
-  LoyaltyObject resources of the Wallet REST API (walletobjects/v1). They refuse what Google
-  would refuse (ids not `<issuerId>.<suffix>`, more than 10 merchant locations, colours that
-  are not #rrggbb, an empty barcode) with a `PassValidationError` naming the field, so a bad
-  card fails here rather than as a 400 from Google in a background job.
+  LoyaltyObject resources of the Wallet REST API (walletobjects/v1), `loyalty_message` the
+  Message of addMessage. They send only fields Google's discovery document lists for that
+  resource (Google answers any other with 400 "Unknown name"): the background colour is a
+  class field, LoyaltyObject has none, so a tier with its own colour needs a class of its own.
+  They refuse what Google would refuse (ids not `<issuerId>.<suffix>`, more than 10 merchant
+  locations, colours that are not #rrggbb, an empty barcode) with a `PassValidationError`
+  naming the field, so a bad card fails here rather than as a 400 from Google in a job.
+- Texts may be `Text`: a value in one language plus its translations, sent as Google's
+  LocalizedString (`defaultValue` and `translatedValues`) beside the plain field, so the
+  phone shows the one of its own language.
 - `save_jwt` / `save_url`: the link holds a small RS256 JWT signed with the service
   account's key that only *references* objects already inserted (by id), so it stays short
   and the object's contents are whatever Google holds now, not what the link froze.
@@ -84,18 +90,33 @@ class MerchantLocation:
     longitude: float
 
 
+_BCP47 = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in `language`, with `translations` ({"ru": "..."}) for phones set to another language."""
+
+    value: str
+    language: str = "en"
+    translations: Mapping[str, str] = field(default_factory=dict)
+
+
+Words = str | Text
+
+
 @dataclass(frozen=True)
 class TextModule:
     id: str
-    header: str
-    body: str
+    header: Words
+    body: Words
 
 
 @dataclass(frozen=True)
 class Link:
     id: str
     uri: str
-    description: str
+    description: Words
 
 
 @dataclass(frozen=True)
@@ -120,10 +141,10 @@ class LoyaltyObjectSpec:
     account_name: str
     barcode_value: str
     alternate_text: str
-    points_label: str
+    points_label: Words
     balance: int | str
-    background_color: str
     tier: str | None = None
+    tier_label: Words = "Tier"
     text_modules: Sequence[TextModule] = ()
     links: Sequence[Link] = ()
     merchant_locations: Sequence[MerchantLocation] = ()
@@ -155,15 +176,40 @@ def _locations(locations: Sequence[MerchantLocation], path: str) -> list[dict[st
     return out
 
 
-def _text_modules(modules: Sequence[TextModule], path: str) -> list[dict[str, str]]:
+def _language(value: str, path: str) -> str:
+    if not isinstance(value, str) or not _BCP47.fullmatch(value.replace("_", "-")):
+        raise PassValidationError(path, f"must be a BCP 47 language tag such as en or pt-BR; got {value!r}")
+    return value.replace("_", "-")
+
+
+def _localized_string(text: Text, path: str) -> dict[str, Any]:
+    """Google's LocalizedString: the default, and every translation (the default's own included)."""
+    language = _language(text.language, f"{path}.defaultValue.language")
+    values = {language: _text(text.value, f"{path}.defaultValue.value")}
+    for other, value in text.translations.items():
+        values.setdefault(_language(other, f"{path}.translatedValues.language"),
+                          _text(value, f"{path}.translatedValues[{other!r}]"))
+    return {"defaultValue": {"language": language, "value": values[language]},
+            "translatedValues": [{"language": key, "value": values[key]} for key in sorted(values)]}
+
+
+def _words(name: str, words: Words, path: str) -> dict[str, Any]:
+    """`{name: text}`, plus `localized<Name>` when the text comes with its language."""
+    if isinstance(words, Text):
+        localized = "localized" + name[0].upper() + name[1:]
+        return {name: _text(words.value, f"{path}.{name}"), localized: _localized_string(words, f"{path}.{localized}")}
+    return {name: _text(words, f"{path}.{name}")}
+
+
+def _text_modules(modules: Sequence[TextModule], path: str) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []
     for index, module in enumerate(modules):
         if module.id in seen:
             raise PassValidationError(f"{path}[{index}].id", f"duplicate id {module.id!r}")
         seen.add(module.id)
-        out.append({"id": module.id, "header": _text(module.header, f"{path}[{index}].header"),
-                    "body": _text(module.body, f"{path}[{index}].body")})
+        out.append({"id": module.id, **_words("header", module.header, f"{path}[{index}]"),
+                    **_words("body", module.body, f"{path}[{index}]")})
     return out
 
 
@@ -173,8 +219,8 @@ def _links(links: Sequence[Link], path: str) -> dict[str, Any]:
         if not re.match(r"^(https?|mailto|tel):", link.uri or ""):
             raise PassValidationError(f"{path}.uris[{index}].uri",
                                       f"must be an http(s), mailto or tel URI; got {link.uri!r}")
-        description = _text(link.description, f"{path}.uris[{index}].description")
-        uris.append({"id": link.id, "uri": link.uri, "description": description})
+        description = _words("description", link.description, f"{path}.uris[{index}]")
+        uris.append({"id": link.id, "uri": link.uri, **description})
     return {"uris": uris}
 
 
@@ -223,13 +269,13 @@ def loyalty_object(spec: LoyaltyObjectSpec) -> dict[str, Any]:
         "state": "ACTIVE" if spec.active else "INACTIVE",
         "accountId": _text(spec.account_id, "loyaltyObject.accountId"),
         "accountName": _text(spec.account_name, "loyaltyObject.accountName"),
-        "loyaltyPoints": {"label": _text(spec.points_label, "loyaltyObject.loyaltyPoints.label"), "balance": balance},
+        "loyaltyPoints": {**_words("label", spec.points_label, "loyaltyObject.loyaltyPoints"), "balance": balance},
         "barcode": {"type": "QR_CODE", "value": _text(spec.barcode_value, "loyaltyObject.barcode.value"),
                     "alternateText": spec.alternate_text},
-        "hexBackgroundColor": _color(spec.background_color, "loyaltyObject.hexBackgroundColor"),
     }
     if spec.tier:
-        body["secondaryLoyaltyPoints"] = {"label": "Tier", "balance": {"string": spec.tier}}
+        body["secondaryLoyaltyPoints"] = {**_words("label", spec.tier_label, "loyaltyObject.secondaryLoyaltyPoints"),
+                                          "balance": {"string": spec.tier}}
     if spec.text_modules:
         body["textModulesData"] = _text_modules(spec.text_modules, "loyaltyObject.textModulesData")
     if spec.links:
@@ -240,6 +286,17 @@ def loyalty_object(spec: LoyaltyObjectSpec) -> dict[str, Any]:
         body["notifyPreference"] = "NOTIFY_ON_UPDATE"
     body.update(spec.extra)
     return body
+
+
+MESSAGE_TYPES = ("TEXT", "TEXT_AND_NOTIFY")
+
+
+def loyalty_message(message_id: str, header: Words, body: Words, message_type: str) -> dict[str, Any]:
+    """The Message of addMessage: TEXT shows on the card, TEXT_AND_NOTIFY also notifies."""
+    if message_type not in MESSAGE_TYPES:
+        raise PassValidationError("message.messageType", f"must be one of {MESSAGE_TYPES}; got {message_type!r}")
+    return {"id": _text(message_id, "message.id"), **_words("header", header, "message"),
+            **_words("body", body, "message"), "messageType": message_type}
 
 
 # ---------------------------------------------------------------------------- program logo

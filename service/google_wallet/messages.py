@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from passes.errors import PassValidationError
+from passes.google import loyalty_message
 from service.config import Settings
 from service.google_wallet import sync
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, QuotaExceeded
@@ -81,8 +82,10 @@ def deliver(session: Session, card: Card, row: GoogleMessage, *, settings: Setti
 def _send(session: Session, settings: Settings, card: Card, row: GoogleMessage,
           message_type: str) -> tuple[str, str, str | None]:
     object_id = sync.object_id(settings, card)
-    message = {"id": row.message_id, "header": row.header, "body": row.body, "messageType": message_type}
+    language = sync.language_of(card)  # campaigns pick each card's text in its customer's language
     try:
+        message = loyalty_message(row.message_id, sync.as_spoken(row.header, language),
+                                  sync.as_spoken(row.body, language), message_type)
         if card.google_synced_version is None:
             sync.sync_card(session, settings, card)
         wallet = sync.client(settings)

@@ -10,6 +10,16 @@ When is Google called?
   again. A link is never handed out for an object Google does not hold.
 - After that, every committed change to the card (its `version`) queues a patch (tasks.py);
   `google_synced_version` records what Google has, and a sweeper re-syncs any card behind.
+
+Colours: Google takes a background colour on the class only (LoyaltyObject has no
+hexBackgroundColor), so a program has one class for its own design and one per tier that
+sets its own colour; a card's object names the class of its tier's design, and moves to
+another class (a patch of classId) when its tier changes. Every class of a program is sent
+together whenever any of them changes (`program.google_class_digest` covers them all).
+
+Languages: labels and headers go as LocalizedStrings carrying every language of
+`pass_design.STRINGS` (English and Russian), with the customer's language as the default;
+texts we hold in one language only (news, messages) are tagged with the customer's language.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from passes.google import (
     LoyaltyClassSpec,
     LoyaltyObjectSpec,
     MerchantLocation,
+    Text,
     TextModule,
     loyalty_class,
     loyalty_object,
@@ -46,8 +57,8 @@ from service.cards import barcode_message, display_number
 from service.config import Settings
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.loyalty import balance_money, effective_discount
-from service.models import Card, GoogleWalletEvent, Program, utcnow
-from service.pass_design import design, nearest_stores
+from service.models import Card, GoogleWalletEvent, Program, Tier, utcnow
+from service.pass_design import STRINGS, design, nearest_stores
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +86,38 @@ def client(settings: Settings) -> WalletClient:
                       settings.google_timeout_seconds)
 
 
-def class_id(settings: Settings, program: Program) -> str:
-    return make_id(issuer_id(settings), f"passcast-program-{program.id}")
+def _own_colour(program: Program, tier: Tier | None) -> Tier | None:
+    """The tier, when it dresses the card in a colour other than the program's (so needs its own class)."""
+    if tier is None or not tier.background_color:
+        return None
+    return tier if tier.background_color.lower() != (program.background_color or "").lower() else None
+
+
+def class_id(settings: Settings, program: Program, tier: Tier | None = None) -> str:
+    """The program's class, or the class of a tier with a colour of its own."""
+    own = _own_colour(program, tier)
+    suffix = f"passcast-program-{program.id}" + (f"-tier-{own.id}" if own is not None else "")
+    return make_id(issuer_id(settings), suffix)
+
+
+def language_of(card: Card | None) -> str:
+    """The customer's language when we speak it (pass_design.STRINGS), else English."""
+    wanted = ((card.customer.language if card is not None else None) or "en").replace("_", "-").lower()
+    for candidate in (wanted, wanted.split("-")[0]):  # "pt-BR", else "pt"
+        if candidate in STRINGS:
+            return candidate
+    return "en"
+
+
+def words(key: str, language: str = "en") -> Text:
+    """One of our fixed texts, in `language` with every translation we have."""
+    translations = {lang: table.get(key, key) for lang, table in STRINGS.items()}
+    return Text(translations.get(language, key), language, translations)
+
+
+def as_spoken(value: str, language: str) -> Text:
+    """A text we hold in one language (the customer's): news, campaign messages."""
+    return Text(value, language)
 
 
 def object_id(settings: Settings, card: Card) -> str:
@@ -105,9 +146,9 @@ def _locations(program: Program, card: Card | None = None) -> list[MerchantLocat
     return [MerchantLocation(store.latitude, store.longitude) for store in nearest_stores(program.brand.stores, home)]
 
 
-def _terms_link(settings: Settings, program: Program) -> Link:
+def _terms_link(settings: Settings, program: Program, language: str = "en") -> Link:
     return Link(id="terms", uri=f"{_base(settings)}/google/programs/{program.id}/terms",
-                description="Terms and conditions")
+                description=words("Terms and conditions", language))
 
 
 def _logo_inputs(program: Program) -> tuple[bytes | None, str, str, str]:
@@ -134,15 +175,16 @@ def logo_version(program: Program) -> str:
     return digest.hexdigest()[:12]
 
 
-def class_resource(settings: Settings, program: Program) -> dict[str, Any]:
+def class_resource(settings: Settings, program: Program, tier: Tier | None = None) -> dict[str, Any]:
+    """The class of the program's design, or of a tier's own colour (`tier` with one)."""
     logo_version_ = logo_version(program)
     return loyalty_class(LoyaltyClassSpec(
-        class_id=class_id(settings, program),
+        class_id=class_id(settings, program, tier),
         issuer_name=_or(program.brand.name, "Loyalty card"),
         program_name=_or(program.name, "Loyalty card"),
         logo_uri=f"{_base(settings)}/google/programs/{program.id}/logo.png?v={logo_version_}",
-        background_color=program.background_color,
-        text_modules=[TextModule("terms", "Terms and conditions", _terms(program))],
+        background_color=design(program, _own_colour(program, tier)).background_color,
+        text_modules=[TextModule("terms", words("Terms and conditions"), _terms(program))],
         links=[_terms_link(settings, program)],
         merchant_locations=_locations(program),
         callback_url=f"{_base(settings)}/google/callbacks",
@@ -162,40 +204,52 @@ def _points(card: Card) -> tuple[str, int | str]:
 def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> dict[str, Any]:
     program, brand = card.program, card.program.brand
     label, balance = _points(card)
+    language = language_of(card)
+    news = as_spoken(card.news, language) if card.news and card.news.strip() else words("No news yet.", language)
     return loyalty_object(LoyaltyObjectSpec(
         object_id=object_id(settings, card),
-        class_id=class_id(settings, program),
+        class_id=class_id(settings, program, card.current_tier),
         account_id=display_number(card),
         account_name=_or(card.customer.name, display_number(card)),
         barcode_value=barcode_message(card, brand),
         alternate_text=display_number(card),
-        points_label=label,
+        points_label=words(label, language),
         balance=balance,
         tier=card.tier,
-        background_color=design(program, card.current_tier).background_color,
-        text_modules=[TextModule("news", "News", _or(card.news, "No news yet.")),
-                      TextModule("terms", "Terms and conditions", _terms(program))],
-        links=[_terms_link(settings, program)],
+        tier_label=words("Tier", language),
+        text_modules=[TextModule("news", words("News", language), news),
+                      TextModule("terms", words("Terms and conditions", language), _terms(program))],
+        links=[_terms_link(settings, program, language)],
         merchant_locations=_locations(program, card),
         active=not card.voided,
         notify_on_update=notify,
     ))
 
 
+def class_resources(settings: Settings, program: Program) -> list[dict[str, Any]]:
+    """Every class of the program: its own design's, then one per tier with a colour of its own."""
+    bodies = {None: class_resource(settings, program)}
+    for tier in program.tiers:
+        if _own_colour(program, tier) is not None:
+            bodies[tier.id] = class_resource(settings, program, tier)
+    return list(bodies.values())
+
+
 def _push_class(settings: Settings, program: Program, wallet: WalletClient) -> str | None:
-    """Insert the program's class, or patch it when what we would send changed since last time.
+    """Insert the program's classes, or patch them when what we would send changed since last time.
 
     Returns the digest to record (the caller writes it with the sync's outcome), None when
-    Google already has this class.
+    Google already has these classes.
     """
-    body = class_resource(settings, program)
-    digest = _digest(body)
+    bodies = class_resources(settings, program)
+    digest = _digest(bodies)
     if program.google_class_digest == digest:
         return None
-    try:
-        wallet.insert_class(body)
-    except AlreadyExists:
-        wallet.patch_class(body["id"], body)
+    for body in bodies:
+        try:
+            wallet.insert_class(body)
+        except AlreadyExists:
+            wallet.patch_class(body["id"], body)
     return digest
 
 

@@ -5,11 +5,13 @@ service account's public key (iss = client_email, aud = Google's token URI or th
 wallet_object.issuer); answers an access token the API paths then require.
 
 /walletobjects/v1/loyaltyClass[/{id}] and /loyaltyObject[/{id}[/addMessage]] as Google
-answers them: ids must be `<issuerId>.<suffix>` of the configured issuer (400 / 403),
-insert of an existing id is 409, get/patch/addMessage of a missing one is 404, an object
-needs its class (404), and addMessage with messageType TEXT_AND_NOTIFY is refused with 429
-QuotaExceeded on the 4th notifying message to one object within 24 h (the double's clock
-can be moved with `advance`). Every request is recorded for assertions. `hold` keeps the
+answers them: every body (insert, patch, update, addMessage) is checked against Google's own
+discovery document (tests/doubles/wallet_schema.py), an unknown field, wrong type or enum
+value being 400 INVALID_ARGUMENT with Google's message; ids must be `<issuerId>.<suffix>`
+of the configured issuer (400 / 403), insert of an existing id is 409, get/patch/addMessage
+of a missing one is 404, an object needs its class (404), and addMessage with messageType
+TEXT_AND_NOTIFY is refused with 429 QuotaExceeded on the 4th notifying message to one object
+within 24 h (the double's clock can be moved with `advance`). Every request is recorded for assertions. `hold` keeps the
 next PATCH waiting, so that tests can make two syncs of one card overlap.
 """
 
@@ -31,6 +33,7 @@ from urllib.parse import parse_qs
 import jwt
 from cryptography.hazmat.primitives import serialization
 
+from tests.doubles import wallet_schema
 from tests.doubles.threaded import ThreadedServer
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -160,6 +163,11 @@ class GoogleWalletDouble(ThreadedServer):
     def _handle(self, method: str, kind: str, resource_id: str | None, add_message: bool,
                 payload: Any) -> tuple[int, dict[str, Any]]:
         store = self.classes if kind == "loyaltyClass" else self.objects
+        if payload is not None:
+            schema, field = ("AddMessageRequest", "add_message_request") if add_message else (
+                "LoyaltyClass" if kind == "loyaltyClass" else "LoyaltyObject", "resource")
+            if errors := wallet_schema.problems(schema, payload, field=field):
+                return 400, wallet_schema.bad_request(errors)
         if resource_id is None:
             if method != "POST" or not isinstance(payload, dict):
                 return 400, _error(400, "invalid", "POST a resource")

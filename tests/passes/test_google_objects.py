@@ -33,7 +33,7 @@ def _object(**changes: object) -> LoyaltyObjectSpec:
     values: dict[str, object] = dict(
         object_id=f"{ISSUER}.card-1", class_id=f"{ISSUER}.program-1", account_id="1234 5678 90",
         account_name="Anna Smith", barcode_value="PC1:DEMO:123456789:abc", alternate_text="1234 5678 90",
-        points_label="Points", balance=120, background_color="#3B2417", tier="Gold",
+        points_label="Points", balance=120, tier="Gold",
         text_modules=(TextModule("news", "News", "Double points"),),
         links=(Link("terms", "https://example.com/terms", "Terms"),),
         merchant_locations=(MerchantLocation(52.37, 4.90),))
@@ -47,7 +47,7 @@ def test_object_carries_balance_tier_barcode_and_modules() -> None:
     assert body["loyaltyPoints"] == {"label": "Points", "balance": {"int": 120}}
     assert body["secondaryLoyaltyPoints"] == {"label": "Tier", "balance": {"string": "Gold"}}
     assert body["barcode"] == {"type": "QR_CODE", "value": "PC1:DEMO:123456789:abc", "alternateText": "1234 5678 90"}
-    assert body["state"] == "ACTIVE" and body["hexBackgroundColor"] == "#3b2417"
+    assert body["state"] == "ACTIVE" and "hexBackgroundColor" not in body  # a class field only
     assert body["textModulesData"] == [{"id": "news", "header": "News", "body": "Double points"}]
     assert body["linksModuleData"]["uris"][0]["uri"] == "https://example.com/terms"
     assert body["merchantLocations"] == [{"latitude": 52.37, "longitude": 4.90}]
@@ -64,7 +64,6 @@ def test_object_carries_balance_tier_barcode_and_modules() -> None:
     ({"class_id": "999.program-1"}, "loyaltyObject.classId"),
     ({"merchant_locations": tuple(MerchantLocation(52.0, 4.0 + i / 100) for i in range(11))},
      "loyaltyObject.merchantLocations"),
-    ({"background_color": "brown"}, "loyaltyObject.hexBackgroundColor"),
     ({"barcode_value": ""}, "loyaltyObject.barcode.value"),
     ({"links": (Link("x", "javascript:alert(1)", "x"),)}, "loyaltyObject.linksModuleData.uris[0].uri"),
     ({"text_modules": (TextModule("a", "A", "1"), TextModule("a", "B", "2"))}, "loyaltyObject.textModulesData[1].id"),

@@ -88,9 +88,9 @@ def test_issue_inserts_class_and_object_then_hands_out_the_link(
     card = _issue(client, seeded)
     object_id = f"{ISSUER}.passcast-card-{card['serial_number']}"
     assert card["google_wallet"]["status"] == "inserted" and card["google_wallet"]["dev"] is False
-    # inserted before the link: class first, then the object
-    assert [(r.method, r.path.split("/")[3]) for r in google.requests][:2] == [("POST", "loyaltyClass"),
-                                                                               ("POST", "loyaltyObject")]
+    # inserted before the link: the classes first (the program's, one per tier colour), then the object
+    assert [(r.method, r.path.split("/")[3]) for r in google.requests] == [("POST", "loyaltyClass")] * 4 + [
+        ("POST", "loyaltyObject")]
     assert google.token_requests and google.token_requests[0]["iss"] == "wallet@passcast-wallet.iam.gserviceaccount.com"
     stored = google.objects[object_id]
     assert stored["loyaltyPoints"]["balance"] == {"int": 0}
@@ -140,7 +140,8 @@ def test_a_change_patches_the_object_and_notifies_balance_changes(
         db.session().commit()
     patch = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id][-1]
     assert "notifyPreference" not in patch.body
-    assert {"id": "news", "header": "News", "body": "New seasonal menu"} in google.objects[object_id]["textModulesData"]
+    news = next(m for m in google.objects[object_id]["textModulesData"] if m["id"] == "news")
+    assert (news["header"], news["body"]) == ("News", "New seasonal menu")
 
 
 def test_a_failed_patch_is_retried_by_the_sweeper(
@@ -307,18 +308,22 @@ def test_a_design_change_resends_the_class_once(
         app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
     first, second = _issue(client, seeded, "Anna Smith"), _issue(client, seeded, "Boris Ivanov")
     class_id = google.objects[first["google_wallet"]["object_id"]]["classId"]
-    assert [r.method for r in google.requests if r.resource_id == class_id or r.path.endswith("/loyaltyClass")] == [
-        "POST"]
+
+    def of_the_class(r: Any) -> bool:
+        return r.resource_id == class_id or (r.path.endswith("/loyaltyClass") and r.body["id"] == class_id)
+
+    assert [r.method for r in google.requests if of_the_class(r)] == ["POST"]
     with app.app_context():
         session = db.session()
         session.get(Card, first["id"]).program.background_color = "#123456"
         for card_id in (first["id"], second["id"]):
             touch(session.get(Card, card_id))
         session.commit()
-    class_calls = [r for r in google.requests if r.resource_id == class_id or r.path.endswith("/loyaltyClass")]
+    class_calls = [r for r in google.requests if of_the_class(r)]
     assert [(r.method, r.status) for r in class_calls] == [("POST", 200), ("POST", 409), ("PATCH", 200)]
     assert google.classes[class_id]["hexBackgroundColor"] == "#123456"
-    assert google.objects[second["google_wallet"]["object_id"]]["hexBackgroundColor"] == "#123456"
+    # the colour is the class's: Google's LoyaltyObject has no hexBackgroundColor
+    assert google.objects[second["google_wallet"]["object_id"]]["classId"] == class_id
 
 
 def test_bulk_changes_are_patched_after_commit_when_queued(
@@ -491,7 +496,8 @@ def test_blank_names_never_fail_a_card_at_google(
     assert card["google_wallet"]["status"] == "inserted"
     stored = google.objects[card["google_wallet"]["object_id"]]
     assert stored["accountName"] == card["number"]
-    assert {"id": "terms", "header": "Terms and conditions", "body": "Demo Coffee Rewards"} in stored["textModulesData"]
+    terms = next(m for m in stored["textModulesData"] if m["id"] == "terms")
+    assert (terms["header"], terms["body"]) == ("Terms and conditions", "Demo Coffee Rewards")
 
 
 def test_google_messages_of_a_batch_survive_a_lost_job(
@@ -564,3 +570,91 @@ def test_a_birthday_greeting_reaches_google_once_even_if_its_sender_died(
     assert [m["body"] for m in google.objects[object_id]["messages"]] == ["Happy birthday, Gina!"]
     news = next(m for m in google.objects[object_id]["textModulesData"] if m["id"] == "news")
     assert news["body"] == "Happy birthday, Gina!"
+
+
+def test_the_loopback_google_refuses_what_google_refuses(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], settings: Settings,
+        google: GoogleWalletDouble) -> None:
+    """Over the socket, as Google's front end answers: unknown names, wrong enum values and
+    wrong types are 400 INVALID_ARGUMENT naming the field; a second insert is 409; a patch or
+    message to an object that is not there is 404; a patch is a partial resource."""
+    from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound
+
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    wallet = sync.client(settings)
+    held = wallet.get_object(object_id)
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.insert_object({**held, "id": f"{ISSUER}.another", "hexBackgroundColor": "#112233"})
+    assert refused.value.status == 400 and refused.value.message == (
+        'Invalid JSON payload received. Unknown name "hexBackgroundColor" at \'resource\': Cannot find field.')
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.patch_object(object_id, {"state": "ACTIV"})
+    assert refused.value.status == 400 and "'resource.state' (TYPE_ENUM)" in refused.value.message
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.patch_object(object_id, {"loyaltyPoints": {"balance": {"int": "lots"}}})
+    assert "'resource.loyalty_points.balance.int' (TYPE_INT32)" in refused.value.message
+    with pytest.raises(GoogleWalletError) as refused:
+        wallet.add_message(object_id, {"header": "Hi", "body": "There", "messageType": "TEXT", "colour": "red"})
+    assert "Unknown name \"colour\" at 'add_message_request.message'" in refused.value.message
+    with pytest.raises(AlreadyExists):
+        wallet.insert_object(held)
+    with pytest.raises(NotFound):
+        wallet.patch_object(f"{ISSUER}.passcast-card-missing", {"state": "ACTIVE"})
+    with pytest.raises(NotFound):
+        wallet.add_message(f"{ISSUER}.passcast-card-missing", {"header": "Hi", "body": "There"})
+    assert wallet.patch_object(object_id, {"state": "INACTIVE"})["state"] == "INACTIVE"  # a subset is fine
+    assert google.objects[object_id]["accountName"] == held["accountName"]
+
+
+def test_a_russian_customer_reads_google_labels_texts_and_messages_in_russian(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    response = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=bearer(seeded["api_key"]),
+                           json={"customer": {"name": "Ольга Петрова", "email": "olga@example.com", "language": "ru"}})
+    assert response.status_code == 201, response.get_json()
+    card = response.get_json()
+    assert card["google_wallet"]["status"] == "inserted"
+    object_id = card["google_wallet"]["object_id"]
+    stored = google.objects[object_id]
+    label = stored["loyaltyPoints"]["localizedLabel"]
+    assert label["defaultValue"] == {"language": "ru", "value": "Баллы"} and stored["loyaltyPoints"]["label"] == "Баллы"
+    assert {"language": "ru", "value": "Баллы"} in label["translatedValues"]
+    assert {"language": "en", "value": "Points"} in label["translatedValues"]
+    modules = {module["id"]: module for module in stored["textModulesData"]}
+    assert {"language": "ru", "value": "Новости"} in modules["news"]["localizedHeader"]["translatedValues"]
+    assert modules["news"]["localizedBody"]["defaultValue"] == {"language": "ru", "value": "Пока новостей нет."}
+    assert {"language": "ru", "value": "Условия программы"} in modules["terms"]["localizedHeader"]["translatedValues"]
+    link = stored["linksModuleData"]["uris"][0]["localizedDescription"]
+    assert {"language": "ru", "value": "Условия программы"} in link["translatedValues"]
+    # The class is shared by every customer: English by default, Russian for Russian phones.
+    google_class = google.classes[stored["classId"]]
+    terms = google_class["textModulesData"][0]["localizedHeader"]
+    assert terms["defaultValue"]["language"] == "en" and {"language": "ru", "value": "Условия программы"} in terms[
+        "translatedValues"]
+    with app.app_context():
+        session = db.session()
+        row = messages.send_message(session, session.get(Card, card["id"]), "Demo Coffee", "Двойные баллы")
+        session.commit()
+        assert row.status == "sent", row.reason
+    sent = [r for r in google.requests if r.path.endswith("/addMessage")][-1].body["message"]
+    assert sent["localizedBody"]["translatedValues"] == [{"language": "ru", "value": "Двойные баллы"}]
+    assert sent["localizedHeader"]["defaultValue"]["language"] == "ru"
+    # An English customer's object speaks English by default, Russian being one translation.
+    english = google.objects[_issue(client, seeded, "Emma Jones")["google_wallet"]["object_id"]]
+    assert english["loyaltyPoints"]["localizedLabel"]["defaultValue"] == {"language": "en", "value": "Points"}
+
+
+def test_a_tier_with_its_own_colour_moves_the_card_to_that_tiers_class(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    """Google's LoyaltyObject cannot carry a colour: each tier colour is a class of its own."""
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    base_class = google.objects[object_id]["classId"]
+    assert google.classes[base_class]["hexBackgroundColor"] == "#3b2417"  # the program's own colour
+    _earn(client, seeded, card["id"], 600)  # Gold (500 lifetime points)
+    held = google.objects[object_id]
+    assert held["classId"] != base_class and held["secondaryLoyaltyPoints"]["balance"] == {"string": "Gold"}
+    assert google.classes[held["classId"]]["hexBackgroundColor"] == "#7c5e10"  # the demo Gold colour
+    assert google.classes[held["classId"]]["programName"] == google.classes[base_class]["programName"]
+    patch = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id][-1]
+    assert patch.status == 200 and "hexBackgroundColor" not in patch.body
