@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service import cli, db, jobs, problems, signing
+    from service import cli, client_address, db, jobs, problems, rate_limits, signing
     from service.api import init_app as init_api
     from service.cashier_page import bp as cashier_page_bp
     from service.dashboard_page import bp as dashboard_page_bp
@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     signing.configure(settings.signing_key_passphrase)
     db.init_app(app, settings.database_url)
     problems.register(app)
+    client_address.init_app(app)
+    rate_limits.init_app(app)
     init_api(app)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(passkit_bp)

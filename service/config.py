@@ -65,6 +65,11 @@ class Settings:
     # Join form submissions per address: someone typing other people's phone numbers into
     # /join to see whether (and with which card) they are members is slowed to this pace.
     join_rate_limit: str = "10/minute;60/hour"
+    # Requests whose credential (API key, cashier token, till key) does not verify, per client
+    # address: someone sending a victim's public key prefix with wrong secrets spends this, not the key's.
+    auth_failure_rate_limit: str = "60/minute"
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; nobody else's is read.
+    trusted_proxies: tuple[str, ...] = ()
     # Private keys of signing certificates are stored encrypted under this when set.
     signing_key_passphrase: str = field(default="", repr=False)
     webhook_max_attempts: int = 8
@@ -119,6 +124,9 @@ class Settings:
             campaign_lease_seconds=float(get("CAMPAIGN_LEASE_SECONDS", "300") or 300),
             api_rate_limit=get("API_RATE_LIMIT", defaults.api_rate_limit) or defaults.api_rate_limit,
             join_rate_limit=get("JOIN_RATE_LIMIT", defaults.join_rate_limit) or defaults.join_rate_limit,
+            auth_failure_rate_limit=get("AUTH_FAILURE_RATE_LIMIT", defaults.auth_failure_rate_limit)
+            or defaults.auth_failure_rate_limit,
+            trusted_proxies=tuple(p.strip() for p in (get("TRUSTED_PROXIES", "") or "").split(",") if p.strip()),
             signing_key_passphrase=get("SIGNING_KEY_PASSPHRASE", "") or "",
             webhook_max_attempts=int(get("WEBHOOK_MAX_ATTEMPTS", "8") or 8),
             webhook_backoff_seconds=float(get("WEBHOOK_BACKOFF_SECONDS", "30") or 30),
