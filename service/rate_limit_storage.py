@@ -16,15 +16,14 @@ so limits' own strategies can use them too.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from limits.storage import RedisStorage, Storage
-from sqlalchemy import Engine, case, delete, event, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, TextClause, delete, event, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from service.db import make_engine
@@ -32,6 +31,21 @@ from service.models import RateLimitCounter
 
 SWEEP_EVERY_SECONDS = 60.0
 _COUNTERS = RateLimitCounter.__table__
+
+
+@functools.lru_cache(maxsize=8)
+def _upsert(windows: int) -> TextClause:
+    """Count a hit in `windows` counters at once; an ended window starts again. The same SQL on SQLite
+    (>= 3.35) and PostgreSQL, written out rather than built per request: this runs on every request."""
+    rows = ", ".join(f"(:key{n}, :amount, :ends{n})" for n in range(windows))
+    return text(
+        f"INSERT INTO rate_limit_counters (key, hits, expires_at) VALUES {rows} "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "hits = CASE WHEN rate_limit_counters.expires_at <= :now THEN excluded.hits "
+        "ELSE rate_limit_counters.hits + excluded.hits END, "
+        "expires_at = CASE WHEN rate_limit_counters.expires_at <= :now THEN excluded.expires_at "
+        "ELSE rate_limit_counters.expires_at END "
+        "RETURNING key, hits, expires_at")
 
 
 class WindowCounters(Protocol):
@@ -50,7 +64,6 @@ class DatabaseCounters(Storage):
                 raise ValueError("DatabaseCounters needs a sqlalchemy+<database url> or an engine")
             engine = make_engine(uri.removeprefix("sqlalchemy+"), autocommit=True)
         self.engine = engine
-        self._insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
         self._next_sweep = 0.0
         self._sweep_lock = threading.Lock()
 
@@ -58,12 +71,12 @@ class DatabaseCounters(Storage):
     def base_exceptions(self) -> type[Exception]:
         return SQLAlchemyError
 
-    def _run(self, statement: Any) -> Any:
+    def _run(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         """Execute on an autocommit connection; once more if the pooled connection had died (no pre-ping)."""
         for attempt in (1, 2):
             try:
                 with self.engine.connect() as connection:
-                    result = connection.execute(statement)
+                    result = connection.execute(statement, parameters or {})
                     return result.all() if result.returns_rows else result.rowcount
             except DBAPIError as error:
                 if attempt == 2 or not error.connection_invalidated:
@@ -72,14 +85,11 @@ class DatabaseCounters(Storage):
 
     def hit(self, windows: Sequence[tuple[str, int]], amount: int = 1) -> list[tuple[int, float]]:
         now = time.time()
-        statement = self._insert(_COUNTERS).values(
-            [{"key": key, "hits": amount, "expires_at": now + seconds} for key, seconds in windows])
-        expired = _COUNTERS.c.expires_at <= now
-        statement = statement.on_conflict_do_update(index_elements=[_COUNTERS.c.key], set_={
-            "hits": case((expired, statement.excluded.hits), else_=_COUNTERS.c.hits + statement.excluded.hits),
-            "expires_at": case((expired, statement.excluded.expires_at), else_=_COUNTERS.c.expires_at),
-        }).returning(_COUNTERS.c.key, _COUNTERS.c.hits, _COUNTERS.c.expires_at)
-        rows = {row.key: (int(row.hits), float(row.expires_at)) for row in self._run(statement)}
+        parameters: dict[str, Any] = {"amount": amount, "now": now}
+        for number, (key, seconds) in enumerate(windows):
+            parameters[f"key{number}"], parameters[f"ends{number}"] = key, now + seconds
+        rows = {row.key: (int(row.hits), float(row.expires_at))
+                for row in self._run(_upsert(len(windows)), parameters)}
         self._sweep_if_due(now)
         return [rows[key] for key, _seconds in windows]
 
