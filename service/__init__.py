@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service import cli, db, health, jobs, problems, request_guard, signing
+    from service import cli, client_address, db, health, jobs, problems, rate_limits, request_guard, signing
     from service.api import init_app as init_api
     from service.cashier_page import bp as cashier_page_bp
     from service.dashboard_page import bp as dashboard_page_bp
@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems.register(app)
     request_guard.register(app)
     health.register(app)
+    client_address.init_app(app)
+    rate_limits.init_app(app)
     init_api(app)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(passkit_bp)

@@ -1,16 +1,23 @@
-"""Who is calling: brands by API key, cashiers by their own token (or a PIN session), tills by their key."""
+"""Who is calling: brands by API key, cashiers by their own token (or a PIN session), tills by their key.
+
+Each decorator spends a rate-limit budget (service/rate_limits.py) once it knows the answer: the
+credential's own budget when its secret matched, else the client address's budget of failed
+authentications. Keying on the prefix before checking the secret would let anyone who has seen a
+key's public prefix exhaust that key's budget.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from service import cashier_pins, db, secrets
+from service import cashier_pins, db, rate_limits, secrets
+from service.client_address import client_address
 from service.models import ApiKey, Brand, Cashier, Till
 from service.problems import Problem
 
@@ -21,8 +28,29 @@ def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Problem(401, "Unauthorized", "Send 'Authorization: Bearer <key>'.")
+        _refuse(Problem(401, "Unauthorized", "Send 'Authorization: Bearer <key>'."))
     return value.strip()
+
+
+def _refuse(problem: Problem) -> NoReturn:
+    """Raise `problem` for a credential that did not verify, or 429 once this address has sent too many."""
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].auth_failure_rate_limit, "auth-failed",
+                                client_address())
+    if not verdict.allowed:
+        raise rate_limits.RateLimited(verdict, f"Too many requests with an unknown or wrong credential from "
+                                               f"this address (limit {verdict.limit} per window); see Retry-After.")
+    raise problem
+
+
+def _spend_verified(token: str) -> None:
+    """Count the request against the (verified) credential's budget; 429 when it is used up."""
+    kind = token.split("_", 1)[0]
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].api_rate_limit, "api",
+                                f"{kind}:{secrets.prefix_of(token, kind)}")
+    g.rate_limit = verdict
+    if not verdict.allowed:
+        raise rate_limits.RateLimited(verdict, f"This credential is limited to {verdict.limit} requests per "
+                                               f"window; see Retry-After.")
 
 
 def brand_for_api_key(value: str) -> Brand | None:
@@ -64,9 +92,11 @@ def require_brand(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        brand = brand_for_api_key(_bearer())
+        token = _bearer()
+        brand = brand_for_api_key(token)
         if brand is None:
-            raise Problem(401, "Unauthorized", "Unknown or revoked API key.")
+            _refuse(Problem(401, "Unauthorized", "Unknown or revoked API key."))
+        _spend_verified(token)
         g.brand, g.cashier = brand, None
         return view(*args, **kwargs)
 
@@ -81,13 +111,15 @@ def require_brand_or_cashier(view: F) -> F:
         token = _bearer()
         cashier = cashier_for_token(token)
         if cashier is not None:
+            _spend_verified(token)
             if not cashier.active:
                 raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
             g.brand, g.cashier = cashier.brand, cashier
         else:
             brand = brand_for_api_key(token)
             if brand is None:
-                raise Problem(401, "Unauthorized", "Unknown API key or cashier token.")
+                _refuse(Problem(401, "Unauthorized", "Unknown API key or cashier token."))
+            _spend_verified(token)
             g.brand, g.cashier = brand, None
         return view(*args, **kwargs)
 
@@ -97,9 +129,11 @@ def require_brand_or_cashier(view: F) -> F:
 def require_cashier(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        cashier = cashier_for_token(_bearer())
+        token = _bearer()
+        cashier = cashier_for_token(token)
         if cashier is None:
-            raise Problem(401, "Unauthorized", "Unknown cashier token.")
+            _refuse(Problem(401, "Unauthorized", "Unknown cashier token."))
+        _spend_verified(token)
         if not cashier.active:
             raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
         g.brand, g.cashier = cashier.brand, cashier
@@ -124,10 +158,12 @@ def require_till(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        till = till_for_key(_bearer())
+        token = _bearer()
+        till = till_for_key(token)
         if till is None:
-            raise Problem(401, "Unauthorized", "Unknown or revoked till key: pair this till again.",
-                          type_="/problems/till-unpaired")
+            _refuse(Problem(401, "Unauthorized", "Unknown or revoked till key: pair this till again.",
+                            type_="/problems/till-unpaired"))
+        _spend_verified(token)
         g.till, g.brand, g.cashier = till, till.brand, None
         return view(*args, **kwargs)
 

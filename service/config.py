@@ -67,6 +67,11 @@ class Settings:
     join_rate_limit: str = "10/minute;60/hour"
     # POST /passkit/v1/log entries kept per client address (the endpoint has no credential).
     passkit_log_rate_limit: str = "300/hour"
+    # Requests whose credential (API key, cashier token, till key) does not verify, per client
+    # address: someone sending a victim's public key prefix with wrong secrets spends this, not the key's.
+    auth_failure_rate_limit: str = "60/minute"
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; nobody else's is read.
+    trusted_proxies: tuple[str, ...] = ()
     # Private keys of signing certificates are stored encrypted under this when set.
     signing_key_passphrase: str = field(default="", repr=False)
     webhook_max_attempts: int = 8
@@ -128,6 +133,9 @@ class Settings:
             join_rate_limit=get("JOIN_RATE_LIMIT", defaults.join_rate_limit) or defaults.join_rate_limit,
             passkit_log_rate_limit=get("PASSKIT_LOG_RATE_LIMIT", defaults.passkit_log_rate_limit)
             or defaults.passkit_log_rate_limit,
+            auth_failure_rate_limit=get("AUTH_FAILURE_RATE_LIMIT", defaults.auth_failure_rate_limit)
+            or defaults.auth_failure_rate_limit,
+            trusted_proxies=tuple(p.strip() for p in (get("TRUSTED_PROXIES", "") or "").split(",") if p.strip()),
             signing_key_passphrase=get("SIGNING_KEY_PASSPHRASE", "") or "",
             webhook_max_attempts=int(get("WEBHOOK_MAX_ATTEMPTS", "8") or 8),
             webhook_backoff_seconds=float(get("WEBHOOK_BACKOFF_SECONDS", "30") or 30),

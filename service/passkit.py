@@ -20,8 +20,7 @@ from werkzeug.http import http_date
 
 from passes.errors import PassValidationError
 from passes.personalization import offers_personalization, personalization_token_bytes
-from service import db, pass_files, signing, updates, webhooks
-from service.api import ratelimit
+from service import db, pass_files, rate_limits, signing, updates, webhooks
 from service.cards import touch
 from service.downloads import pass_filename, pkpass_response
 from service.models import (
@@ -292,8 +291,9 @@ def log() -> Response:
         return Response(status=200)
     wanted = [line for line in lines[:MAX_LOG_ENTRIES] if isinstance(line, str) and line.strip()]
     address = (request.remote_addr or "")[:64]
-    kept = ratelimit.spend(current_app.config["PASSCAST"].passkit_log_rate_limit, "passkit-log", address,
-                           len(wanted))
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].passkit_log_rate_limit, "passkit-log", address,
+                                len(wanted)) if wanted else None
+    kept = len(wanted) if verdict is not None and verdict.allowed else 0
     messages = [line[:MAX_LOG_ENTRY_LENGTH] for line in wanted[:kept]]
     if len(messages) < len(lines):
         current_app.logger.info("wallet log from %s: kept %d of %d entries", address, len(messages), len(lines))
@@ -307,7 +307,8 @@ def log() -> Response:
     for message in messages:
         found = _SERIAL_IN_LOG.search(message)
         mentioned = cards.get(found.group(0)) if found else None
-        if mentioned is not None and not ratelimit.spend(CARD_MENTION_LIMIT, "passkit-log-card", str(mentioned), 1):
+        if mentioned is not None and not rate_limits.spend(CARD_MENTION_LIMIT, "passkit-log-card",
+                                                         str(mentioned)).allowed:
             mentioned = None  # kept, but no longer filed under a card someone is flooding
         session.add(DeviceLog(card_id=None, mentioned_card_id=mentioned, message=message,
                               client_address=address or None, user_agent=user_agent))

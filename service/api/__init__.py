@@ -35,9 +35,10 @@ for 422 an `errors` list naming each invalid field. Nothing is written when a re
 **Pagination.** Lists take `limit` (1-200, default 50) and return a JSON array; when there is
 more, the `Link` header carries the next page: `<...?cursor=...>; rel="next"`.
 
-**Rate limits** are per API key (default 600 requests a minute). Every answer carries
-`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`; over the limit the answer
-is `429` problem+json with `Retry-After` (seconds).
+**Rate limits** are per API key (default 600 requests a minute), counted once the key's secret
+has matched; requests whose key does not verify count against the client address instead (default
+60 a minute). Every authenticated answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset`; over the limit the answer is `429` problem+json with `Retry-After` (seconds).
 
 **Webhooks** (`/api/v1/webhooks`) POST JSON `{"id", "type", "created_at", "data"}` with
 `Passcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the
@@ -96,7 +97,7 @@ def init_app(app: Flask) -> PasscastApi:
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(transactions.blp)
     api.register_blueprint(cashier.blp)
-    from service.api import api_keys, card_admin, docs, ratelimit, stores, webhook_endpoints
+    from service.api import api_keys, card_admin, docs, stores, webhook_endpoints
 
     api.register_blueprint(card_admin.blp)
     api.register_blueprint(stores.blp)
@@ -118,6 +119,5 @@ def init_app(app: Flask) -> PasscastApi:
 
     api.register_blueprint(cashiers.blp)
     api.register_blueprint(till.blp)
-    ratelimit.init_app(app)
     docs.init_app(app)
     return api

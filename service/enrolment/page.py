@@ -24,9 +24,9 @@ import click
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import db, referrals, webhooks
-from service.api import ratelimit
+from service import db, rate_limits, referrals, webhooks
 from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
+from service.client_address import client_address
 from service.enrolment import forms, poster
 from service.enrolment.i18n import Words, choose_language
 from service.models import Brand, Card, Program, utcnow
@@ -122,11 +122,12 @@ def join_submit(ref: str) -> Response:
     form = forms.read_form(request.form, words.language, utcnow().date())
     if form.details is None:
         return _form_page(program, words, form, status=422)
-    allowed, wait = ratelimit.allow_join_attempt()
-    if not allowed:
+    # Not a RateLimited problem: the page answers a refusal in the visitor's language, the form kept.
+    verdict = rate_limits.spend(_settings().join_rate_limit, "join", client_address())
+    if not verdict.allowed:
         form.errors = {"form": "error_rate", **form.errors}
         response = _form_page(program, words, form, status=429)
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(verdict.retry_after)
         return response
     card, created = _existing_as_typed(program, form) or issue_card(session, program, form.details)
     if created:

@@ -1,5 +1,6 @@
 """Rate limits per API key: a small limit from the settings, 429 problem+json with Retry-After,
-one budget per key (another key of the same brand is not affected), none on non-API paths."""
+one budget per key (another key of the same brand, a cashier token are not affected), none on
+unauthenticated paths. The attacks on the budgets are in test_rate_limits.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from service.api.ratelimit import caller_key
 from service.config import Settings
 from tests.helpers import bearer
 
@@ -52,15 +52,12 @@ def test_other_key_and_other_paths_unaffected(client: FlaskClient, seeded: dict[
     assert client.get("/api/v1/openapi.json").status_code == 200
 
 
-def test_caller_key_uses_the_key_id_not_the_secret(client: FlaskClient) -> None:
-    with client.application.test_request_context(headers={"Authorization": "Bearer pk_abc123_secretpart"}):
-        assert caller_key() == "pk:abc123"
-    with client.application.test_request_context(headers={"Authorization": "Bearer ct_def456_x"}):
-        assert caller_key() == "ct:def456"
-    with client.application.test_request_context(headers={"Authorization": "Bearer tl_0a1b2c_x"}):
-        assert caller_key() == "tl:0a1b2c"  # a paired till: its own budget, not its shop's address
-    with client.application.test_request_context(environ_base={"REMOTE_ADDR": "10.1.2.3"}):
-        assert caller_key() == "ip:10.1.2.3"
+def test_a_cashier_token_and_a_till_key_have_their_own_budget(client: FlaskClient, seeded: dict[str, Any]) -> None:
+    key = bearer(seeded["api_key"])
+    for _ in range(5):
+        client.get("/api/v1/programs", headers=key)
+    assert client.get("/api/v1/programs", headers=key).status_code == 429
+    assert client.get("/api/v1/cashier/me", headers=bearer(seeded["cashier_token"])).status_code == 200
 
 
 def test_setting_from_environment() -> None:
