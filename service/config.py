@@ -73,6 +73,18 @@ class Settings:
     # Webhook URLs on loopback/private/link-local addresses are refused unless this is on (dev, tests).
     webhook_allow_private_urls: bool = False
     webhook_retention_days: int = 30
+    # Outgoing messages (service/notify): the join page's one-time links and codes. Unset host or
+    # gateway = development: the message is written to the log instead of being sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "Passcast <no-reply@localhost>"
+    smtp_tls: str = "starttls"  # starttls | ssl | none
+    smtp_timeout_seconds: float = 10.0
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str = field(default="", repr=False)
+    sms_from: str = "Passcast"
 
     @property
     def web_service_url(self) -> str:
@@ -125,4 +137,14 @@ class Settings:
             webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", "10") or 10),
             webhook_allow_private_urls=get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
             webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30") or 30),
+            smtp_host=get("SMTP_HOST", None),
+            smtp_port=int(get("SMTP_PORT", "587") or 587),
+            smtp_user=get("SMTP_USER", None),
+            smtp_password=get("SMTP_PASSWORD", "") or "",
+            smtp_from=get("SMTP_FROM", defaults.smtp_from) or defaults.smtp_from,
+            smtp_tls=(get("SMTP_TLS", "starttls") or "starttls").lower(),
+            smtp_timeout_seconds=float(get("SMTP_TIMEOUT_SECONDS", "10") or 10),
+            sms_gateway_url=get("SMS_GATEWAY_URL", None),
+            sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
+            sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,
         )
