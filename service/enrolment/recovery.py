@@ -149,22 +149,22 @@ class CodeOutcome:
     card: Card | None = None
     tries_left: int = 0
     locked: bool = False  # too many wrong codes, used, or expired: start again from the join form
+    compared: bool = False  # this guess won one of the MAX_ATTEMPTS tries
 
 
 def redeem_code(session: Session, brand: Brand, recovery: CardRecovery, code: str) -> CodeOutcome:
-    recovery_id, card = recovery.id, recovery.card
-    won_a_try = session.execute(update(CardRecovery).where(
+    """Check one typed code; the guess counts before it is compared (see the module's docstring)."""
+    recovery_id, card, code_hash = recovery.id, recovery.card, recovery.code_hash
+    attempts = session.execute(update(CardRecovery).where(
         CardRecovery.id == recovery_id, CardRecovery.attempts < MAX_ATTEMPTS, CardRecovery.used_at.is_(None),
-        CardRecovery.code_hash.is_not(None), CardRecovery.expires_at > utcnow(),
-    ).values(attempts=CardRecovery.attempts + 1).execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        CardRecovery.code_hash.is_not(None), CardRecovery.code_hash == code_hash, CardRecovery.expires_at > utcnow(),
+    ).values(attempts=CardRecovery.attempts + 1).returning(CardRecovery.attempts)).scalar()
     session.commit()
-    if won_a_try != 1:
+    if attempts is None or code_hash is None:
         return CodeOutcome(locked=True)
-    session.refresh(recovery)
     typed = "".join(character for character in code if character.isdigit())
-    if (len(typed) == CODE_DIGITS and recovery.code_hash is not None
-            and hmac.compare_digest(recovery.code_hash, _code_hash(brand, recovery_id, typed))
-            and _consume(session, recovery_id, CardRecovery.code_hash == recovery.code_hash)):
-        return CodeOutcome(card=card)
-    left = MAX_ATTEMPTS - recovery.attempts
-    return CodeOutcome(tries_left=left, locked=left <= 0)
+    if (len(typed) == CODE_DIGITS and hmac.compare_digest(code_hash, _code_hash(brand, recovery_id, typed))
+            and _consume(session, recovery_id, CardRecovery.code_hash == code_hash)):
+        return CodeOutcome(card=card, compared=True)
+    left = MAX_ATTEMPTS - attempts
+    return CodeOutcome(tries_left=left, locked=left <= 0, compared=True)
