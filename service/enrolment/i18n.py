@@ -56,8 +56,9 @@ WORDS: dict[str, dict[str, str]] = {
         "other_language": "Русский",
         "not_found": "This page does not exist.",
         "sent_title": "Check your messages",
-        "sent_text": ("If this email or phone already has a {program} card, we have just sent it a one-time link "
-                      "and a code. Open the link, or type the code here; they work for {minutes} minutes."),
+        "sent_text": ("If this email or phone already has a {program} card, we have just sent it a one-time code "
+                      "(an e-mail also has a link). Type the code here, or open the link; they work for {minutes} "
+                      "minutes."),
         "code": "Code from the message",
         "code_submit": "Show my card",
         "error_code": "That code is not right. Tries left: {tries}.",
@@ -75,8 +76,7 @@ WORDS: dict[str, dict[str, str]] = {
                            "on the join page of {brand}.\n\nOpen your card: {link}\n\nor type this code on "
                            "the page: {code}\n\nThe link and the code work once, for {minutes} minutes. "
                            "If it was not you, ignore this message: nothing happens without them.\n"),
-        "recovery_sms": ("{brand}: your card code is {code}, or open {link} (once, {minutes} min). "
-                         "Not you? Ignore it."),
+        "recovery_sms": "{brand}: your card code is {code} (once, {minutes} min). Not you? Ignore it.",
     },
     "ru": {
         "join_title": "Вступайте в {program}",
@@ -124,8 +124,8 @@ WORDS: dict[str, dict[str, str]] = {
         "not_found": "Такой страницы нет.",
         "sent_title": "Проверьте сообщения",
         "sent_text": ("Если у этого email или телефона уже есть карта {program}, мы только что отправили на него "
-                      "одноразовую ссылку и код. Откройте ссылку или введите код здесь; они действуют "
-                      "{minutes} минут."),
+                      "одноразовый код (в письме есть и ссылка). Введите код здесь или откройте ссылку; они "
+                      "действуют {minutes} минут."),
         "code": "Код из сообщения",
         "code_submit": "Показать мою карту",
         "error_code": "Код неверный. Осталось попыток: {tries}.",
@@ -143,8 +143,7 @@ WORDS: dict[str, dict[str, str]] = {
                            "на странице {brand}.\n\nОткройте карту: {link}\n\nили введите на странице код: "
                            "{code}\n\nСсылка и код действуют один раз, {minutes} минут. Если это были не вы, "
                            "просто не отвечайте: без них ничего не произойдёт.\n"),
-        "recovery_sms": ("{brand}: код вашей карты {code}, или откройте {link} (один раз, {minutes} мин). "
-                         "Не вы? Игнорируйте."),
+        "recovery_sms": "{brand}: код карты {code}, действует {minutes} мин. Не вы? Игнорируйте.",
     },
 }
 

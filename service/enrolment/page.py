@@ -31,6 +31,7 @@ from service import db, notify, referrals, webhooks
 from service.api import ratelimit
 from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
 from service.enrolment import forms, poster, poster_cache, recovery
+from service.enrolment.contact import normalise_phone
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.recovery_tasks import send_card_recovery
 from service.models import Brand, Card, Program, utcnow
@@ -176,7 +177,10 @@ def _existing_card(program: Program, form: forms.JoinForm) -> tuple[Card, str, s
     customer = card.customer
     if details.email and customer.email == details.email:
         return card, "email", customer.email
-    return card, "sms", customer.phone or ""
+    try:  # a gateway wants "+31612345678", whatever spelling the API stored
+        return card, "sms", normalise_phone(customer.phone or "")
+    except ValueError:
+        return card, "sms", customer.phone or ""
 
 
 def _start_recovery(program: Program, words: Words, card: Card, channel: str, destination: str) -> Response:

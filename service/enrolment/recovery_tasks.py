@@ -33,7 +33,8 @@ def message_for(recovery_row: CardRecovery, made: recovery.Secrets, public_base_
     link = f"{public_base_url.rstrip('/')}/join/{program.slug or program.id}/recover/{made.link_token}"
     minutes = int(recovery.LIFETIME.total_seconds() // 60)
     if recovery_row.channel == "sms":
-        text = words("recovery_sms", brand=brand.name, code=made.code, link=link, minutes=minutes)
+        # the code only: one short SMS, and nothing for a link preview to open
+        text = words("recovery_sms", brand=brand.name, code=made.code, minutes=minutes)
     else:
         text = words("recovery_email", brand=brand.name, program=program.name, code=made.code, link=link,
                      minutes=minutes)

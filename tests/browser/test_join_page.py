@@ -115,7 +115,7 @@ def test_join_on_an_iphone(phone: Callable[..., Any], live: dict[str, Any], capl
     driver.find_element(By.ID, "email").send_keys("anna@example.com")
     driver.find_element(By.ID, "consent").click()
     driver.find_element(By.ID, "submit").click()
-    assert "we have just sent it a one-time link" in visible(driver, "sent").text
+    assert "we have just sent it a one-time code" in visible(driver, "sent").text
     assert "SMTP_HOST is not set" in driver.find_element(By.ID, "dev-logged").text
     assert "Anna" not in driver.page_source and "/passes/" not in driver.page_source
     fits_the_phone(driver)
