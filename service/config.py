@@ -82,6 +82,7 @@ class Settings:
     smtp_from: str = "Passcast <no-reply@localhost>"
     smtp_tls: str = "starttls"  # starttls | ssl | none
     smtp_timeout_seconds: float = 10.0
+    smtp_ca_file: str | None = None  # extra CA trusted for SMTP_HOST's certificate
     sms_gateway_url: str | None = None
     sms_gateway_token: str = field(default="", repr=False)
     sms_from: str = "Passcast"
@@ -144,6 +145,7 @@ class Settings:
             smtp_from=get("SMTP_FROM", defaults.smtp_from) or defaults.smtp_from,
             smtp_tls=(get("SMTP_TLS", "starttls") or "starttls").lower(),
             smtp_timeout_seconds=float(get("SMTP_TIMEOUT_SECONDS", "10") or 10),
+            smtp_ca_file=get("SMTP_CA_FILE", None),
             sms_gateway_url=get("SMS_GATEWAY_URL", None),
             sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
             sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,

@@ -28,6 +28,8 @@ def send(settings: Settings, to: str, subject: str, text: str) -> None:
     if tls not in ("starttls", "ssl", "none"):
         raise ValueError(f"SMTP_TLS must be starttls, ssl or none, not {tls!r}")
     context = ssl.create_default_context()
+    if settings.smtp_ca_file:
+        context.load_verify_locations(settings.smtp_ca_file)
     client: smtplib.SMTP = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if tls == "ssl"
                             else smtplib.SMTP(host, port, timeout=timeout))
     with client:

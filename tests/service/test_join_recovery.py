@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -252,3 +253,21 @@ def test_one_card_gets_at_most_three_messages_an_hour(client: FlaskClient, app: 
     assert len(smtp.wait_for(recovery.MAX_PER_HOUR)) == recovery.MAX_PER_HOUR
     assert len(smtp.messages) == recovery.MAX_PER_HOUR
     assert count(app, CardRecovery) == recovery.MAX_PER_HOUR
+
+
+def test_mail_goes_through_starttls_and_login(client: FlaskClient, app: Any, seeded: dict[str, Any],
+                                              apns_pki: Any) -> None:
+    """The production default: STARTTLS (certificate checked against SMTP_CA_FILE), then AUTH;
+    an untrusted certificate is refused before any password is sent."""
+    from service import notify
+
+    with SmtpDouble(tls=(str(apns_pki.server_cert), str(apns_pki.server_key)), login=("cards", "s3cret")) as server:
+        secure = dataclasses.replace(app.config["PASSCAST"], smtp_port=server.port, smtp_tls="starttls",
+                                     smtp_ca_file=str(apns_pki.ca_cert), smtp_user="cards", smtp_password="s3cret")
+        assert notify.deliver(secure, notify.Message("email", VICTIM["email"], "Ваша карта", "Код: 123456"))
+        [message] = server.wait_for(1)
+        assert message["Subject"] == "Ваша карта" and "123456" in message.get_payload(decode=True).decode()
+        untrusted = dataclasses.replace(secure, smtp_ca_file=None)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            notify.deliver(untrusted, notify.Message("email", VICTIM["email"], "x", "y"))
+    assert len(server.messages) == 1
