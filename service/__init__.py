@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.cashier_page import bp as cashier_page_bp
     from service.dashboard_page import bp as dashboard_page_bp
     from service.downloads import bp as downloads_bp
-    from service.enrolment import import_tasks  # noqa: F401  (registers the members-import job)
+    from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp

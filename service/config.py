@@ -85,6 +85,19 @@ class Settings:
     body_limit_bytes: int = 64 * 1024
     upload_limit_bytes: int = 5 * 1024 * 1024
     import_limit_bytes: int = 100 * 1024 * 1024
+    # Outgoing messages (service/notify): the join page's one-time links and codes. Unset host or
+    # gateway = development: the message is written to the log instead of being sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "Passcast <no-reply@localhost>"
+    smtp_tls: str = "starttls"  # starttls | ssl | none
+    smtp_timeout_seconds: float = 10.0
+    smtp_ca_file: str | None = None  # extra CA trusted for SMTP_HOST's certificate
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str = field(default="", repr=False)
+    sms_from: str = "Passcast"
 
     @property
     def web_service_url(self) -> str:
@@ -145,4 +158,15 @@ class Settings:
             body_limit_bytes=int(get("BODY_LIMIT_BYTES", None) or defaults.body_limit_bytes),
             upload_limit_bytes=int(get("UPLOAD_LIMIT_BYTES", None) or defaults.upload_limit_bytes),
             import_limit_bytes=int(get("IMPORT_LIMIT_BYTES", None) or defaults.import_limit_bytes),
+            smtp_host=get("SMTP_HOST", None),
+            smtp_port=int(get("SMTP_PORT", "587") or 587),
+            smtp_user=get("SMTP_USER", None),
+            smtp_password=get("SMTP_PASSWORD", "") or "",
+            smtp_from=get("SMTP_FROM", defaults.smtp_from) or defaults.smtp_from,
+            smtp_tls=(get("SMTP_TLS", "starttls") or "starttls").lower(),
+            smtp_timeout_seconds=float(get("SMTP_TIMEOUT_SECONDS", "10") or 10),
+            smtp_ca_file=get("SMTP_CA_FILE", None),
+            sms_gateway_url=get("SMS_GATEWAY_URL", None),
+            sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
+            sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,
         )

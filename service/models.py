@@ -851,3 +851,32 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Double)
+
+
+class CardRecovery(Base):
+    """A known phone or email asking for its card again on the join page.
+
+    Typing a contact proves nothing, so the card is shown only after a one-time link or code
+    sent to that contact comes back (service/enrolment/recovery.py). Only hashes of the link
+    and the code are kept; `attempts` counts code guesses and is raised by one conditional
+    UPDATE, so parallel guesses cannot pass the limit on any backend.
+    """
+
+    __tablename__ = "card_recoveries"
+    __table_args__ = (Index("ix_card_recoveries_card_created", "card_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    destination: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    link_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    card: Mapped[Card] = relationship()

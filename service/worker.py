@@ -7,7 +7,7 @@ import threading
 
 from service import analytics_tasks, loyalty_tasks, nps_tasks, webhook_tasks  # noqa: F401
 from service.campaigns import tasks as campaign_tasks  # noqa: F401
-from service.enrolment import import_tasks  # noqa: F401
+from service.enrolment import import_tasks, recovery_tasks  # noqa: F401
 from service.google_wallet import tasks as google_tasks  # noqa: F401
 from service.heap import freeze_startup_objects
 from service.jobs import huey, worker_app

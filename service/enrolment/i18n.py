@@ -55,6 +55,28 @@ WORDS: dict[str, dict[str, str]] = {
         "poster_url": "or open",
         "other_language": "Русский",
         "not_found": "This page does not exist.",
+        "sent_title": "Check your messages",
+        "sent_text": ("If this email or phone already has a {program} card, we have just sent it a one-time code "
+                      "(an e-mail also has a link). Type the code here, or open the link; they work for {minutes} "
+                      "minutes."),
+        "code": "Code from the message",
+        "code_submit": "Show my card",
+        "error_code": "That code is not right. Tries left: {tries}.",
+        "error_code_locked": ("This code no longer works (too many tries, used or too old). "
+                              "Send the join form again to get a new one."),
+        "dev_logged": ("Development: {setting} is not set, so the message was not sent but written to the "
+                       "server log (logger passcast.notify)."),
+        "link_title": "Your {program} card",
+        "link_text": "Tap the button to open your card.",
+        "link_bad": ("This link no longer works: it was already used or is too old. "
+                     "Send the join form again to get a new one."),
+        "start_again": "Back to the join form",
+        "recovery_subject": "Your {program} card",
+        "recovery_email": ("Hello,\n\nsomeone, hopefully you, asked for the {program} card of this address "
+                           "on the join page of {brand}.\n\nOpen your card: {link}\n\nor type this code on "
+                           "the page: {code}\n\nThe link and the code work once, for {minutes} minutes. "
+                           "If it was not you, ignore this message: nothing happens without them.\n"),
+        "recovery_sms": "{brand}: your card code is {code} (once, {minutes} min). Not you? Ignore it.",
     },
     "ru": {
         "join_title": "Вступайте в {program}",
@@ -100,6 +122,28 @@ WORDS: dict[str, dict[str, str]] = {
         "poster_url": "или откройте",
         "other_language": "English",
         "not_found": "Такой страницы нет.",
+        "sent_title": "Проверьте сообщения",
+        "sent_text": ("Если у этого email или телефона уже есть карта {program}, мы только что отправили на него "
+                      "одноразовый код (в письме есть и ссылка). Введите код здесь или откройте ссылку; они "
+                      "действуют {minutes} минут."),
+        "code": "Код из сообщения",
+        "code_submit": "Показать мою карту",
+        "error_code": "Код неверный. Осталось попыток: {tries}.",
+        "error_code_locked": ("Этот код больше не действует (слишком много попыток, уже использован или устарел). "
+                              "Отправьте форму ещё раз, чтобы получить новый."),
+        "dev_logged": ("Режим разработки: {setting} не задан, поэтому сообщение не отправлено, а записано в "
+                       "журнал сервера (logger passcast.notify)."),
+        "link_title": "Ваша карта {program}",
+        "link_text": "Нажмите кнопку, чтобы открыть карту.",
+        "link_bad": ("Эта ссылка больше не действует: она уже использована или устарела. "
+                     "Отправьте форму ещё раз, чтобы получить новую."),
+        "start_again": "Вернуться к форме",
+        "recovery_subject": "Ваша карта {program}",
+        "recovery_email": ("Здравствуйте!\n\nКто-то, надеемся, что вы, запросил карту {program} для этого адреса "
+                           "на странице {brand}.\n\nОткройте карту: {link}\n\nили введите на странице код: "
+                           "{code}\n\nСсылка и код действуют один раз, {minutes} минут. Если это были не вы, "
+                           "просто не отвечайте: без них ничего не произойдёт.\n"),
+        "recovery_sms": "{brand}: код карты {code}, действует {minutes} мин. Не вы? Игнорируйте.",
     },
 }
 

@@ -2,10 +2,13 @@
 
 <program> is the program's slug (Program.slug) or its id. No login: the form is protected by a
 signed double-submit CSRF token (forms.py) and validated here; errors come back on the page
-(422) in the customer's language. The same phone or email again gets the existing card back
-(cards.issue_card), never a second one. After a successful POST the browser is redirected
-(303) to the card's own page, /join/<program>/card/<serial>?key=<download key>, so a reload
-never posts twice and the link can be bookmarked. Plain HTML + CSS, no script.
+(422) in the customer's language. A new contact gets its card at once: the browser is
+redirected (303) to the card's own page, /join/<program>/card/<serial>?key=<download key>, so
+a reload never posts twice and the link can be bookmarked. A phone or email that already has
+a card never gets it by typing it (anyone can type someone's email): the browser goes to
+/join/<program>/check/<handle>, which shows no card data, and a one-time link and code are
+sent to that contact (recovery.py); the link (/recover/<token>) or the code opens the card
+page. Never a second card for one contact. Plain HTML + CSS, no script.
 
 Also here: the counter poster (/join/<program>/poster.png|.pdf), the logo the page shows,
 a stylesheet with the program's colours, and the `flask import-members` command.
@@ -24,11 +27,13 @@ import click
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import db, rate_limits, referrals, webhooks
+from service import db, notify, rate_limits, referrals, webhooks
 from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
 from service.client_address import client_address
-from service.enrolment import forms, poster
+from service.enrolment import forms, poster, poster_cache, recovery
+from service.enrolment.contact import normalise_phone
 from service.enrolment.i18n import Words, choose_language
+from service.enrolment.recovery_tasks import send_card_recovery
 from service.models import Brand, Card, Program, utcnow
 from service.page_headers import secure_page
 from service.pass_design import program_files
@@ -92,15 +97,23 @@ def _page(template: str, status: int, program: Program, words: Words, **context:
 
 def _form_page(program: Program, words: Words, form: forms.JoinForm | None, status: int = 200) -> Response:
     session = db.session()
-    brand = program.brand
-    token, nonce = forms.new_token(brand, program, request.cookies.get(forms.COOKIE))
     form = form or forms.JoinForm(values={"ref": request.args.get("ref", "")})
     referrer = referrals.referrer_for(session, program, form.values.get("ref"))
-    response = _page("join.html", status, program, words, form=form, token=token,
-                     referred=referrer is not None and (program.referral_points or 0) > 0)
+    return _page_with_form("join.html", status, program, words, form=form,
+                           referred=referrer is not None and (program.referral_points or 0) > 0)
+
+
+def _page_with_form(template: str, status: int, program: Program, words: Words, **context: Any) -> Response:
+    """A page whose form posts back: a CSRF token in the page, its nonce in the cookie (forms.py)."""
+    token, nonce = forms.new_token(program.brand, program, request.cookies.get(forms.COOKIE))
+    response = _page(template, status, program, words, token=token, **context)
     response.set_cookie(forms.COOKIE, nonce, max_age=forms.TOKEN_MAX_AGE, httponly=True, samesite="Lax",
                         secure=_settings().public_base_url.startswith("https://"), path="/join")
     return response
+
+
+def _token_ok(program: Program) -> bool:
+    return forms.token_ok(program.brand, program, request.form.get("csrf_token"), request.cookies.get(forms.COOKIE))
 
 
 @bp.get("/join/<ref>")
@@ -129,26 +142,125 @@ def join_submit(ref: str) -> Response:
         response = _form_page(program, words, form, status=429)
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
-    card, created = _existing_as_typed(program, form) or issue_card(session, program, form.details)
-    if created:
-        referrer = referrals.referrer_for(session, program, form.ref)
-        if referrer is not None:
-            card.referred_by_id = referrer.id
-        webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))
+    existing = _existing_card(program, form)
+    if existing is not None:
+        return _start_recovery(program, words, *existing)
+    card, _created = issue_card(session, program, form.details)
+    referrer = referrals.referrer_for(session, program, form.ref)
+    if referrer is not None:
+        card.referred_by_id = referrer.id
+    webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))
     session.commit()
+    return _to_card(program, card, words, new=True)
+
+
+def _to_card(program: Program, card: Card, words: Words, *, new: bool) -> Response:
     target = url_for("join.card_page", ref=program_ref(program), serial=card.serial_number,
-                     key=download_key(card, brand), lang=words.language, new="1" if created else "0")
+                     key=download_key(card, program.brand), lang=words.language, new="1" if new else "0")
     return redirect(target, code=303)
 
 
-def _existing_as_typed(program: Program, form: forms.JoinForm) -> tuple[Card, bool] | None:
-    """A card issued elsewhere (the API) with the phone spelled as typed ("+31 6 1234 5678"):
-    issue_card compares the stored spelling, and the form stores phones without spaces."""
-    typed = form.values.get("phone")
-    if not typed or form.details is None or typed == form.details.phone:
+def _existing_card(program: Program, form: forms.JoinForm) -> tuple[Card, str, str] | None:
+    """(card, channel, stored contact) when the typed email or phone already has a card.
+
+    Also finds a card issued elsewhere (the API) with the phone spelled as typed ("+31 6 1234
+    5678"): the form stores phones without spaces. The message goes to the contact as stored."""
+    details = form.details
+    if details is None:
         return None
-    card = find_existing(db.session(), program, dataclasses.replace(form.details, email=None, phone=typed))
-    return (card, False) if card is not None else None
+    session = db.session()
+    card = find_existing(session, program, details)
+    typed_phone = form.values.get("phone")
+    if card is None and typed_phone and typed_phone != details.phone:
+        card = find_existing(session, program, dataclasses.replace(details, email=None, phone=typed_phone))
+    if card is None:
+        return None
+    customer = card.customer
+    if details.email and customer.email == details.email:
+        return card, "email", customer.email
+    try:  # a gateway wants "+31612345678", whatever spelling the API stored
+        return card, "sms", normalise_phone(customer.phone or "")
+    except ValueError:
+        return card, "sms", customer.phone or ""
+
+
+def _start_recovery(program: Program, words: Words, card: Card, channel: str, destination: str) -> Response:
+    """No card data for whoever typed a known contact: a link and code go to that contact."""
+    session = db.session()
+    row, send = recovery.start(session, card, channel, destination, words.language)
+    session.commit()
+    if send:
+        send_card_recovery(row.id)
+    target = url_for("join.check_page", ref=program_ref(program), handle=recovery.check_handle(program.brand, row),
+                     lang=words.language)
+    return redirect(target, code=303)
+
+
+def _recovery_of(program: Program, handle: str) -> Any:
+    row = recovery.from_check_handle(db.session(), program.brand, handle)
+    if row is None or row.card.program_id != program.id:
+        abort(404)
+    return row
+
+
+def _check_page(program: Program, words: Words, row: Any, status: int = 200, error: str | None = None) -> Response:
+    settings = _settings()
+    dev_setting = None if notify.configured(settings, row.channel) else (
+        "SMTP_HOST" if row.channel == "email" else "SMS_GATEWAY_URL")
+    return _page_with_form("join_check.html", status, program, words, error=error, dev_setting=dev_setting,
+                           minutes=int(recovery.LIFETIME.total_seconds() // 60))
+
+
+@bp.get("/join/<ref>/check/<handle>")
+def check_page(ref: str, handle: str) -> Response:
+    """"Check your messages", and a box for the code; nothing here tells whose card it is."""
+    program = find_program(ref)
+    return _check_page(program, Words(choose_language(request)), _recovery_of(program, handle))
+
+
+@bp.post("/join/<ref>/check/<handle>")
+def check_code(ref: str, handle: str) -> Response:
+    program = find_program(ref)
+    words = Words(request.form.get("lang") or choose_language(request))
+    row = _recovery_of(program, handle)
+    if not _token_ok(program):
+        return _check_page(program, words, row, status=400, error=words("error_token"))
+    verdict = rate_limits.spend(_settings().join_rate_limit, "join", client_address())
+    if not verdict.allowed:
+        response = _check_page(program, words, row, status=429, error=words("error_rate"))
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    outcome = recovery.redeem_code(db.session(), program.brand, row, request.form.get("code", "")[:20])
+    if outcome.card is not None:
+        return _to_card(program, outcome.card, words, new=False)
+    if outcome.locked:
+        return _check_page(program, words, row, status=410, error=words("error_code_locked"))
+    return _check_page(program, words, row, status=422, error=words("error_code", tries=outcome.tries_left))
+
+
+@bp.get("/join/<ref>/recover/<token>")
+def link_page(ref: str, token: str) -> Response:
+    """The link from the message: a button, not the card itself, because mail scanners and link
+    previews open links too and would use it up before the customer does."""
+    program = find_program(ref)
+    words = Words(choose_language(request))
+    row = recovery.link_recovery(db.session(), program.brand, token)
+    usable = row is not None and row.card.program_id == program.id
+    return _page_with_form("join_link.html", 200 if usable else 410, program, words, usable=usable)
+
+
+@bp.post("/join/<ref>/recover/<token>")
+def link_redeem(ref: str, token: str) -> Response:
+    program = find_program(ref)
+    words = Words(request.form.get("lang") or choose_language(request))
+    if not _token_ok(program):
+        return _page_with_form("join_link.html", 400, program, words, usable=True, error=words("error_token"))
+    row = recovery.link_recovery(db.session(), program.brand, token)
+    card = (recovery.redeem_link(db.session(), program.brand, token)
+            if row is not None and row.card.program_id == program.id else None)
+    if card is None:
+        return _page_with_form("join_link.html", 410, program, words, usable=False)
+    return _to_card(program, card, words, new=False)
 
 
 def _own_card(program: Program, serial: str) -> Card:
@@ -211,19 +323,23 @@ def poster_file(ref: str, kind: str) -> Response:
     program = find_program(ref)
     brand: Brand = program.brand
     words = Words(choose_language(request))
-    url = join_url(program, _settings().public_base_url)
-    image = poster.render(brand_name=brand.name, program_name=program.name, url=url,
-                          logo_png=_logo_png(program),
-                          background=program.background_color, foreground=program.foreground_color, words=words)
-    name = f"{program_ref(program)}-poster.{kind}"
-    if kind == "pdf":
-        response = Response(poster.to_pdf(image, f"{brand.name}: {words('poster_heading')}"),
-                            mimetype="application/pdf")
-    else:
-        response = Response(poster.to_png(image), mimetype="image/png")
-    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    settings = _settings()
+    inputs = {"brand_name": brand.name, "program_name": program.name,
+              "url": join_url(program, settings.public_base_url), "logo_png": _logo_png(program),
+              "background": program.background_color, "foreground": program.foreground_color}
+    title = f"{brand.name}: {words('poster_heading')}"
+
+    def draw() -> bytes:
+        image = poster.render(**inputs, words=words)
+        return poster.to_pdf(image, title) if kind == "pdf" else poster.to_png(image)
+
+    version = poster_cache.version(poster.VERSION, kind, title, words.language, *inputs.values())
+    data = poster_cache.get_or_make(settings.instance_dir / "posters", version, kind, draw)
+    response = Response(data, mimetype="application/pdf" if kind == "pdf" else "image/png")
+    response.headers["Content-Disposition"] = f'inline; filename="{program_ref(program)}-poster.{kind}"'
     response.headers["Cache-Control"] = "no-cache"
-    return response
+    response.set_etag(version)
+    return response.make_conditional(request)
 
 
 # --- flask --app wsgi import-members -----------------------------------------------------------

@@ -22,6 +22,11 @@ _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/d
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
+#: Part of every cached poster's version (poster_cache.py): raise it when the drawing changes.
+VERSION = "1"
+#: Posters drawn by this process (render is the costly part; tests and operators can watch it).
+renders = 0
+
 
 @lru_cache(maxsize=16)
 def _font(size: int, bold: bool = False) -> Font:
@@ -56,6 +61,8 @@ def _centred(draw: ImageDraw.ImageDraw, y: int, text: str, font: Font, fill: str
 
 def render(*, brand_name: str, program_name: str, url: str, logo_png: bytes | None, background: str,
            foreground: str, words: Words) -> Image.Image:
+    global renders
+    renders += 1
     background, foreground = _hex(background, "#1f2937"), _hex(foreground, "#ffffff")
     image = Image.new("RGB", A4, "white")
     draw = ImageDraw.Draw(image)

@@ -2,12 +2,14 @@
 
 A phone-sized window (360x740) with an iPhone's User-Agent: the form, its server-side error
 messages, joining, the card page with the Apple Wallet button first and Google Wallet behind
-"Other phone?", and the .pkpass behind the button. Screenshots go to test-artifacts/join/.
+"Other phone?", the .pkpass behind the button, and joining again with the same email (a code,
+not the card). Screenshots go to test-artifacts/join/.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -61,7 +63,8 @@ def fits_the_phone(driver: Any) -> None:
     assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
 
 
-def test_join_on_an_iphone(phone: Callable[..., Any], live: dict[str, Any]) -> None:
+def test_join_on_an_iphone(phone: Callable[..., Any], live: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="passcast.notify")
     driver = phone()
     base = live["base"]
     driver.get(f"{base}/join/demo-coffee")
@@ -104,12 +107,21 @@ def test_join_on_an_iphone(phone: Callable[..., Any], live: dict[str, Any]) -> N
     assert google.get_attribute("href").startswith("https://pay.google.com/gp/v/save/")
     screenshot(driver, "04-other-phone")
 
-    # Joining again with the same email gives the same card back
+    # Joining again with the same email does not open the card: a code goes to that email
+    # (logged here, as no SMTP_HOST is set), and typing it brings the same card back
     card_url = driver.current_url.split("?")[0]
     driver.get(f"{base}/join/demo-coffee")
     visible(driver, "name").send_keys("Anna")
     driver.find_element(By.ID, "email").send_keys("anna@example.com")
     driver.find_element(By.ID, "consent").click()
+    driver.find_element(By.ID, "submit").click()
+    assert "we have just sent it a one-time code" in visible(driver, "sent").text
+    assert "SMTP_HOST is not set" in driver.find_element(By.ID, "dev-logged").text
+    assert "Anna" not in driver.page_source and "/passes/" not in driver.page_source
+    fits_the_phone(driver)
+    screenshot(driver, "05-check")
+    code = re.findall(r"code on the page: (\d{6})", caplog.text)[-1]
+    driver.find_element(By.ID, "code").send_keys(code)
     driver.find_element(By.ID, "submit").click()
     assert "already a member" in visible(driver, "welcome").text
     assert driver.current_url.split("?")[0] == card_url
@@ -120,4 +132,4 @@ def test_russian_page_from_the_browser_language(phone: Callable[..., Any], live:
     driver.get(f"{live['base']}/join/demo-coffee")
     assert visible(driver, "submit").text == "Получить карту"
     fits_the_phone(driver)
-    screenshot(driver, "05-form-ru")
+    screenshot(driver, "06-form-ru")

@@ -92,12 +92,29 @@ def test_android_gets_google_first_and_desktop_gets_both(client: FlaskClient, se
     assert 'id="other-phone"' not in html and 'id="add-apple"' in html and 'id="add-google"' in html
 
 
-def test_the_same_phone_again_gets_the_same_card(client: FlaskClient, app: Any, seeded: dict[str, Any]) -> None:
+def logged_code(caplog: pytest.LogCaptureFixture) -> str:
+    """The code of the last message the unconfigured notifier wrote to the log (development)."""
+    [record] = [record for record in caplog.records if record.name == "passcast.notify"][-1:]
+    match = re.search(r"code is (\d{6})", record.getMessage())
+    assert match, record.getMessage()
+    return match.group(1)
+
+
+def test_the_same_phone_again_gets_a_code_not_the_card(client: FlaskClient, app: Any, seeded: dict[str, Any],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Typing a member's phone proves nothing: the card opens only with the code sent to that phone.
+    Without SMS_GATEWAY_URL (development) the message is logged, and the page says so."""
+    caplog.set_level("WARNING", logger="passcast.notify")
     first = join(client).headers["Location"]
     again = join(client, name="Anna S.", phone="+31612345678")
-    assert again.status_code == 303
-    assert again.headers["Location"].split("?")[0] == first.split("?")[0]
-    assert "already a member" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert again.status_code == 303 and "/check/" in again.headers["Location"]
+    check = again.headers["Location"]
+    html = client.get(check).get_data(as_text=True)
+    assert "Check your messages" in html and "Anna" not in html and "SMS_GATEWAY_URL is not set" in html
+    opened = client.post(check, data={"csrf_token": form_token(client, check), "code": logged_code(caplog)})
+    assert opened.status_code == 303
+    assert opened.headers["Location"].split("?")[0] == first.split("?")[0]
+    assert "already a member" in client.get(opened.headers["Location"]).get_data(as_text=True)
     assert count(app, Card) == 1
 
 
@@ -196,12 +213,39 @@ def test_program_without_slug_joins_by_id(client: FlaskClient, app: Any, seeded:
 
 
 def test_a_card_issued_by_the_api_is_found_by_its_phone_as_typed(client: FlaskClient, app: Any,
-                                                                 seeded: dict[str, Any]) -> None:
+                                                                 seeded: dict[str, Any],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     from tests.helpers import bearer
 
+    caplog.set_level("WARNING", logger="passcast.notify")
     issued = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=bearer(seeded["api_key"]),
                          json={"customer": {"name": "Anna", "phone": "+31 6 1234 5678"}})
     assert issued.status_code == 201
-    location = join(client, phone="+31 6 1234 5678").headers["Location"]
-    assert issued.get_json()["serial_number"] in location
-    assert count(app, Card) == 1
+    check = join(client, phone="+31 6 1234 5678").headers["Location"]
+    assert "/check/" in check and count(app, Card) == 1
+    assert "sms to +31612345678 not sent" in caplog.text  # to the stored phone, as a gateway wants it
+    opened = client.post(check, data={"csrf_token": form_token(client, check), "code": logged_code(caplog)})
+    assert issued.get_json()["serial_number"] in opened.headers["Location"]
+
+
+def test_a_poster_is_drawn_once_per_design(client: FlaskClient, app: Any, seeded: dict[str, Any]) -> None:
+    """Unauthenticated and costly: the second request is served from instance/posters/."""
+    from service.enrolment import poster
+
+    before = poster.renders
+    first = client.get("/join/demo-coffee/poster.png")
+    second = client.get("/join/demo-coffee/poster.png")
+    assert first.status_code == second.status_code == 200 and first.data == second.data
+    assert poster.renders == before + 1
+    files = list((app.config["PASSCAST"].instance_dir / "posters").iterdir())
+    assert [path.suffix for path in files] == [".png"]
+    assert client.get("/join/demo-coffee/poster.png", headers={"If-None-Match": first.headers["ETag"]}
+                      ).status_code == 304
+    assert poster.renders == before + 1
+    with app.app_context():  # a design change draws anew
+        db.session().get(Program, seeded["program_id"]).background_color = "#112233"
+        db.session().commit()
+    changed = client.get("/join/demo-coffee/poster.png")
+    assert changed.status_code == 200 and changed.data != first.data and poster.renders == before + 2
+    client.get("/join/demo-coffee/poster.png?lang=ru")  # and so does another language
+    assert poster.renders == before + 3
