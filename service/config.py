@@ -73,6 +73,9 @@ class Settings:
     # Webhook URLs on loopback/private/link-local addresses are refused unless this is on (dev, tests).
     webhook_allow_private_urls: bool = False
     webhook_retention_days: int = 30
+    # At most this many of one brand's deliveries in flight per worker process: a slow receiver
+    # holds that many webhook threads, never all of them (service/webhook_tasks.py).
+    webhook_brand_concurrency: int = 2
 
     @property
     def web_service_url(self) -> str:
@@ -125,4 +128,5 @@ class Settings:
             webhook_timeout_seconds=float(get("WEBHOOK_TIMEOUT_SECONDS", "10") or 10),
             webhook_allow_private_urls=get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
             webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30") or 30),
+            webhook_brand_concurrency=max(1, int(get("WEBHOOK_BRAND_CONCURRENCY", "2") or 2)),
         )
