@@ -10,7 +10,7 @@ each brand's share is bounded too (service/webhook_tasks.py).
 
 Jobs carry ids, never objects, and open their own database session, so a job can run in
 any worker process on any machine. `python -m service.worker` runs every queue in one
-process (what `make run` starts); `huey_consumer service.worker.<kind>_queue` runs one.
+process (what `make run` starts); `huey_consumer service.worker.push_queue` (and so on) runs one.
 """
 
 from __future__ import annotations

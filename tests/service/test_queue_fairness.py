@@ -12,6 +12,7 @@ import dataclasses
 import gc
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +182,28 @@ def test_a_push_backlog_does_not_hold_back_imports_or_campaigns(queued_app: Flas
     assert imported < OTHER_KINDS_BOUND, f"the import waited {imported:.1f} s behind the push backlog"
     assert sent < OTHER_KINDS_BOUND, f"the campaign waited {sent:.1f} s behind the push backlog"
     assert still_hanging >= push_threads, "the push backlog was still hanging meanwhile"
+
+
+def test_each_job_kind_has_its_own_queue(tmp_path: Path) -> None:
+    import service.worker  # noqa: F401  (registers every task)
+
+    def names(kind: str) -> set[str]:
+        return {name.rsplit(".", 1)[-1] for name in jobs.QUEUES[kind]._registry._registry}  # noqa: SLF001
+
+    assert {"send_pushes", "sweep_stranded_pushes"} == names("push")
+    assert {"dispatch_webhook_events", "send_webhooks", "sweep_webhooks"} == names("webhooks")
+    assert {"run_import", "resume_lost_imports"} == names("imports")
+    assert {"run_campaign", "geo_start", "campaigns_every_minute"} <= names("campaigns")
+    assert {"sync_google_cards", "sweep_google_cards", "google_messages"} == names("google")
+    assert {"rollup_analytics", "nps_passes", "expire_points_daily", "purge_webhook_history"} <= names("maintenance")
+    jobs.configure(Settings(instance_dir=tmp_path, jobs_immediate=True))  # the next app configures them again
+    files = {queue.storage_kwargs["filename"] for queue in jobs.QUEUES.values()}
+    assert len(files) == len(jobs.QUEUES), "no two queues share a SQLite file"
+
+
+def test_thread_budget_per_queue() -> None:
+    budget = thread_budget("push=8,imports=0", environ={"WORKER_THREADS_WEBHOOKS": "6"})
+    assert budget["push"] == 8 and budget["webhooks"] == 6 and "imports" not in budget
+    assert budget["campaigns"] >= 1 and budget["maintenance"] >= 1
+    with pytest.raises(ValueError, match="KIND=N"):
+        thread_budget("pushes=4", environ={})
