@@ -8,7 +8,7 @@
 Set-up (not timed): a fresh database (dropped and recreated; PostgreSQL by default), the
 demo brand, N cards with one apple registration each (distinct 64-hex tokens), the APNs
 double (tests.doubles.apns) as its own process trusting the dev pass CA, and ONE huey
-consumer process (`huey_consumer service.worker.huey -w WORKERS -k thread`) on a Redis
+consumer process of the push queue (`huey_consumer service.worker.push_queue -w WORKERS -k thread`) on a Redis
 database of its own (flushed first). A one-card warm-up campaign is pushed and waited for,
 so the consumer has its app, its database connections and its HTTP/2 connection when the
 clock starts.
@@ -24,7 +24,7 @@ Then, in the same run, N requests to the same double one stream at a time
 diagnosis the same client with the default max_in_flight is also timed (sender_only_per_s:
 the ceiling of the sending layer alone, without database or queue).
 
-Four consumer threads are the default, as `make run` starts the worker (WORKER_THREADS=4):
+Four consumer threads are the default, as `make run` gives the push queue (WORKER_THREADS_PUSH=4):
 while one thread claims or records a chunk in the database, another's chunk is on the
 wire, all sharing the one HTTP/2 connection per certificate. (Measured 2026-11-23, machine
 busy: 1 thread 1785/s, 2 threads 2289/s, 4 threads 2762/s. The consumer spends ~0.13-0.16
@@ -71,7 +71,7 @@ CHUNK_ENV = "PASSCAST_BENCH_CHUNK"
 
 
 def consumer_child(argv: list[str]) -> None:
-    """`huey_consumer service.worker.huey ...` with phase timers (and cProfile if asked).
+    """`huey_consumer service.worker.push_queue ...` with phase timers (and cProfile if asked).
 
     Wrappers are installed on module attributes of service.push.delivery / tasks and on
     ApnsSender; the code they wrap runs unchanged.
@@ -246,7 +246,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env.apns_endpoint, env.apns_ca_file = double.url, str(double.ca_file)
         settings = env.settings()
         app = create_app(settings)  # outbox -> huey (Redis) in this process, as in the web app
-        jobs.huey.storage.flush_all()
+        for queue in jobs.QUEUES.values():
+            queue.storage.flush_all()
         seeded = common.seed_demo(app)
         engine = app.extensions["db_engine"]
         with common.timed() as t_setup:
@@ -257,7 +258,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {len(cards) + 1} cards + registrations inserted in {t_setup[0]:.1f} s")
 
         child_env = env.environ(**{PHASES_ENV: str(workdir / "phases.json")})
-        consumer_args = ["service.worker.huey", "-w", str(args.workers), "-k", "thread"]
+        consumer_args = ["service.worker.push_queue", "-w", str(args.workers), "-k", "thread"]
         if args.plain_consumer:
             argv = [str(common.VENV_BIN / "huey_consumer"), *consumer_args]
         else:  # the same consumer_main, with the bench's phase timers (and profiler) around it

@@ -10,7 +10,7 @@ Set-up (not timed): a fresh PostgreSQL database (dropped and recreated, migrated
 demo brand (its cashier token is the till's), M cards with one apple registration each
 (distinct 64-hex tokens, `_common.bulk_cards`), the APNs double in a child process of its
 own (trusting the dev pass CA; it writes every request's token and `received_at` to a
-file when stopped), ONE huey consumer (`huey_consumer service.worker.huey -w 4 -k thread`)
+file when stopped), ONE worker process (`python -m service.worker --threads push=4`: every queue, as `make run`)
 on a Redis database of its own (flushed first), and gunicorn
 (`gunicorn -w W --threads T wsgi:app`) with the same settings. gunicorn runs through this
 script (`--server-child`), which adds bench instrumentation from outside the service: a
@@ -497,7 +497,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         double = start_apns_double(env, received_file)
         env.apns_endpoint, env.apns_ca_file = double.url, str(double.ca_file)
         app = create_app(env.settings())
-        jobs.huey.storage.flush_all()  # the bench's own Redis db: stale jobs of an earlier run
+        for queue in jobs.QUEUES.values():  # the bench's own Redis db: stale jobs of an earlier run
+            queue.storage.flush_all()
         seeded = common.seed_demo(app)
         engine = app.extensions["db_engine"]
         cards = common.bulk_cards(engine, seeded["program_id"], seeded["brand_id"], args.cards,
@@ -510,8 +511,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             by_id = {card.id: card for card in session.scalars(select(Card).where(Card.brand_id == brand.id))}
             tills = [Till(card.id, barcode_message(by_id[card.id], brand)) for card in cards]
 
-        consumer_argv = [str(common.VENV_BIN / "huey_consumer"), "service.worker.huey",
-                         "-w", str(args.consumer_workers), "-k", "thread"]
+        consumer_argv = [sys.executable, "-m", "service.worker", "--threads", f"push={args.consumer_workers}"]
         consumer = common.start_process("consumer", consumer_argv, env.environ(), logs)
         server_argv = [
             sys.executable, str(Path(__file__).resolve()), "--server-child", str(events_dir),
@@ -625,7 +625,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000, help="cards (one registration each), picked at random")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--gunicorn-threads", type=int, default=10)
-    parser.add_argument("--consumer-workers", type=int, default=4, help="huey consumer threads")
+    parser.add_argument("--consumer-workers", type=int, default=4, help="push queue threads of the worker")
     parser.add_argument("--client", choices=("httpx", "http.client"), default="httpx")
     parser.add_argument("--profile", action="store_true",
                         help="count SQL statements and time per request in gunicorn (adds some overhead)")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from service import analytics_rollups
 from service.analytics_reports import count_into_cache, refresh
-from service.jobs import huey, worker_app
+from service.jobs import maintenance_queue, worker_app
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,15 @@ def _sessionmaker() -> Any:
     return app.extensions["db_sessionmaker"]
 
 
-@huey.task()
+@maintenance_queue.task()
 def count_report(brand_id: int, key: str) -> bool:
     """Count one report of a big brand that the dashboard asked for (it polls meanwhile)."""
     with _sessionmaker()() as session:
         return count_into_cache(session, brand_id, key)
 
 
-@huey.periodic_task(crontab(minute="*"))
-@huey.lock_task("rollup-analytics")  # the first run backfills the whole ledger: never two at once
+@maintenance_queue.periodic_task(crontab(minute="*"))
+@maintenance_queue.lock_task("rollup-analytics")  # the first run backfills the whole ledger: never two at once
 def rollup_analytics() -> int:
     """Roll up the ledger entries past the watermark (the first run: backfill all of them).
 
@@ -64,8 +64,8 @@ def rollup_analytics() -> int:
     return done
 
 
-@huey.periodic_task(crontab(minute="*/5"))
-@huey.lock_task("refresh-analytics")  # a run can outlast 5 minutes on big brands: never two at once
+@maintenance_queue.periodic_task(crontab(minute="*/5"))
+@maintenance_queue.lock_task("refresh-analytics")  # a run can outlast 5 minutes on big brands: never two at once
 def refresh_analytics() -> int:
     with _sessionmaker()() as session:
         done = refresh(session)

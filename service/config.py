@@ -98,6 +98,9 @@ class Settings:
     sms_gateway_url: str | None = None
     sms_gateway_token: str = field(default="", repr=False)
     sms_from: str = "Passcast"
+    # At most this many of one brand's deliveries in flight per worker process: a slow receiver
+    # holds that many webhook threads, never all of them (service/webhook_tasks.py).
+    webhook_brand_concurrency: int = 2
 
     @property
     def web_service_url(self) -> str:
@@ -169,4 +172,5 @@ class Settings:
             sms_gateway_url=get("SMS_GATEWAY_URL", None),
             sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
             sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,
+            webhook_brand_concurrency=max(1, int(get("WEBHOOK_BRAND_CONCURRENCY", "2") or 2)),
         )

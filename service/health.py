@@ -42,7 +42,8 @@ def _database_answers() -> str | None:
 
 def _queue_answers() -> str | None:
     try:
-        jobs.huey.pending_count()
+        for queue in jobs.QUEUES.values():
+            queue.pending_count()
     except Exception as error:  # noqa: BLE001 - same: Redis or the SQLite queue file unreachable
         current_app.logger.warning("readiness: job queue: %s", error)
         return "job queue"

@@ -12,7 +12,7 @@ import logging
 
 from huey import crontab
 
-from service.jobs import huey, job_session
+from service.jobs import job_session, maintenance_queue
 from service.loyalty import expire_points
 from service.models import utcnow
 
@@ -27,6 +27,6 @@ def run_expiry() -> dict[str, int]:
     return {"cards": run.cards, "points": run.points}
 
 
-@huey.periodic_task(crontab(hour="3", minute="17"))
+@maintenance_queue.periodic_task(crontab(hour="3", minute="17"))
 def expire_points_daily() -> dict[str, int]:
     return run_expiry()

@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from huey import crontab
 
-from service.jobs import huey, worker_app
+from service.jobs import maintenance_queue, worker_app
 from service.nps import update_passes
 
 
@@ -20,7 +20,7 @@ def _sessionmaker() -> Any:
     return app.extensions["db_sessionmaker"]
 
 
-@huey.periodic_task(crontab(minute="*"))
+@maintenance_queue.periodic_task(crontab(minute="*"))
 def nps_passes() -> int:
     with _sessionmaker()() as session:
         return update_passes(session)

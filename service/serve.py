@@ -1,7 +1,9 @@
 """`make run`: the web server and the job worker together, stopped together.
 
-In production run them separately (`gunicorn wsgi:app` and `huey_consumer
-service.jobs.huey`) on as many machines as needed; this is the one-command local setup.
+The worker is `python -m service.worker`: every job queue in one process, each with its own
+threads (WORKER_THREADS_<KIND>, see service/worker.py). In production run them separately
+(`gunicorn wsgi:app`, and `python -m service.worker` or `huey_consumer` per queue, see the
+README's "Running at scale") on as many machines as needed; this is the one-command local setup.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import sys
 import time
 
 
+def worker_command() -> list[str]:
+    """Every queue in one process, threads per queue from WORKER_THREADS_<KIND> (or the defaults)."""
+    # poll the SQLite queues at least twice a second (Redis blocks instead)
+    return [sys.executable, "-m", "service.worker", "-q", "--delay", "0.05", "--max-delay", "0.5"]
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     bin_dir = os.path.dirname(sys.executable)
     web = subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{port}",
                             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                             "--access-logfile", "-", "wsgi:app"])
-    worker = subprocess.Popen([os.path.join(bin_dir, "huey_consumer"), "service.worker.huey",
-                               "--workers", os.environ.get("WORKER_THREADS", "4"), "-k", "thread", "-q",
-                               # poll the SQLite queue at least twice a second (Redis blocks instead)
-                               "--delay", "0.05", "--max-delay", "0.5"])
+    worker = subprocess.Popen(worker_command())
     children = [web, worker]
     print(f"Passcast on http://127.0.0.1:{port} (worker pid {worker.pid}); Ctrl-C stops both.", flush=True)
 

@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_app_context
 from huey import crontab
 
 from service.campaigns import birthday, geo, google, restock, sending
-from service.jobs import huey, worker_app
+from service.jobs import campaign_queue, google_queue, worker_app
 from service.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _after_batch(campaign_id: int, texts: dict[int, str]) -> None:
     google_messages(campaign_id)
 
 
-@huey.task()
+@campaign_queue.task()
 def run_campaign(campaign_id: int, now: dt.datetime | None = None) -> int:
     app = _app()
     settings = app.config["PASSCAST"]
@@ -40,13 +40,13 @@ def run_campaign(campaign_id: int, now: dt.datetime | None = None) -> int:
                             lease=dt.timedelta(seconds=settings.campaign_lease_seconds))
 
 
-@huey.task()
+@campaign_queue.task()
 def run_restock(event_id: int) -> int:
     with _app().extensions["db_sessionmaker"]() as session:
         return restock.process(session, event_id, after_batch=_after_batch)
 
 
-@huey.task()
+@google_queue.task()  # Google's answers must not hold the campaign threads
 def google_messages(campaign_id: int | None) -> int:
     """Send the campaign's queued Google Wallet messages (safe to run twice or side by side)."""
     app = _app()
@@ -76,21 +76,21 @@ def run_due(now: dt.datetime | None = None) -> dict[str, int]:
             "restocks": len(restocks), "google_messages": len(messages)}
 
 
-@huey.task()
+@campaign_queue.task()
 def geo_start(campaign_id: int, now: dt.datetime | None = None) -> int:
     app = _app()
     with app.extensions["db_sessionmaker"]() as session:
         return geo.start(session, campaign_id, now=now, batch=app.config["PASSCAST"].campaign_batch)
 
 
-@huey.task()
+@campaign_queue.task()
 def geo_end(campaign_id: int, now: dt.datetime | None = None) -> int:
     app = _app()
     with app.extensions["db_sessionmaker"]() as session:
         return geo.end(session, campaign_id, now=now, batch=app.config["PASSCAST"].campaign_batch)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@campaign_queue.periodic_task(crontab(minute="*"))
 def campaigns_every_minute() -> dict[str, int]:
     return run_due()
 
@@ -102,7 +102,7 @@ def run_birthdays(now: dt.datetime | None = None) -> dict[str, int]:
     return {"cards": result.cards, "points": result.points}
 
 
-@huey.periodic_task(crontab(hour="8", minute="3"))
+@campaign_queue.periodic_task(crontab(hour="8", minute="3"))
 def birthdays_daily() -> dict[str, int]:
     """08:03 UTC: late enough to be the birthday nearly everywhere, early enough to be read that day."""
     return run_birthdays()

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.enrolment.imports import ImportFileError, ImportReport, import_members
-from service.jobs import huey, worker_app
+from service.jobs import import_queue, worker_app
 from service.models import ImportJob, Program, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def run_job(session: Session, job_id: int) -> ImportReport | None:
     return report
 
 
-@huey.task()
+@import_queue.task()
 def run_import(job_id: int) -> None:
     with _app().extensions["db_sessionmaker"]() as session:
         run_job(session, job_id)
@@ -100,7 +100,7 @@ def take_lost_jobs(session: Session, now: dt.datetime | None = None) -> list[int
     return taken
 
 
-@huey.periodic_task(crontab(minute="*"))
+@import_queue.periodic_task(crontab(minute="*"))
 def resume_lost_imports() -> int:
     with _app().extensions["db_sessionmaker"]() as session:
         taken = take_lost_jobs(session)

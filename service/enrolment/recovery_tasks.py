@@ -13,7 +13,8 @@ from flask import Flask, current_app, has_app_context
 from service import notify
 from service.enrolment import recovery
 from service.enrolment.i18n import Words
-from service.jobs import huey, worker_app
+from service.jobs import webhook_queue as huey  # outgoing messages, like webhooks
+from service.jobs import worker_app
 from service.models import CardRecovery
 
 log = logging.getLogger(__name__)

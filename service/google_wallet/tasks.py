@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from passes.errors import PassValidationError
 from service.google_wallet import sync
 from service.google_wallet.client import GoogleWalletError
-from service.jobs import huey, worker_app
+from service.jobs import google_queue, worker_app
 from service.models import Card
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _app() -> Flask:
     return current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
 
 
-@huey.task()
+@google_queue.task()
 def sync_google_cards(card_ids: list[int]) -> int:
     """Patch each card's object to its current state; failures are left for the sweeper."""
     app = _app()
@@ -80,7 +80,7 @@ def behind(session: Session, limit: int = SWEEP_BATCH) -> list[int]:
         .order_by(Card.id).limit(limit)))
 
 
-@huey.periodic_task(crontab(minute="*"))
+@google_queue.periodic_task(crontab(minute="*"))
 def sweep_google_cards() -> int:
     app = _app()
     if not sync.enabled(app.config["PASSCAST"]):

@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from service.jobs import huey, worker_app
+from service.jobs import push_queue, worker_app
 from service.push import outbox
 from service.push.delivery import deliver, stranded
 
@@ -16,7 +16,7 @@ def _app() -> Flask:
     return current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
 
 
-@huey.task()
+@push_queue.task()
 def send_pushes(ids: list[int]) -> int:
     app = _app()
     return deliver(app.extensions["db_sessionmaker"], app.config["PASSCAST"], ids, _reschedule)
@@ -30,7 +30,7 @@ def enqueue(ids: list[int]) -> None:
     send_pushes(ids)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@push_queue.periodic_task(crontab(minute="*"))
 def sweep_stranded_pushes() -> int:
     """Every minute: give back deliveries whose job was lost or whose worker died."""
     app = _app()

@@ -1,6 +1,7 @@
 """A brand's webhook receiver on loopback: checks each POST's Passcast-Signature the way the
 README tells brands to (HMAC-SHA256 of "<t>.<raw body>" with the endpoint secret, a fresh t),
-records it, and answers with the next programmed status (default 200)."""
+records it, and answers with the next programmed status (default 200). `delay` makes it a slow
+receiver (seconds per request); `max_in_flight` is the most requests it held at once."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ class WebhookReceiver(ThreadedServer):
         self.secret = ""
         self.statuses: list[int] = []  # answered in order; 200 once exhausted
         self.server_names: list[str | None] = []
+        self.delay = 0.0
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._bind(host, port, self._handler_class())
@@ -81,6 +84,10 @@ class WebhookReceiver(ThreadedServer):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                time.sleep(receiver.delay)
                 ok = signature_ok(receiver.secret, self.headers.get("Passcast-Signature", ""), body)
                 with receiver._lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
@@ -92,6 +99,7 @@ class WebhookReceiver(ThreadedServer):
                         parsed = None
                     receiver._received.append(Received(self.path, dict(self.headers.items()), body, parsed, ok,
                                                        status))
+                    receiver.in_flight -= 1
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -21,7 +21,7 @@ from service.cards import display_number, download_key
 from service.config import Settings
 from service.enrolment import recovery
 from service.enrolment.recovery_tasks import send_card_recovery
-from service.jobs import huey
+from service.jobs import webhook_queue as huey
 from service.models import Card, CardRecovery, utcnow
 from tests.doubles.sms_gateway import SmsGatewayDouble
 from tests.doubles.smtp import SmtpDouble

@@ -430,7 +430,7 @@ def test_expiry_job_is_scheduled_daily() -> None:
     name = loyalty_tasks.expire_points_daily.task_class.__name__
     minutes = (dt.datetime(2027, 1, 1) + dt.timedelta(minutes=m) for m in range(2 * 24 * 60))
     runs = [moment for moment in minutes
-            if name in [task.name for task in loyalty_tasks.huey.read_periodic(moment)]]
+            if name in [task.name for task in loyalty_tasks.maintenance_queue.read_periodic(moment)]]
     assert runs == [dt.datetime(2027, 1, 1, 3, 17), dt.datetime(2027, 1, 2, 3, 17)]
 
 

@@ -255,9 +255,9 @@ def test_signature_helpers_agree_with_the_receiver() -> None:
 def test_worker_app_gets_webhook_tasks() -> None:
     """The consumer imports the webhook jobs (else events would never leave the outbox)."""
     import service.worker  # noqa: F401
-    from service.jobs import huey
+    from service.jobs import webhook_queue
 
-    names = {name.rsplit(".", 1)[-1] for name in huey._registry._registry}  # noqa: SLF001
+    names = {name.rsplit(".", 1)[-1] for name in webhook_queue._registry._registry}  # noqa: SLF001
     assert {"dispatch_webhook_events", "send_webhooks", "sweep_webhooks"} <= names
 
 

@@ -40,8 +40,8 @@ def consumer(settings: Settings) -> subprocess.Popen[bytes]:
            "CERTS_DIR": str(settings.certs_dir), "APNS_ENDPOINT": settings.apns_endpoint,
            "APNS_CA_FILE": settings.apns_ca_file or "", "PUSH_LEASE_SECONDS": "2", "JOBS_IMMEDIATE": "0"}
     env.pop("REDIS_URL", None)
-    return subprocess.Popen([str(Path(sys.executable).parent / "huey_consumer"), "service.worker.huey",
-                             "-w", "2", "-k", "thread", "-q", "-d", "0.05", "-m", "0.5"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "service.worker", "--threads", "push=2", "-q",
+                             "--delay", "0.05", "--max-delay", "0.5"], cwd=ROOT, env=env)
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
