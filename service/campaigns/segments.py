@@ -53,9 +53,24 @@ def _positive_days(value: Any, path: str, errors: list[dict[str, str]]) -> None:
         errors.append({"field": path, "message": 'expected {"days": N} with N from 1 to 3650'})
 
 
+def _listed_values(audience: Any) -> int:
+    """How many ids and tier names the whole audience lists: each becomes one bound parameter."""
+    if isinstance(audience, list):
+        return sum(_listed_values(item) for item in audience)
+    if not isinstance(audience, dict):
+        return 0
+    return sum(len(value) if key in ("card_ids", "tier") and isinstance(value, list) else _listed_values(value)
+               for key, value in audience.items())
+
+
 def validate(audience: Any, path: str = "audience", depth: int = 0) -> list[dict[str, str]]:
     """Every problem of an audience, with the JSON path of each; empty when it is valid."""
     errors: list[dict[str, str]] = []
+    if depth == 0 and _listed_values(audience) > MAX_CARD_IDS:
+        # Every listed id is one query parameter: PostgreSQL's driver stops at 65 535 and SQLite at
+        # 32 766, after the campaign was committed. Bounding the whole tree keeps far below both.
+        return [{"field": path, "message": f"lists more than {MAX_CARD_IDS} card ids and tier names in all its "
+                                           "rules; split it into several campaigns or use a segment rule"}]
     if depth > MAX_DEPTH:
         return [{"field": path, "message": f"nested more than {MAX_DEPTH} levels"}]
     if not isinstance(audience, dict) or len(audience) != 1:

@@ -372,3 +372,29 @@ def test_odd_input_is_a_problem_never_a_500(client: FlaskClient, seeded: dict[st
     response = getattr(client, method)(url, **kwargs)
     assert 400 <= response.status_code < 500, (url, body, response.status_code, response.get_data(as_text=True))
     assert response.mimetype == "application/problem+json"
+
+
+def test_an_audience_over_the_drivers_parameter_limit_is_refused_before_anything_is_stored(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    """The attack: 7 rules of 10 000 ids each (70 000 parameters) answered 500 after the draft was
+    committed, and the draft then answered 500 on every GET. The default body limit (64 KiB) stops
+    such a body already; with a larger BODY_LIMIT_BYTES the audience's own bound must hold."""
+    import dataclasses
+
+    app.config["PASSCAST"] = dataclasses.replace(app.config["PASSCAST"], body_limit_bytes=2 * 1024 * 1024)
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    headers = bearer(seeded["api_key"])
+    audience = {"any": [{"card_ids": list(range(1 + k * 10_000, 1 + (k + 1) * 10_000))} for k in range(7)]}
+    response = client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "Huge", "message": "Hello", "audience": audience})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"][0]["field"] == "audience"
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Campaign)) == 0
+    at_the_bound = {"any": [{"card_ids": list(range(1, 5_001))}, {"card_ids": list(range(5_001, 10_001))}]}
+    preview = client.post("/api/v1/campaigns/preview", json={"audience": at_the_bound}, headers=headers)
+    assert preview.status_code == 200, preview.get_json()
+    draft = client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "Big", "message": "Hello", "audience": at_the_bound})
+    assert draft.status_code == 201, draft.get_json()
+    assert client.get(f"/api/v1/campaigns/{draft.get_json()['id']}", headers=headers).status_code == 200
