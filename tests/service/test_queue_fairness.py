@@ -191,7 +191,8 @@ def test_each_job_kind_has_its_own_queue(tmp_path: Path) -> None:
         return {name.rsplit(".", 1)[-1] for name in jobs.QUEUES[kind]._registry._registry}  # noqa: SLF001
 
     assert {"send_pushes", "sweep_stranded_pushes"} == names("push")
-    assert {"dispatch_webhook_events", "send_webhooks", "sweep_webhooks"} == names("webhooks")
+    # Outgoing messages: brands' webhooks and customers' card-recovery mail and SMS.
+    assert {"dispatch_webhook_events", "send_webhooks", "sweep_webhooks", "send_card_recovery"} == names("webhooks")
     assert {"run_import", "resume_lost_imports"} == names("imports")
     assert {"run_campaign", "geo_start", "campaigns_every_minute"} <= names("campaigns")
     assert {"sync_google_cards", "sweep_google_cards", "google_messages"} == names("google")
