@@ -8,12 +8,12 @@ from flask import current_app, g, jsonify
 from flask_smorest import Blueprint
 
 from service import db, webhooks
-from service.api.counter_view import counter_card_view
+from service.api.counter_view import card_state, counter_card_view
 from service.api.loyalty_schemas import CashierCardOut
 from service.api.schemas import CardIssueIn, CardOut
 from service.api.tenancy import brand_row, brand_row_field
 from service.auth import require_brand, require_brand_or_cashier
-from service.cards import CustomerDetails, apple_pass_url, barcode_message, display_number, issue_card
+from service.cards import CustomerDetails, apple_pass_url, barcode_message, issue_card
 from service.google_wallet.sync import card_google_view
 from service.models import Card, Program, Store
 
@@ -27,18 +27,9 @@ def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
     settings = current_app.config["PASSCAST"]
     wallet = card_google_view(db.session(), settings, card, ensure=ensure_google)
     return {
-        "id": card.id,
-        "program_id": card.program_id,
+        **card_state(card),
         "serial_number": card.serial_number,
-        "number": display_number(card),
         "customer": card.customer,
-        "balance": card.balance,
-        "lifetime_points": card.lifetime_points,
-        "tier": card.tier,
-        "voided": card.voided,
-        "version": card.version,
-        "updated_at": card.updated_at,
-        "created_at": card.created_at,
         "barcode_message": barcode_message(card, brand),
         "apple_pass_url": apple_pass_url(card, brand, settings.public_base_url),
         "google_save_url": wallet["save_url"] if wallet is not None else None,

@@ -28,13 +28,12 @@ def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
     return list(db.session().scalars(statement))
 
 
-def counter_card_view(card: Card) -> dict[str, Any]:
-    money, discount = balance_money(card), effective_discount(card)
+def card_state(card: Card) -> dict[str, Any]:
+    """What every view of a card shows, the counter's and the brand's alike: no personal data."""
     return {
         "id": card.id,
         "program_id": card.program_id,
         "number": display_number(card),
-        "customer": {"id": card.customer.id, "name": card.customer.name},
         "balance": card.balance,
         "lifetime_points": card.lifetime_points,
         "tier": card.tier,
@@ -42,6 +41,14 @@ def counter_card_view(card: Card) -> dict[str, Any]:
         "version": card.version,
         "updated_at": card.updated_at,
         "created_at": card.created_at,
+    }
+
+
+def counter_card_view(card: Card) -> dict[str, Any]:
+    money, discount = balance_money(card), effective_discount(card)
+    return {
+        **card_state(card),
+        "customer": {"id": card.customer.id, "name": card.customer.name},
         "program": card.program,
         "balance_money": money_text(money) if money is not None else None,
         "lifetime_spend": money_text(card.lifetime_spend),
