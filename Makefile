@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test install lint demo clean browser
+.PHONY: run test install lint docs card-picture demo clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ run: demo
 lint: install
 	$(BIN)/ruff check .
 
+# The documentation site (mkdocs.yml): --strict turns a broken link, a missing anchor or a
+# page left out of nav into a failure (never add --quiet: it hides the warnings strict counts).
+# Output in build/site (git-ignored).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
+# docs/img/card.png: a real demo pass, issued in a throwaway instance and drawn from its pass.json.
+card-picture: install
+	$(BIN)/python docs/img/draw_card.py
+
 # Headless Chromium + chromedriver for tests/browser (Debian packages; skipped when present).
 browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
@@ -33,6 +43,7 @@ browser:
 
 test: install browser
 	$(BIN)/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
 clean:
