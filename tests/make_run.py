@@ -60,6 +60,8 @@ def make_run_env(tmp_path: Path, certs_dir: Path, port: int) -> dict[str, str]:
         "CERTS_DIR": str(certs_dir),
         "TMPDIR": str(tmp_path),
         "WEB_CONCURRENCY": "1",
+        # gunicorn 27 opens a control socket in ~/.gunicorn (shared with the developer's own `make run`)
+        "GUNICORN_CMD_ARGS": "--no-control-socket",
         # the code under test is this checkout's, whatever the venv's editable install points at
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     })
