@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # service elsewhere (their Redis, their public address, an immediate job queue).
 FOREIGN = ("REDIS_URL", "PUBLIC_BASE_URL", "JOBS_IMMEDIATE", "DATABASE_URL", "INSTANCE_DIR", "CERTS_DIR",
            "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+
+
+def cannot_make_run() -> str | None:
+    """Why `make run` cannot be started here (None: it can): make, curl and a virtualenv with
+    python in it are needed (installed_venv links the running one; a system Python would make
+    `make` build a venv inside the linked directories)."""
+    missing = [tool for tool in ("make", "curl", "bash") if shutil.which(tool) is None]
+    if missing:
+        return f"not installed: {', '.join(missing)}"
+    if sys.prefix == sys.base_prefix or not (Path(sys.prefix) / "bin" / "python").exists():
+        return "the tests do not run in a virtualenv"
+    return None
 
 
 def free_port() -> int:

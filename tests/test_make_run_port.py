@@ -10,8 +10,10 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from service.config import Settings
-from tests.make_run import call, demo_json, free_port, make_run, make_run_env
+from tests.make_run import call, cannot_make_run, demo_json, free_port, make_run, make_run_env
 
 
 def test_public_base_url_defaults_to_the_port_served_and_an_explicit_one_wins() -> None:
@@ -22,6 +24,7 @@ def test_public_base_url_defaults_to_the_port_served_and_an_explicit_one_wins() 
     assert Settings.from_env(explicit).public_base_url == "https://cards.example.com"
 
 
+@pytest.mark.skipif(cannot_make_run() is not None, reason=str(cannot_make_run()))
 def test_make_run_on_another_port_links_to_that_port(tmp_path: Path, certs_dir: Path) -> None:
     port = free_port()
     assert port != 8000
