@@ -1,11 +1,13 @@
 # Two commands: `make run` and `make test`. Everything else is a step of those.
 PYTHON ?= python3
-VENV := .venv
+# VENV: an existing virtualenv to use instead of .venv (it is made and filled when missing).
+VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+export PORT  # the demo's links and PUBLIC_BASE_URL's default follow the port served
 export FLASK_APP := wsgi
 
-.PHONY: run test install lint docs card-picture demo clean browser
+.PHONY: run test install lint docs card-picture demo demo-json clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,10 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/flask demo
+
+# The demo's ids, keys and links as one JSON object (for scripts, e.g. the README's tour).
+demo-json: install
+	@$(BIN)/flask demo --json
 
 run: demo
 	PORT=$(PORT) $(BIN)/python -m service.serve

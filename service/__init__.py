@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.nps_page import bp as nps_page_bp
     from service.passkit import bp as passkit_bp
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
+    from service.start_page import bp as start_page_bp
     from service.webhook_tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
@@ -44,5 +45,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
+    app.register_blueprint(start_page_bp)
     cli.register(app)
     return app

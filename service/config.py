@@ -28,6 +28,12 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def served_base_url(port: str | None) -> str:
+    """PUBLIC_BASE_URL's default: the address `make run` serves on (PORT, default 8000), so
+    that `PORT=8100 make run` hands out links to 8100 rather than to a port nobody listens on."""
+    return f"http://127.0.0.1:{(port or '').strip() or '8000'}"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_sqlite_default)
@@ -120,7 +126,7 @@ class Settings:
         return cls(
             database_url=_normalise_database_url(get("DATABASE_URL", defaults.database_url) or ""),
             redis_url=get("REDIS_URL", None),
-            public_base_url=get("PUBLIC_BASE_URL", defaults.public_base_url) or "",
+            public_base_url=get("PUBLIC_BASE_URL", None) or served_base_url(get("PORT", None)),
             apns_endpoint=get("APNS_ENDPOINT", defaults.apns_endpoint) or "",
             apns_ca_file=get("APNS_CA_FILE", None),
             apns_auth_key_file=get("APNS_AUTH_KEY_FILE", None),

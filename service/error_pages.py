@@ -18,6 +18,8 @@ MACHINE_PATHS = ("/healthz", "/livez", "/readyz")
 
 WORDS: dict[str, dict[int, tuple[str, str]]] = {
     "en": {
+        404: ("Page not found", "There is no page at this address. Please check the link, or ask the shop for "
+                                "its join page or QR code again."),
         413: ("Too much data", "What was sent is larger than this page accepts. Please go back and try again."),
         422: ("Unreadable characters", "The address or the form contains characters we cannot read. "
                                        "Please go back and type it again."),
@@ -25,6 +27,8 @@ WORDS: dict[str, dict[int, tuple[str, str]]] = {
                                   "your card and points are safe."),
     },
     "ru": {
+        404: ("Страница не найдена", "По этому адресу ничего нет. Проверьте ссылку или попросите в магазине "
+                                     "ещё раз ссылку на страницу вступления или QR-код."),
         413: ("Слишком много данных", "Отправлено больше, чем принимает эта страница. Вернитесь и попробуйте ещё раз."),
         422: ("Непонятные символы", "В адресе или в форме есть символы, которые мы не можем прочитать. "
                                     "Вернитесь и введите ещё раз."),
@@ -40,7 +44,7 @@ def is_machine_path(path: str | None = None) -> bool:
 
 
 def customer_error_page(status: int) -> Response:
-    """The page for `status` (413, 422 or 503) in the customer's language; 503 asks to retry."""
+    """The page for `status` (404, 413, 422 or 503) in the customer's language; 503 asks to retry."""
     language = choose_language(request)
     title, text = WORDS[language].get(status) or WORDS[language][503]
     response = Response(render_template("error_page.html", language=language, title=title, text=text),

@@ -66,9 +66,10 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
 
 def http_problem(error: HTTPException) -> Response | HTTPException:
     """Werkzeug/webargs HTTP errors as problem+json for machines (API, PassKit); on pages
-    a too-large body is our own page, other errors are untouched."""
+    an unknown address (an unknown join slug, card serial, any path) and a too-large body are
+    our own page in the customer's language, other errors are untouched."""
     if not is_machine_path():
-        return customer_error_page(413) if error.code == 413 else error
+        return customer_error_page(error.code) if error.code in (404, 413) else error
     if error.code == 413:
         limit = request.max_content_length
         return problem_response(Problem(413, "Request body too large", f"This endpoint accepts at most {limit} bytes.",
