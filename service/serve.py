@@ -26,7 +26,9 @@ def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
     web = subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{port}",
                             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-                            "--access-logfile", "-", "wsgi:app"])
+                            # no control socket: gunicorn 27 puts it in ~/.gunicorn, shared by every
+                            # `make run` of this user, so a second checkout would take over the first's
+                            "--no-control-socket", "--access-logfile", "-", "wsgi:app"])
     worker = subprocess.Popen(worker_command())
     children = [web, worker]
     print(f"Passcast on http://127.0.0.1:{port} (worker pid {worker.pid}); Ctrl-C stops both.", flush=True)
