@@ -102,11 +102,11 @@ def relay_sender(settings: Settings, client_app: str | None = None) -> Sender:
     """The relay of the app that registered (None: WalletPasses, as every relay row before 0005)."""
     app = APPS.get(client_app or WALLETPASSES)
     if app is None:
-        raise Unreachable(f"unreachable: unknown wallet app {client_app}")
+        raise Unreachable(f"unknown wallet app {client_app}")
     url = getattr(settings, app.url_setting.lower())
     key = getattr(settings, app.key_setting.lower())
     if not url:
-        raise Unreachable(f"unreachable: {app.url_setting} is not configured")
+        raise Unreachable(f"{app.url_setting} is not configured")
     return _once(("relay", os.getpid(), app.name, url, key),
                  lambda: RelaySender(url, api_key=key, app=app))
 
