@@ -228,3 +228,23 @@ def test_transient_relay_errors_are_retried_a_bounded_number_of_times(
         stored = db.session().get(PushDelivery, delivery_id)
         assert stored is not None and stored.status == "failed"
         assert (stored.reason or "").startswith(f"gave up after {push_delivery.MAX_ATTEMPTS} attempts")
+
+
+def test_campaign_report_counts_unreachable_phones_with_their_reason(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], fcm: FcmDouble) -> None:  # noqa: F811
+    card = issue(client, seeded, "Olga Orlova")
+    with app.app_context():
+        session = db.session()
+        session.add(Registration(device_library_identifier="passworks-1", card_id=card["id"],
+                                 pass_type_identifier=PASS_TYPE, push_token=PASSWORKS_TOKEN, client_kind="relay",
+                                 client_app="passworks"))
+        session.commit()
+    response = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "Weekend", "message": "Double points this weekend", "send_now": True, "audience": {"all_cards": True}})
+    assert response.status_code == 201, response.get_json()
+    report = client.get(f"/api/v1/campaigns/{response.get_json()['id']}/report",
+                        headers=bearer(seeded["api_key"])).get_json()
+    relay = report["platforms"]["relay"]
+    assert (relay["pushes"], relay["accepted"], relay["failed"], relay["pending"]) == (1, 0, 1, 0)
+    assert relay["failure_reasons"] == {"PASSWORKS_PUSH_URL is not configured": 1}
+    assert fcm.messages == []
