@@ -102,10 +102,13 @@ def _error_details(response: requests.Response) -> tuple[str | None, str | None]
         return None, None
     if not isinstance(error, dict):
         return None, None
-    code = None
+    code = reason = None
     for detail in error.get("details") or []:
         if isinstance(detail, dict) and detail.get("errorCode"):
             code = str(detail["errorCode"])
+        elif isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            reason = str(detail["reason"]) if detail.get("reason") else None
+    code = code or reason  # FcmError's errorCode; some answers carry it only as ErrorInfo's reason
     status = error.get("status")
     return code, str(status) if status else None
 

@@ -45,6 +45,8 @@ ANSWERS: dict[str, tuple[int, str | None, str | None, str | None]] = {
     "unregistered": (404, "NOT_FOUND", "UNREGISTERED", None),
     "invalid": (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", None),
     "sender_mismatch": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", None),
+    # the same refusal as some users report it: the code only in a google.rpc.ErrorInfo `reason`
+    "sender_mismatch_info": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", None),
     "quota": (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "17"),
     "unavailable": (503, "UNAVAILABLE", "UNAVAILABLE", "3"),
 }
@@ -247,8 +249,12 @@ class FcmDouble(ThreadedServer):
         if status == 200:
             return 200, {"name": f"projects/{project}/messages/{secrets.randbelow(10**16)}"}, {}
         headers = {"Retry-After": retry_after} if retry_after else {}
-        message_text = "SenderId mismatch" if kind == "sender_mismatch" else f"answer {kind}"
-        return status, _error(status, canonical, code, message_text), headers
+        message_text = "SenderId mismatch" if kind.startswith("sender_mismatch") else f"answer {kind}"
+        answer = _error(status, canonical, code, message_text)
+        if kind == "sender_mismatch_info":
+            answer["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code,
+                                           "domain": "googleapis.com"}]
+        return status, answer, headers
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         double = self

@@ -85,6 +85,7 @@ def test_unregistered_token_is_reported_for_deletion(sender: FcmSender, fcm: Fcm
         ("unavailable", ("retry", 503, "UNAVAILABLE", 3.0)),
         ("invalid", ("failed", 400, "INVALID_ARGUMENT", None)),
         ("sender_mismatch", ("unreachable", 403, "SENDER_ID_MISMATCH", None)),
+        ("sender_mismatch_info", ("unreachable", 403, "SENDER_ID_MISMATCH", None)),
     ],
 )
 def test_errors_are_mapped(
