@@ -47,6 +47,14 @@ class Settings:
     fcm_endpoint: str = "https://fcm.googleapis.com"
     walletpasses_push_url: str = "https://walletpasses.appspot.com/api/v1/push"
     walletpasses_api_key: str | None = None
+    # The other Android wallet apps' relays (service/push/wallet_apps.py). Each needs a key
+    # from its vendor, so none has a default: unset = their devices are marked unreachable.
+    walletunion_push_url: str | None = None
+    walletunion_api_key: str | None = field(default=None, repr=False)
+    pass2u_push_url: str | None = None  # may contain {passTypeIdentifier}
+    pass2u_api_key: str | None = field(default=None, repr=False)
+    passworks_push_url: str | None = None
+    passworks_api_key: str | None = field(default=None, repr=False)
     fcm_service_account_file: str | None = None
     google_wallet_api: str = "https://walletobjects.googleapis.com/walletobjects/v1"
     google_token_uri: str = "https://oauth2.googleapis.com/token"
@@ -135,6 +143,12 @@ class Settings:
             fcm_endpoint=get("FCM_ENDPOINT", defaults.fcm_endpoint) or "",
             walletpasses_push_url=get("WALLETPASSES_PUSH_URL", defaults.walletpasses_push_url) or "",
             walletpasses_api_key=get("WALLETPASSES_API_KEY", None),
+            walletunion_push_url=get("WALLETUNION_PUSH_URL", None),
+            walletunion_api_key=get("WALLETUNION_API_KEY", None),
+            pass2u_push_url=get("PASS2U_PUSH_URL", None),
+            pass2u_api_key=get("PASS2U_API_KEY", None),
+            passworks_push_url=get("PASSWORKS_PUSH_URL", None),
+            passworks_api_key=get("PASSWORKS_API_KEY", None),
             fcm_service_account_file=get("FCM_SERVICE_ACCOUNT_FILE", None),
             google_wallet_api=get("GOOGLE_WALLET_API", defaults.google_wallet_api) or "",
             google_token_uri=get("GOOGLE_TOKEN_URI", defaults.google_token_uri) or "",

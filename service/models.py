@@ -340,9 +340,13 @@ class Registration(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
     pass_type_identifier: Mapped[str] = mapped_column(String(200))
     push_token: Mapped[str] = mapped_column(String(512))
-    # apple (APNs) | relay (WalletPasses AndroidPass) | fcm (FCM token)
+    # apple (APNs) | relay (an Android app's own push service) | fcm (FCM token of our project)
     client_kind: Mapped[str] = mapped_column(String(10), default="apple")
+    # For "relay": which app's relay (service/push/wallet_apps.py); NULL = walletpasses (rows before 0005).
+    client_app: Mapped[str | None] = mapped_column(String(20), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Why the token is not pushed (active False), or why its pushes cannot leave (unreachable:
+    # its app's relay is not configured; active stays True so configuring it resumes them).
     dead_reason: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -368,10 +372,12 @@ class PushDelivery(Base):
         ForeignKey("registrations.id", ondelete="SET NULL"), nullable=True, index=True)
     push_token: Mapped[str] = mapped_column(String(512))
     client_kind: Mapped[str] = mapped_column(String(10))
+    client_app: Mapped[str | None] = mapped_column(String(20), nullable=True)  # as Registration.client_app
     topic: Mapped[str] = mapped_column(String(200))
     # indexed with card_id and status (ix_push_deliveries_campaign_card_status, below)
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # queued -> sending -> accepted -> confirmed; or retry (-> sending) / failed / unregistered
+    # queued -> sending -> accepted -> confirmed; or retry (-> sending) / failed / unregistered /
+    # unreachable (no route reaches the token: SENDER_ID_MISMATCH, relay not configured or refusing it)
     status: Mapped[str] = mapped_column(String(15), default="queued")
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

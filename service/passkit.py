@@ -35,6 +35,7 @@ from service.models import (
     utcnow,
 )
 from service.problems import Problem
+from service.push import wallet_apps
 
 bp = Blueprint("passkit", __name__, url_prefix="/passkit/v1")
 
@@ -43,9 +44,13 @@ _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
 
 
 def _authorization() -> tuple[str, str] | None:
-    """(scheme, token) for `ApplePass <token>` (iOS) or `AndroidPass <token>` (WalletPasses)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme not in ("ApplePass", "AndroidPass") or not token:
+    """(scheme in lower case, token) for `ApplePass <token>` (iOS, Pass2U, Passworks),
+    `AndroidPass` (WalletPasses), `WalletUnionPass` / `WalletUnionHMSPass` (WalletUnion).
+
+    Schemes are case-insensitive (RFC 9110 section 11.1): `applepass` is ApplePass."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme not in wallet_apps.SCHEMES or not token.strip():
         return None
     return scheme, token.strip()
 
@@ -81,13 +86,20 @@ def _registration(session: Session, device_id: str, card: Card) -> Registration 
         Registration.device_library_identifier == device_id, Registration.card_id == card.id))
 
 
-def client_kind(scheme: str, push_token: str) -> str:
-    """Which push service reaches this device: APNs, the WalletPasses relay, or FCM."""
-    if scheme == "AndroidPass":
-        return "relay"
+def client_route(scheme: str, push_token: str, pass_client: str | None = None) -> tuple[str, str | None]:
+    """(client_kind, client_app): which push service reaches this device.
+
+    An app with its own relay says so by its scheme (AndroidPass, WalletUnion[HMS]Pass) or by
+    X-Pass-Client with ApplePass (Pass2U "Passes", Passworks "Passworks"): ("relay", app).
+    Otherwise iOS tokens are hex ("apple"); a non-hex token is an FCM token we try through
+    our own project ("fcm"); if FCM answers SENDER_ID_MISMATCH it is marked unreachable.
+    """
+    app = wallet_apps.app_for(scheme.lower(), pass_client)
+    if app is not None:
+        return "relay", app
     if _HEX_TOKEN.match(push_token):
-        return "apple"
-    return "fcm"  # iOS tokens are hex; a non-hex token from a PassKit client is an FCM token
+        return "apple", None
+    return "fcm", None
 
 
 @bp.post("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")
@@ -100,18 +112,18 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
     push_token = body.get("pushToken") if isinstance(body, dict) else None
     if not isinstance(push_token, str) or not push_token.strip() or len(push_token) > 512:
         return Response("pushToken is required", status=400, mimetype="text/plain")
-    kind = client_kind(g.auth_scheme, push_token.strip())
+    kind, app = client_route(g.auth_scheme, push_token.strip(), request.headers.get("X-Pass-Client"))
     registration = _registration(session, device_id, card)
     now = utcnow()
     if registration is None:
         session.add(Registration(device_library_identifier=device_id, card_id=card.id,
                                  pass_type_identifier=pass_type_identifier, push_token=push_token.strip(),
-                                 client_kind=kind, active=True, created_at=now, updated_at=now))
+                                 client_kind=kind, client_app=app, active=True, created_at=now, updated_at=now))
         webhooks.emit(session, card.brand_id, "card.installed", webhooks.card_data(card, wallet="apple", client=kind))
         status = 201
     else:
         # A known device re-registering may bring a new token: the old one is stale (pitfall 9).
-        registration.push_token, registration.client_kind = push_token.strip(), kind
+        registration.push_token, registration.client_kind, registration.client_app = push_token.strip(), kind, app
         registration.active, registration.dead_reason, registration.updated_at = True, None, now
         status = 200
     # Only this pass's registration: the caller proved it holds this pass, nothing more. The

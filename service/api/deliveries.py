@@ -19,9 +19,13 @@ blp = Blueprint("deliveries", __name__, url_prefix="/api/v1", description="Devic
 class DeliveryOut(Schema):
     id = fields.Integer()
     card_version = fields.Integer()
-    client_kind = fields.String(metadata={"description": "apple (APNs) | relay (WalletPasses) | fcm"})
+    client_kind = fields.String(metadata={"description": "apple (APNs) | relay (the Android app's own relay) | fcm"})
+    client_app = fields.String(allow_none=True, metadata={
+        "description": "relay: walletpasses | walletunion | walletunion-hms | pass2u | passworks"})
     status = fields.String(metadata={"description": "queued | sending | retry | accepted | confirmed | failed | "
-                                                    "unregistered. confirmed = the device fetched this version"})
+                                                    "unregistered | unreachable. confirmed = the device fetched "
+                                                    "this version; unreachable = no route reaches the token "
+                                                    "(reason: SENDER_ID_MISMATCH, relay not configured, ...)"})
     reason = fields.String(allow_none=True)
     attempts = fields.Integer()
     campaign_id = fields.Integer(allow_none=True)
@@ -35,8 +39,12 @@ class RegistrationOut(Schema):
     id = fields.Integer()
     device_library_identifier = fields.String()
     client_kind = fields.String()
+    client_app = fields.String(allow_none=True, metadata={"description": "as in deliveries"})
     active = fields.Boolean()
-    dead_reason = fields.String(allow_none=True)
+    dead_reason = fields.String(allow_none=True, metadata={
+        "description": "Why it is not pushed (active false), e.g. BadDeviceToken or \"unreachable: "
+                       "SENDER_ID_MISMATCH\"; with active true, \"unreachable: PASS2U_PUSH_URL is not "
+                       "configured\" (pushes resume once it is)"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     deliveries = fields.List(fields.Nested(DeliveryOut))

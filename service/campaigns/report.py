@@ -1,9 +1,9 @@
 """What happened to a campaign: one GROUP BY over its pushes, per platform.
 
-Per platform (apple = APNs, fcm, relay = WalletPasses; google = addMessage):
+Per platform (apple = APNs, fcm, relay = an Android app's relay; google = addMessage):
 pushes written; sent (left our server at least once); accepted (the vendor took it);
 confirmed (the device then fetched the new version; Apple and Android relays only);
-failed, with the vendor's reasons; pending (queued or being retried).
+failed (unreachable included), with the vendor's reasons; pending (queued or being retried).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from service.models import Campaign, CampaignRecipient, GoogleMessage, PushDelivery
 
 PENDING = ("queued", "sending", "retry")
-FAILED = ("failed", "unregistered")
+FAILED = ("failed", "unregistered", "unreachable")
 
 
 def _empty() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.models import PushDelivery, Registration, utcnow
 from service.push.results import PushResult, backoff_delay
-from service.push.senders import sender_for
+from service.push.senders import Unreachable, sender_for
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ _CLAIMED = (
     PushDelivery.id,
     PushDelivery.push_token,
     PushDelivery.client_kind,
+    PushDelivery.client_app,
     PushDelivery.topic,
     PushDelivery.attempts,
     PushDelivery.registration_id,
@@ -59,14 +60,19 @@ def claim(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
 
 
 def _send(session: Session, settings: Settings, rows: Sequence[Row[Any]]) -> dict[int, PushResult]:
-    groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
+    """Each group goes to the sender of its platform and app: a relay app's tokens never go
+    through our FCM project, and an unconfigured relay sends nothing (the tokens are marked
+    unreachable with http_status None: no vendor was asked)."""
+    groups: dict[tuple[str, str | None, str], list[Row[Any]]] = defaultdict(list)
     for row in rows:
-        groups[(row.client_kind, row.topic)].append(row)
+        groups[(row.client_kind, row.client_app, row.topic)].append(row)
     results: dict[int, PushResult] = {}
-    for (kind, topic), members in groups.items():
+    for (kind, app, topic), members in groups.items():
         try:
-            sender = sender_for(session, settings, kind, topic)
+            sender = sender_for(session, settings, kind, topic, app)
             answers = sender.send_batch([row.push_token for row in members], topic)
+        except Unreachable as error:
+            answers = [PushResult(row.push_token, "unreachable", reason=str(error)[:200]) for row in members]
         except LookupError as error:
             answers = [PushResult(row.push_token, "failed", reason=str(error)[:200]) for row in members]
         for row, answer in zip(members, answers, strict=True):
@@ -86,10 +92,13 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
     to_retry: list[dict[str, Any]] = []
     finished: list[dict[str, Any]] = []
     dead_registrations: list[int] = []
+    reached_registrations: list[int] = []
     for row in rows:
         result = results[row.id]
         if result.status == "accepted":
             accepted.append(row.id)
+            if row.registration_id is not None:
+                reached_registrations.append(row.registration_id)
         elif result.status == "retry" and row.attempts < MAX_ATTEMPTS:
             delay = result.retry_after if result.retry_after is not None else backoff_delay(row.attempts)
             to_retry.append(
@@ -105,12 +114,12 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
             finished.append(
                 {
                     "row_id": row.id,
-                    "new_status": "unregistered" if result.status == "unregistered" else "failed",
+                    "new_status": result.status if result.status in ("unregistered", "unreachable") else "failed",
                     "new_reason": (f"gave up after {row.attempts} attempts: " if gave_up else "")
                     + (result.reason or f"HTTP {result.http_status}"),
                 }
             )
-            if result.drop_registration and row.registration_id is not None:
+            if (result.drop_registration or result.status == "unreachable") and row.registration_id is not None:
                 dead_registrations.append(row.registration_id)
     table = PushDelivery.__table__
     for start in range(0, len(accepted), CHUNK):
@@ -133,6 +142,14 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
             .values(status=bindparam("new_status"), reason=bindparam("new_reason"), claim=None),
             finished,
         )
+    for start in range(0, len(reached_registrations), CHUNK):
+        # A relay configured since its tokens were marked unreachable: the mark goes.
+        session.execute(
+            update(Registration.__table__)
+            .where(Registration.id.in_(reached_registrations[start : start + CHUNK]),
+                   Registration.active.is_(True), Registration.dead_reason.is_not(None))
+            .values(dead_reason=None)
+        )
     if dead_registrations:
         _drop_registrations(session, rows, results, dead_registrations)
     session.commit()
@@ -143,7 +160,10 @@ def _drop_registrations(
     session: Session, rows: Sequence[Row[Any]], results: dict[int, PushResult], registration_ids: list[int]
 ) -> None:
     """410 Unregistered deletes the registration, unless the device re-registered since
-    (pitfall 9); BadDeviceToken marks it dead so it is not pushed again."""
+    (pitfall 9); BadDeviceToken marks it dead so it is not pushed again; so does a token no
+    route reaches (SENDER_ID_MISMATCH, a relay not knowing it), with "unreachable: <why>".
+    An unconfigured relay (no vendor answered) only marks it: configuring the relay resumes
+    its pushes with the card's next change, and re-registering clears every mark."""
     for row in rows:
         result = results[row.id]
         if row.registration_id not in registration_ids:
@@ -155,6 +175,10 @@ def _drop_registrations(
             stamp = result.unregistered_at
             if stamp is None or registration.updated_at.timestamp() <= stamp:
                 session.execute(delete(Registration).where(Registration.id == registration.id))
+        elif result.status == "unreachable":
+            registration.dead_reason = f"unreachable: {result.reason}"[:100]
+            if result.http_status is not None:  # the vendor said so about this token
+                registration.active = False
         else:
             registration.active, registration.dead_reason = False, result.reason
 

@@ -52,6 +52,9 @@ FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
 #: FCM v1 error codes (google.firebase.fcm.v1.FcmError.errorCode) meaning "token is dead".
 _DEAD_TOKEN_CODES = {"UNREGISTERED"}
+#: ... meaning "not ours to push": the token belongs to another Firebase project (an app with
+#: its own relay); 403, status PERMISSION_DENIED. Retrying through our project never helps.
+_FOREIGN_TOKEN_CODES = {"SENDER_ID_MISMATCH"}
 
 
 class _ConfigurableFCM(FCMNotification):
@@ -99,10 +102,13 @@ def _error_details(response: requests.Response) -> tuple[str | None, str | None]
         return None, None
     if not isinstance(error, dict):
         return None, None
-    code = None
+    code = reason = None
     for detail in error.get("details") or []:
         if isinstance(detail, dict) and detail.get("errorCode"):
             code = str(detail["errorCode"])
+        elif isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            reason = str(detail["reason"]) if detail.get("reason") else None
+    code = code or reason  # FcmError's errorCode; some answers carry it only as ErrorInfo's reason
     status = error.get("status")
     return code, str(status) if status else None
 
@@ -120,12 +126,14 @@ def map_response(token: str, response: requests.Response, attempt: int = 0) -> P
     reason = code or canonical or str(status)
     if status == 404 or code in _DEAD_TOKEN_CODES:
         return PushResult(token, "unregistered", http_status=status, reason=reason)
+    if code in _FOREIGN_TOKEN_CODES:
+        return PushResult(token, "unreachable", http_status=status, reason=reason)
     if status == 429 or status >= 500:  # QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL
         retry_after = retry_after_or_backoff(
             response.headers.get("Retry-After"), attempt, base=30 if status == 429 else 5
         )
         return PushResult(token, "retry", http_status=status, reason=reason, retry_after=retry_after)
-    # 400 INVALID_ARGUMENT, 401 THIRD_PARTY_AUTH_ERROR, 403 SENDER_ID_MISMATCH.
+    # 400 INVALID_ARGUMENT, 401 THIRD_PARTY_AUTH_ERROR, 403 without SENDER_ID_MISMATCH (IAM).
     return PushResult(token, "failed", http_status=status, reason=reason)
 
 

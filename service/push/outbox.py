@@ -23,7 +23,7 @@ _PENDING = "passcast_push_ids"
 _CHANGED = "passcast_changed_cards"
 _enqueue: Callable[[list[int]], None] | None = None
 BATCH = 2000
-_COLUMNS = ["card_id", "card_version", "registration_id", "push_token", "client_kind", "topic",
+_COLUMNS = ["card_id", "card_version", "registration_id", "push_token", "client_kind", "client_app", "topic",
             "campaign_id", "status", "attempts", "created_at"]
 
 
@@ -53,7 +53,8 @@ def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: 
         return []
     source = (
         select(Registration.card_id, Card.version, Registration.id, Registration.push_token,
-               Registration.client_kind, Registration.pass_type_identifier, literal(campaign_id),
+               Registration.client_kind, Registration.client_app, Registration.pass_type_identifier,
+               literal(campaign_id),
                literal("queued"), literal(0), literal(now or utcnow(), type_=PushDelivery.created_at.type))
         .join(Card, Card.id == Registration.card_id)
         .where(Registration.card_id.in_(card_ids), Registration.active.is_(True))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-PushStatus = Literal["accepted", "failed", "retry", "unregistered"]
+PushStatus = Literal["accepted", "failed", "retry", "unregistered", "unreachable"]
 
 #: Reasons that mean "this token will never work again" although the status is "failed"
 #: rather than "unregistered" (APNs answers 400 BadDeviceToken for tokens it never issued).
@@ -33,6 +33,9 @@ class PushResult:
         only if it was not re-registered after `unregistered_at`).
       - "failed": permanent for this request (bad token, bad credentials, wrong topic);
         retrying the same request will not help. `reason` says which.
+      - "unreachable": no route we have reaches this token, and none will by trying again:
+        FCM says it belongs to another sender (SENDER_ID_MISMATCH), its app's relay is not
+        configured, or the relay does not know it. The registration is marked with `reason`.
       - "retry": transient (throttling, vendor 5xx, network); try again after `retry_after`
         seconds.
     http_status is None when no HTTP answer arrived (connection errors, local validation).

@@ -1,4 +1,4 @@
-"""Which sender reaches a device: APNs for iPhones, FCM or the WalletPasses relay for Android.
+"""Which sender reaches a device: APNs for iPhones, FCM, or the relay of the Android app that registered.
 
 Every sender has `send_batch(tokens, topic) -> list[PushResult]` in token order and keeps
 its connection between batches; senders are created once per worker process.
@@ -22,10 +22,18 @@ from service.push.apns import ApnsCredentials, ApnsSender, CertificateCredential
 from service.push.fcm import FcmSender
 from service.push.relay import RelaySender
 from service.push.results import PushResult
+from service.push.wallet_apps import APPS, WALLETPASSES
 
 
 class Sender(Protocol):
     def send_batch(self, tokens: list[str], topic: str) -> list[PushResult]: ...
+
+
+class Unreachable(LookupError):
+    """No sender can reach these tokens until the operator configures one (e.g. PASS2U_PUSH_URL).
+
+    Not a failure of the vendor: the tokens are marked unreachable with this reason, and
+    never sent through another vendor (our FCM project would answer SENDER_ID_MISMATCH)."""
 
 
 _lock = threading.Lock()
@@ -90,17 +98,25 @@ def fcm_sender(settings: Settings) -> Sender:
                  lambda: FcmSender(account, endpoint=settings.fcm_endpoint, token_uri=settings.google_token_uri))
 
 
-def relay_sender(settings: Settings) -> Sender:
-    """The WalletPasses relay (Android .pkpass apps registering with `AndroidPass`)."""
-    return _once(("relay", os.getpid(), settings.walletpasses_push_url, settings.walletpasses_api_key),
-                 lambda: RelaySender(settings.walletpasses_push_url, api_key=settings.walletpasses_api_key))
+def relay_sender(settings: Settings, client_app: str | None = None) -> Sender:
+    """The relay of the app that registered (None: WalletPasses, as every relay row before 0005)."""
+    app = APPS.get(client_app or WALLETPASSES)
+    if app is None:
+        raise Unreachable(f"unknown wallet app {client_app}")
+    url = getattr(settings, app.url_setting.lower())
+    key = getattr(settings, app.key_setting.lower())
+    if not url:
+        raise Unreachable(f"{app.url_setting} is not configured")
+    return _once(("relay", os.getpid(), app.name, url, key),
+                 lambda: RelaySender(url, api_key=key, app=app))
 
 
-def sender_for(session: Session, settings: Settings, client_kind: str, topic: str) -> Sender:
+def sender_for(session: Session, settings: Settings, client_kind: str, topic: str,
+               client_app: str | None = None) -> Sender:
     if client_kind == "apple":
         return apns_sender(session, settings, topic)
     if client_kind == "fcm":
         return fcm_sender(settings)
     if client_kind == "relay":
-        return relay_sender(settings)
+        return relay_sender(settings, client_app)
     raise LookupError(f"unknown client kind {client_kind}")

@@ -10,6 +10,10 @@ POST /v1/projects/{project}/messages:send: requires `Authorization: Bearer <issu
 token>`, records the message and answers per token from a programmable table with FCM
 v1's real shapes: 200 {"name": "projects/p/messages/<id>"}, 404 UNREGISTERED, 400
 INVALID_ARGUMENT, 429 QUOTA_EXCEEDED, 503 UNAVAILABLE (the last two with Retry-After).
+A token of another Firebase project (`foreign_token`: Pass2U's, Passworks', WalletUnion's)
+gets what FCM documents for it: 403, status PERMISSION_DENIED, "SenderId mismatch", details
+[{"@type": ".../google.firebase.fcm.v1.FcmError", "errorCode": "SENDER_ID_MISMATCH"}]
+(https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode), and is not delivered.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ ANSWERS: dict[str, tuple[int, str | None, str | None, str | None]] = {
     "unregistered": (404, "NOT_FOUND", "UNREGISTERED", None),
     "invalid": (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", None),
     "sender_mismatch": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", None),
+    # the same refusal as some users report it: the code only in a google.rpc.ErrorInfo `reason`
+    "sender_mismatch_info": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", None),
     "quota": (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "17"),
     "unavailable": (503, "UNAVAILABLE", "UNAVAILABLE", "3"),
 }
@@ -113,6 +119,7 @@ class FcmDouble(ThreadedServer):
         self.client_email: str = info["client_email"]
         self.project_id: str = info["project_id"]
         self.answers: dict[str, str] = {}
+        self.token_projects: dict[str, str] = {}  # token -> the Firebase project that issued it
         self.default_answer = "ok"
         self.token_lifetime = 3600
         self._issued: set[str] = set()
@@ -136,6 +143,11 @@ class FcmDouble(ThreadedServer):
         if kind not in ANSWERS:
             raise ValueError(f"unknown answer {kind!r}; choose from {sorted(ANSWERS)}")
         self.answers[token] = kind
+
+    def foreign_token(self, token: str, project: str = "pass2u-wallet") -> str:
+        """A token issued by another Firebase project: sending it here is SENDER_ID_MISMATCH."""
+        self.token_projects[token] = project
+        return token
 
     def expire_access_tokens(self) -> None:
         """Expire every issued access token: FCM then answers 401 ACCESS_TOKEN_EXPIRED."""
@@ -220,6 +232,8 @@ class FcmDouble(ThreadedServer):
             return 400, _error(400, "INVALID_ARGUMENT", None, "Invalid JSON payload"), {}
         token = message.get("token")
         kind = self.answers.get(token, self.default_answer) if isinstance(token, str) else "invalid"
+        if isinstance(token, str) and self.token_projects.get(token, project) != project:
+            kind = "sender_mismatch"  # whatever else was programmed: not this project's token
         status, canonical, code, retry_after = ANSWERS[kind]
         with self._lock:
             self._messages.append(
@@ -235,7 +249,12 @@ class FcmDouble(ThreadedServer):
         if status == 200:
             return 200, {"name": f"projects/{project}/messages/{secrets.randbelow(10**16)}"}, {}
         headers = {"Retry-After": retry_after} if retry_after else {}
-        return status, _error(status, canonical, code, f"answer {kind}"), headers
+        message_text = "SenderId mismatch" if kind.startswith("sender_mismatch") else f"answer {kind}"
+        answer = _error(status, canonical, code, message_text)
+        if kind == "sender_mismatch_info":
+            answer["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code,
+                                           "domain": "googleapis.com"}]
+        return status, answer, headers
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         double = self

@@ -84,7 +84,8 @@ def test_unregistered_token_is_reported_for_deletion(sender: FcmSender, fcm: Fcm
         ("quota", ("retry", 429, "QUOTA_EXCEEDED", 17.0)),
         ("unavailable", ("retry", 503, "UNAVAILABLE", 3.0)),
         ("invalid", ("failed", 400, "INVALID_ARGUMENT", None)),
-        ("sender_mismatch", ("failed", 403, "SENDER_ID_MISMATCH", None)),
+        ("sender_mismatch", ("unreachable", 403, "SENDER_ID_MISMATCH", None)),
+        ("sender_mismatch_info", ("unreachable", 403, "SENDER_ID_MISMATCH", None)),
     ],
 )
 def test_errors_are_mapped(

@@ -12,6 +12,7 @@ import pytest
 
 from service.push.relay import RelaySender
 from service.push.results import parse_retry_after
+from service.push.wallet_apps import APPS
 from tests.doubles.relay import RelayDouble
 
 PASS_TYPE = "pass.test.passcast.loyalty"
@@ -115,3 +116,29 @@ def test_retry_after_accepts_http_dates() -> None:
     assert parse_retry_after("12") == 12
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_walletunion_chunks_at_its_documented_maxima_and_flags_hms() -> None:
+    with RelayDouble(api_key=API_KEY, app="walletunion") as union:
+        with RelaySender(union.url, api_key=API_KEY, app=APPS["walletunion"]) as google:
+            assert {r.status for r in google.send_batch([f"g{n}" for n in range(120)], PASS_TYPE)} == {"accepted"}
+        with RelaySender(union.url, api_key=API_KEY, app=APPS["walletunion-hms"]) as huawei:
+            assert {r.status for r in huawei.send_batch([f"h{n}" for n in range(120)], PASS_TYPE)} == {"accepted"}
+        sizes = [(len(r.json["pushTokens"]), r.json["hms"]) for r in union.requests]
+    assert sizes == [(50, False), (50, False), (20, False), (120, True)]
+
+
+def test_walletunion_unknown_tokens_are_unreachable_and_fcm_failed_is_retried(relay: RelayDouble) -> None:
+    relay.respond_with(200, {"status": "FCM_FAILED", "unknown_push_tokens": ["u"], "expired_push_tokens": []})
+    with RelaySender(relay.url, api_key=API_KEY, app=APPS["walletunion"]) as sender:
+        unknown, other = sender.send_batch(["u", "o"], PASS_TYPE)
+    assert (unknown.status, unknown.reason) == ("unreachable", "unknown_push_tokens")
+    assert (other.status, other.reason) == ("retry", "FCM_FAILED") and other.retry_after is not None
+
+
+def test_passworks_gcm_mismatch_is_unreachable(relay: RelayDouble) -> None:
+    relay.respond_with(200, {"results": [{"error": "MismatchSenderId"}, {"error": "Unavailable"}]})
+    with RelaySender(relay.url, api_key=API_KEY) as sender:
+        foreign, busy = sender.send_batch(["f", "b"], PASS_TYPE)
+    assert (foreign.status, foreign.reason) == ("unreachable", "MismatchSenderId")
+    assert busy.status == "retry"
