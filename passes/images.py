@@ -252,10 +252,10 @@ def _strip_art(background: Rgb, foreground: Rgb, text: str | None) -> Image.Imag
     draw = ImageDraw.Draw(overlay)
     ink = foreground
     step = height / 7
-    for row in range(8):
+    for row in range(7):
         for column in range(int(width / step) + 2):
             x = column * step + (step / 2 if row % 2 else 0)
-            y = row * step
+            y = (row + 0.5) * step
             weight = max(0.0, (x / width - 0.35) / 0.65)  # nothing on the left third, densest at the right
             if weight <= 0:
                 continue
