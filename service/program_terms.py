@@ -91,7 +91,7 @@ def _earning(program: Program, language: str) -> list[str]:
                 else f"Every purchase earns {percent}% of its amount back as cashback.")
         return [earn, _CASHBACK_ROUNDING[language].get(program.rounding, "")]
     rate = _points(program.points_per_unit or 0, language)
-    earn = (f"За каждые 1 {program.currency} покупки — {rate}." if ru
+    earn = (f"За каждый потраченный 1 {program.currency} — {rate}." if ru
             else f"Every 1 {program.currency} spent earns {rate}.")
     return [earn, _ROUNDING[language].get(program.rounding, "")]
 

@@ -130,7 +130,7 @@ def test_changed_earn_rules_reach_the_join_page_the_pass_back_and_google(
         app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
     card = _issue(client, seeded, "Olga Petrova", language="ru")
     object_id = card["google_wallet"]["object_id"]
-    old_en, old_ru = "Every 1 EUR spent earns 10 points.", "За каждые 1 EUR покупки — 10 баллов."
+    old_en, old_ru = "Every 1 EUR spent earns 10 points.", "За каждый потраченный 1 EUR — 10 баллов."
     assert old_en in _back(json.loads(_pkpass(client, app, card["id"])["pass.json"]), "terms")
     class_id = google.objects[object_id]["classId"]
     assert old_en in google.classes[class_id]["textModulesData"][0]["body"]
@@ -138,7 +138,7 @@ def test_changed_earn_rules_reach_the_join_page_the_pass_back_and_google(
     patched = client.patch(f"/api/v1/programs/{seeded['program_id']}", headers=bearer(seeded["api_key"]),
                            json={"points_per_unit": "12.5", "rounding": "nearest"})
     assert patched.status_code == 200, patched.get_json()
-    new_en, new_ru = "Every 1 EUR spent earns 12.5 points.", "За каждые 1 EUR покупки — 12,5 балла."
+    new_en, new_ru = "Every 1 EUR spent earns 12.5 points.", "За каждый потраченный 1 EUR — 12,5 балла."
     rounding_en, old_rounding_en = "rounded to the nearest whole point", "rounded down"
 
     page = client.get("/join/demo-coffee").get_data(as_text=True)

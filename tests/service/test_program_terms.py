@@ -30,7 +30,7 @@ def _program(**rules: object) -> Program:
 def test_the_earn_rate_in_both_languages(rate: str, english: str, russian: str) -> None:
     program = _program(points_per_unit=Decimal(rate))
     assert program_terms.rules(program, "en")[0] == f"Every 1 EUR spent {english}"
-    assert program_terms.rules(program, "ru")[0] == f"За каждые 1 EUR покупки {russian}"
+    assert program_terms.rules(program, "ru")[0] == f"За каждый потраченный 1 EUR {russian}"
 
 
 def test_cashback_discount_and_no_expiry() -> None:
