@@ -8,7 +8,6 @@ the same bytes for every card, and this runs on the pass-build hot path.
 from __future__ import annotations
 
 import io
-import math
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -48,9 +47,11 @@ def image_set(
 ) -> dict[str, bytes]:
     """Return ``{name.png, name@2x.png, name@3x.png}`` as PNG bytes.
 
-    With ``source=None`` a tidy default is drawn from the brand colours: the icon is a
-    rounded square with the first letter of ``text``, the logo is ``text`` itself, the
-    strip is a gradient of ``background``.
+    With ``source=None`` a designed default is drawn from the brand colours: the icon is a
+    rounded square with the first letter of ``text``; the logo is a round monogram of that
+    letter (the name itself is Wallet's ``logoText`` beside it, so it is written once); the
+    strip is the brand colour with a dotted pattern and a stamp bearing the initial, kept to
+    the right so the balance Wallet draws over its left side stays legible.
     """
     if name not in POINT_SIZES:
         raise PassValidationError(name, f"unknown storeCard image; expected {', '.join(POINT_SIZES)}")
@@ -194,13 +195,15 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 @lru_cache(maxsize=64)
 def _default_set(name: str, background: Rgb, foreground: Rgb, text: str | None) -> ImageSet:
     if name == "strip":
-        images = {scale: _gradient(background, _pixels(name, scale)) for scale in SCALES}
+        art = _strip_art(background, foreground, text)
+        images = {scale: art.resize(_pixels(name, scale), Image.Resampling.BOX) for scale in SCALES}
     elif name == "icon":
         art = _icon_art(background, foreground, text)
         # Whole-number factors: BOX is an exact area average, without LANCZOS's halo.
         images = {scale: art.resize(_pixels(name, scale), Image.Resampling.BOX) for scale in SCALES}
     else:
-        images = _logo_images(foreground, text or "")
+        art = _monogram_art(foreground, text or "")
+        images = {scale: art.resize(_pixels_square("logo", scale), Image.Resampling.BOX) for scale in SCALES}
     return tuple((_file_name(name, scale), _png(images[scale])) for scale in SCALES)
 
 
@@ -216,30 +219,75 @@ def _icon_art(background: Rgb, foreground: Rgb, text: str | None) -> Image.Image
     return art
 
 
-def _logo_images(foreground: Rgb, text: str) -> dict[int, Image.Image]:
-    """The brand name, left-aligned, as wide as it needs within the 160x50 pt box.
+def _pixels_square(name: str, scale: int) -> tuple[int, int]:
+    """The logo box's height, square: the monogram sits where a logo would, left of logoText."""
+    side = POINT_SIZES[name][1] * scale
+    return side, side
 
-    FreeType antialiases text itself, so each scale is drawn directly; the font size is
-    rounded down so the text never outgrows the canvas sized from the @3x measurement.
-    """
-    box_w, box_h = POINT_SIZES["logo"]
-    size = box_h * 0.44  # a wordmark that sits beside the header fields, not a headline
-    width = _font(int(size * 3)).getlength(text) / 3
-    if width > box_w - 1:
-        size *= (box_w - 1) / width
-        width = box_w - 1
-    points_w = min(box_w, math.ceil(width) + 1)
-    images = {}
-    for scale in SCALES:
-        art = Image.new("RGBA", (points_w * scale, box_h * scale), (0, 0, 0, 0))
-        font = _font(max(1, int(size * scale)))
-        ImageDraw.Draw(art).text((0, box_h * scale / 2), text, fill=foreground, font=font, anchor="lm")
-        images[scale] = art
-    return images
+
+def _monogram_art(foreground: Rgb, text: str) -> Image.Image:
+    """A ring with the initial, in the foreground colour on transparency (the pass colour shows
+    through). Drawn at SUPERSAMPLE x @3x like the icon; 50 x 50 pt with a little margin."""
+    side = POINT_SIZES["logo"][1] * 3 * SUPERSAMPLE
+    art = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(art)
+    margin, ring = side * 0.12, side * 0.055
+    draw.ellipse((margin, margin, side - margin, side - margin), outline=(*foreground, 255), width=round(ring))
+    draw.text((side / 2, side / 2), text[:1].upper(), fill=(*foreground, 255), font=_font(int(side * 0.4)),
+              anchor="mm")
+    return art
+
+
+STRIP_SUPERSAMPLE = 2  # the strip's @3x is already 1125 px wide: twice that antialiases the dots and rings
+
+
+def _strip_art(background: Rgb, foreground: Rgb, text: str | None) -> Image.Image:
+    """The default strip at STRIP_SUPERSAMPLE x @3x: brand colour, lighter towards the top-left,
+    a field of dots that thickens to the right, and a stamp (two rings, a dashed one between,
+    the initial) at the right. Only tints of the brand's two colours are used,
+    so any brand looks like itself; the left half stays quiet for the primary field's text."""
+    width, height = (side * 3 * STRIP_SUPERSAMPLE for side in POINT_SIZES["strip"])
+    base = _gradient(background, (width, height)).convert("RGBA")
+    overlay = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    ink = foreground
+    step = height / 7
+    for row in range(7):
+        for column in range(int(width / step) + 2):
+            x = column * step + (step / 2 if row % 2 else 0)
+            y = (row + 0.5) * step
+            weight = max(0.0, (x / width - 0.35) / 0.65)  # nothing on the left third, densest at the right
+            if weight <= 0:
+                continue
+            radius = step * (0.05 + 0.09 * weight)
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(*ink, round(20 + 34 * weight)))
+    outer = height * 0.40
+    centre_x, centre_y = width - outer - height * 0.16, height * 0.5
+    # Clear the dots under the stamp, then draw it: outer ring, dashed ring, inner ring, the initial.
+    draw.ellipse((centre_x - outer, centre_y - outer, centre_x + outer, centre_y + outer), fill=(0, 0, 0, 0))
+    disc = _mix(background, foreground, 0.10)
+    draw.ellipse((centre_x - outer, centre_y - outer, centre_x + outer, centre_y + outer),
+                 fill=(*disc, 150), outline=(*ink, 120), width=round(height * 0.025))
+    dashed = outer * 0.86
+    for index in range(48):
+        start = index * 7.5
+        draw.arc((centre_x - dashed, centre_y - dashed, centre_x + dashed, centre_y + dashed), start, start + 4.5,
+                 fill=(*ink, 110), width=round(height * 0.012))
+    inner = outer * 0.72
+    draw.ellipse((centre_x - inner, centre_y - inner, centre_x + inner, centre_y + inner),
+                 outline=(*ink, 140), width=round(height * 0.018))
+    if text:
+        draw.text((centre_x, centre_y), text[:1].upper(), fill=(*ink, 160), font=_font(int(inner * 1.1)),
+                  anchor="mm")
+    # A soft arc sweeping in from the bottom left: movement without crowding the balance.
+    sweep = height * 1.9
+    draw.arc((-sweep * 0.6, height * 0.55, sweep * 1.2, height * 0.55 + sweep), 200, 330,
+             fill=(*ink, 28), width=round(height * 0.03))
+    return Image.alpha_composite(base, overlay).convert("RGB")
 
 
 def _gradient(background: Rgb, size: tuple[int, int]) -> Image.Image:
-    """Top a little lighter, bottom a little darker than the brand colour."""
+    """Top a little lighter, bottom a little darker than the brand colour: the strip's ground."""
     top = Image.new("RGB", size, _mix(background, (255, 255, 255), 0.18))
     bottom = Image.new("RGB", size, _mix(background, (0, 0, 0), 0.18))
     mask = Image.linear_gradient("L").resize(size, Image.Resampling.BILINEAR)

@@ -28,11 +28,12 @@ DEMO_STORES = (
     ("Demo Coffee Jordaan", "Westerstraat 100, Amsterdam", 52.3780, 4.8820),
     ("Demo Coffee De Pijp", "Albert Cuypstraat 150, Amsterdam", 52.3557, 4.8947),
 )
-# name, lifetime points to reach it, earn multiplier, background and label colours
+# name, lifetime points to reach it, earn multiplier. No colours: every tier keeps the brand's
+# (a Silver card of a brown coffee brand stays brown); the pass's Tier field marks the tier.
 DEMO_TIERS = (
-    ("Silver", 100, Decimal("1.00"), "#4b5563", "#e5e7eb"),
-    ("Gold", 500, Decimal("1.25"), "#7c5e10", "#fde68a"),
-    ("Platinum", 1500, Decimal("1.50"), "#1f2937", "#cbd5e1"),
+    ("Silver", 100, Decimal("1.00")),
+    ("Gold", 500, Decimal("1.25")),
+    ("Platinum", 1500, Decimal("1.50")),
 )
 DEMO_POINTS_EXPIRE_DAYS = 365
 DEMO_REFERRAL_POINTS = 50
@@ -101,9 +102,8 @@ def _ensure_demo_tiers(session: Session, program: Program) -> None:
     """Silver/Gold/Platinum and 12-month expiry, once: a brand's later edits are left alone."""
     if session.scalar(select(Tier.id).where(Tier.program_id == program.id).limit(1)) is not None:
         return
-    for name, threshold, multiplier, background, label in DEMO_TIERS:
-        session.add(Tier(program_id=program.id, name=name, threshold=Decimal(threshold),
-                         earn_multiplier=multiplier, background_color=background, label_color=label))
+    for name, threshold, multiplier in DEMO_TIERS:
+        session.add(Tier(program_id=program.id, name=name, threshold=Decimal(threshold), earn_multiplier=multiplier))
     if program.points_expire_days is None:
         program.points_expire_days = DEMO_POINTS_EXPIRE_DAYS
     loyalty.refresh_program(session, program)
@@ -127,7 +127,8 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         program = Program(
             brand_id=brand.id, name="Demo Coffee Rewards", kind="points",
             description="Demo Coffee loyalty card", currency="EUR", points_per_unit=Decimal(10),
-            terms="1 euro spent = 10 points. 100 points = one free coffee. Points expire after 12 months.",
+            # Only what the rules cannot say: earning, tiers and expiry are written from the rules.
+            terms="100 points = one free coffee.",
             pass_type_identifier=settings.dev_pass_type_identifier,
             team_identifier=settings.dev_team_identifier, certificate=certificate,
         )

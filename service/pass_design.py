@@ -21,7 +21,7 @@ from passes.errors import PassValidationError
 from passes.images import image_set
 from passes.localization import lproj_files
 from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
-from service import nps
+from service import nps, program_terms
 from service.cards import barcode_message, display_number
 from service.loyalty import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
@@ -127,7 +127,8 @@ def design(program: Program, tier: Tier | None) -> Design:
 
 
 def _value_field(program: Program, card: Card) -> Field:
-    """The header: the discount on a discount card; else the balance (as money for cashback)."""
+    """The primary field, drawn large over the strip (Apple's storeCard layout): the discount on
+    a discount card; else the balance (as money for cashback)."""
     discount = effective_discount(card)
     if discount is not None:
         return Field(key="discount", label="Discount", value=f"{_percent(discount)}%",
@@ -151,12 +152,36 @@ def _percent(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def logo_text(program: Program) -> str | None:
+    """The program's name is written once. Without an uploaded logo, Wallet writes it (logoText,
+    crisp at any size and in the pass's colours) beside the generated monogram; an uploaded logo
+    is the brand's own mark, which as a rule carries the name, so no logoText repeats it."""
+    return None if program.logo_png else program.name
+
+
+def terms_text(program: Program) -> str:
+    """The back's terms: the current rules (service/program_terms.py) and the brand's own text,
+    in English; Wallet shows the Russian from ru.lproj (see program_strings)."""
+    return program_terms.terms(program, "en").text() or program.description
+
+
+def program_strings(program: Program) -> dict[str, dict[str, str]]:
+    """STRINGS plus this program's terms: pass.json holds the English text, each language maps it."""
+    english = terms_text(program)
+    tables = {language: dict(table) for language, table in STRINGS.items()}
+    for language, table in tables.items():
+        table[english] = program_terms.terms(program, language).text() or english
+    return tables
+
+
 def build_pass(card: Card, web_service_url: str) -> Pass:
     program, brand = card.program, card.program.brand
-    header = [_value_field(program, card)]
+    primary = [_value_field(program, card)]
+    # The tier sits in the header, which stays visible when passes are stacked: it marks the
+    # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
+    header = [Field(key="tier", label="Tier", value=card.tier, change_message="Your tier is now %@")
+              ] if card.tier else []
     secondary = [Field(key="holder", label="Member", value=card.customer.name)]
-    if card.tier:
-        secondary.append(Field(key="tier", label="Tier", value=card.tier, change_message="Your tier is now %@"))
     number = display_number(card)
     auxiliary = [Field(key="number", label="Card", value=number)]
     if program.kind == "discount":  # a discount card keeps no points; it totals purchases
@@ -166,7 +191,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
         *nps.back_fields(card, web_service_url),  # the survey link while an NPS survey runs
-        Field(key="terms", label="Terms and conditions", value=program.terms or program.description),
+        Field(key="terms", label="Terms and conditions", value=terms_text(program)),
     ]
     colours = design(program, card.current_tier)
     locations, beacons = _relevance(card)
@@ -176,8 +201,8 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         serial_number=card.serial_number,
         organization_name=brand.name,
         description=program.description,
-        logo_text=program.name,
-        store_card=StoreCard(header_fields=tuple(header), primary_fields=(),
+        logo_text=logo_text(program),
+        store_card=StoreCard(header_fields=tuple(header), primary_fields=tuple(primary),
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
         barcodes=(Barcode(message=barcode_message(card, brand), alt_text=number),),
@@ -216,15 +241,17 @@ def _images(program: Program, kind: str, source: bytes | None, look: Design) -> 
 def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
     """Images and localisations shared by every card of a program (and tier), made once per process."""
     look = design(program, tier)
+    strings = program_strings(program)
     key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
-           look.background_color, look.foreground_color, program.name)
+           look.background_color, look.foreground_color, program.name,
+           *(strings[language][terms_text(program)] for language in sorted(strings)))
     files = _program_files_cache.get(key)
     if files is None:
         files = {}
         sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
         for kind, source in sources.items():
             files.update(_images(program, kind, source, look))
-        files.update(lproj_files(STRINGS))
+        files.update(lproj_files(strings))
         if len(_program_files_cache) >= 256:
             _program_files_cache.clear()
         _program_files_cache[key] = files

@@ -27,7 +27,7 @@ import click
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import db, notify, rate_limits, referrals, webhooks
+from service import db, notify, program_terms, rate_limits, referrals, webhooks
 from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
 from service.client_address import client_address
 from service.enrolment import forms, poster, poster_cache, recovery
@@ -100,7 +100,8 @@ def _form_page(program: Program, words: Words, form: forms.JoinForm | None, stat
     form = form or forms.JoinForm(values={"ref": request.args.get("ref", "")})
     referrer = referrals.referrer_for(session, program, form.values.get("ref"))
     return _page_with_form("join.html", status, program, words, form=form,
-                           referred=referrer is not None and (program.referral_points or 0) > 0)
+                           referred=referrer is not None and (program.referral_points or 0) > 0,
+                           terms=program_terms.terms(program, words.language))
 
 
 def _page_with_form(template: str, status: int, program: Program, words: Words, **context: Any) -> Response:

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from passes.google import CallbackVerificationError, RootKey, load_root_keys, verify_callback
-from service import db
+from service import db, program_terms
+from service.enrolment.i18n import choose_language
 from service.google_wallet import sync
 from service.models import Card, GoogleWalletEvent, Program
 from service.problems import Problem
@@ -115,9 +116,13 @@ def logo(program_id: int) -> Response:
 
 @bp.get("/programs/<int:program_id>/terms")
 def terms(program_id: int) -> Response:
+    """The program's current rules and the brand's own text (service/program_terms.py), in the
+    reader's language (?lang=, else Accept-Language: the object's link asks for the customer's)."""
     program = _program(program_id)
-    body = html.escape(program.terms or program.description)
-    page = (f"<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+    language = choose_language(request)
+    body = html.escape(program_terms.terms(program, language).text() or program.description)
+    page = (f"<!doctype html><html lang={language}><meta charset=utf-8>"
+            f"<meta name=viewport content='width=device-width'>"
             f"<title>{html.escape(program.name)}: terms</title><h1>{html.escape(program.name)}</h1>"
             f"<p style='white-space:pre-wrap'>{body}</p>")
     return Response(page, mimetype="text/html")

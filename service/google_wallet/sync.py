@@ -53,6 +53,7 @@ from passes.google import (
     save_jwt,
     save_url,
 )
+from service import program_terms
 from service.cards import barcode_message, display_number
 from service.config import Settings
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
@@ -129,8 +130,12 @@ def _or(value: str | None, fallback: str) -> str:
     return value if value and value.strip() else fallback
 
 
-def _terms(program: Program) -> str:
-    return _or(program.terms, _or(program.description, _or(program.name, "Loyalty card")))
+def _terms(program: Program, language: str = "en") -> Text:
+    """The current rules and the brand's own text (service/program_terms.py), in `language`
+    with every language we speak: never the rules as they were when the class was first sent."""
+    fallback = _or(program.description, _or(program.name, "Loyalty card"))
+    translations = {lang: _or(text, fallback) for lang, text in program_terms.translations(program).items()}
+    return Text(translations.get(language, translations["en"]), language, translations)
 
 
 def _base(settings: Settings) -> str:
@@ -146,9 +151,11 @@ def _locations(program: Program, card: Card | None = None) -> list[MerchantLocat
     return [MerchantLocation(store.latitude, store.longitude) for store in nearest_stores(program.brand.stores, home)]
 
 
-def _terms_link(settings: Settings, program: Program, language: str = "en") -> Link:
-    return Link(id="terms", uri=f"{_base(settings)}/google/programs/{program.id}/terms",
-                description=words("Terms and conditions", language))
+def _terms_link(settings: Settings, program: Program, language: str | None = None) -> Link:
+    """The terms page; a card's link asks for its customer's language (the class's is the reader's)."""
+    query = f"?lang={language}" if language else ""
+    return Link(id="terms", uri=f"{_base(settings)}/google/programs/{program.id}/terms{query}",
+                description=words("Terms and conditions", language or "en"))
 
 
 def _logo_inputs(program: Program) -> tuple[bytes | None, str, str, str]:
@@ -218,7 +225,7 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         tier=card.tier,
         tier_label=words("Tier", language),
         text_modules=[TextModule("news", words("News", language), news),
-                      TextModule("terms", words("Terms and conditions", language), _terms(program))],
+                      TextModule("terms", words("Terms and conditions", language), _terms(program, language))],
         links=[_terms_link(settings, program, language)],
         merchant_locations=_locations(program, card),
         active=not card.voided,

@@ -137,23 +137,25 @@ def test_default_icon_without_text_is_plain() -> None:
     assert opaque_colours(icon) == {BROWN}
 
 
-def test_default_logo_is_the_brand_name() -> None:
+def test_default_logo_is_a_monogram_not_the_name() -> None:
+    """The name is the pass's logoText; the generated logo must not write it a second time."""
     result = opened(image_set("logo", None, foreground="#6F4E37", text="Demo Coffee"))
-    one, two, three = (result[name].size for name in ("logo.png", "logo@2x.png", "logo@3x.png"))
-    assert one[1] == 50 and two == (one[0] * 2, 100) and three == (one[0] * 3, 150)
-    assert 40 < one[0] <= 160
+    assert {name: image.size for name, image in result.items()} == {
+        "logo.png": (50, 50),
+        "logo@2x.png": (100, 100),
+        "logo@3x.png": (150, 150),
+    }  # square, the height of the logo box: a wordmark of "Demo Coffee" would be three times as wide
     logo = result["logo@3x.png"].convert("RGBA")
-    assert logo.getbbox() is not None  # something was drawn
-    assert BROWN in opaque_colours(logo)
+    assert logo.getpixel((0, 0))[3] == 0 and logo.getpixel((75, 75))[3] == 0  # transparent outside and in the ring
+    assert BROWN in opaque_colours(logo)  # drawn in the foreground colour
+    assert logo.getchannel("A").getbbox() is not None
 
 
-def test_default_logo_shrinks_long_names_into_the_box() -> None:
-    for text in ("A much longer brand name for a bakery chain", "Кофейня «Ёлка»"):
-        logo = opened(image_set("logo", None, text=text))["logo@3x.png"]
-        assert logo.width <= 480 and logo.height == 150
-        alpha = logo.getchannel("A")
-        assert alpha.getbbox() is not None
-        assert alpha.getbbox()[2] < logo.width  # nothing cut off at the right edge
+def test_default_logo_monogram_is_the_initial_in_any_script() -> None:
+    latin = image_set("logo", None, text="Demo Coffee")["logo@3x.png"]
+    assert image_set("logo", None, text="delta")["logo@3x.png"] == latin  # the initial, upper-cased
+    cyrillic = opened(image_set("logo", None, text="Кофейня «Ёлка»"))["logo@3x.png"]
+    assert cyrillic.size == (150, 150) and image_set("logo", None, text="Кофейня")["logo@3x.png"] != latin
 
 
 def test_default_logo_needs_text() -> None:
@@ -165,17 +167,37 @@ def test_default_logo_needs_text() -> None:
     assert excinfo.value.path == "text"
 
 
-def test_default_strip_is_a_gradient_of_the_brand_colour() -> None:
-    result = opened(image_set("strip", None, background="#6F4E37"))
+def test_default_strip_is_designed_not_a_plain_gradient() -> None:
+    """A plain gradient has one colour per row and a few dozen in all (the old default: 47);
+    the drawn strip has a motif (dots, a stamp with the initial) on the right, in tints of the
+    brand's colours, and leaves the top left, where Wallet draws the balance, untouched."""
+    result = opened(image_set("strip", None, background="#6F4E37", foreground="#FFFFFF", text="demo"))
     assert {name: image.size for name, image in result.items()} == {
         "strip.png": (375, 123),
         "strip@2x.png": (750, 246),
         "strip@3x.png": (1125, 369),
     }
     strip = result["strip@2x.png"].convert("RGB")
-    top, middle, bottom = (strip.getpixel((375, y)) for y in (0, 123, 245))
-    assert sum(top) > sum(middle) > sum(bottom)
-    assert all(abs(a - b) <= 16 for a, b in zip(middle, BROWN, strict=True))
+    width, height = strip.size
+    assert len(strip.getcolors(1 << 20)) > 500
+    middle_row = {strip.getpixel((x, height // 2)) for x in range(width)}
+    assert len(middle_row) > 10  # a gradient's row is one colour
+    right = strip.crop((int(width * 0.7), 0, width, height))
+    assert max(sum(colour) for _, colour in right.getcolors(1 << 20)) > sum(BROWN) + 200  # the stamp's light ink
+    assert all(abs(a - b) <= 40 for a, b in zip(strip.getpixel((width // 6, height // 2)), BROWN, strict=True))
+    ground = images._gradient(BROWN, (width, height))
+    calm = [(x, y) for x in range(0, width // 3, 5) for y in range(0, height // 2, 5)]
+    assert all(strip.getpixel(point) == ground.getpixel(point) for point in calm)  # the balance stays legible
+    for scale in ("strip.png", "strip@3x.png"):  # every scale is the same drawing, not a crop
+        small = result[scale].convert("RGB").resize((750, 246), Image.Resampling.BOX)
+        assert max(abs(a - b) for a, b in zip(small.getpixel((660, 123)), strip.getpixel((660, 123)), strict=True)) < 40
+
+
+def test_default_strip_carries_the_brand_initial() -> None:
+    plain = image_set("strip", None, background="#6F4E37")
+    assert image_set("strip", None, background="#6F4E37", text="Anna's")["strip@2x.png"] != plain["strip@2x.png"]
+    assert image_set("strip", None, background="#6F4E37", text="B")["strip@2x.png"] != image_set(
+        "strip", None, background="#6F4E37", text="A")["strip@2x.png"]
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_birthday_points_and_message_once_a_year(client: FlaskClient, seeded: di
     assert run(app, TODAY + dt.timedelta(hours=3)) == {"cards": 0, "points": 0}  # the job ran twice
     data = pass_json(client, app, today)
     assert news(data)["value"] == "Happy birthday, Anna! 100 points are on your card."
-    assert data["storeCard"]["headerFields"][0]["value"] == 100
+    assert data["storeCard"]["primaryFields"][0]["value"] == 100
     assert [r.token for r in apns.requests] == [token(1)]  # one version, one push
     with app.app_context():
         session = db.session()

@@ -88,8 +88,8 @@ def test_issue_inserts_class_and_object_then_hands_out_the_link(
     card = _issue(client, seeded)
     object_id = f"{ISSUER}.passcast-card-{card['serial_number']}"
     assert card["google_wallet"]["status"] == "inserted" and card["google_wallet"]["dev"] is False
-    # inserted before the link: the classes first (the program's, one per tier colour), then the object
-    assert [(r.method, r.path.split("/")[3]) for r in google.requests] == [("POST", "loyaltyClass")] * 4 + [
+    # inserted before the link: the class first (the demo tiers keep the brand's colour: one class), then the object
+    assert [(r.method, r.path.split("/")[3]) for r in google.requests] == [("POST", "loyaltyClass")] * 1 + [
         ("POST", "loyaltyObject")]
     assert google.token_requests and google.token_requests[0]["iss"] == "wallet@passcast-wallet.iam.gserviceaccount.com"
     stored = google.objects[object_id]
@@ -260,7 +260,8 @@ def test_program_logo_and_terms_are_served_for_google(
     served = Image.open(io.BytesIO(client.get(uri.removeprefix("http://127.0.0.1:8000")).data)).convert("RGB")
     assert served.size == (660, 660) and served.getpixel((330, 330)) == (255, 0, 0)
     terms = client.get(f"/google/programs/{seeded['program_id']}/terms")
-    assert terms.status_code == 200 and b"10 points" in terms.data
+    assert terms.status_code == 200 and b"Every 1 EUR spent earns 10 points." in terms.data
+    assert b"100 points = one free coffee." in terms.data  # the brand's own text follows the rules
     assert client.get("/google/programs/99999/logo.png").status_code == 404
 
 
@@ -497,7 +498,8 @@ def test_blank_names_never_fail_a_card_at_google(
     stored = google.objects[card["google_wallet"]["object_id"]]
     assert stored["accountName"] == card["number"]
     terms = next(m for m in stored["textModulesData"] if m["id"] == "terms")
-    assert (terms["header"], terms["body"]) == ("Terms and conditions", "Demo Coffee Rewards")
+    # no free text: the rules alone (never blank, as they are written from the program)
+    assert terms["header"] == "Terms and conditions" and terms["body"].startswith("Every 1 EUR spent earns 10 points.")
 
 
 def test_google_messages_of_a_batch_survive_a_lost_job(
@@ -647,6 +649,11 @@ def test_a_russian_customer_reads_google_labels_texts_and_messages_in_russian(
 def test_a_tier_with_its_own_colour_moves_the_card_to_that_tiers_class(
         app: Flask, client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
     """Google's LoyaltyObject cannot carry a colour: each tier colour is a class of its own."""
+    tiers = client.get(f"/api/v1/programs/{seeded['program_id']}/tiers", headers=bearer(seeded["api_key"]))
+    gold = next(tier for tier in tiers.get_json() if tier["name"] == "Gold")
+    dressed = client.patch(f"/api/v1/programs/{seeded['program_id']}/tiers/{gold['id']}",
+                           headers=bearer(seeded["api_key"]), json={"background_color": "#7c5e10"})
+    assert dressed.status_code == 200, dressed.get_json()
     card = _issue(client, seeded)
     object_id = card["google_wallet"]["object_id"]
     base_class = google.objects[object_id]["classId"]
@@ -654,7 +661,7 @@ def test_a_tier_with_its_own_colour_moves_the_card_to_that_tiers_class(
     _earn(client, seeded, card["id"], 600)  # Gold (500 lifetime points)
     held = google.objects[object_id]
     assert held["classId"] != base_class and held["secondaryLoyaltyPoints"]["balance"] == {"string": "Gold"}
-    assert google.classes[held["classId"]]["hexBackgroundColor"] == "#7c5e10"  # the demo Gold colour
+    assert google.classes[held["classId"]]["hexBackgroundColor"] == "#7c5e10"  # the colour Gold was given
     assert google.classes[held["classId"]]["programName"] == google.classes[base_class]["programName"]
     patch = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id][-1]
     assert patch.status == 200 and "hexBackgroundColor" not in patch.body

@@ -291,7 +291,7 @@ def test_imported_cards_are_complete_passes(app: Flask, client: FlaskClient, see
     pass_data = pass_json(client, app, anna_id)  # fetched as the phone does, with its auth token
     assert pass_data["serialNumber"] == serial
     assert pass_data["barcodes"][0]["message"] == api["barcode_message"]
-    assert pass_data["storeCard"]["headerFields"][0]["value"] == 250
+    assert pass_data["storeCard"]["primaryFields"][0]["value"] == 250
 
 
 def test_postgresql_statistics_follow_the_growing_tables(app: Flask, seeded: dict[str, Any]) -> None:

@@ -109,8 +109,8 @@ def test_pkpass_is_served_signed_and_verifies(client: FlaskClient, seeded: dict[
     assert "barcode" not in pass_json
     assert pass_json["barcodes"] == [{"format": "PKBarcodeFormatQR", "message": card["barcode_message"],
                                       "messageEncoding": "iso-8859-1", "altText": card["number"]}]
-    header = pass_json["storeCard"]["headerFields"][0]
-    assert (header["key"], header["value"], header["changeMessage"]) == ("balance", 0, "Balance: %@")
+    primary = pass_json["storeCard"]["primaryFields"][0]  # large, over the strip
+    assert (primary["key"], primary["value"], primary["changeMessage"]) == ("balance", 0, "Balance: %@")
     news = next(f for f in pass_json["storeCard"]["backFields"] if f["key"] == "news")
     assert news["changeMessage"] == "%@"
     # The home store (the third) comes first: locations are the stores nearest to it.

@@ -47,7 +47,8 @@ def test_form_page_shows_the_brand(client: FlaskClient, seeded: dict[str, Any]) 
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Join Demo Coffee Rewards" in html and "Demo Coffee" in html
-    assert 'name="consent"' in html and "1 euro spent = 10 points" in html  # the brand's terms
+    assert 'name="consent"' in html and "100 points = one free coffee." in html  # the brand's terms
+    assert "Every 1 EUR spent earns 10 points." in html  # and the rules, written from the rules
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert "passcast_join=" in page.headers["Set-Cookie"] and "HttpOnly" in page.headers["Set-Cookie"]
     theme = client.get("/join/demo-coffee/theme.css").get_data(as_text=True)

@@ -121,7 +121,7 @@ def test_phone_lifecycle_end_to_end(live: dict[str, Any], apns: ApnsDouble, tmp_
         assert fresh.status_code == 200
         assert parsedate_to_datetime(fresh.headers["Last-Modified"]) > original_modified
         updated_json, _ = verified_pass(fresh.content, live["dev_ca_file"], tmp_path / "updated")
-        assert updated_json["storeCard"]["headerFields"][0]["value"] == 25
+        assert updated_json["storeCard"]["primaryFields"][0]["value"] == 25
         # Pitfall 10: an update never changes the serial number or the authentication token.
         assert updated_json["serialNumber"] == phone.serial
         assert f"ApplePass {updated_json['authenticationToken']}" == phone.auth["Authorization"]
@@ -257,7 +257,7 @@ def test_pass_fetch_honours_if_modified_since_exactly(live: dict[str, Any], tmp_
         change_card(http, live, card, 1)
         two = phone.fetch(if_modified_since=one)
         assert two.status_code == 200 and two.headers["Last-Modified"] != one
-        assert json.loads(read_pkpass(two.content)["pass.json"])["storeCard"]["headerFields"][0]["value"] == 2
+        assert json.loads(read_pkpass(two.content)["pass.json"])["storeCard"]["primaryFields"][0]["value"] == 2
 
 
 def test_tag_never_drops_a_late_commit_nor_repeats() -> None:
@@ -299,7 +299,7 @@ def join_on_public_page(http: httpx.Client, live: dict[str, Any], tmp_path: Path
 def forged_manifest(pass_json: dict[str, Any], files: dict[str, bytes]) -> bytes:
     """manifest.json of the same pass with a balance of 999 999 and someone else's web service."""
     forged = {**pass_json, "webServiceURL": "https://attacker.example/passkit"}
-    forged["storeCard"]["headerFields"][0]["value"] = 999_999
+    forged["storeCard"]["primaryFields"][0]["value"] = 999_999
     manifest = json.loads(files["manifest.json"])
     manifest["pass.json"] = hashlib.sha1(json.dumps(forged).encode(), usedforsecurity=False).hexdigest()
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,173 @@
+"""A program's rules as sentences, in English and Russian: one place, so no surface goes stale.
+
+The join page, the Apple pass's back, Google's class and object and Google's terms page all
+used to show `Program.terms`, free text the brand typed once; after
+`PATCH /api/v1/programs/{id}` changed the earn rate it still said the old one. What can be
+read off the rules (earn rate, rounding, tiers and their thresholds, expiry, the referral
+bonus) is now written from them here on every build; the brand's own text follows, unchanged
+(it is theirs: we do not translate or second-guess it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.models import Program, Tier
+
+LANGUAGES = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a customer reads about the program: the derived rules, then the brand's own text."""
+
+    rules: tuple[str, ...]
+    free_text: str
+
+    def text(self) -> str:
+        """One block for a single text field (pass back, Google module): rules, blank line, free text."""
+        parts = [" ".join(self.rules)] if self.rules else []
+        if self.free_text:
+            parts.append(self.free_text)
+        return "\n\n".join(parts)
+
+
+def _number(value: Decimal | int, language: str) -> str:
+    """1, 1.5, 12 (no trailing zeros, no exponent); Russian writes a decimal comma."""
+    text = format(Decimal(value).normalize(), "f")
+    return text.replace(".", ",") if language == "ru" else text
+
+
+def _russian_plural(value: Decimal | int, one: str, few: str, many: str) -> str:
+    """1 балл, 2 балла, 5 баллов; a fraction takes the genitive singular (1,5 балла)."""
+    number = Decimal(value)
+    if number != number.to_integral_value():
+        return few
+    whole = int(number)
+    if whole % 10 == 1 and whole % 100 != 11:
+        return one
+    if 2 <= whole % 10 <= 4 and not 12 <= whole % 100 <= 14:
+        return few
+    return many
+
+
+def _points(value: Decimal | int, language: str) -> str:
+    if language == "ru":
+        return f"{_number(value, language)} {_russian_plural(value, 'балл', 'балла', 'баллов')}"
+    return f"{_number(value, language)} {'point' if Decimal(value) == 1 else 'points'}"
+
+
+def _days(value: int, language: str) -> str:
+    if language == "ru":
+        return f"{value} {_russian_plural(value, 'день', 'дня', 'дней')}"
+    return f"{value} {'day' if value == 1 else 'days'}"
+
+
+_ROUNDING = {
+    "en": {"down": "Points are rounded down to whole points.",
+           "nearest": "Points are rounded to the nearest whole point.",
+           "up": "Points are rounded up to whole points."},
+    "ru": {"down": "Баллы округляются вниз до целых.",
+           "nearest": "Баллы округляются до ближайшего целого.",
+           "up": "Баллы округляются вверх до целых."},
+}
+_CASHBACK_ROUNDING = {
+    "en": {"down": "Cashback is rounded down to 0.01.", "nearest": "Cashback is rounded to the nearest 0.01.",
+           "up": "Cashback is rounded up to 0.01."},
+    "ru": {"down": "Кешбэк округляется вниз до 0,01.", "nearest": "Кешбэк округляется до ближайших 0,01.",
+           "up": "Кешбэк округляется вверх до 0,01."},
+}
+
+
+def _earning(program: Program, language: str) -> list[str]:
+    ru = language == "ru"
+    if program.kind == "discount":
+        percent = _number(program.discount_percent or 0, language)
+        return [f"Скидка участника — {percent}%." if ru else f"Members get a {percent}% discount."]
+    if program.kind == "cashback":
+        percent = _number(program.cashback_percent or 0, language)
+        earn = (f"С каждой покупки возвращается {percent}% суммы кешбэком." if ru
+                else f"Every purchase earns {percent}% of its amount back as cashback.")
+        return [earn, _CASHBACK_ROUNDING[language].get(program.rounding, "")]
+    rate = _points(program.points_per_unit or 0, language)
+    earn = (f"За каждый потраченный 1 {program.currency} — {rate}." if ru
+            else f"Every 1 {program.currency} spent earns {rate}.")
+    return [earn, _ROUNDING[language].get(program.rounding, "")]
+
+
+def _threshold(program: Program, tier: Tier, language: str) -> str:
+    ru = language == "ru"
+    if program.tier_basis == "lifetime_spend":
+        amount = f"{_number(tier.threshold, language)} {program.currency}"
+        return f"от {amount} покупок за всё время" if ru else f"from {amount} spent in total"
+    if program.tier_basis == "points":
+        points = _points(tier.threshold, language)
+        return f"от {points} на карте" if ru else f"from {points} on the card"
+    points = _points(tier.threshold, language)
+    return f"от {points}, набранных за всё время" if ru else f"from {points} earned in total"
+
+
+def _tier(program: Program, tier: Tier, language: str) -> str:
+    ru = language == "ru"
+    extras = []
+    if program.kind != "discount" and tier.earn_multiplier is not None and tier.earn_multiplier != 1:
+        factor = _number(tier.earn_multiplier, language)
+        extras.append(f"начисление ×{factor}" if ru else f"earning ×{factor}")
+    if program.kind == "discount" and tier.discount_percent is not None:
+        percent = _number(tier.discount_percent, language)
+        extras.append(f"скидка {percent}%" if ru else f"{percent}% discount")
+    text = f"{tier.name}{' —' if ru else ':'} {_threshold(program, tier, language)}"
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _tiers(program: Program, language: str) -> list[str]:
+    tiers = sorted(program.tiers, key=lambda tier: tier.threshold)
+    if not tiers:
+        return []
+    listed = "; ".join(_tier(program, tier, language) for tier in tiers)
+    return [f"Уровни: {listed}." if language == "ru" else f"Tiers: {listed}."]
+
+
+def _expiry(program: Program, language: str) -> list[str]:
+    if program.kind == "discount":
+        return []
+    ru = language == "ru"
+    what = ("Кешбэк сгорает" if program.kind == "cashback" else "Баллы сгорают") if ru else (
+        "Cashback expires" if program.kind == "cashback" else "Points expire")
+    days = program.points_expire_days
+    if not days:
+        if ru:
+            return ["Кешбэк не сгорает." if program.kind == "cashback" else "Баллы не сгорают."]
+        return ["Cashback does not expire." if program.kind == "cashback" else "Points do not expire."]
+    after = f"через {_days(days, language)} после начисления" if ru else f"{_days(days, language)} after it is earned"
+    if not ru and program.kind != "cashback":
+        after = f"{_days(days, language)} after they are earned"
+    return [f"{what} {after}."]
+
+
+def _referral(program: Program, language: str) -> list[str]:
+    points = program.referral_points or 0
+    if points <= 0 or program.kind == "discount":
+        return []
+    if language == "ru":
+        return [f"Когда приглашённый вами друг совершит первую покупку, вы оба получите {_points(points, language)}."]
+    return [f"When a friend you invite makes a first purchase, you both get {_points(points, language)}."]
+
+
+def rules(program: Program, language: str = "en") -> tuple[str, ...]:
+    """The program's current rules as sentences in `language` (English when we do not speak it)."""
+    language = language if language in LANGUAGES else "en"
+    sentences = [*_earning(program, language), *_tiers(program, language), *_expiry(program, language),
+                 *_referral(program, language)]
+    return tuple(sentence for sentence in sentences if sentence)
+
+
+def terms(program: Program, language: str = "en") -> Terms:
+    """The rules in `language` and the brand's free text (or, without one, nothing more)."""
+    return Terms(rules(program, language), (program.terms or "").strip())
+
+
+def translations(program: Program) -> dict[str, str]:
+    """`{language: full terms text}` for every language we speak: for surfaces that carry all of them."""
+    return {language: terms(program, language).text() for language in LANGUAGES}
