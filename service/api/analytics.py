@@ -14,14 +14,17 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import Select, select
 
 from service import db
 from service.analytics_reports import DEFAULT_DAYS, Counting, Query, answer
+from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.auth import require_brand
 from service.csv_cells import safe_cell
+from service.models import NpsAnswer, Store
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Loyalty analytics: cards, wallets, activity, retention, campaigns, NPS")
@@ -301,3 +304,72 @@ def nps(args: dict[str, Any]) -> Any:
         rows += [["store", s["store"] or "(unknown)", *(s[c] for c in NPS_COLUMNS)] for s in body["by_store"]]
         return _csv("nps", body, ["group", "name", *NPS_COLUMNS], rows)
     return body
+
+
+# -- what the customers wrote ----------------------------------------------------------------
+
+
+class NpsCommentsQuery(AnalyticsQuery, PageQuery):
+    """The period and format of the reports, and a page (JSON; the CSV holds every comment)."""
+
+
+class NpsCommentOut(Schema):
+    id = fields.Integer()
+    survey_id = fields.Integer()
+    card_id = fields.Integer()
+    score = fields.Integer(metadata={"description": "0..10"})
+    comment = fields.String(metadata={"description": "As the customer wrote it (plain text, not HTML)"})
+    store_id = fields.Integer(allow_none=True)
+    answered_at = fields.DateTime()
+
+
+COMMENT_COLUMNS = ["answered_at", "score", "comment", "card_id", "survey_id", "store_id", "store"]
+
+
+def _comments(args: dict[str, Any]) -> Select[Any]:
+    period = _query(args).period(dt.datetime.now(dt.UTC).date())
+    return select(NpsAnswer).where(
+        NpsAnswer.brand_id == g.brand.id, NpsAnswer.answered_at >= period.start,
+        NpsAnswer.answered_at < period.end, NpsAnswer.comment.is_not(None), NpsAnswer.comment != "")
+
+
+def _comments_csv(args: dict[str, Any]) -> Response:
+    """Every comment of the period, newest first, streamed (a brand may have many)."""
+    period = _period_json(_query(args))
+    statement = (_comments(args).add_columns(Store.name).outerjoin(Store, Store.id == NpsAnswer.store_id)
+                 .order_by(NpsAnswer.id.desc()).execution_options(yield_per=1000))
+
+    def rows() -> Iterable[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(COMMENT_COLUMNS)
+        for answer_row, store in db.session().execute(statement):
+            writer.writerow([safe_cell(value) for value in (
+                answer_row.answered_at.isoformat(), answer_row.score, answer_row.comment, answer_row.card_id,
+                answer_row.survey_id, answer_row.store_id, store)])
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    filename = f"passcast-nps-comments-{period['from']}-{period['to']}.csv"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _period_json(query: Query) -> dict[str, str]:
+    period = query.period(dt.datetime.now(dt.UTC).date())
+    return {"from": period.start.date().isoformat(), "to": (period.end - dt.timedelta(days=1)).date().isoformat()}
+
+
+@blp.route("/nps/comments", methods=["GET"])
+@require_brand
+@blp.arguments(NpsCommentsQuery, location="query")
+@blp.response(200, NpsCommentOut(many=True), headers=LINK_HEADER)
+def nps_comments(args: dict[str, Any]) -> Any:
+    """What the customers wrote with their NPS answers given in the period, newest first:
+    a page as JSON (`Link: rel="next"`), or all of them as CSV."""
+    if _wants_csv(args):
+        return _comments_csv(args)
+    return page(_comments(args), NpsAnswer.id, args)

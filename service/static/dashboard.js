@@ -92,8 +92,9 @@
   async function load() {
     say("Counting…");
     state.query = queryString();
-    const [summary, cohorts, campaigns, nps] = await Promise.all(
-      REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)));
+    const [summary, cohorts, campaigns, nps, comments] = await Promise.all([
+      ...REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)),
+      api(`/api/v1/analytics/nps/comments${state.query}&limit=10`)]);
     show(true);
     // Empty date fields mean "the last 12 months": the figures a big brand's cache keeps current.
     const asOf = new Date(summary.computed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
@@ -103,6 +104,7 @@
     drawCohorts(cohorts);
     drawCampaigns(campaigns);
     drawNps(nps);
+    drawComments(comments);
     say("");
   }
 
@@ -261,6 +263,26 @@
               datasets: [{ label: "NPS per store", data: stores, backgroundColor: npsColour(stores) }] },
       options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per store" } } },
     });
+  }
+
+  // A customer's comment is their own text: set as textContent, never as HTML.
+  function drawComments(comments) {
+    const items = comments.map((c) => {
+      const item = document.createElement("li");
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = `${c.score}/10 · card ${c.card_id} · ${new Date(c.answered_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`;
+      const text = document.createElement("q");
+      text.textContent = c.comment;
+      item.append(meta, " ", text);
+      return item;
+    });
+    if (!items.length) {
+      const none = document.createElement("li");
+      none.textContent = "No comments in this period.";
+      items.push(none);
+    }
+    $("nps-comments").replaceChildren(...items);
   }
 
   // ---- CSV downloads ----------------------------------------------------------------------
