@@ -118,7 +118,7 @@ class ProgramRules(Schema):
     label_color = fields.String(validate=HEX_COLOUR, metadata={"example": "#e8c9a0"})
     kind = fields.String(validate=validate.OneOf(PROGRAM_KINDS), metadata={"example": "points"})
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code such as EUR."),
-                             metadata={"example": "EUR"})
+                             metadata={"example": "EUR", "description": "ISO 4217; default: DEFAULT_CURRENCY (EUR)"})
     points_per_unit = DecimalText(as_string=True, places=4, validate=validate.Range(min=0, max=100000),
                                      metadata={"description": "points programs: points per currency "
                                                                               "unit spent", "example": "10"})

@@ -112,6 +112,9 @@
 
   const pct = (value) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`);
   const num = (value) => (value === null || value === undefined ? "—" : Number(value).toLocaleString());
+  // Money figures come as "12.50" strings; `currency` is the brand's (null when its programs use several).
+  const money = (value, currency) => (value === null || value === undefined ? "—"
+    : currency ? `${value} ${currency}` : String(value));
 
   function chart(id, config) {
     if (state.charts[id]) state.charts[id].destroy();
@@ -142,9 +145,9 @@
       tile("Lapsed", num(c.lapsed), `Older than ${s.period.days} days, no transaction in them`),
       tile("Churn", pct(s.churn_rate), "Active in the window before, not in the last one"),
       tile("Redemption", pct(s.redemption.rate), `${num(s.redemption.points_redeemed)} of ${num(s.redemption.points_issued)} points`),
-      tile("Avg purchase", s.purchases.average ?? "—", `${num(s.purchases.count)} purchases, ${s.purchases.revenue} in all`),
+      tile("Avg purchase", money(s.purchases.average, s.currency), `${num(s.purchases.count)} purchases, ${money(s.purchases.revenue, s.currency)} in all`),
       tile("Repeat buyers", pct(s.repeat_purchase.rate), `${num(s.repeat_purchase.repeat_buyers)} of ${num(s.repeat_purchase.buyers)} buyers bought 2+ times`),
-      tile("Lifetime value", s.lifetime_value ?? "—", "Average lifetime spend of the cards issued in the period"),
+      tile("Lifetime value", money(s.lifetime_value, s.currency), "Average lifetime spend of the cards issued in the period"),
     );
     chart("wallets-chart", {
       type: "bar",
@@ -200,7 +203,7 @@
       const row = document.createElement("tr");
       cell(row, c.cohort, "th");
       cell(row, num(c.cards));
-      cell(row, c.lifetime_value);
+      cell(row, money(c.lifetime_value, report.currency));
       c.retention.forEach((r) => cell(row, pct(r), "td", r));
       return row;
     });
@@ -233,9 +236,9 @@
     const rows = report.campaigns.map((c) => {
       const row = document.createElement("tr");
       cell(row, c.name, "th");
-      cell(row, new Date(c.started_at).toLocaleDateString());
+      cell(row, new Date(c.started_at).toLocaleDateString([], { dateStyle: "medium" }));
       [c.targeted, c.sent, c.accepted, c.confirmed, c.buyers_7d].forEach((n) => cell(row, num(n)));
-      cell(row, c.revenue_7d);
+      cell(row, money(c.revenue_7d, report.currency));
       cell(row, pct(c.conversion_7d));
       return row;
     });
