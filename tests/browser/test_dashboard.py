@@ -172,7 +172,12 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
     downloads = tmp_path / "downloads"
     files = wait(driver).until(lambda d: [p for p in downloads.glob("*.csv")] if downloads.exists() else [])
     text = files[0].read_text()
-    assert files[0].name.startswith("passcast-cohorts-") and text.startswith("cohort,cards,lifetime_value,month_0")
+    assert files[0].name.startswith("passcast-cohorts-")
+    assert text.startswith("cohort,cards,lifetime_value,currency,month_0")
+    # The customers' comments as CSV, from the NPS panel's own link.
+    driver.find_element(By.CSS_SELECTOR, "a.csv[data-report='nps/comments']").click()
+    comments_csv = wait(driver).until(lambda d: list(downloads.glob("passcast-nps-comments-*.csv")))
+    assert comments_csv[0].read_text().startswith("answered_at,score,comment,card_id,survey_id,store_id,store")
 
     # The key survives a reload (sessionStorage), and signing out forgets it.
     driver.refresh()
