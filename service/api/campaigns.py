@@ -329,7 +329,8 @@ def create_geo(body: dict[str, Any]) -> Any:
     found = set(session.scalars(select(Store.id).where(Store.brand_id == g.brand.id, Store.id.in_(store_ids))))
     missing = [store_id for store_id in store_ids if store_id not in found]
     if missing:
-        raise validation_problem([{"field": "store_ids", "message": f"no such stores in your brand: {missing}"}])
+        listed = ", ".join(map(str, missing))
+        raise validation_problem([{"field": "store_ids", "message": f"no such stores in your brand: {listed}"}])
     clash = geo.overlapping(session, g.brand.id, store_ids, starts_at, body["ends_at"])
     if clash:
         raise Problem(409, "Overlapping geo campaign",

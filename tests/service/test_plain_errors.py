@@ -101,3 +101,31 @@ def test_retry_after_is_only_where_waiting_helps(client: FlaskClient, seeded: di
         assert 400 <= response.status_code < 500 and response.status_code != 429, path
         assert "Retry-After" not in response.headers, path
     assert "Retry-After" not in client.get("/api/v1/cards").headers  # 401
+
+
+def test_a_birthday_in_the_future_or_before_1900_is_refused(client: FlaskClient, seeded: dict[str, Any]) -> None:
+    key = bearer(seeded["api_key"])
+    issue = f"/api/v1/programs/{seeded['program_id']}/cards"
+    future = problem(client.post(issue, headers=key, json={"customer": {"name": "Y", "birthday": "2999-01-01"}}), 422)
+    assert future["errors"] == [{"field": "customer.birthday", "message": "must not be in the future"}]
+    card = client.post(issue, headers=key, json={"customer": {"name": "Y", "birthday": "1990-04-01"}})
+    assert card.status_code == 201
+    old = problem(client.patch(f"/api/v1/cards/{card.get_json()['id']}", headers=key,
+                               json={"birthday": "1890-04-01"}), 422)
+    assert old["errors"] == [{"field": "birthday", "message": "must not be before 1900-01-01"}]
+
+
+def test_bounds_of_a_card_log_query_are_kept(client: FlaskClient, seeded: dict[str, Any]) -> None:
+    key = bearer(seeded["api_key"])
+    card = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=key,
+                       json={"customer": {"name": "Anna"}}).get_json()
+    for limit in (0, 1001):
+        refused = problem(client.get(f"/api/v1/cards/{card['id']}/logs?limit={limit}", headers=key), 422)
+        assert refused["errors"] == [{"field": "limit", "message": (
+            "Must be greater than or equal to 1 and less than or equal to 1000.")}]
+
+
+def test_unknown_geo_stores_are_listed_as_ids(client: FlaskClient, seeded: dict[str, Any]) -> None:
+    refused = problem(client.post("/api/v1/geo-campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "g", "store_ids": [999998, 999999], "relevant_text": "t", "ends_at": "2999-01-01T00:00:00Z"}), 422)
+    assert refused["errors"] == [{"field": "store_ids", "message": "no such stores in your brand: 999998, 999999"}]
