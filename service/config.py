@@ -115,6 +115,8 @@ class Settings:
     # At most this many of one brand's deliveries in flight per worker process: a slow receiver
     # holds that many webhook threads, never all of them (service/webhook_tasks.py).
     webhook_brand_concurrency: int = 2
+    # The currency of a program created without one (ISO 4217); a program keeps its own after.
+    default_currency: str = "EUR"
 
     @property
     def web_service_url(self) -> str:
@@ -193,4 +195,13 @@ class Settings:
             sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
             sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,
             webhook_brand_concurrency=max(1, int(get("WEBHOOK_BRAND_CONCURRENCY", "2") or 2)),
+            default_currency=_currency(get("DEFAULT_CURRENCY", defaults.default_currency) or ""),
         )
+
+
+def _currency(value: str) -> str:
+    """DEFAULT_CURRENCY as an ISO 4217 code; anything else stops start-up rather than every pass."""
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"DEFAULT_CURRENCY must be an ISO 4217 code such as EUR, not {value}")
+    return code

@@ -361,6 +361,7 @@ def transaction_view(card: Card, entry: LedgerEntry, direction: str | None) -> d
         "amount": money_text(entry.amount) if entry.amount is not None else None,
         "balance": card.balance,
         "balance_money": money_text(money) if money is not None else None,
+        "currency": card.program.currency,
         "lifetime_points": card.lifetime_points,
         "lifetime_spend": money_text(card.lifetime_spend or Decimal(0)),
         "tier": card.tier,

@@ -121,7 +121,7 @@ class Program(Base):
     kind: Mapped[str] = mapped_column(String(20), default="points")  # points | cashback | discount
     description: Mapped[str] = mapped_column(String(300), default="Loyalty card")
     terms: Mapped[str] = mapped_column(Text, default="")
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")  # the API uses DEFAULT_CURRENCY
     # Point rules: points per currency unit, rounding, cashback and discount percentages.
     points_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(1))
     rounding: Mapped[str] = mapped_column(String(10), default="down")  # down | nearest | up

@@ -60,8 +60,24 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
                 errors.extend(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
         return errors
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [{"field": prefix or "body", "message": " ".join(messages)}]
-    return [{"field": prefix or "body", "message": str(messages)}]
+        return [{"field": _field(prefix), "message": " ".join(_plain(m) for m in messages)}]
+    return [{"field": _field(prefix), "message": _plain(str(messages))}]
+
+
+def _field(path: str) -> str:
+    """marshmallow names errors of the whole body `_schema`; clients know it as the body."""
+    if path in ("", "_schema"):
+        return "body"
+    return path.removesuffix("._schema")
+
+
+#: marshmallow's words where ours say what to send instead.
+_PLAIN = {"Invalid input type.": "Expected a JSON object.",
+          "Not a valid mapping type.": "Expected a JSON object."}
+
+
+def _plain(message: str) -> str:
+    return _PLAIN.get(message, message)
 
 
 def http_problem(error: HTTPException) -> Response | HTTPException:

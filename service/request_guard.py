@@ -34,6 +34,10 @@ from service.text_rules import bad_character, has_lone_surrogate, strings_in
 UPLOAD_ENDPOINTS = frozenset({"programs.put_image", "programs.put_tier_strip", "programs.upload_certificate"})
 IMPORT_ENDPOINTS = frozenset({"imports.create_import"})
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: Endpoints whose body is the file itself, whatever its Content-Type says: `curl --data-binary
+#: @logo.png` labels it application/x-www-form-urlencoded, and parsing it as a form here would
+#: leave the view an empty body.
+RAW_BODY_ENDPOINTS = frozenset({"programs.put_image", "programs.put_tier_strip", "imports.create_import"})
 
 
 class InvalidJson(BadRequest):
@@ -98,7 +102,7 @@ def _check_text() -> Response | None:
         reason = bad_character(key) or bad_character(value)
         if reason:
             return _refuse("query" if bad_character(key) else f"query.{key}", reason)
-    if request.mimetype in _FORM_TYPES:
+    if request.mimetype in _FORM_TYPES and request.endpoint not in RAW_BODY_ENDPOINTS:
         for key, value in request.form.items(multi=True):
             reason = bad_character(key, free_text=True) or bad_character(value, free_text=True)
             if reason:

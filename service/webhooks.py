@@ -52,6 +52,7 @@ EVENTS = (
 )
 #: Sent on request (POST /webhooks/{id}/test) to one endpoint; nobody subscribes to it.
 TEST_EVENT = "webhook.test"
+PAUSED = "endpoint paused"
 SIGNATURE_HEADER = "Passcast-Signature"
 _PENDING = "passcast_webhook_events"
 _PENDING_IDS = "passcast_webhook_event_ids"
@@ -292,8 +293,10 @@ def deliver(factory: sessionmaker[Session], ids: Sequence[int], *, max_attempts:
         allowed = (lambda _address: True) if allow_private else public_address
         with checked_client(timeout=timeout, allowed=allowed, resolver=resolver) as client:
             for delivery in rows:
-                if not delivery.endpoint.active and delivery.event.type != TEST_EVENT:  # paused since queued
-                    delivery.status, delivery.claim, delivery.error = "failed", None, "endpoint paused"
+                # Paused since queued: nothing more is sent, except a test's first attempt (a
+                # test is asked for a paused endpoint on purpose; its retries are not).
+                if not delivery.endpoint.active and (delivery.event.type != TEST_EVENT or delivery.attempts > 1):
+                    delivery.status, delivery.claim, delivery.error = "failed", None, PAUSED
                     session.commit()
                     continue
                 if not allow_private and private_target(delivery.endpoint.url):
@@ -313,6 +316,9 @@ def deliver(factory: sessionmaker[Session], ids: Sequence[int], *, max_attempts:
                 if error is None:
                     delivery.status, delivery.error, delivery.delivered_at = "delivered", None, now
                     delivered += 1
+                elif _paused(session, delivery):
+                    delivery.status = "failed"
+                    delivery.error = f"{PAUSED}, not retried: {error}"[:300]
                 elif delivery.attempts >= max_attempts:
                     delivery.status = "failed"
                     delivery.error = f"gave up after {delivery.attempts} attempts: {error}"[:300]
@@ -325,6 +331,22 @@ def deliver(factory: sessionmaker[Session], ids: Sequence[int], *, max_attempts:
                     continue
                 session.commit()
     return delivered
+
+
+def _paused(session: Session, delivery: WebhookDelivery) -> bool:
+    """Whether the endpoint is paused now (it may have been paused while this was being sent)."""
+    session.refresh(delivery.endpoint, ["active"])
+    return not delivery.endpoint.active
+
+
+def stop_queued(session: Session, endpoint_id: int) -> int:
+    """An endpoint was paused: its queued and retrying deliveries (a test's too) are not sent
+    any more; they show as failed, "endpoint paused". The caller commits."""
+    return session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id,
+                                      WebhookDelivery.status.in_(("queued", "retry")))
+        .values(status="failed", claim=None, next_attempt_at=None, error=PAUSED)
+        .execution_options(synchronize_session=False)).rowcount or 0
 
 
 def stranded(session: Session, lease: dt.timedelta) -> tuple[list[int], list[int]]:

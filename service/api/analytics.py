@@ -14,14 +14,17 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import Select, select
 
 from service import db
 from service.analytics_reports import DEFAULT_DAYS, Counting, Query, answer
+from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.auth import require_brand
 from service.csv_cells import safe_cell
+from service.models import NpsAnswer, Program, Store
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Loyalty analytics: cards, wallets, activity, retention, campaigns, NPS")
@@ -50,7 +53,9 @@ class AnalyticsQuery(Schema):
                 raise ValidationError(f"must be between {EARLIEST} and {LATEST}", name)
         last = end or dt.datetime.now(dt.UTC).date()  # `to` defaults to today
         if start and last < start:
-            raise ValidationError("must not be after `to` (default: today)", "from" if end is None else "to")
+            if end is None:
+                raise ValidationError(f"must not be after today ({last}), the default `to`", "from")
+            raise ValidationError(f"must not be before `from` ({start})", "to")
         if last - (start or last - dt.timedelta(days=366)) > dt.timedelta(days=MAX_SPAN_DAYS):
             raise ValidationError(f"a period spans at most {MAX_SPAN_DAYS} days", "from")
 
@@ -70,6 +75,9 @@ class ReportOut(Schema):
                                    "example": {"from": "2025-12-01", "to": "2026-11-23", "days": 90}})
     computed_at = fields.String(metadata={"description": "When these figures were counted (UTC)"})
     cached = fields.Boolean(metadata={"description": "True: from the cache kept for big brands (<= 15 min old)"})
+    currency = fields.String(allow_none=True, metadata={
+        "description": "ISO 4217 code of the money figures (revenue, averages, lifetime value): the brand's "
+                       "programs' currency; null when its programs use several", "example": "EUR"})
 
 
 class CardsOut(Schema):
@@ -193,13 +201,22 @@ def _report(name: str, args: dict[str, Any]) -> dict[str, Any] | Response:
     Retry-After, and the same request a few seconds later answers it."""
     try:
         query = _query(args) if name == "summary" else _query({**args, "days": DEFAULT_DAYS})  # days: summary only
-        return answer(db.session(), g.brand.id, name, query, count_later=_count_later)
+        body = answer(db.session(), g.brand.id, name, query, count_later=_count_later)
     except Counting:
         response = jsonify(status="counting", detail="These figures are being counted for your brand; ask again "
                            f"in {RETRY_AFTER_SECONDS} seconds.")
         response.status_code = 202
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    return {**body, "currency": brand_currency()}
+
+
+def brand_currency() -> str | None:
+    """The currency of the brand's money figures: its programs' one currency; None when they
+    differ (the sums then add up several currencies, so they are shown without one)."""
+    currencies = db.session().scalars(select(Program.currency).where(Program.brand_id == g.brand.id)
+                                      .distinct().limit(2)).all()
+    return currencies[0] if len(currencies) == 1 else None
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -237,7 +254,7 @@ def summary(args: dict[str, Any]) -> Any:
         return body
     if _wants_csv(args):
         figures = {key: body[key] for key in ("cards", "churn_rate", "redemption", "purchases",
-                                              "repeat_purchase", "lifetime_value")}
+                                              "repeat_purchase", "lifetime_value", "currency")}
         return _csv("summary", body, ["metric", "value"], _flatten("", figures))
     return body
 
@@ -255,8 +272,9 @@ def cohorts(args: dict[str, Any]) -> Any:
         return body
     if _wants_csv(args):
         width = max((len(c["retention"]) for c in body["cohorts"]), default=0)
-        header = ["cohort", "cards", "lifetime_value", *(f"month_{k}" for k in range(width))]
-        rows = ([c["cohort"], c["cards"], c["lifetime_value"], *c["retention"]] for c in body["cohorts"])
+        header = ["cohort", "cards", "lifetime_value", "currency", *(f"month_{k}" for k in range(width))]
+        rows = ([c["cohort"], c["cards"], c["lifetime_value"], body["currency"], *c["retention"]]
+                for c in body["cohorts"])
         return _csv("cohorts", body, header, rows)
     return body
 
@@ -277,8 +295,8 @@ def campaigns(args: dict[str, Any]) -> Any:
     if isinstance(body, Response):
         return body
     if _wants_csv(args):
-        return _csv("campaigns", body, CAMPAIGN_COLUMNS,
-                    ([c[column] for column in CAMPAIGN_COLUMNS] for c in body["campaigns"]))
+        return _csv("campaigns", body, [*CAMPAIGN_COLUMNS, "currency"],
+                    ([*(c[column] for column in CAMPAIGN_COLUMNS), body["currency"]] for c in body["campaigns"]))
     return body
 
 
@@ -301,3 +319,72 @@ def nps(args: dict[str, Any]) -> Any:
         rows += [["store", s["store"] or "(unknown)", *(s[c] for c in NPS_COLUMNS)] for s in body["by_store"]]
         return _csv("nps", body, ["group", "name", *NPS_COLUMNS], rows)
     return body
+
+
+# -- what the customers wrote ----------------------------------------------------------------
+
+
+class NpsCommentsQuery(AnalyticsQuery, PageQuery):
+    """The period and format of the reports, and a page (JSON; the CSV holds every comment)."""
+
+
+class NpsCommentOut(Schema):
+    id = fields.Integer()
+    survey_id = fields.Integer()
+    card_id = fields.Integer()
+    score = fields.Integer(metadata={"description": "0..10"})
+    comment = fields.String(metadata={"description": "As the customer wrote it (plain text, not HTML)"})
+    store_id = fields.Integer(allow_none=True)
+    answered_at = fields.DateTime()
+
+
+COMMENT_COLUMNS = ["answered_at", "score", "comment", "card_id", "survey_id", "store_id", "store"]
+
+
+def _comments(args: dict[str, Any]) -> Select[Any]:
+    period = _query(args).period(dt.datetime.now(dt.UTC).date())
+    return select(NpsAnswer).where(
+        NpsAnswer.brand_id == g.brand.id, NpsAnswer.answered_at >= period.start,
+        NpsAnswer.answered_at < period.end, NpsAnswer.comment.is_not(None), NpsAnswer.comment != "")
+
+
+def _comments_csv(args: dict[str, Any]) -> Response:
+    """Every comment of the period, newest first, streamed (a brand may have many)."""
+    period = _period_json(_query(args))
+    statement = (_comments(args).add_columns(Store.name).outerjoin(Store, Store.id == NpsAnswer.store_id)
+                 .order_by(NpsAnswer.id.desc()).execution_options(yield_per=1000))
+
+    def rows() -> Iterable[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(COMMENT_COLUMNS)
+        for answer_row, store in db.session().execute(statement):
+            writer.writerow([safe_cell(value) for value in (
+                answer_row.answered_at.isoformat(), answer_row.score, answer_row.comment, answer_row.card_id,
+                answer_row.survey_id, answer_row.store_id, store)])
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    filename = f"passcast-nps-comments-{period['from']}-{period['to']}.csv"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _period_json(query: Query) -> dict[str, str]:
+    period = query.period(dt.datetime.now(dt.UTC).date())
+    return {"from": period.start.date().isoformat(), "to": (period.end - dt.timedelta(days=1)).date().isoformat()}
+
+
+@blp.route("/nps/comments", methods=["GET"])
+@require_brand
+@blp.arguments(NpsCommentsQuery, location="query")
+@blp.response(200, NpsCommentOut(many=True), headers=LINK_HEADER)
+def nps_comments(args: dict[str, Any]) -> Any:
+    """What the customers wrote with their NPS answers given in the period, newest first:
+    a page as JSON (`Link: rel="next"`), or all of them as CSV."""
+    if _wants_csv(args):
+        return _comments_csv(args)
+    return page(_comments(args), NpsAnswer.id, args)

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.api.fields import DecimalText, Id
+from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
 from service.loyalty import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
@@ -90,7 +90,7 @@ class CardPatch(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200), metadata={"example": "Anna de Vries"})
     email = fields.Email(allow_none=True, validate=validate.Length(max=320), metadata={"example": "anna@example.com"})
     phone = fields.String(allow_none=True, validate=PHONE, metadata={"example": "+31 6 1234 5678"})
-    birthday = fields.Date(allow_none=True, metadata={"example": "1990-04-01"})
+    birthday = fields.Date(allow_none=True, validate=birthday_range, metadata={"example": "1990-04-01"})
     language = fields.String(validate=validate.OneOf(["en", "ru"]))
     home_store_id = Id(allow_none=True, strict=True)
 
@@ -118,7 +118,7 @@ class ProgramRules(Schema):
     label_color = fields.String(validate=HEX_COLOUR, metadata={"example": "#e8c9a0"})
     kind = fields.String(validate=validate.OneOf(PROGRAM_KINDS), metadata={"example": "points"})
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code such as EUR."),
-                             metadata={"example": "EUR"})
+                             metadata={"example": "EUR", "description": "ISO 4217; default: DEFAULT_CURRENCY (EUR)"})
     points_per_unit = DecimalText(as_string=True, places=4, validate=validate.Range(min=0, max=100000),
                                      metadata={"description": "points programs: points per currency "
                                                                               "unit spent", "example": "10"})

@@ -17,7 +17,7 @@ from service.api.tenancy import brand_row
 from service.auth import require_brand
 from service.campaigns import geo, segments, tasks
 from service.campaigns.report import report
-from service.models import Campaign, Store, utcnow
+from service.models import Campaign, Program, Store, Tier, utcnow
 from service.problems import Problem, validation_problem
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns, geo campaigns, birthdays")
@@ -25,6 +25,9 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campai
 MESSAGE_LENGTH = validate.Length(min=1, max=1000)
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")  # en, ru, pt-BR, zh-Hans
 UTC_DATETIME = {"format": "iso", "default_timezone": dt.UTC}
+#: A send_at this much in the past is taken as "now" (clocks differ a little); earlier is refused.
+CLOCK_SKEW = dt.timedelta(minutes=1)
+PAST_SEND_AT = "is in the past; give a time to come, or send_now: true to send now"
 
 
 class AudienceIn(Schema):
@@ -140,7 +143,43 @@ def _audience(audience: dict[str, Any]) -> dict[str, Any]:
     program_ids = _program_ids(audience)
     for program_id in program_ids:
         brand_program(program_id)  # 404 for another brand's program
+    _check_tiers(audience)
     return audience
+
+
+def _tier_rules(audience: Any, path: str = "audience") -> list[tuple[str, list[str]]]:
+    """Each tier rule of a (valid) audience with its JSON path, as segments.validate names them."""
+    (rule, value), = audience.items()
+    where = f"{path}.{rule}"
+    if rule == "tier":
+        return [(where, value)]
+    if rule in ("all", "any"):
+        return [found for index, child in enumerate(value) for found in _tier_rules(child, f"{where}[{index}]")]
+    if rule == "not":
+        return _tier_rules(value, where)
+    return []
+
+
+def _check_tiers(audience: dict[str, Any]) -> None:
+    """A tier name none of the brand's programs has matches no card: a typo, not an empty
+    audience, so it is refused by name (tier names are matched exactly, as cards carry them)."""
+    rules = _tier_rules(audience)
+    if not rules:
+        return
+    known = sorted(set(db.session().scalars(
+        select(Tier.name).join(Program, Program.id == Tier.program_id).where(Program.brand_id == g.brand.id))))
+    listed = ", ".join(known) if known else "none"
+    errors = [{"field": path, "message": f'unknown tier "{name}"; your programs\' tiers are: {listed}'}
+              for path, names in rules for name in dict.fromkeys(names) if name not in known]
+    if errors:
+        raise validation_problem(errors)
+
+
+def _future_send_at(send_at: dt.datetime | None) -> dt.datetime | None:
+    """send_at as given; a time already past is refused (it would be sent at once, unasked)."""
+    if send_at is not None and send_at < utcnow() - CLOCK_SKEW:
+        raise validation_problem([{"field": "send_at", "message": PAST_SEND_AT}])
+    return send_at
 
 
 def _program_ids(audience: Any) -> list[int]:
@@ -185,7 +224,7 @@ def create(body: dict[str, Any]) -> Any:
     """A message campaign: a draft, scheduled (send_at), or sent now (send_now)."""
     session = db.session()
     audience = _audience(body["audience"])
-    send_at = utcnow() if body["send_now"] else body["send_at"]
+    send_at = utcnow() if body["send_now"] else _future_send_at(body["send_at"])
     campaign = Campaign(brand_id=g.brand.id, kind="message", name=body["name"], message=body["message"],
                         messages=body["messages"], audience=audience, send_at=send_at,
                         status="scheduled" if send_at else "draft")
@@ -233,7 +272,7 @@ def schedule(body: dict[str, Any], campaign_id: int) -> Any:
     if campaign.kind != "message" or campaign.status not in ("draft", "scheduled"):
         raise Problem(409, "Campaign cannot be scheduled",
                       f"Campaign {campaign.id} is a {campaign.kind} campaign in status {campaign.status}.")
-    campaign.send_at = body["send_at"] or utcnow()
+    campaign.send_at = _future_send_at(body["send_at"]) or utcnow()
     campaign.status = "scheduled"
     db.session().commit()
     _kick(campaign)
@@ -284,12 +323,14 @@ def create_geo(body: dict[str, Any]) -> Any:
     session = db.session()
     starts_at = body["starts_at"] or utcnow()
     if body["ends_at"] <= starts_at:
-        raise validation_problem([{"field": "ends_at", "message": "must be after starts_at"}])
+        raise validation_problem([{"field": "ends_at", "message": "must be after starts_at" if body["starts_at"]
+                                   else "must be in the future (after starts_at, which defaults to now)"}])
     store_ids = sorted(set(body["store_ids"]))
     found = set(session.scalars(select(Store.id).where(Store.brand_id == g.brand.id, Store.id.in_(store_ids))))
     missing = [store_id for store_id in store_ids if store_id not in found]
     if missing:
-        raise validation_problem([{"field": "store_ids", "message": f"no such stores in your brand: {missing}"}])
+        listed = ", ".join(map(str, missing))
+        raise validation_problem([{"field": "store_ids", "message": f"no such stores in your brand: {listed}"}])
     clash = geo.overlapping(session, g.brand.id, store_ids, starts_at, body["ends_at"])
     if clash:
         raise Problem(409, "Overlapping geo campaign",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+import datetime as dt
+
+from marshmallow import ValidationError, fields, validate
 
 
 class DecimalText(fields.Decimal):
@@ -29,3 +31,11 @@ ID_RANGE = validate.Range(min=1, max=2**31 - 1, error="No such id.")
 def Id(**kwargs: object) -> fields.Integer:  # noqa: N802 - reads like a field class at use sites
     """An id of one of our rows, in a body or a query string."""
     return fields.Integer(validate=ID_RANGE, **kwargs)  # type: ignore[arg-type]
+
+
+def birthday_range(day: dt.date) -> None:
+    """A birthday is a day already past, and not before 1900 (a mistyped year, not a customer)."""
+    if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):  # +1: the customer's today may be ahead of UTC
+        raise ValidationError("must not be in the future")
+    if day < dt.date(1900, 1, 1):
+        raise ValidationError("must not be before 1900-01-01")

@@ -16,7 +16,7 @@ from service.auth import require_brand
 from service.enrolment.import_tasks import run_import
 from service.enrolment.imports import COLUMNS, ImportFileError, check_header
 from service.models import ImportJob
-from service.problems import validation_problem
+from service.problems import Problem, validation_problem
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1",
                 description="Members moving in from another platform (CSV imports)")
@@ -79,6 +79,9 @@ def create_import(query: dict[str, Any], program_id: int) -> Any:
     and each opening balance is one `import` ledger entry per external row."""
     program = brand_program(program_id)
     # The size is bounded app-wide (IMPORT_LIMIT_BYTES, service/request_guard.py).
+    if request.mimetype == "multipart/form-data" or request.is_json:
+        raise Problem(415, "Unsupported Media Type", "Send the CSV itself as the request body, with "
+                      f"Content-Type: text/csv, not {request.mimetype}.", type_="/problems/raw-body")
     data = request.get_data(cache=False)
     if not data.strip():
         raise validation_problem([{"field": "body", "message": "Send the CSV as the request body."}])

@@ -103,6 +103,8 @@ class TransactionOut(Schema):
     balance = fields.Integer(metadata={"description": "The new balance, in points", "example": 245})
     balance_money = fields.String(allow_none=True, metadata={
         "description": "Cashback programs: the balance as money (1 point = 0.01)", "example": "2.45"})
+    currency = fields.String(metadata={"description": "ISO 4217 code of amount, balance_money and lifetime_spend "
+                                                      "(the program's)", "example": "EUR"})
     lifetime_points = fields.Integer()
     lifetime_spend = fields.String(metadata={"example": "310.75"})
     tier = fields.String(allow_none=True)

@@ -2,7 +2,8 @@
 
 While a survey runs, the back of each pass of the program links to the card's own answer
 page (/nps/<token>); starting or stopping a survey now updates every pass of the program.
-Results: GET /api/v1/analytics/nps.
+Results: GET /api/v1/analytics/nps; each answer with its comment:
+GET /api/v1/nps-surveys/<id>/responses.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy import select
 from service import db, nps
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
+from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.api.tenancy import brand_row
 from service.auth import require_brand
-from service.models import NpsSurvey, utcnow
+from service.models import NpsAnswer, NpsSurvey, utcnow
 
 blp = Blueprint("nps", __name__, url_prefix="/api/v1", description="NPS surveys on the back of the pass")
 
@@ -51,6 +53,16 @@ class SurveyOut(Schema):
     ends_at = fields.DateTime(allow_none=True)
     active = fields.Boolean()
     created_at = fields.DateTime()
+
+
+class ResponseOut(Schema):
+    id = fields.Integer()
+    survey_id = fields.Integer()
+    card_id = fields.Integer()
+    score = fields.Integer(metadata={"description": "0..10"})
+    comment = fields.String(allow_none=True, metadata={"description": "What the customer wrote, as written"})
+    store_id = fields.Integer(allow_none=True, metadata={"description": "Where the answer is attributed"})
+    answered_at = fields.DateTime(metadata={"description": "When the latest answer was given"})
 
 
 def _view(survey: NpsSurvey) -> dict[str, Any]:
@@ -124,3 +136,16 @@ def stop_survey(survey_id: int) -> Any:
         survey.shown_on_passes = survey.removed_from_passes = True
     db.session().commit()
     return _view(survey)
+
+
+@blp.route("/nps-surveys/<int:survey_id>/responses", methods=["GET"])
+@require_brand
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, ResponseOut(many=True), headers=LINK_HEADER)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such survey in your brand")
+def list_responses(query: dict[str, Any], survey_id: int) -> Any:
+    """The survey's answers with their comments, newest first (one per card: a changed answer
+    keeps its place)."""
+    survey = brand_survey(survey_id)
+    return page(select(NpsAnswer).where(NpsAnswer.survey_id == survey.id, NpsAnswer.brand_id == g.brand.id),
+                NpsAnswer.id, query)

@@ -18,10 +18,12 @@ from marshmallow import Schema, ValidationError, fields, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from service.problems import Problem
 from service.request_guard import parse_json
 from service.text_rules import bad_character
 
 FREE_TEXT_MIN_LENGTH = 280
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def is_free_text(field: fields.Field) -> bool:
@@ -67,6 +69,12 @@ def schema_errors(schema: Schema, data: Any) -> dict[str, Any]:
 class PasscastParser(FlaskParser):
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
+            if req.content_length or req.mimetype in _FORM_TYPES:
+                # A form or other body would read as "no fields" ("Missing data for required
+                # field", or a PATCH that silently changes nothing): say what to send instead.
+                raise Problem(415, "Unsupported Media Type",
+                              "Send the body as JSON, with Content-Type: application/json (this request's "
+                              f"Content-Type is {req.mimetype or 'missing'}).", type_="/problems/json-expected")
             return core.missing
         data = req.get_data(cache=True)
         if not data.strip():

@@ -90,6 +90,7 @@ def create_program(body: dict[str, Any]) -> Any:
     settings = current_app.config["PASSCAST"]
     body.setdefault("pass_type_identifier", settings.dev_pass_type_identifier)
     body.setdefault("team_identifier", settings.dev_team_identifier)
+    body.setdefault("currency", settings.default_currency)
     program = Program(brand_id=g.brand.id, **body)
     _check_rules(program)
     if (program.pass_type_identifier, program.team_identifier) == (settings.dev_pass_type_identifier,
@@ -241,6 +242,9 @@ def put_image(program_id: int, kind: str) -> Any:
 def _image_body(kind: str) -> bytes:
     """The request body, if it is a PNG or JPEG a pass can be built from: checked (and decoded)
     here, so a bad upload is refused now rather than breaking every pass of the program later."""
+    if request.mimetype == "multipart/form-data":
+        raise Problem(415, "Unsupported Media Type", "Send the image itself as the request body, with "
+                      "Content-Type: image/png or image/jpeg, not as a multipart form.", type_="/problems/raw-body")
     data = request.get_data()
     if not data:
         raise Problem(422, "Empty image", "Send the image bytes as the request body.")

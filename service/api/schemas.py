@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.fields import DecimalText, Id
+from service.api.fields import DecimalText, Id, birthday_range
 
 
 class CustomerIn(Schema):
@@ -14,7 +14,7 @@ class CustomerIn(Schema):
     phone = fields.String(load_default=None, allow_none=True,
                           validate=validate.Regexp(r"^\+?[0-9 ()\-]{5,32}$",
                                                    error="Use digits, spaces, dashes and an optional leading +."))
-    birthday = fields.Date(load_default=None, allow_none=True)
+    birthday = fields.Date(load_default=None, allow_none=True, validate=birthday_range)
     language = fields.String(load_default="en", validate=validate.OneOf(["en", "ru"]))
     home_store_id = Id(load_default=None, allow_none=True, strict=True)
 

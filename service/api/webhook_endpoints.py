@@ -91,12 +91,17 @@ def get_endpoint(endpoint_id: int) -> Any:
 @blp.response(200, WebhookOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def patch_endpoint(body: dict[str, Any], endpoint_id: int) -> Any:
-    """Change the URL, events, description, or pause it (`active: false`: new events are not sent to it)."""
+    """Change the URL, events, description, or pause it (`active: false`: new events are not sent to it,
+    and its queued deliveries and retries, a test's too, stop: they show as failed, "endpoint paused")."""
     endpoint = brand_endpoint(endpoint_id)
     if "url" in body:
         _check_url(body["url"])
+    pausing = endpoint.active and body.get("active") is False
     for key, value in body.items():
         setattr(endpoint, key, sorted(set(value)) if key == "events" else value)
+    if pausing:
+        db.session().flush()
+        webhooks.stop_queued(db.session(), endpoint.id)
     db.session().commit()
     webhooks.forget_subscribers()
     return endpoint
@@ -119,8 +124,8 @@ def rotate_secret(endpoint_id: int) -> Any:
 @blp.response(202, WebhookDeliveryOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def send_test(endpoint_id: int) -> Any:
-    """Send a `webhook.test` event to this endpoint only (even if paused), to check the receiver and its
-    signature check; follow it in the answer's delivery (GET .../deliveries)."""
+    """Send a `webhook.test` event to this endpoint only (even if paused: then once, without retries), to
+    check the receiver and its signature check; follow it in the answer's delivery (GET .../deliveries)."""
     endpoint = brand_endpoint(endpoint_id)
     session = db.session()
     event = WebhookEvent(brand_id=g.brand.id, uid=str(uuid.uuid4()), type=webhooks.TEST_EVENT, dispatched=True,

@@ -6,7 +6,12 @@ strings. The language comes from `?lang=`, else the browser's Accept-Language, e
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from flask import Request
+
+from service.enrolment import formats
 
 LANGUAGES = ("en", "ru")
 
@@ -48,6 +53,8 @@ WORDS: dict[str, dict[str, str]] = {
         "card_number": "Card number",
         "balance": "Balance",
         "points": "points",
+        "discount": "Discount",
+        "points_expire": "Points expire on {date}",
         "invite_title": "Invite friends",
         "invite_text": "Share your link: when a friend makes a first purchase, you both get {points} points.",
         "poster_heading": "Scan to join",
@@ -115,6 +122,8 @@ WORDS: dict[str, dict[str, str]] = {
         "card_number": "Номер карты",
         "balance": "Баланс",
         "points": "баллов",
+        "discount": "Скидка",
+        "points_expire": "Баллы сгорают {date}",
         "invite_title": "Пригласите друзей",
         "invite_text": "Поделитесь ссылкой: после первой покупки друга вы оба получите {points} баллов.",
         "poster_heading": "Отсканируйте, чтобы вступить",
@@ -166,6 +175,15 @@ class Words:
     def __call__(self, key: str, **values: object) -> str:
         text = self.table.get(key) or WORDS["en"][key]
         return text.format(**values) if values else text
+
+    def date(self, day: dt.date | dt.datetime) -> str:
+        return formats.long_date(day, self.language)
+
+    def money(self, amount: Decimal, currency: str) -> str:
+        return formats.money(amount, currency, self.language)
+
+    def points(self, count: int) -> str:
+        return formats.points(count, self.language)
 
     @property
     def other(self) -> str:

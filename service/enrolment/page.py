@@ -20,6 +20,7 @@ import dataclasses
 import hmac
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from service.enrolment import forms, poster, poster_cache, recovery
 from service.enrolment.contact import normalise_phone
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.recovery_tasks import send_card_recovery
+from service.loyalty import balance_money, effective_discount
 from service.models import Brand, Card, Program, utcnow
 from service.page_headers import secure_page
 from service.pass_design import program_files
@@ -290,7 +292,11 @@ def card_page(ref: str, serial: str) -> Response:
     return _page("join_card.html", 200, program, words, card=card, created=request.args.get("new") == "1",
                  number=display_number(card), apple_url=apple_pass_url(card, program.brand, settings.public_base_url),
                  google_url=google.get("save_url"), device=device(request.user_agent.string or ""),
-                 invite=invite)
+                 invite=invite, balance_money=balance_money(card), discount=_percent(effective_discount(card)))
+
+
+def _percent(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
 
 
 @bp.get("/join/<ref>/theme.css")

@@ -215,7 +215,7 @@
     $("discount-row").hidden = !card.discount_percent;
     $("discount").textContent = card.discount_percent ? `${card.discount_percent} %` : "";
     $("expiry").textContent = card.points_expire_at
-      ? `Points expire on ${new Date(card.points_expire_at).toLocaleDateString()}.` : "";
+      ? `Points expire on ${new Date(card.points_expire_at).toLocaleDateString([], { dateStyle: "long" })}.` : "";
     $("currency").textContent = card.program.currency;
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;

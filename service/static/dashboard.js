@@ -92,8 +92,9 @@
   async function load() {
     say("Counting…");
     state.query = queryString();
-    const [summary, cohorts, campaigns, nps] = await Promise.all(
-      REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)));
+    const [summary, cohorts, campaigns, nps, comments] = await Promise.all([
+      ...REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)),
+      api(`/api/v1/analytics/nps/comments${state.query}&limit=10`)]);
     show(true);
     // Empty date fields mean "the last 12 months": the figures a big brand's cache keeps current.
     const asOf = new Date(summary.computed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
@@ -103,6 +104,7 @@
     drawCohorts(cohorts);
     drawCampaigns(campaigns);
     drawNps(nps);
+    drawComments(comments);
     say("");
   }
 
@@ -110,6 +112,9 @@
 
   const pct = (value) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`);
   const num = (value) => (value === null || value === undefined ? "—" : Number(value).toLocaleString());
+  // Money figures come as "12.50" strings; `currency` is the brand's (null when its programs use several).
+  const money = (value, currency) => (value === null || value === undefined ? "—"
+    : currency ? `${value} ${currency}` : String(value));
 
   function chart(id, config) {
     if (state.charts[id]) state.charts[id].destroy();
@@ -140,9 +145,9 @@
       tile("Lapsed", num(c.lapsed), `Older than ${s.period.days} days, no transaction in them`),
       tile("Churn", pct(s.churn_rate), "Active in the window before, not in the last one"),
       tile("Redemption", pct(s.redemption.rate), `${num(s.redemption.points_redeemed)} of ${num(s.redemption.points_issued)} points`),
-      tile("Avg purchase", s.purchases.average ?? "—", `${num(s.purchases.count)} purchases, ${s.purchases.revenue} in all`),
+      tile("Avg purchase", money(s.purchases.average, s.currency), `${num(s.purchases.count)} purchases, ${money(s.purchases.revenue, s.currency)} in all`),
       tile("Repeat buyers", pct(s.repeat_purchase.rate), `${num(s.repeat_purchase.repeat_buyers)} of ${num(s.repeat_purchase.buyers)} buyers bought 2+ times`),
-      tile("Lifetime value", s.lifetime_value ?? "—", "Average lifetime spend of the cards issued in the period"),
+      tile("Lifetime value", money(s.lifetime_value, s.currency), "Average lifetime spend of the cards issued in the period"),
     );
     chart("wallets-chart", {
       type: "bar",
@@ -198,7 +203,7 @@
       const row = document.createElement("tr");
       cell(row, c.cohort, "th");
       cell(row, num(c.cards));
-      cell(row, c.lifetime_value);
+      cell(row, money(c.lifetime_value, report.currency));
       c.retention.forEach((r) => cell(row, pct(r), "td", r));
       return row;
     });
@@ -231,9 +236,9 @@
     const rows = report.campaigns.map((c) => {
       const row = document.createElement("tr");
       cell(row, c.name, "th");
-      cell(row, new Date(c.started_at).toLocaleDateString());
+      cell(row, new Date(c.started_at).toLocaleDateString([], { dateStyle: "medium" }));
       [c.targeted, c.sent, c.accepted, c.confirmed, c.buyers_7d].forEach((n) => cell(row, num(n)));
-      cell(row, c.revenue_7d);
+      cell(row, money(c.revenue_7d, report.currency));
       cell(row, pct(c.conversion_7d));
       return row;
     });
@@ -261,6 +266,26 @@
               datasets: [{ label: "NPS per store", data: stores, backgroundColor: npsColour(stores) }] },
       options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per store" } } },
     });
+  }
+
+  // A customer's comment is their own text: set as textContent, never as HTML.
+  function drawComments(comments) {
+    const items = comments.map((c) => {
+      const item = document.createElement("li");
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = `${c.score}/10 · card ${c.card_id} · ${new Date(c.answered_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`;
+      const text = document.createElement("q");
+      text.textContent = c.comment;
+      item.append(meta, " ", text);
+      return item;
+    });
+    if (!items.length) {
+      const none = document.createElement("li");
+      none.textContent = "No comments in this period.";
+      items.push(none);
+    }
+    $("nps-comments").replaceChildren(...items);
   }
 
   // ---- CSV downloads ----------------------------------------------------------------------

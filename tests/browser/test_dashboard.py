@@ -122,8 +122,10 @@ def brand(live: dict[str, Any], awkward_moment: dt.datetime) -> dict[str, Any]:
                 session.add(Registration(device_library_identifier=secrets.token_hex(8), card_id=card.id,
                                          pass_type_identifier="pass.dev.passcast.loyalty",
                                          push_token=secrets.token_hex(32), client_kind="apple"))
+            comment = f"<img src=x onerror=alert(1)> coffee #{n}" if n % 6 == 0 else None
             session.add(NpsAnswer(survey_id=survey.id, brand_id=live["brand_id"], card_id=card.id, score=(n * 7) % 11,
-                                  store_id=live["store_ids"][n % 3], answered_at=now - dt.timedelta(days=8 * n)))
+                                  comment=comment, store_id=live["store_ids"][n % 3],
+                                  answered_at=now - dt.timedelta(days=8 * n)))
         session.commit()
     return live
 
@@ -153,6 +155,11 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
     rows = driver.find_elements(By.CSS_SELECTOR, "#cohorts-table tr")
     assert len(rows) > 5 and re.fullmatch(r"\d{4}-\d{2}", rows[1].find_element(By.TAG_NAME, "th").text)
     assert driver.find_element(By.ID, "nps-total").text.startswith("NPS ")
+    comments = driver.find_elements(By.CSS_SELECTOR, "#nps-comments li")
+    assert [c.find_element(By.TAG_NAME, "q").text for c in comments] == [
+        f"<img src=x onerror=alert(1)> coffee #{n}" for n in (18, 12, 6, 0)], "newest first, as plain text"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#nps-comments img")
+    assert comments[0].find_element(By.CLASS_NAME, "meta").text.startswith("5/10 · card ")
     too_wide = driver.execute_script(
         "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > "
         "document.documentElement.clientWidth && !e.closest('.scroll')).map((e) => e.tagName + '#' + e.id + '.' "
@@ -165,7 +172,12 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
     downloads = tmp_path / "downloads"
     files = wait(driver).until(lambda d: [p for p in downloads.glob("*.csv")] if downloads.exists() else [])
     text = files[0].read_text()
-    assert files[0].name.startswith("passcast-cohorts-") and text.startswith("cohort,cards,lifetime_value,month_0")
+    assert files[0].name.startswith("passcast-cohorts-")
+    assert text.startswith("cohort,cards,lifetime_value,currency,month_0")
+    # The customers' comments as CSV, from the NPS panel's own link.
+    driver.find_element(By.CSS_SELECTOR, "a.csv[data-report='nps/comments']").click()
+    comments_csv = wait(driver).until(lambda d: list(downloads.glob("passcast-nps-comments-*.csv")))
+    assert comments_csv[0].read_text().startswith("answered_at,score,comment,card_id,survey_id,store_id,store")
 
     # The key survives a reload (sessionStorage), and signing out forgets it.
     driver.refresh()
@@ -190,6 +202,7 @@ def test_a_period_with_nothing_in_it_says_so(browser: Callable[..., Any], brand:
     wait(driver).until(lambda d: "2020-01-01 to 2020-03-31" in d.find_element(By.ID, "as-of").text)
     assert driver.find_element(By.ID, "cohorts-table").text == "No cards issued in this period."
     assert driver.find_element(By.ID, "nps-total").text == "No answers in this period yet."
+    assert driver.find_element(By.ID, "nps-comments").text == "No comments in this period."
     assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tiles dd")][0] == "0"
 
 

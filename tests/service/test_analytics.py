@@ -469,6 +469,7 @@ def test_summary_api_and_csv(client: FlaskClient, data: dict[str, Any]) -> None:
     lines = csv_response.get_data(as_text=True).splitlines()
     assert lines[0] == "metric,value"
     assert "cards.issued,4" in lines and "redemption.rate,0.1037" in lines and "churn_rate,0.6667" in lines
+    assert "currency,EUR" in lines and body["currency"] == "EUR", "money figures say their currency"
     assert "passcast-summary-2026-01-01-2026-06-30.csv" in csv_response.headers["Content-Disposition"]
 
     # The other brand's key sees its own figures only.
@@ -479,8 +480,8 @@ def test_summary_api_and_csv(client: FlaskClient, data: dict[str, Any]) -> None:
 def test_cohorts_campaigns_nps_csv_by_accept_header(client: FlaskClient, data: dict[str, Any]) -> None:
     headers = {**bearer(data["api_key"]), "Accept": "text/csv"}
     cohorts = client.get(f"/api/v1/analytics/cohorts?{QUERY}", headers=headers).get_data(as_text=True).splitlines()
-    assert cohorts[0] == "cohort,cards,lifetime_value,month_0,month_1,month_2,month_3,month_4,month_5"
-    assert cohorts[1] == "2026-01,2,37.50,1.0,0.5,0.0,0.5,0.0,0.5"
+    assert cohorts[0] == "cohort,cards,lifetime_value,currency,month_0,month_1,month_2,month_3,month_4,month_5"
+    assert cohorts[1] == "2026-01,2,37.50,EUR,1.0,0.5,0.0,0.5,0.0,0.5"
     campaigns = client.get(f"/api/v1/analytics/campaigns?{QUERY}", headers=headers).get_data(as_text=True)
     assert campaigns.splitlines()[1].startswith(f"{data['campaign']},June,message,finished,")
     nps = client.get(f"/api/v1/analytics/nps?{QUERY}", headers=headers).get_data(as_text=True).splitlines()

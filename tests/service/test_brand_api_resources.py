@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -266,6 +267,30 @@ def test_create_program(client: FlaskClient, seeded: dict[str, Any]) -> None:
     assert earned["balance_money"] == "1.00"
     assert [p["id"] for p in client.get("/api/v1/programs", headers=key).get_json()] == [
         seeded["program_id"], program["id"]]
+
+
+def test_a_program_without_a_currency_gets_the_default_one(app: Flask, client: FlaskClient,
+                                                            seeded: dict[str, Any]) -> None:
+    import dataclasses
+
+    key = bearer(seeded["api_key"])
+    made = client.post("/api/v1/programs", headers=key, json={"name": "Plain"})
+    assert made.status_code == 201 and made.get_json()["currency"] == "EUR"
+    app.config["PASSCAST"] = dataclasses.replace(app.config["PASSCAST"], default_currency="RUB")
+    made = client.post("/api/v1/programs", headers=key, json={"name": "Rouble club"})
+    assert made.get_json()["currency"] == "RUB"
+    # Now the brand's programs count in two currencies: its money figures carry none.
+    summary = client.get("/api/v1/analytics/summary", headers=key).get_json()
+    assert summary["currency"] is None
+
+
+def test_default_currency_setting_is_an_iso_code() -> None:
+    from service.config import Settings
+
+    assert Settings.from_env({"DEFAULT_CURRENCY": "rub"}).default_currency == "RUB"
+    assert Settings.from_env({}).default_currency == "EUR"
+    with pytest.raises(ValueError, match="DEFAULT_CURRENCY must be an ISO 4217 code"):
+        Settings.from_env({"DEFAULT_CURRENCY": "euro"})
 
 
 # -- API keys ------------------------------------------------------------------------------------

@@ -398,3 +398,45 @@ def test_an_audience_over_the_drivers_parameter_limit_is_refused_before_anything
         "name": "Big", "message": "Hello", "audience": at_the_bound})
     assert draft.status_code == 201, draft.get_json()
     assert client.get(f"/api/v1/campaigns/{draft.get_json()['id']}", headers=headers).status_code == 200
+
+
+def test_a_send_at_in_the_past_is_refused_not_sent(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    headers = bearer(seeded["api_key"])
+    issue(client, seeded, "Anna", email="anna@example.com")
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+    refused = client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "Late", "message": "Hi", "audience": {"all_cards": True}, "send_at": past})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"] == [{"field": "send_at", "message": (
+        "is in the past; give a time to come, or send_now: true to send now")}]
+    draft = client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "Draft", "message": "Hi", "audience": {"all_cards": True}}).get_json()
+    moved = client.post(f"/api/v1/campaigns/{draft['id']}/send", json={"send_at": past}, headers=headers)
+    assert moved.status_code == 422 and moved.get_json()["errors"][0]["field"] == "send_at"
+    assert client.get(f"/api/v1/campaigns/{draft['id']}", headers=headers).get_json()["status"] == "draft"
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Campaign)) == 1
+    # A few seconds' clock difference is "now", not an error.
+    just_now = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat()
+    assert client.post(f"/api/v1/campaigns/{draft['id']}/send", json={"send_at": just_now},
+                       headers=headers).status_code == 200
+
+
+def test_an_audience_naming_an_unknown_tier_is_refused_by_name(client: FlaskClient, seeded: dict[str, Any],
+                                                               app: Flask) -> None:
+    headers = bearer(seeded["api_key"])
+    for path, audience, field in (
+            ("/api/v1/campaigns/preview", {"tier": ["Gold", "Diamond"]}, "audience.tier"),
+            ("/api/v1/campaigns/preview", {"all": [{"new": {"days": 3}}, {"not": {"tier": ["gold"]}}]},
+             "audience.all[1].not.tier")):
+        response = client.post(path, json={"audience": audience}, headers=headers)
+        assert response.status_code == 422 and response.mimetype == "application/problem+json", audience
+        [error] = response.get_json()["errors"]
+        assert error["field"] == field
+        assert error["message"].startswith(f'unknown tier "{"Diamond" if "Diamond" in str(audience) else "gold"}"; ')
+        assert error["message"].endswith("tiers are: Gold, Platinum, Silver")
+    refused = client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "VIP", "message": "Hi", "audience": {"tier": ["Diamond"]}})
+    assert refused.status_code == 422 and 'unknown tier "Diamond"' in refused.get_json()["detail"]
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Campaign)) == 0

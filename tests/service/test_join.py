@@ -250,3 +250,46 @@ def test_a_poster_is_drawn_once_per_design(client: FlaskClient, app: Any, seeded
     assert changed.status_code == 200 and changed.data != first.data and poster.renders == before + 2
     client.get("/join/demo-coffee/poster.png?lang=ru")  # and so does another language
     assert poster.renders == before + 3
+
+
+def test_the_card_page_says_balance_and_expiry_in_the_customers_language(
+        client: FlaskClient, app: Any, seeded: dict[str, Any]) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    location = re.sub(r"&lang=\w+", "", join(client).headers["Location"])
+    serial = location.split("/card/")[1].split("?")[0]
+    with app.app_context():
+        card = db.session().scalar(select(Card).where(Card.serial_number == serial))
+        assert card is not None
+        card.balance, card.points_expire_at = 21, dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+        db.session().commit()
+    english = client.get(location + "&lang=en").get_data(as_text=True)
+    assert re.search(r'id="card-balance">21\xa0points<', english)
+    assert "Points expire on 2 December 2026" in english
+    russian = client.get(location + "&lang=ru").get_data(as_text=True)
+    assert re.search(r'id="card-balance">21\xa0балл<', russian)
+    assert "Баллы сгорают 2 декабря 2026" in russian
+
+    with app.app_context():  # a cashback program: the balance is money, in the program's currency
+        card = db.session().scalar(select(Card).where(Card.serial_number == serial))
+        assert card is not None
+        card.program.kind, card.balance = "cashback", 123456
+        db.session().commit()
+    assert re.search(r'id="card-balance">1,234.56\xa0EUR<', client.get(location + "&lang=en").get_data(as_text=True))
+    assert re.search(r'id="card-balance">1\xa0234,56\xa0EUR<', client.get(location + "&lang=ru").get_data(as_text=True))
+    with app.app_context():
+        card = db.session().scalar(select(Card).where(Card.serial_number == serial))
+        assert card is not None
+        card.program.kind, card.program.discount_percent = "discount", Decimal("5.00")
+        db.session().commit()
+    assert re.search(r'id="card-balance">5&nbsp;%<', client.get(location + "&lang=en").get_data(as_text=True))
+
+
+@pytest.mark.parametrize(("count", "english", "russian"), [
+    (0, "0\xa0points", "0\xa0баллов"), (1, "1\xa0point", "1\xa0балл"), (3, "3\xa0points", "3\xa0балла"),
+    (11, "11\xa0points", "11\xa0баллов"), (22, "22\xa0points", "22\xa0балла"), (105, "105\xa0points", "105\xa0баллов")])
+def test_point_counts_in_words(count: int, english: str, russian: str) -> None:
+    from service.enrolment import formats
+
+    assert (formats.points(count, "en"), formats.points(count, "ru")) == (english, russian)

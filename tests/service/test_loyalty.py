@@ -187,6 +187,7 @@ def test_cashback_earns_money_and_redeems_as_money(client: FlaskClient, seeded: 
     card = issue(client, seeded, program_id)
     first = ok(transact(client, seeded["api_key"], card["id"], {"type": "purchase", "amount": "12.50"}))
     assert (first["points"], first["balance"], first["balance_money"]) == (62, 62, "0.62")  # 0.625 down
+    assert first["currency"] == "EUR", "the answer says which money its amounts are in"
     second = ok(transact(client, seeded["api_key"], card["id"], {"type": "purchase", "amount": "100.00"}))
     assert (second["balance"], second["balance_money"]) == (562, "5.62")
     pass_json, _ = download_pass(client, card)

@@ -196,3 +196,40 @@ def test_the_job_shows_and_removes_the_link_at_the_set_times(app: Flask, client:
         row = db.session().get(NpsSurvey, survey["id"])
         assert row is not None and row.shown_on_passes and row.removed_from_passes
     assert card_version(app, card["id"]) == version + 2
+
+
+def test_comments_are_listed_per_survey_and_as_analytics_with_csv(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    headers = bearer(seeded["api_key"])
+    survey = start(client, seeded)
+    cards = [issue(client, seeded, f"Commenter {n}") for n in range(3)]
+    paths = [survey_path(app, card["id"]) for card in cards]
+    client.post(paths[0], data={"score": "9", "comment": "=HYPERLINK(\"http://x\") great"})
+    client.post(paths[1], data={"score": "3"})
+    client.post(paths[2], data={"score": "6", "comment": "Queue too long, <b>really</b>"})
+
+    first = client.get(f"/api/v1/nps-surveys/{survey['id']}/responses?limit=2", headers=headers)
+    assert first.status_code == 200
+    assert [(r["card_id"], r["score"], r["comment"]) for r in first.get_json()] == [
+        (cards[2]["id"], 6, "Queue too long, <b>really</b>"), (cards[1]["id"], 3, None)]
+    assert set(first.get_json()[0]) == {"id", "survey_id", "card_id", "score", "comment", "store_id",
+                                        "answered_at"}
+    link = re.search(r"<http://[^/]+([^>]+)>; rel=\"next\"", first.headers["Link"])
+    assert link
+    rest = client.get(link.group(1), headers=headers).get_json()
+    assert [r["card_id"] for r in rest] == [cards[0]["id"]] and "Link" not in client.get(
+        link.group(1), headers=headers).headers
+    assert client.get(f"/api/v1/nps-surveys/{survey['id']}/responses").status_code == 401
+    assert client.get("/api/v1/nps-surveys/999999/responses", headers=headers).status_code == 404
+
+    # Analytics: only answers with a comment, in the period (default: the last 12 months).
+    comments = client.get("/api/v1/analytics/nps/comments", headers=headers).get_json()
+    assert [(c["card_id"], c["score"]) for c in comments] == [(cards[2]["id"], 6), (cards[0]["id"], 9)]
+    as_csv = client.get("/api/v1/analytics/nps/comments?format=csv", headers=headers)
+    assert as_csv.mimetype == "text/csv" and "passcast-nps-comments-" in as_csv.headers["Content-Disposition"]
+    lines = as_csv.get_data(as_text=True).splitlines()
+    assert lines[0] == "answered_at,score,comment,card_id,survey_id,store_id,store"
+    assert [line.split(",")[1:3] for line in lines[1:]] == [["6", '"Queue too long'],
+                                                            ["9", "\"'=HYPERLINK(\"\"http://x\"\") great\""]]
+    assert client.get("/api/v1/analytics/nps/comments?from=2000-01-01&to=2000-12-31",
+                      headers=headers).get_json() == []

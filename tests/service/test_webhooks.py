@@ -369,3 +369,46 @@ def test_test_event_goes_to_that_endpoint_only(client: FlaskClient, seeded: dict
                             headers=key).get_json()
     assert delivery["status"] == "delivered"
     assert client.get(f"/api/v1/webhooks/{other['id']}/deliveries", headers=key).get_json() == []
+
+
+def test_pausing_stops_every_queued_delivery_the_test_one_too(app: Flask, client: FlaskClient,
+                                                               seeded: dict[str, Any],
+                                                               receiver: WebhookReceiver) -> None:
+    key = bearer(seeded["api_key"])
+    endpoint = subscribe(client, seeded["api_key"], receiver, ["card.issued"])
+    # Retries a minute apart, so they are still waiting when the endpoint is paused.
+    app.config["PASSCAST"] = dataclasses.replace(app.config["PASSCAST"], webhook_backoff_seconds=60)
+    receiver.statuses = [500, 500]
+    assert client.post(f"/api/v1/webhooks/{endpoint['id']}/test", headers=key).status_code == 202
+    issue(client, seeded)
+    receiver.wait_for(2)
+    deliveries = client.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries", headers=key).get_json()
+    assert [d["status"] for d in deliveries] == ["retry", "retry"]
+
+    assert client.patch(f"/api/v1/webhooks/{endpoint['id']}", headers=key, json={"active": False}).status_code == 200
+    deliveries = client.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries", headers=key).get_json()
+    assert [(d["status"], d["error"]) for d in deliveries] == [("failed", "endpoint paused")] * 2
+    with app.app_context():  # had they been left waiting, both would be due now
+        db.session().execute(update(WebhookDelivery).values(next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
+        db.session().commit()
+    sweep(app)
+    time.sleep(0.3)
+    assert len(receiver.received) == 2, "nothing more is sent to a paused endpoint"
+
+
+def test_a_test_of_a_paused_endpoint_is_sent_once_not_retried(app: Flask, client: FlaskClient,
+                                                              seeded: dict[str, Any],
+                                                              receiver: WebhookReceiver) -> None:
+    key = bearer(seeded["api_key"])
+    endpoint = subscribe(client, seeded["api_key"], receiver, ["card.issued"])
+    client.patch(f"/api/v1/webhooks/{endpoint['id']}", headers=key, json={"active": False})
+    receiver.statuses = [500, 500, 500]
+    assert client.post(f"/api/v1/webhooks/{endpoint['id']}/test", headers=key).status_code == 202
+    receiver.wait_for(1)
+    time.sleep(0.2)
+    [delivery] = client.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries", headers=key).get_json()
+    assert (delivery["status"], delivery["error"]) == ("failed", "endpoint paused, not retried: HTTP 500")
+    time.sleep(0.5)
+    sweep(app)
+    time.sleep(0.3)
+    assert len(receiver.received) == 1
