@@ -35,9 +35,9 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from passes.certificates import ensure_dev_pki  # noqa: E402
-from service import migrate  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.models import Card, Customer, Registration  # noqa: E402
+from service.platform import migrate  # noqa: E402
+from service.platform.config import Settings  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/passcast_bench"
@@ -176,7 +176,8 @@ def drop_database(url: str) -> None:
 
 def seed_demo(app: Any) -> dict[str, Any]:
     """The demo brand (certificate, brand, stores, program, API key) in the app's database."""
-    from service import db, demo
+    from service import demo
+    from service.platform import db
 
     with app.app_context():
         return demo.seed(db.session(), app.config["PASSCAST"])

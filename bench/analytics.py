@@ -3,7 +3,7 @@
 Generates the data directly in SQL (INSERT ... SELECT over generate_series) in a database of
 its own, `passcast_bench_analytics` (dropped at the end unless --keep), then:
 
-- `rollup_s`: the roll-up job's first run (service/analytics_rollups.py: the backfill of the
+- `rollup_s`: the roll-up job's first run (service/analytics/rollups.py: the backfill of the
   whole ledger, then catching up); with --reuse the roll-ups of the kept database are kept
   (only caught up) unless --rebuild;
 - `tail_entries` new transactions are written after it (the entries a dashboard counts live
@@ -352,7 +352,9 @@ def main() -> None:
             transactions = transactions.scalar_one()
         ensure_schema(engine)
         client = app.test_client()
-        from service import analytics_reports, analytics_rollups, db
+        from service.analytics import reports as analytics_reports
+        from service.analytics import rollups as analytics_rollups
+        from service.platform import db
 
         # The roll-up job (every minute in the worker); its first run backfills the whole ledger.
         with app.app_context():

@@ -40,9 +40,10 @@ from _common import (  # noqa: E402
 )
 from sqlalchemy import func, make_url, select  # noqa: E402
 
-from service import create_app, db  # noqa: E402
+from service import create_app  # noqa: E402
 from service.enrolment.imports import COLUMNS, import_members  # noqa: E402
 from service.models import Card, LedgerEntry, Program  # noqa: E402
+from service.platform import db  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/passcast_bench_import"
 FIRST = ["Anna", "Boris", "Chloé", "Dmitri", "Eva", "Fatima", "Grégoire", "Hana", "Иван", "Юлия", "Zoë"]

@@ -1,8 +1,8 @@
 """Build and sign N distinct Apple Wallet passes in one process; compare with signing alone.
 
 Runs the service's own render path on transient (never persisted) SQLAlchemy models:
-``service.pass_files.render``, i.e. ``build_pkpass(build_pass(card, url),
-program_files(program, tier), signer)``, with the signer ``service.signing.signer_for``
+``service.apple.pass_files.render``, i.e. ``build_pkpass(build_pass(card, url),
+program_files(program, tier), signer)``, with the signer ``service.apple.signing.signer_for``
 loads from a dev PKI made in a temporary directory. In the same run it times
 ``PassSigner.sign`` alone over the very manifests those passes carry: the RSA signature
 is the floor no pass build can beat. Builds and signature-only runs alternate in rounds
@@ -38,10 +38,10 @@ from passes.cardcode import decode_card_code  # noqa: E402
 from passes.certificates import ensure_dev_pki  # noqa: E402
 from passes.package import check_manifest, read_pkpass  # noqa: E402
 from passes.signing import PassSigner  # noqa: E402
-from service import pass_files, signing  # noqa: E402
-from service.cards import touch  # noqa: E402
+from service.apple import pass_files, signing  # noqa: E402
+from service.design.card_design import program_files  # noqa: E402
+from service.loyalty.cards import touch  # noqa: E402
 from service.models import Brand, Card, Customer, PassFile, Program, SigningCertificate, Store, Tier  # noqa: E402
-from service.pass_design import program_files  # noqa: E402
 
 PASS_TYPE_IDENTIFIER = "pass.dev.passcast.loyalty"
 TEAM_IDENTIFIER = "PASSCASTDV"
@@ -173,7 +173,7 @@ class CountingSigner:
 
 
 def check_stored_passes_are_not_signed_again(program: Program, cards: list[Card]) -> tuple[int, int, int, float]:
-    """service.pass_files.current against an in-memory pass_files table: sign once per version.
+    """service.apple.pass_files.current against an in-memory pass_files table: sign once per version.
 
     Returns (signatures on first fetch, on a second fetch, after a change, stored fetches/s).
     """

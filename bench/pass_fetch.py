@@ -15,7 +15,7 @@ must cost less than the server):
 - not_modified: GET /passkit/v1/passes/<type>/<serial> with `Authorization: ApplePass`
   and If-Modified-Since = the Last-Modified of the first fetch -> 304.
 - stored: the same request without If-Modified-Since -> 200 with the stored bytes.
-- fresh sign: `service.pass_files.render(card, url)` (build + sign, what a fetch after a
+- fresh sign: `service.apple.pass_files.render(card, url)` (build + sign, what a fetch after a
   change costs) in this process, one thread, for --sign-n cards.
 
 p99_ms is the 99th-percentile latency of the stored path (client-side, request sent to
@@ -174,8 +174,9 @@ def fresh_sign_rate(app: Any, card_ids: Sequence[int], web_service_url: str) -> 
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from service import db, pass_files
+    from service.apple import pass_files
     from service.models import Card, Program
+    from service.platform import db
 
     with app.app_context():
         session = db.session()

@@ -227,7 +227,8 @@ def print_profile(path: str, title: str, limit: int) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import create_engine
 
-    from service import create_app, jobs
+    from service import create_app
+    from service.platform import jobs
     from service.push.fanout import bump_cards
 
     workdir = common.make_workdir()

@@ -32,7 +32,8 @@ from bench._common import (  # noqa: E402
     remove_workdir,
     seed_demo,
 )
-from service import create_app, rate_limits  # noqa: E402
+from service import create_app  # noqa: E402
+from service.web import rate_limits  # noqa: E402
 
 
 class _CountsNothing:

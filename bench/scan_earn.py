@@ -471,10 +471,11 @@ def push_latencies(engine: Any, after_id: int, commits: dict[int, float], receiv
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from service import create_app, jobs
-    from service.cards import barcode_message
-    from service.heap import freeze_startup_objects
+    from service import create_app
+    from service.loyalty.cards import barcode_message
     from service.models import Brand, Card
+    from service.platform import jobs
+    from service.platform.heap import freeze_startup_objects
 
     workdir = common.make_workdir()
     events_dir = workdir / "events"
@@ -504,7 +505,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cards = common.bulk_cards(engine, seeded["program_id"], seeded["brand_id"], args.cards,
                                   registrations_per_card=1)
         with app.app_context():
-            from service import db
+            from service.platform import db
 
             session = db.session()
             brand = session.get(Brand, seeded["brand_id"])

@@ -117,7 +117,7 @@ def _entry(name: str, data: bytes, listed: bool = True) -> _Entry:
 
 
 # Images and pass.strings are the very same bytes objects for every card of a program
-# (service.pass_design.program_files caches them), so their SHA-1, CRC, deflated form and
+# (service.design.card_design.program_files caches them), so their SHA-1, CRC, deflated form and
 # headers are made once per process; a bytes object caches its hash, so a hit is cheap.
 _resource_entry = lru_cache(maxsize=4096)(_entry)
 _json_string = lru_cache(maxsize=4096)(json.dumps)

@@ -4,30 +4,34 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.config import Settings
+from service.platform.config import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """App factory: everything configurable comes in through `settings` (default: the environment)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__, template_folder="../templates", instance_path=str(settings.instance_dir))
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
+                instance_path=str(settings.instance_dir))
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from service import cli, client_address, db, health, jobs, problems, rate_limits, request_guard, signing
+    from service import cli
+    from service.analytics.dashboard import bp as dashboard_page_bp
     from service.api import init_app as init_api
-    from service.cashier_page import bp as cashier_page_bp
-    from service.dashboard_page import bp as dashboard_page_bp
-    from service.downloads import bp as downloads_bp
+    from service.apple import signing
+    from service.apple.downloads import bp as downloads_bp
+    from service.apple.web_service import bp as passkit_bp
+    from service.cashier.page import bp as cashier_page_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
-    from service.nps_page import bp as nps_page_bp
-    from service.passkit import bp as passkit_bp
+    from service.nps.page import bp as nps_page_bp
+    from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
     from service.start_page import bp as start_page_bp
-    from service.webhook_tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
+    from service.web import client_address, health, problems, rate_limits, request_guard
+    from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
     signing.configure(settings.signing_key_passphrase)

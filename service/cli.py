@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from passes.certificates import load_directory
 from passes.errors import CertificateError
-from service import db, demo, migrate, signing
+from service import demo
+from service.apple import signing
 from service.models import Card, Program
+from service.platform import db, migrate
 from service.push.fanout import bump_cards
 
 
@@ -65,7 +67,7 @@ def register(app: Flask) -> None:
     def analytics_rollup_command(rebuild: bool) -> None:
         """Bring the analytics roll-ups up to date (backfills them the first time); the worker
         does the same every minute."""
-        from service import analytics_rollups
+        from service.analytics import rollups as analytics_rollups
 
         session = db.session()
         if rebuild:

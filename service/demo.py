@@ -18,9 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import loyalty, secrets, signing
-from service.config import Settings
+from service.apple import signing
+from service.loyalty import engine as loyalty
 from service.models import ApiKey, Brand, Cashier, Program, Store, Tier
+from service.platform import secrets
+from service.platform.config import Settings
 
 DEMO_SLUG = "demo-coffee"
 DEMO_STORES = (

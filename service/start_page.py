@@ -11,12 +11,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from service import db
 from service.api.docs import DOCS_PATH
 from service.enrolment.i18n import choose_language
 from service.enrolment.page import program_ref
 from service.models import Brand, Program
-from service.page_headers import secure_page
+from service.platform import db
+from service.web.page_headers import secure_page
 
 bp = Blueprint("start_page", __name__)
 

@@ -20,12 +20,14 @@ from collections.abc import Mapping
 
 from huey.consumer import Consumer
 
-from service import analytics_tasks, loyalty_tasks, nps_tasks, webhook_tasks  # noqa: F401
+from service.analytics import tasks as analytics_tasks  # noqa: F401
 from service.campaigns import tasks as campaign_tasks  # noqa: F401
 from service.enrolment import import_tasks, recovery_tasks  # noqa: F401
 from service.google_wallet import tasks as google_tasks  # noqa: F401
-from service.heap import freeze_startup_objects
-from service.jobs import (
+from service.loyalty import tasks as loyalty_tasks  # noqa: F401
+from service.nps import tasks as nps_tasks  # noqa: F401
+from service.platform.heap import freeze_startup_objects
+from service.platform.jobs import (
     QUEUES,
     campaign_queue,
     google_queue,
@@ -36,6 +38,7 @@ from service.jobs import (
     worker_app,
 )
 from service.push import tasks as push_tasks  # noqa: F401
+from service.webhooks import tasks as webhook_tasks  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ _frozen = False
 
 def _load_then_freeze() -> None:
     """Each consumer thread runs this at start; the first builds the app and freezes the heap
-    (service/heap.py), so a push job never pauses for a full collection of start-up objects."""
+    (service/platform/heap.py), so a push job never pauses for a full collection of start-up objects."""
     global _frozen
     with _settled:
         if not _frozen:

@@ -26,9 +26,10 @@ from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from passes.certificates import ensure_dev_pki
-from service import create_app, demo, migrate
-from service.config import Settings
+from service import create_app, demo
 from service.models import Base
+from service.platform import migrate
+from service.platform.config import Settings
 from tests.doubles.apns import ApnsDouble
 from tests.doubles.pki import Pki, make_pki, write_dev_pass_pki
 
@@ -187,7 +188,7 @@ def live(live_app: tuple[Flask, str]) -> dict[str, Any]:
     """The demo brand on the live server, with its `base` URL and the `app`."""
     app, base = live_app
     with app.app_context():
-        from service import db
+        from service.platform import db
 
         result = demo.seed(db.session(), app.config["PASSCAST"])
     return {**result, "base": base, "app": app}
@@ -197,6 +198,6 @@ def live(live_app: tuple[Flask, str]) -> dict[str, Any]:
 def seeded(app: Flask, settings: Settings) -> dict[str, Any]:
     """The demo brand, as `flask --app wsgi demo --json` prints it."""
     with app.app_context():
-        from service import db
+        from service.platform import db
 
         return demo.seed(db.session(), settings)

@@ -2,7 +2,7 @@
 
 An import cycle can hide for months: the app factory imports modules in an order that works,
 and a job consumer or a single test file imports them in another and fails to start
-(service.nps -> google_wallet.tasks -> sync -> pass_design -> nps did exactly that).
+(service.nps.survey -> google_wallet.tasks -> sync -> pass_design -> nps did exactly that).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def modules() -> list[str]:
 
 def test_every_module_imports_first() -> None:
     names = modules()
-    assert "service.nps" in names and "passes.google" in names
+    assert "service.nps.survey" in names and "passes.google" in names
     result = subprocess.run([sys.executable, "-c", PROBE, *names], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

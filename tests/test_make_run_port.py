@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
+from service.platform.config import Settings
 from tests.make_run import call, cannot_make_run, demo_json, free_port, make_run, make_run_env
 
 

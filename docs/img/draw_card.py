@@ -35,8 +35,9 @@ BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 def issue_demo_pass(workdir: Path) -> bytes:
     """The .pkpass of a demo card after one purchase, from the service's own code."""
-    from service import create_app, demo, migrate
-    from service.config import Settings
+    from service import create_app, demo
+    from service.platform import migrate
+    from service.platform.config import Settings
 
     settings = Settings(database_url=f"sqlite:///{workdir}/passcast.db", certs_dir=workdir / "certs",
                         instance_dir=workdir / "instance")
@@ -44,7 +45,7 @@ def issue_demo_pass(workdir: Path) -> bytes:
     migrate.upgrade(settings.database_url)
     app = create_app(settings)
     with app.app_context():
-        from service import db
+        from service.platform import db
 
         seeded = demo.seed(db.session(), settings)
     client = app.test_client()

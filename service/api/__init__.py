@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from service.api import fields
 from service.api.brand_schemas import ProblemOut
 from service.api.parser import PasscastParser
-from service.problems import http_problem
+from service.web.problems import http_problem
 
 # Every blueprint module does `from flask_smorest import Blueprint` and parses with this class
 # attribute at import (decoration) time; this package is imported before any of them, so all

@@ -1,6 +1,6 @@
 """Analytics: what works for the brand (the dashboard's data), as JSON or CSV.
 
-Every figure is defined in service/analytics.py and README "Analytics and NPS". Each
+Every figure is defined in service/analytics/figures.py and README "Analytics and NPS". Each
 endpoint takes `from` / `to` (dates, UTC, both inclusive; default: the last 12 calendar
 months including this one) and `days` (the active/lapsed/churn window, default 90), and
 answers CSV for `?format=csv` or `Accept: text/csv`.
@@ -19,12 +19,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import Select, select
 
-from service import db
-from service.analytics_reports import DEFAULT_DAYS, Counting, Query, answer
+from service.analytics.reports import DEFAULT_DAYS, Counting, Query, answer
+from service.api.auth import require_brand
 from service.api.pagination import LINK_HEADER, PageQuery, page
-from service.auth import require_brand
-from service.csv_cells import safe_cell
 from service.models import NpsAnswer, Program, Store
+from service.platform import db
+from service.platform.csv_cells import safe_cell
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Loyalty analytics: cards, wallets, activity, retention, campaigns, NPS")
@@ -191,7 +191,7 @@ def _query(args: dict[str, Any]) -> Query:
 
 
 def _count_later(brand_id: int, key: str) -> None:
-    from service.analytics_tasks import count_report
+    from service.analytics.tasks import count_report
 
     count_report(brand_id, key)
 

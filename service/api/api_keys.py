@@ -1,6 +1,6 @@
 """API keys: a brand may hold several (one per integration) and revoke any of them.
 
-Only a SHA-256 of a key is stored (service/secrets.py), so the secret is in the answer to
+Only a SHA-256 of a key is stored (service/platform/secrets.py), so the secret is in the answer to
 its creation and nowhere else, ever.
 """
 
@@ -12,14 +12,14 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from service import db, secrets
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ProblemOut
 from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.models import ApiKey, Brand, utcnow
-from service.problems import Problem
-from service.row_locks import lock_row
+from service.platform import db, secrets
+from service.platform.row_locks import lock_row
+from service.web.problems import Problem
 
 blp = Blueprint("api-keys", __name__, url_prefix="/api/v1", description="API keys of your brand")
 

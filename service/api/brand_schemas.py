@@ -10,8 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
-from service.loyalty import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
-from service.webhooks import EVENTS, TEST_EVENT
+from service.loyalty.engine import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
+from service.webhooks.events import EVENTS, TEST_EVENT
 
 UUID_TEXT = validate.Regexp(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
                             error="Use a UUID such as E2C56DB5-DFFB-48D2-B060-D0F5A71096E0.")
@@ -247,7 +247,7 @@ class WebhookDeliveryOut(Schema):
     payload = fields.Method("_payload", metadata={"description": "The JSON body that was (or will be) sent"})
 
     def _payload(self, delivery: Any) -> dict[str, Any]:
-        from service.webhooks import payload_of
+        from service.webhooks.events import payload_of
 
         return payload_of(delivery.event)
 

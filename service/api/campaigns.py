@@ -11,14 +11,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from service import db
+from service.api.auth import require_brand
 from service.api.cards import brand_program
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.campaigns import geo, segments, tasks
 from service.campaigns.report import report
 from service.models import Campaign, Program, Store, Tier, utcnow
-from service.problems import Problem, validation_problem
+from service.platform import db
+from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns, geo campaigns, birthdays")
 

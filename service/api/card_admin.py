@@ -10,16 +10,17 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from service import db, webhooks
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, CardPatch, CardQuery, ProblemOut, VoidIn
 from service.api.cards import brand_card, card_view
 from service.api.pagination import LINK_HEADER, page
 from service.api.schemas import CardOut
 from service.api.tenancy import brand_row_field
-from service.auth import require_brand
-from service.cards import touch
+from service.loyalty.cards import touch
 from service.models import Card, Customer, LedgerEntry, Store
-from service.problems import Problem
+from service.platform import db
+from service.web.problems import Problem
+from service.webhooks import events as webhooks
 
 blp = Blueprint("card-management", __name__, url_prefix="/api/v1", description="Finding, editing and voiding cards")
 

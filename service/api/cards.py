@@ -7,15 +7,16 @@ from typing import Any
 from flask import current_app, g, jsonify
 from flask_smorest import Blueprint
 
-from service import db, webhooks
+from service.api.auth import require_brand, require_brand_or_cashier
 from service.api.counter_view import card_state, counter_card_view
 from service.api.loyalty_schemas import CashierCardOut
 from service.api.schemas import CardIssueIn, CardOut
 from service.api.tenancy import brand_row, brand_row_field
-from service.auth import require_brand, require_brand_or_cashier
-from service.cards import CustomerDetails, apple_pass_url, barcode_message, issue_card
 from service.google_wallet.sync import card_google_view
+from service.loyalty.cards import CustomerDetails, apple_pass_url, barcode_message, issue_card
 from service.models import Card, Program, Store
+from service.platform import db
+from service.webhooks import events as webhooks
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
 

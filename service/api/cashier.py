@@ -17,12 +17,12 @@ from sqlalchemy.orm import joinedload
 
 from passes.cardcode import decode_card_code, parse_short_number
 from passes.errors import CardCodeError
-from service import db
+from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
-from service.auth import require_cashier
 from service.models import Brand, Card, Program
-from service.problems import Problem
+from service.platform import db
+from service.web.problems import Problem
 
 blp = Blueprint("cashier", __name__, url_prefix="/api/v1/cashier", description="The till: scanning cards")
 

@@ -3,7 +3,7 @@
 A cashier signs in on the cashier's page (/cashier) with their own token (`ct_...`, shown
 once when the cashier is created), or, on a till paired with a till key (`tl_...`, shown
 once), by picking their name and typing their PIN. Only hashes are stored: SHA-256 of the
-random token and key, a slow salted scrypt of the PIN (service/cashier_pins.py); no answer
+random token and key, a slow salted scrypt of the PIN (service/cashier/pins.py); no answer
 ever carries a PIN or a hash.
 """
 
@@ -16,14 +16,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
-from service import cashier_pins, db, secrets
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.fields import Id
 from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.api.stores import brand_store
 from service.api.tenancy import brand_row
-from service.auth import require_brand
+from service.cashier import pins as cashier_pins
 from service.models import Cashier, Till, utcnow
+from service.platform import db, secrets
 
 blp = Blueprint("cashiers", __name__, url_prefix="/api/v1",
                 description="Cashiers (tokens, PINs) and the tills they sign in on")

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service import db
-from service.cards import display_number
-from service.loyalty import balance_money, effective_discount, money_text
+from service.loyalty.cards import display_number
+from service.loyalty.engine import balance_money, effective_discount, money_text
 from service.models import Card, LedgerEntry
+from service.platform import db
 
 RECENT_TRANSACTIONS = 10
 

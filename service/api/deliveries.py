@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from service import db
+from service.api.auth import require_brand
 from service.api.cards import brand_card
-from service.auth import require_brand
 from service.models import DeviceLog, PushDelivery, Registration
+from service.platform import db
 
 blp = Blueprint("deliveries", __name__, url_prefix="/api/v1", description="Devices and push delivery")
 

@@ -1,4 +1,4 @@
-"""The readable API docs page, /api/docs: ReDoc (vendored in service/static/vendor/) rendering
+"""The readable API docs page, /api/docs: ReDoc (vendored in service/web/static/vendor/) rendering
 /api/v1/openapi.json, registered by flask-smorest (OPENAPI_REDOC_*).
 
 The page may load only from our own origin. ReDoc's sidebar credit asks cdn.redoc.ly for a

@@ -10,14 +10,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import db
+from service.api.auth import require_brand, require_brand_or_cashier
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_card, brand_program
-from service.auth import require_brand, require_brand_or_cashier
 from service.enrolment.page import join_url
+from service.loyalty.referrals import code_for
 from service.models import Program
-from service.problems import Problem
-from service.referrals import code_for
+from service.platform import db
+from service.web.problems import Problem
 
 blp = Blueprint("enrolment", __name__, url_prefix="/api/v1",
                 description="Join page, counter poster and referrals")

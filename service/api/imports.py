@@ -8,15 +8,15 @@ from flask import g, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from service import db
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.enrolment.import_tasks import run_import
 from service.enrolment.imports import COLUMNS, ImportFileError, check_header
 from service.models import ImportJob
-from service.problems import Problem, validation_problem
+from service.platform import db
+from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1",
                 description="Members moving in from another platform (CSV imports)")
@@ -78,7 +78,7 @@ def create_import(query: dict[str, Any], program_id: int) -> Any:
     Re-running the same file is safe: rows find their card by external_id, email, then phone,
     and each opening balance is one `import` ledger entry per external row."""
     program = brand_program(program_id)
-    # The size is bounded app-wide (IMPORT_LIMIT_BYTES, service/request_guard.py).
+    # The size is bounded app-wide (IMPORT_LIMIT_BYTES, service/web/request_guard.py).
     if request.mimetype == "multipart/form-data" or request.is_json:
         raise Problem(415, "Unsupported Media Type", "Send the CSV itself as the request body, with "
                       f"Content-Type: text/csv, not {request.mimetype}.", type_="/problems/raw-body")

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.fields import Id
-from service.loyalty import TRANSACTION_TYPES, money_text
+from service.loyalty.engine import TRANSACTION_TYPES, money_text
 
 MAX_POINTS = 10_000_000
 MAX_AMOUNT = Decimal("1000000.00")

@@ -16,13 +16,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from service import db, nps
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
 from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.models import NpsAnswer, NpsSurvey, utcnow
+from service.nps import survey as nps
+from service.platform import db
 
 blp = Blueprint("nps", __name__, url_prefix="/api/v1", description="NPS surveys on the back of the pass")
 

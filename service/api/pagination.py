@@ -17,8 +17,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from service import db
-from service.problems import validation_problem
+from service.platform import db
+from service.web.problems import validation_problem
 
 MAX_LIMIT = 200
 

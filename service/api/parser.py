@@ -5,7 +5,7 @@ A string field is free text (tab and line breaks allowed) when it is declared
 `metadata={"free_text": True}` or allows at least FREE_TEXT_MIN_LENGTH characters (terms,
 messages, addresses, reasons); every other string (names, slugs, ids, codes, enums) holds no
 control character at all. NUL and the other controls are already refused app-wide
-(service/request_guard.py); this adds the stricter rule for the fields that name things.
+(service/web/request_guard.py); this adds the stricter rule for the fields that name things.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from service.problems import Problem
-from service.request_guard import parse_json
-from service.text_rules import bad_character
+from service.platform.text_rules import bad_character
+from service.web.problems import Problem
+from service.web.request_guard import parse_json
 
 FREE_TEXT_MIN_LENGTH = 280
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

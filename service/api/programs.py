@@ -1,6 +1,6 @@
 """Programs: earn rules, tiers, expiry and design (colours, images), and the certificate their
 passes are signed with. Whatever changes what a pass shows re-derives tiers and expiry
-(service/loyalty.py) and updates every card of the program."""
+(service/loyalty/engine.py) and updates every card of the program."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from sqlalchemy.exc import IntegrityError
 
 from passes.errors import CertificateError, PassValidationError
 from passes.images import MAX_SIDE, REFUSAL, check_source
-from service import db, loyalty, signing
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRules, TierIn, TierOut, TierPatch
 from service.api.cards import brand_program
 from service.api.schemas import CertificateOut, ProgramOut
-from service.auth import require_brand
+from service.apple import signing
 from service.google_wallet.tasks import queue_sync_held
+from service.loyalty import engine as loyalty
 from service.models import Card, Program, Tier
-from service.problems import Problem, validation_problem
+from service.platform import db
 from service.push.fanout import bump_cards
+from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("programs", __name__, url_prefix="/api/v1",
                 description="Programs: earn rules, tiers, points expiry, design and certificate")

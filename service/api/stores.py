@@ -10,15 +10,15 @@ from flask_smorest import Blueprint
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from service import db
+from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, StoreIn, StoreOut, StorePatch, StoreQuery
 from service.api.pagination import LINK_HEADER, page
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.google_wallet.tasks import queue_sync_held
 from service.models import Card, Cashier, Customer, LedgerEntry, Store
-from service.problems import Problem, validation_problem
+from service.platform import db
 from service.push.fanout import bump_cards
+from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("stores", __name__, url_prefix="/api/v1", description="Stores: locations, lock-screen text, beacons")
 

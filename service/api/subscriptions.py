@@ -9,15 +9,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import db
+from service.api.auth import require_brand
 from service.api.campaigns import ReportOut
 from service.api.cards import brand_card
 from service.api.tenancy import brand_row, brand_row_field
-from service.auth import require_brand
 from service.campaigns import restock, tasks
 from service.campaigns.report import report
 from service.models import Campaign, ProductSubscription, RestockEvent, Store
-from service.problems import Problem
+from service.platform import db
+from service.web.problems import Problem
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/api/v1", description="Back-in-stock notifications")
 

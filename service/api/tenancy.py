@@ -3,7 +3,7 @@
 Every lookup by id in the brand API goes through here, so that the rule is written once:
 a row of another brand is answered exactly like a row that does not exist (never a 403
 that would confirm the id is taken). `g.brand` is the brand of the API key, cashier or
-till that signed the request in (service/auth.py).
+till that signed the request in (service/api/auth.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Protocol, TypeVar
 
 from flask import g
 
-from service import db
-from service.problems import Problem, validation_problem
+from service.platform import db
+from service.web.problems import Problem, validation_problem
 
 
 class BrandOwned(Protocol):

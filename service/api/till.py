@@ -2,7 +2,7 @@
 
 The till key only ever leads to these two calls. A PIN sign-in answers a cashier session
 token (`ct_s...`) that the scan and transaction endpoints take like a cashier's own token;
-see service/cashier_pins.py for the lockout and the sessions.
+see service/cashier/pins.py for the lockout and the sessions.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from flask import Response, after_this_request, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from service import cashier_pins, db
+from service.api.auth import require_till
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.fields import Id
-from service.auth import require_till
-from service.problems import Problem
+from service.cashier import pins as cashier_pins
+from service.platform import db
+from service.web.problems import Problem
 
 blp = Blueprint("till", __name__, url_prefix="/api/v1/till", description="A paired till: PIN sign-in")
 

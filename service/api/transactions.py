@@ -13,13 +13,12 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 
-from service import db, webhooks
+from service.api.auth import require_brand_or_cashier
 from service.api.cards import brand_card
 from service.api.counter_view import recent_entries
 from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
 from service.api.tenancy import brand_row_field
-from service.auth import require_brand_or_cashier
-from service.loyalty import (
+from service.loyalty.engine import (
     Actor,
     CardNotFound,
     CardVoided,
@@ -31,7 +30,9 @@ from service.loyalty import (
     post_transaction,
 )
 from service.models import Store
-from service.problems import Problem, validation_problem
+from service.platform import db
+from service.web.problems import Problem, validation_problem
+from service.webhooks import events as webhooks
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="Loyalty transactions and the ledger")
 
@@ -112,7 +113,7 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         raise _problem(error) from None
     if not outcome.replayed:
         webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
-        from service import referrals  # referral bonuses at a referred card's first purchase
+        from service.loyalty import referrals  # referral bonuses at a referred card's first purchase
 
         referrals.after_purchase(session, card_id, outcome.response)  # finds outcome.card in the session
     session.commit()

@@ -1,4 +1,4 @@
-"""Webhook endpoints of a brand, and what was delivered to them (service/webhooks.py sends)."""
+"""Webhook endpoints of a brand, and what was delivered to them (service/webhooks/events.py sends)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
-from service import db, webhook_addresses, webhooks
+from service.api.auth import require_brand
 from service.api.brand_schemas import (
     PROBLEM,
     ProblemOut,
@@ -22,9 +22,11 @@ from service.api.brand_schemas import (
 )
 from service.api.pagination import LINK_HEADER, PageQuery, page
 from service.api.tenancy import brand_row
-from service.auth import require_brand
 from service.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
-from service.problems import Problem, validation_problem
+from service.platform import db
+from service.web.problems import Problem, validation_problem
+from service.webhooks import addresses as webhook_addresses
+from service.webhooks import events as webhooks
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description=(
     "Webhooks: your URLs hear about card.issued, card.installed, card.uninstalled, card.updated, card.voided, "

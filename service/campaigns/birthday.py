@@ -19,11 +19,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.campaigns.segments import BIRTHDAY_KEY_PREFIX, birthday_on
-from service.cards import touch
-from service.config import Settings
 from service.google_wallet.messages import NOTIFY
-from service.loyalty import TransactionRequest, lock_card, post_transaction
+from service.loyalty.cards import touch
+from service.loyalty.engine import TransactionRequest, lock_card, post_transaction
 from service.models import Card, Customer, GoogleMessage, LedgerEntry, Program, utcnow
+from service.platform.config import Settings
 
 log = logging.getLogger(__name__)
 

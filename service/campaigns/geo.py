@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.common import acquire, add_recipients, queue_google, renew
 from service.campaigns.sending import emit_finished
+from service.design.card_design import nearest_stores
 from service.models import Campaign, CampaignRecipient, Card, Customer, Store, utcnow
-from service.pass_design import nearest_stores
 from service.push.fanout import bump_cards
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.config import Settings
 from service.google_wallet.messages import NOTIFY, deliver
 from service.models import Card, GoogleMessage, utcnow
+from service.platform.config import Settings
 
 log = logging.getLogger(__name__)
 

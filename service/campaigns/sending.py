@@ -115,7 +115,7 @@ def finish(session: Session, campaign_id: int) -> None:
 
 def emit_finished(session: Session, campaign: Campaign, targeted: int) -> None:
     try:
-        from service.webhooks import emit
+        from service.webhooks.events import emit
     except ImportError:  # pragma: no cover - the webhooks module ships with issue 6A
         return
     emit(session, campaign.brand_id, "campaign.finished",

@@ -14,8 +14,8 @@ from flask import Flask, current_app, has_app_context
 from huey import crontab
 
 from service.campaigns import birthday, geo, google, restock, sending
-from service.jobs import campaign_queue, google_queue, worker_app
 from service.models import utcnow
+from service.platform.jobs import campaign_queue, google_queue, worker_app
 
 log = logging.getLogger(__name__)
 

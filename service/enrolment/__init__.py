@@ -8,5 +8,5 @@
   version on disk so it is drawn once.
 - `imports.py`: a members CSV -> customers, cards and opening balances, batched and re-runnable;
   `import_tasks.py` runs it as a job, `page.py` registers the `import-members` CLI command.
-- Referral bonuses live in `service/referrals.py` (called where purchases are posted).
+- Referral bonuses live in `service/loyalty/referrals.py` (called where purchases are posted).
 """

@@ -18,8 +18,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from service.cards import CustomerDetails
 from service.enrolment.contact import normalise_email, normalise_phone
+from service.loyalty.cards import CustomerDetails
 from service.models import Brand, Program
 
 COOKIE = "passcast_join"

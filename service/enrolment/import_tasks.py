@@ -19,8 +19,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.enrolment.imports import ImportFileError, ImportReport, import_members
-from service.jobs import import_queue, worker_app
 from service.models import ImportJob, Program, utcnow
+from service.platform.jobs import import_queue, worker_app
 
 log = logging.getLogger(__name__)
 

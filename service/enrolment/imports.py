@@ -58,12 +58,12 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from service.cards import CARD_NUMBER_DIGITS
 from service.enrolment.contact import normalise_email, normalise_phone
+from service.loyalty.cards import CARD_NUMBER_DIGITS
 from service.models import Card, Customer, LedgerEntry, Program, Tier, utcnow
-from service.row_locks import lock_row
-from service.secrets import random_token
-from service.text_rules import bad_character
+from service.platform.row_locks import lock_row
+from service.platform.secrets import random_token
+from service.platform.text_rules import bad_character
 
 COLUMNS = ("name", "email", "phone", "birthday", "balance", "tier", "joined_at", "external_id")
 BATCH = 1000

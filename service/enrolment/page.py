@@ -28,19 +28,24 @@ import click
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import db, notify, program_terms, rate_limits, referrals, webhooks
-from service.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
-from service.client_address import client_address
+from service import notify
+from service.design.card_design import program_files
 from service.enrolment import forms, poster, poster_cache, recovery
 from service.enrolment.contact import normalise_phone
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.recovery_tasks import send_card_recovery
-from service.loyalty import balance_money, effective_discount
+from service.loyalty import referrals
+from service.loyalty import terms as program_terms
+from service.loyalty.cards import apple_pass_url, display_number, download_key, find_existing, issue_card
+from service.loyalty.engine import balance_money, effective_discount
 from service.models import Brand, Card, Program, utcnow
-from service.page_headers import secure_page
-from service.pass_design import program_files
+from service.platform import db
+from service.web import rate_limits
+from service.web.client_address import client_address
+from service.web.page_headers import secure_page
+from service.webhooks import events as webhooks
 
-bp = Blueprint("join", __name__, cli_group=None)
+bp = Blueprint("join", __name__, cli_group=None, template_folder="templates")
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _APPLE_UA = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
@@ -101,7 +106,7 @@ def _form_page(program: Program, words: Words, form: forms.JoinForm | None, stat
     session = db.session()
     form = form or forms.JoinForm(values={"ref": request.args.get("ref", "")})
     referrer = referrals.referrer_for(session, program, form.values.get("ref"))
-    return _page_with_form("join.html", status, program, words, form=form,
+    return _page_with_form("join/join.html", status, program, words, form=form,
                            referred=referrer is not None and (program.referral_points or 0) > 0,
                            terms=program_terms.terms(program, words.language))
 
@@ -210,7 +215,7 @@ def _check_page(program: Program, words: Words, row: Any, status: int = 200, err
     settings = _settings()
     dev_setting = None if notify.configured(settings, row.channel) else (
         "SMTP_HOST" if row.channel == "email" else "SMS_GATEWAY_URL")
-    return _page_with_form("join_check.html", status, program, words, error=error, dev_setting=dev_setting,
+    return _page_with_form("join/join_check.html", status, program, words, error=error, dev_setting=dev_setting,
                            minutes=int(recovery.LIFETIME.total_seconds() // 60))
 
 
@@ -249,7 +254,7 @@ def link_page(ref: str, token: str) -> Response:
     words = Words(choose_language(request))
     row = recovery.link_recovery(db.session(), program.brand, token)
     usable = row is not None and row.card.program_id == program.id
-    return _page_with_form("join_link.html", 200 if usable else 410, program, words, usable=usable)
+    return _page_with_form("join/join_link.html", 200 if usable else 410, program, words, usable=usable)
 
 
 @bp.post("/join/<ref>/recover/<token>")
@@ -257,12 +262,12 @@ def link_redeem(ref: str, token: str) -> Response:
     program = find_program(ref)
     words = Words(request.form.get("lang") or choose_language(request))
     if not _token_ok(program):
-        return _page_with_form("join_link.html", 400, program, words, usable=True, error=words("error_token"))
+        return _page_with_form("join/join_link.html", 400, program, words, usable=True, error=words("error_token"))
     row = recovery.link_recovery(db.session(), program.brand, token)
     card = (recovery.redeem_link(db.session(), program.brand, token)
             if row is not None and row.card.program_id == program.id else None)
     if card is None:
-        return _page_with_form("join_link.html", 410, program, words, usable=False)
+        return _page_with_form("join/join_link.html", 410, program, words, usable=False)
     return _to_card(program, card, words, new=False)
 
 
@@ -289,7 +294,7 @@ def card_page(ref: str, serial: str) -> Response:
     if (program.referral_points or 0) > 0 and not card.voided:
         invite = join_url(program, settings.public_base_url, referrals.code_for(session, card))
     session.commit()
-    return _page("join_card.html", 200, program, words, card=card, created=request.args.get("new") == "1",
+    return _page("join/join_card.html", 200, program, words, card=card, created=request.args.get("new") == "1",
                  number=display_number(card), apple_url=apple_pass_url(card, program.brand, settings.public_base_url),
                  google_url=google.get("save_url"), device=device(request.user_agent.string or ""),
                  invite=invite, balance_money=balance_money(card), discount=_percent(effective_discount(card)))

@@ -13,9 +13,9 @@ from flask import Flask, current_app, has_app_context
 from service import notify
 from service.enrolment import recovery
 from service.enrolment.i18n import Words
-from service.jobs import webhook_queue as huey  # outgoing messages, like webhooks
-from service.jobs import worker_app
 from service.models import CardRecovery
+from service.platform.jobs import webhook_queue as huey  # outgoing messages, like webhooks
+from service.platform.jobs import worker_app
 
 log = logging.getLogger(__name__)
 

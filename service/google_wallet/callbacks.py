@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from passes.google import CallbackVerificationError, RootKey, load_root_keys, verify_callback
-from service import db, program_terms
 from service.enrolment.i18n import choose_language
 from service.google_wallet import sync
+from service.loyalty import terms as program_terms
 from service.models import Card, GoogleWalletEvent, Program
-from service.problems import Problem
+from service.platform import db
+from service.web.problems import Problem
 
 bp = Blueprint("google_wallet", __name__, url_prefix="/google")
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def logo(program_id: int) -> Response:
 
 @bp.get("/programs/<int:program_id>/terms")
 def terms(program_id: int) -> Response:
-    """The program's current rules and the brand's own text (service/program_terms.py), in the
+    """The program's current rules and the brand's own text (service/loyalty/terms.py), in the
     reader's language (?lang=, else Accept-Language: the object's link asks for the customer's)."""
     program = _program(program_id)
     language = choose_language(request)

@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from passes.errors import PassValidationError
 from passes.google import loyalty_message
-from service.config import Settings
 from service.google_wallet import sync
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, QuotaExceeded
-from service.jobs import worker_app
 from service.models import Card, GoogleMessage, utcnow
+from service.platform.config import Settings
+from service.platform.jobs import worker_app
 
 NOTIFY = "TEXT_AND_NOTIFY"
 SILENT = "TEXT"

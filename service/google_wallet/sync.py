@@ -53,13 +53,13 @@ from passes.google import (
     save_jwt,
     save_url,
 )
-from service import program_terms
-from service.cards import barcode_message, display_number
-from service.config import Settings
+from service.design.card_design import STRINGS, design, nearest_stores
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
-from service.loyalty import balance_money, effective_discount
+from service.loyalty import terms as program_terms
+from service.loyalty.cards import barcode_message, display_number
+from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, GoogleWalletEvent, Program, Tier, utcnow
-from service.pass_design import STRINGS, design, nearest_stores
+from service.platform.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _or(value: str | None, fallback: str) -> str:
 
 
 def _terms(program: Program, language: str = "en") -> Text:
-    """The current rules and the brand's own text (service/program_terms.py), in `language`
+    """The current rules and the brand's own text (service/loyalty/terms.py), in `language`
     with every language we speak: never the rules as they were when the class was first sent."""
     fallback = _or(program.description, _or(program.name, "Loyalty card"))
     translations = {lang: _or(text, fallback) for lang, text in program_terms.translations(program).items()}

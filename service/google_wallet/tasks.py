@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from passes.errors import PassValidationError
 from service.google_wallet import sync
 from service.google_wallet.client import GoogleWalletError
-from service.jobs import google_queue, worker_app
 from service.models import Card
+from service.platform.jobs import google_queue, worker_app
 
 log = logging.getLogger(__name__)
 

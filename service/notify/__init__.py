@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from service.config import Settings
 from service.notify import mail, sms
+from service.platform.config import Settings
 
 log = logging.getLogger("passcast.notify")
 

@@ -7,7 +7,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from service.config import Settings
+from service.platform.config import Settings
 
 
 def build(settings: Settings, to: str, subject: str, text: str) -> EmailMessage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from service.config import Settings
+from service.platform.config import Settings
 
 
 def send(settings: Settings, to: str, text: str) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import Settings
 from service.models import PushDelivery, Registration, utcnow
+from service.platform.config import Settings
 from service.push.results import PushResult, backoff_delay
 from service.push.senders import Unreachable, sender_for
 

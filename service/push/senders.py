@@ -15,9 +15,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import signing
-from service.config import Settings
+from service.apple import signing
 from service.models import SigningCertificate
+from service.platform.config import Settings
 from service.push.apns import ApnsCredentials, ApnsSender, CertificateCredentials, TokenCredentials
 from service.push.fcm import FcmSender
 from service.push.relay import RelaySender

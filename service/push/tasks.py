@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from service.jobs import push_queue, worker_app
+from service.platform.jobs import push_queue, worker_app
 from service.push import outbox
 from service.push.delivery import deliver, stranded
 

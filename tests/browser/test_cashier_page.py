@@ -21,10 +21,10 @@ import qrcode
 from flask import Flask
 from PIL import Image
 
-from service import db
+from service.platform import db
 from tests.doubles.apns import ApnsDouble
 from tests.helpers import bearer
-from tests.service.test_passkit import issue_and_install
+from tests.service.apple.test_passkit import issue_and_install
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "cashier"
 PHONE, TABLET = (360, 740), (1024, 768)

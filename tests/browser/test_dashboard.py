@@ -22,8 +22,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from service import db, nps
 from service.models import Card, Customer, LedgerEntry, NpsAnswer, NpsSurvey, Registration
+from service.nps import survey as nps
+from service.platform import db
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PHONE, LAPTOP = (360, 740), (1280, 900)

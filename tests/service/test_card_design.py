@@ -20,13 +20,13 @@ from PIL import Image
 
 from passes.localization import parse_strings
 from passes.package import read_pkpass
-from service import db
-from service.config import Settings
 from service.models import Card
+from service.platform import db
+from service.platform.config import Settings
 from tests.doubles.fcm import make_service_account
 from tests.doubles.google import GoogleWalletDouble
 from tests.helpers import bearer
-from tests.service.campaign_helpers import PASS_TYPE
+from tests.service.campaigns.campaign_helpers import PASS_TYPE
 
 ISSUER = "3388000000022654321"
 BROWN = "rgb(59, 36, 23)"  # the demo program's background, #3b2417

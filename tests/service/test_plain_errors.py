@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from service import db
 from service.models import Program
+from service.platform import db
 from tests.helpers import bearer
 
 
@@ -89,7 +89,7 @@ def test_files_go_as_the_body_and_a_multipart_form_is_told_so(client: FlaskClien
 
 
 def test_retry_after_is_only_where_waiting_helps(client: FlaskClient, seeded: dict[str, Any]) -> None:
-    """429 and 503 carry it (tests/service/test_brand_api_limits.py, test_rate_limits.py,
+    """429 and 503 carry it (tests/service/api/test_brand_api_limits.py, test_rate_limits.py,
     test_health.py); an answer that will not change by waiting never does."""
     key = bearer(seeded["api_key"])
     for method, path, body in (

@@ -1,4 +1,4 @@
-"""Rules written as sentences (service/program_terms.py): every kind, both languages."""
+"""Rules written as sentences (service/loyalty/terms.py): every kind, both languages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from service import program_terms
+from service.loyalty import terms as program_terms
 from service.models import Program, Tier
 
 

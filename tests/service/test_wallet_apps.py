@@ -15,16 +15,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service import db
-from service.config import Settings
 from service.models import PushDelivery, Registration
+from service.platform import db
+from service.platform.config import Settings
 from service.push import delivery as push_delivery
 from tests.doubles.fcm import FcmDouble
 from tests.doubles.relay import RelayDouble
 from tests.helpers import bearer
-from tests.service.campaign_helpers import PASS_TYPE, issue
-from tests.service.test_android_push import fcm, fcm_account  # noqa: F401 (fixtures)
-from tests.service.test_passkit import Phone, change_card, issue_and_install, wait_for
+from tests.service.apple.test_passkit import Phone, change_card, issue_and_install, wait_for
+from tests.service.campaigns.campaign_helpers import PASS_TYPE, issue
+from tests.service.push.test_android_push import fcm, fcm_account  # noqa: F401 (fixtures)
 
 UNION_TOKEN = "walletunion-fcm-token-0001"
 UNION_HMS_TOKEN = "walletunion-hms-token-0002"

@@ -1,0 +1,172 @@
+"""Who is calling: brands by API key, cashiers by their own token (or a PIN session), tills by their key.
+
+Each decorator spends a rate-limit budget (service/web/rate_limits.py) once it knows the answer: the
+credential's own budget when its secret matched, else the client address's budget of failed
+authentications. Keying on the prefix before checking the secret would let anyone who has seen a
+key's public prefix exhaust that key's budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from service.cashier import pins as cashier_pins
+from service.models import ApiKey, Brand, Cashier, Till
+from service.platform import db, secrets
+from service.web import rate_limits
+from service.web.client_address import client_address
+from service.web.problems import Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        _refuse(Problem(401, "Unauthorized", "Send 'Authorization: Bearer <key>'."))
+    return value.strip()
+
+
+def _refuse(problem: Problem) -> NoReturn:
+    """Raise `problem` for a credential that did not verify, or 429 once this address has sent too many."""
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].auth_failure_rate_limit, "auth-failed",
+                                client_address())
+    if not verdict.allowed:
+        raise rate_limits.RateLimited(verdict, f"Too many requests with an unknown or wrong credential from "
+                                               f"this address (limit {verdict.limit} per window); see Retry-After.")
+    raise problem
+
+
+def _spend_verified(token: str) -> None:
+    """Count the request against the (verified) credential's budget; 429 when it is used up."""
+    kind = token.split("_", 1)[0]
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].api_rate_limit, "api",
+                                f"{kind}:{secrets.prefix_of(token, kind)}")
+    g.rate_limit = verdict
+    if not verdict.allowed:
+        raise rate_limits.RateLimited(verdict, f"This credential is limited to {verdict.limit} requests per "
+                                               f"window; see Retry-After.")
+
+
+def brand_for_api_key(value: str) -> Brand | None:
+    prefix = secrets.prefix_of(value, "pk")
+    if prefix is None:
+        return None
+    # the brand comes in the same query: every authenticated request needs it
+    key = db.session().scalar(select(ApiKey).where(ApiKey.prefix == prefix).options(joinedload(ApiKey.brand)))
+    if key is None or key.revoked_at is not None or not secrets.matches(value, key.secret_hash):
+        return None
+    return key.brand
+
+
+def cashier_for_token(value: str) -> Cashier | None:
+    """The cashier of a cashier token, or of a PIN session (`ct_s<id>t<till>_...`,
+    service/cashier/pins.py): one query either way, the brand (and the till) in the same query."""
+    prefix = secrets.prefix_of(value, "ct")
+    if prefix is None:
+        return None
+    session_of = cashier_pins.session_ids(prefix)
+    if session_of is not None:
+        cashier_id, till_id = session_of
+        row = db.session().execute(
+            select(Cashier, Till).outerjoin(Till, Till.id == till_id).where(Cashier.id == cashier_id)
+            .options(joinedload(Cashier.brand))).first()
+        if row is None or not cashier_pins.session_valid(row.Cashier, row.Till, value):
+            return None
+        g.till = row.Till  # where this cashier stands: a cashier of no store posts for the till's store
+        return row.Cashier
+    cashier = db.session().scalar(
+        select(Cashier).where(Cashier.token_prefix == prefix).options(joinedload(Cashier.brand)))
+    if cashier is None or not secrets.matches(value, cashier.token_hash):
+        return None
+    return cashier
+
+
+def require_brand(view: F) -> F:
+    """A brand API key; sets g.brand."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        brand = brand_for_api_key(token)
+        if brand is None:
+            _refuse(Problem(401, "Unauthorized", "Unknown or revoked API key."))
+        _spend_verified(token)
+        g.brand, g.cashier = brand, None
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_brand_or_cashier(view: F) -> F:
+    """A brand API key or an active cashier's token; sets g.brand and g.cashier."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        cashier = cashier_for_token(token)
+        if cashier is not None:
+            _spend_verified(token)
+            if not cashier.active:
+                raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
+            g.brand, g.cashier = cashier.brand, cashier
+        else:
+            brand = brand_for_api_key(token)
+            if brand is None:
+                _refuse(Problem(401, "Unauthorized", "Unknown API key or cashier token."))
+            _spend_verified(token)
+            g.brand, g.cashier = brand, None
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_cashier(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        cashier = cashier_for_token(token)
+        if cashier is None:
+            _refuse(Problem(401, "Unauthorized", "Unknown cashier token."))
+        _spend_verified(token)
+        if not cashier.active:
+            raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
+        g.brand, g.cashier = cashier.brand, cashier
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def till_for_key(value: str) -> Till | None:
+    prefix = secrets.prefix_of(value, "tl")
+    if prefix is None:
+        return None
+    till = db.session().scalar(select(Till).where(Till.key_prefix == prefix)
+                               .options(joinedload(Till.brand), joinedload(Till.store)))
+    if till is None or till.revoked_at is not None or not secrets.matches(value, till.key_hash):
+        return None
+    return till
+
+
+def require_till(view: F) -> F:
+    """A paired till's key (`tl_...`); sets g.till and g.brand. Only PIN sign-in takes it."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        till = till_for_key(token)
+        if till is None:
+            _refuse(Problem(401, "Unauthorized", "Unknown or revoked till key: pair this till again.",
+                            type_="/problems/till-unpaired"))
+        _spend_verified(token)
+        g.till, g.brand, g.cashier = till, till.brand, None
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,332 @@
+"""Apple's PassKit web service (also spoken by Android .pkpass apps), under /passkit/v1.
+
+Status codes are exactly Apple's: register 201/200/401, updatable passes 200/204, latest
+pass 200/304/401, unregister 200/401, log 200. Authorization is checked before anything
+about a pass is revealed, and an unknown serial costs the same as a wrong token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, contains_eager
+from werkzeug.http import http_date
+
+from passes.errors import PassValidationError
+from passes.personalization import offers_personalization, personalization_token_bytes
+from service.apple import pass_files, signing, updates
+from service.apple.downloads import pass_filename, pkpass_response
+from service.loyalty.cards import touch
+from service.models import (
+    Card,
+    Customer,
+    DeviceLog,
+    PassFile,
+    PassPersonalization,
+    Program,
+    PushDelivery,
+    Registration,
+    utcnow,
+)
+from service.platform import db
+from service.push import wallet_apps
+from service.web import rate_limits
+from service.web.problems import Problem
+from service.webhooks import events as webhooks
+
+bp = Blueprint("passkit", __name__, url_prefix="/passkit/v1")
+
+_DUMMY_TOKEN = "x" * 32
+_HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
+
+
+def _authorization() -> tuple[str, str] | None:
+    """(scheme in lower case, token) for `ApplePass <token>` (iOS, Pass2U, Passworks),
+    `AndroidPass` (WalletPasses), `WalletUnionPass` / `WalletUnionHMSPass` (WalletUnion).
+
+    Schemes are case-insensitive (RFC 9110 section 11.1): `applepass` is ApplePass."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme not in wallet_apps.SCHEMES or not token.strip():
+        return None
+    return scheme, token.strip()
+
+
+def _authorized_card(session: Session, pass_type_identifier: str, serial_number: str,
+                     *, with_pass_file: bool = False) -> Card | None:
+    """The card if the caller's token is its token; None for any other case, in equal time.
+
+    `with_pass_file`: the stored .pkpass comes in the same query (into the session, where
+    `pass_files.current` finds it), so serving a pass is one round trip, not two.
+    """
+    auth = _authorization()
+    statement = (select(Card).join(Card.program).options(contains_eager(Card.program))
+                 .where(Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
+    if with_pass_file:
+        statement = statement.add_columns(PassFile).outerjoin(PassFile, PassFile.card_id == Card.id)
+    row = session.execute(statement).first()  # not .scalar(): that would skip loading the PassFile
+    card = row[0] if row is not None else None
+    expected = card.authentication_token if card is not None else _DUMMY_TOKEN
+    given = auth[1] if auth else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()) or card is None:
+        return None
+    g.auth_scheme = auth[0] if auth else None
+    return card
+
+
+def _unauthorized() -> Response:
+    return Response(status=401)
+
+
+def _registration(session: Session, device_id: str, card: Card) -> Registration | None:
+    return session.scalar(select(Registration).where(
+        Registration.device_library_identifier == device_id, Registration.card_id == card.id))
+
+
+def client_route(scheme: str, push_token: str, pass_client: str | None = None) -> tuple[str, str | None]:
+    """(client_kind, client_app): which push service reaches this device.
+
+    An app with its own relay says so by its scheme (AndroidPass, WalletUnion[HMS]Pass) or by
+    X-Pass-Client with ApplePass (Pass2U "Passes", Passworks "Passworks"): ("relay", app).
+    Otherwise iOS tokens are hex ("apple"); a non-hex token is an FCM token we try through
+    our own project ("fcm"); if FCM answers SENDER_ID_MISMATCH it is marked unreachable.
+    """
+    app = wallet_apps.app_for(scheme.lower(), pass_client)
+    if app is not None:
+        return "relay", app
+    if _HEX_TOKEN.match(push_token):
+        return "apple", None
+    return "fcm", None
+
+
+@bp.post("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")
+def register(device_id: str, pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:
+        return _unauthorized()
+    body = request.get_json(silent=True)
+    push_token = body.get("pushToken") if isinstance(body, dict) else None
+    if not isinstance(push_token, str) or not push_token.strip() or len(push_token) > 512:
+        return Response("pushToken is required", status=400, mimetype="text/plain")
+    kind, app = client_route(g.auth_scheme, push_token.strip(), request.headers.get("X-Pass-Client"))
+    registration = _registration(session, device_id, card)
+    now = utcnow()
+    if registration is None:
+        session.add(Registration(device_library_identifier=device_id, card_id=card.id,
+                                 pass_type_identifier=pass_type_identifier, push_token=push_token.strip(),
+                                 client_kind=kind, client_app=app, active=True, created_at=now, updated_at=now))
+        webhooks.emit(session, card.brand_id, "card.installed", webhooks.card_data(card, wallet="apple", client=kind))
+        status = 201
+    else:
+        # A known device re-registering may bring a new token: the old one is stale (pitfall 9).
+        registration.push_token, registration.client_kind, registration.client_app = push_token.strip(), kind, app
+        registration.active, registration.dead_reason, registration.updated_at = True, None, now
+        status = 200
+    # Only this pass's registration: the caller proved it holds this pass, nothing more. The
+    # device's other passes (other brands' too) re-register themselves with their own tokens.
+    session.commit()
+    return Response(status=status)
+
+
+@bp.get("/devices/<device_id>/registrations/<pass_type_identifier>")
+def updatable_passes(device_id: str, pass_type_identifier: str) -> Response:
+    session = db.session()
+    since = updates.parse_tag(request.args.get("passesUpdatedSince"))
+    rows = session.execute(
+        select(Card.id, Card.serial_number, Card.version, Card.updated_at)
+        .join(Registration, Registration.card_id == Card.id)
+        .where(Registration.device_library_identifier == device_id,
+               Registration.pass_type_identifier == pass_type_identifier,
+               Registration.active.is_(True),
+               Card.updated_at > since.watermark)
+    ).all()
+    changed = [row for row in rows if (row.id, row.version) not in since.reported]
+    if not changed:
+        return Response(status=204)
+    tag = updates.next_tag(since, [(row.id, row.version, row.updated_at) for row in rows])
+    return jsonify({"serialNumbers": sorted(row.serial_number for row in changed), "lastUpdated": tag})
+
+
+@bp.route("/passes/<pass_type_identifier>/<serial_number>", methods=["GET", "HEAD"])
+def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number, with_pass_file=True)
+    if card is None:
+        return _unauthorized()
+    since = request.if_modified_since
+    if since is not None and card.updated_at.replace(microsecond=0) <= since:
+        # No write here: the phone already holds this version, confirmed when it fetched it.
+        return _not_modified(card)
+    stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
+    _confirm(session, card)
+    if session.get_bind().dialect.name == "postgresql":
+        # Losing the last few confirmations in a database crash is harmless; waiting for a
+        # WAL flush on each of a million pass downloads is not.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.commit()
+    return pkpass_response(stored.data, stored.last_modified, pass_filename(card))
+
+
+class _NotModified(Response):
+    """Werkzeug drops Last-Modified from every 304; Wallet keys its cache on it (pitfall 5)."""
+
+    def get_wsgi_headers(self, environ: Any) -> Any:
+        headers = super().get_wsgi_headers(environ)
+        if self.last_modified is not None:
+            headers["Last-Modified"] = http_date(self.last_modified)
+        return headers
+
+
+def _not_modified(card: Card) -> Response:
+    response = _NotModified(status=304)
+    response.last_modified = card.updated_at
+    return response
+
+
+def _confirm(session: Session, card: Card) -> None:
+    """The phone now holds this version: pushes that announced it (or older) are confirmed."""
+    table = PushDelivery.__table__
+    session.connection().execute(  # Core: a plain UPDATE, no ORM bulk-update layer
+        update(table)
+        .where(table.c.card_id == card.id, table.c.card_version <= card.version,
+               table.c.status.in_(("accepted", "sending", "queued", "retry")))
+        .values(status="confirmed", confirmed_at=utcnow()))
+
+
+def _offered_for_personalization(session: Session, card: Card) -> bool:
+    """Wallet offers rewards enrollment only for a pass carrying personalization.json, once.
+
+    The pass we serve decides it; none we build today carries that file (Apple allows it
+    only on NFC-enabled passes), so for now no card is offered and the endpoint is a 404.
+    """
+    stored = session.get(PassFile, card.id)
+    if stored is None or not offers_personalization(stored.data):
+        return False
+    return session.get(PassPersonalization, card.id) is None
+
+
+def _clean(value: object, limit: int) -> str | None:
+    """A trimmed, length-bounded text field of requiredPersonalizationInfo, or None."""
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value[:limit] if value else None
+
+
+def _fill_holder(customer: Customer, info: dict[str, Any]) -> None:
+    """What the sign-up form brought, only where the holder has nothing yet: enrollment
+    completes an anonymous pass, it never replaces what a shop or the customer recorded."""
+    name = _clean(info.get("fullName"), 200) or _clean(" ".join(
+        part for part in (info.get("givenName"), info.get("familyName")) if isinstance(part, str)), 200)
+    if name and not customer.name.strip():
+        customer.name = name
+    email = _clean(info.get("emailAddress"), 320)
+    if email and "@" in email and customer.email is None:
+        customer.email = email.lower()
+    phone = _clean(info.get("phoneNumber"), 32)
+    if phone and customer.phone is None:
+        customer.phone = phone
+
+
+@bp.post("/passes/<pass_type_identifier>/<serial_number>/personalize")
+def personalize(pass_type_identifier: str, serial_number: str) -> Response:
+    """Rewards enrollment from Wallet: keep what the customer entered, sign the token.
+
+    Apple sends no Authorization here, and the answer is a signature with the pass key in
+    the very form of a pass signature; so it is given only for a card offered for
+    personalization, once per card, and only over a token that cannot be a manifest.
+    Anything else is a 404, the same for an unknown serial as for a card not offered.
+    """
+    session = db.session()
+    card = session.scalar(select(Card).join(Program).where(
+        Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
+    if card is None or not _offered_for_personalization(session, card):
+        return Response(status=404)
+    body: Any = request.get_json(silent=True)
+    token = body.get("personalizationToken") if isinstance(body, dict) else None
+    info = body.get("requiredPersonalizationInfo") if isinstance(body, dict) else None
+    if not isinstance(info, dict):
+        raise Problem(400, "Invalid personalization", "requiredPersonalizationInfo is required")
+    try:
+        token_bytes = personalization_token_bytes(token)
+    except PassValidationError as exc:
+        raise Problem(400, "Invalid personalization", str(exc)) from None
+    try:
+        with session.begin_nested():  # the unique card_id: one enrollment per card, race or not
+            session.add(PassPersonalization(card_id=card.id, token_sha256=hashlib.sha256(token_bytes).hexdigest(),
+                                            client_address=(request.remote_addr or "")[:64] or None))
+    except IntegrityError:  # a concurrent request enrolled this card first
+        return Response(status=404)
+    _fill_holder(card.customer, info)
+    touch(card)  # the personalised pass replaces the personalizable one on the next fetch
+    signature = signing.signer_for(card.program).sign_personalization_token(token)
+    session.commit()
+    return Response(signature, status=200, mimetype="application/octet-stream")
+
+
+@bp.delete("/devices/<device_id>/registrations/<pass_type_identifier>/<serial_number>")
+def unregister(device_id: str, pass_type_identifier: str, serial_number: str) -> Response:
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:
+        return _unauthorized()
+    registration = _registration(session, device_id, card)
+    if registration is not None:
+        session.delete(registration)
+        webhooks.emit(session, card.brand_id, "card.uninstalled",
+                      webhooks.card_data(card, wallet="apple", client=registration.client_kind))
+    session.commit()
+    return Response(status=200)
+
+
+_SERIAL_IN_LOG = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_LOG_ENTRIES = 20  # kept of one request; Wallet sends a few lines at a time
+MAX_LOG_ENTRY_LENGTH = 1000  # characters kept of each entry; Wallet's lines are one sentence
+CARD_MENTION_LIMIT = "20/hour"  # unverified entries filed as naming one card
+
+
+@bp.post("/log")
+def log() -> Response:
+    """Wallet's complaints about our passes, kept with where they came from.
+
+    Apple's log call carries no credential, so a line naming a serial is only a claim: it is
+    stored as mentioning that card (`mentioned_card_id`, never `card_id`), with the client
+    address and user agent, and bounded per request, per address and per mentioned card.
+    """
+    body: Any = request.get_json(silent=True)
+    lines = body.get("logs") if isinstance(body, dict) else None
+    if not isinstance(lines, list):
+        return Response(status=200)
+    wanted = [line for line in lines[:MAX_LOG_ENTRIES] if isinstance(line, str) and line.strip()]
+    address = (request.remote_addr or "")[:64]
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].passkit_log_rate_limit, "passkit-log", address,
+                                len(wanted)) if wanted else None
+    kept = len(wanted) if verdict is not None and verdict.allowed else 0
+    messages = [line[:MAX_LOG_ENTRY_LENGTH] for line in wanted[:kept]]
+    if len(messages) < len(lines):
+        current_app.logger.info("wallet log from %s: kept %d of %d entries", address, len(messages), len(lines))
+    if not messages:
+        return Response(status=200)
+    session = db.session()
+    serials = {serial for message in messages for serial in _SERIAL_IN_LOG.findall(message)}
+    cards = dict(session.execute(select(Card.serial_number, Card.id).where(Card.serial_number.in_(serials))).all()) \
+        if serials else {}
+    user_agent = request.headers.get("User-Agent", "")[:200] or None
+    for message in messages:
+        found = _SERIAL_IN_LOG.search(message)
+        mentioned = cards.get(found.group(0)) if found else None
+        if mentioned is not None and not rate_limits.spend(CARD_MENTION_LIMIT, "passkit-log-card",
+                                                         str(mentioned)).allowed:
+            mentioned = None  # kept, but no longer filed under a card someone is flooding
+        session.add(DeviceLog(card_id=None, mentioned_card_id=mentioned, message=message,
+                              client_address=address or None, user_agent=user_agent))
+        current_app.logger.info("wallet log from %s: %r", address, message)
+    session.commit()
+    return Response(status=200)

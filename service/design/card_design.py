@@ -1,0 +1,259 @@
+"""How a card looks in Apple Wallet: the storeCard layout, labels, locations and images.
+
+Labels and change messages in pass.json are localisation keys; Wallet resolves them from
+en.lproj / ru.lproj pass.strings on the phone, so one signed pass speaks both languages.
+
+A card's tier may bring its own colours and strip image; whatever the tier leaves unset
+comes from the program. Every field a transaction can change carries a changeMessage, as
+that is the only way an update shows anything on the lock screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from passes.errors import PassValidationError
+from passes.images import image_set
+from passes.localization import lproj_files
+from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
+from service.loyalty import terms as program_terms
+from service.loyalty.cards import barcode_message, display_number
+from service.loyalty.engine import balance_money, effective_discount
+from service.models import Card, Program, Store, Tier
+from service.nps import survey as nps
+
+log = logging.getLogger(__name__)
+
+MAX_LOCATIONS = 10
+
+# English text is the key (Apple's convention: pass.json values are looked up in
+# pass.strings); each language maps it to its own words.
+RUSSIAN: dict[str, str] = {
+    "Points": "Баллы",
+    "Balance: %@": "Баланс: %@",
+    "Cashback": "Кешбэк",
+    "Discount": "Скидка",
+    "Your discount is now %@": "Ваша скидка теперь %@",
+    "Member": "Участник",
+    "Tier": "Уровень",
+    "Your tier is now %@": "Ваш уровень теперь %@",
+    "Card": "Карта",
+    "News": "Новости",
+    "No news yet.": "Пока новостей нет.",
+    "Terms and conditions": "Условия программы",
+    "Purchases": "Покупки",
+    "Purchases: %@": "Покупки: %@",
+    "Points expire on": "Баллы сгорают",
+    "Points expire on %@": "Баллы сгорают %@",
+}
+STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
+
+
+def _distance_km(a: Store, b: Store) -> float:
+    """Great-circle distance; good enough to rank a brand's stores."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(h))
+
+
+def nearest_stores(stores: Sequence[Store], home: Store | None) -> list[Store]:
+    """Apple honours at most 10 locations: keep those nearest the customer's home store."""
+    if home is None:
+        return list(stores[:MAX_LOCATIONS])
+    return sorted(stores, key=lambda store: (_distance_km(home, store), store.id))[:MAX_LOCATIONS]
+
+
+_relevance_cache: dict[tuple[object, ...], tuple[tuple[Location, ...], tuple[Beacon, ...]]] = {}
+
+
+def store_text(store: Store) -> str:
+    """What the lock screen says near a store: a running geo campaign's text, the store's own, or a default."""
+    return store.geo_relevant_text or store.relevant_text or f"{store.name}: show your card at the counter."
+
+
+def _beacon(store: Store) -> Beacon | None:
+    """The store's iBeacon, if it has a valid one (a bad one is left out, never breaks the pass)."""
+    if not store.beacon_uuid:
+        return None
+    try:
+        return Beacon(proximity_uuid=store.beacon_uuid, major=store.beacon_major, minor=store.beacon_minor,
+                      relevant_text=store_text(store))
+    except PassValidationError:
+        return None
+
+
+def _relevance(card: Card) -> tuple[tuple[Location, ...], tuple[Beacon, ...]]:
+    """Locations and beacons of the 10 stores nearest the home store, made once per brand's
+    stores and home store: ranking and checking them was ~20 % of a build."""
+    stores, home = card.program.brand.stores, card.customer.home_store
+    key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text,
+                  store.geo_relevant_text, store.beacon_uuid, store.beacon_major, store.beacon_minor)
+                 for store in stores),
+           None if home is None else (home.id, home.latitude, home.longitude))
+    relevance = _relevance_cache.get(key)
+    if relevance is None:
+        nearest = nearest_stores(stores, home)
+        locations = tuple(Location(latitude=store.latitude, longitude=store.longitude, relevant_text=store_text(store))
+                          for store in nearest)
+        beacons = tuple(beacon for beacon in map(_beacon, nearest) if beacon is not None)[:MAX_LOCATIONS]
+        relevance = (locations, beacons)
+        if len(_relevance_cache) >= 1024:
+            _relevance_cache.clear()
+        _relevance_cache[key] = relevance
+    return relevance
+
+
+@dataclass(frozen=True)
+class Design:
+    """Colours and strip of a pass: the tier's where it sets them, else the program's."""
+
+    background_color: str
+    foreground_color: str
+    label_color: str
+    strip_png: bytes | None
+
+
+def design(program: Program, tier: Tier | None) -> Design:
+    if tier is None:
+        return Design(program.background_color, program.foreground_color, program.label_color, program.strip_png)
+    return Design(tier.background_color or program.background_color,
+                  tier.foreground_color or program.foreground_color,
+                  tier.label_color or program.label_color,
+                  tier.strip_png or program.strip_png)
+
+
+def _value_field(program: Program, card: Card) -> Field:
+    """The primary field, drawn large over the strip (Apple's storeCard layout): the discount on
+    a discount card; else the balance (as money for cashback)."""
+    discount = effective_discount(card)
+    if discount is not None:
+        return Field(key="discount", label="Discount", value=f"{_percent(discount)}%",
+                     change_message="Your discount is now %@")
+    money = balance_money(card)
+    if money is not None:
+        return Field(key="balance", label="Cashback", value=money, currency_code=program.currency,
+                     change_message="Balance: %@")
+    return Field(key="balance", label="Points", value=card.balance, change_message="Balance: %@")
+
+
+def _expiry_field(card: Card) -> list[Field]:
+    """"Points expire on <date>" on the back while points are due to expire."""
+    if card.points_expire_at is None or card.balance <= 0:
+        return []
+    return [Field(key="expiry", label="Points expire on", value=card.points_expire_at,
+                  date_style="PKDateStyleMedium", change_message="Points expire on %@")]
+
+
+def _percent(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def logo_text(program: Program) -> str | None:
+    """The program's name is written once. Without an uploaded logo, Wallet writes it (logoText,
+    crisp at any size and in the pass's colours) beside the generated monogram; an uploaded logo
+    is the brand's own mark, which as a rule carries the name, so no logoText repeats it."""
+    return None if program.logo_png else program.name
+
+
+def terms_text(program: Program) -> str:
+    """The back's terms: the current rules (service/loyalty/terms.py) and the brand's own text,
+    in English; Wallet shows the Russian from ru.lproj (see program_strings)."""
+    return program_terms.terms(program, "en").text() or program.description
+
+
+def program_strings(program: Program) -> dict[str, dict[str, str]]:
+    """STRINGS plus this program's terms: pass.json holds the English text, each language maps it."""
+    english = terms_text(program)
+    tables = {language: dict(table) for language, table in STRINGS.items()}
+    for language, table in tables.items():
+        table[english] = program_terms.terms(program, language).text() or english
+    return tables
+
+
+def build_pass(card: Card, web_service_url: str) -> Pass:
+    program, brand = card.program, card.program.brand
+    primary = [_value_field(program, card)]
+    # The tier sits in the header, which stays visible when passes are stacked: it marks the
+    # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
+    header = [Field(key="tier", label="Tier", value=card.tier, change_message="Your tier is now %@")
+              ] if card.tier else []
+    secondary = [Field(key="holder", label="Member", value=card.customer.name)]
+    number = display_number(card)
+    auxiliary = [Field(key="number", label="Card", value=number)]
+    if program.kind == "discount":  # a discount card keeps no points; it totals purchases
+        auxiliary.append(Field(key="spend", label="Purchases", value=card.lifetime_spend or Decimal(0),
+                               currency_code=program.currency, change_message="Purchases: %@"))
+    back = [
+        Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
+        *_expiry_field(card),
+        *nps.back_fields(card, web_service_url),  # the survey link while an NPS survey runs
+        Field(key="terms", label="Terms and conditions", value=terms_text(program)),
+    ]
+    colours = design(program, card.current_tier)
+    locations, beacons = _relevance(card)
+    return Pass(
+        pass_type_identifier=program.pass_type_identifier,
+        team_identifier=program.team_identifier,
+        serial_number=card.serial_number,
+        organization_name=brand.name,
+        description=program.description,
+        logo_text=logo_text(program),
+        store_card=StoreCard(header_fields=tuple(header), primary_fields=tuple(primary),
+                             secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
+                             back_fields=tuple(back)),
+        barcodes=(Barcode(message=barcode_message(card, brand), alt_text=number),),
+        locations=locations,
+        beacons=beacons,
+        web_service_url=web_service_url,
+        authentication_token=card.authentication_token,
+        background_color=colours.background_color,
+        foreground_color=colours.foreground_color,
+        label_color=colours.label_color,
+        voided=card.voided,
+        allow_http=web_service_url.startswith("http://"),
+    )
+
+
+def _digest(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest() if data else None
+
+
+_program_files_cache: dict[tuple[str | None, ...], dict[str, bytes]] = {}
+
+
+def _images(program: Program, kind: str, source: bytes | None, look: Design) -> dict[str, bytes]:
+    """The uploaded image, or the generated default if it cannot be used: an image stored before
+    uploads were checked (or by hand) must not make every pass of the program fail."""
+    colours = {"background": look.background_color, "foreground": look.foreground_color, "text": program.name}
+    if source is not None:
+        try:
+            return image_set(kind, source, **colours)
+        except PassValidationError as error:
+            log.warning("program %s: stored %s image unusable (%s: %r); passes get the default one",
+                        program.id, kind, error, error.__cause__)
+    return image_set(kind, None, **colours)
+
+
+def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
+    """Images and localisations shared by every card of a program (and tier), made once per process."""
+    look = design(program, tier)
+    strings = program_strings(program)
+    key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
+           look.background_color, look.foreground_color, program.name,
+           *(strings[language][terms_text(program)] for language in sorted(strings)))
+    files = _program_files_cache.get(key)
+    if files is None:
+        files = {}
+        sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
+        for kind, source in sources.items():
+            files.update(_images(program, kind, source, look))
+        files.update(lproj_files(strings))
+        if len(_program_files_cache) >= 256:
+            _program_files_cache.clear()
+        _program_files_cache[key] = files
+    return files

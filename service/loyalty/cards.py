@@ -1,0 +1,118 @@
+"""Cards: issuing them, and the one place where a card's visible state is marked as changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from flask import url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from passes.cardcode import encode_card_code, short_number
+from service.models import Brand, Card, Customer, LedgerEntry, Program, utcnow
+from service.platform.secrets import random_token
+
+CARD_NUMBER_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    birthday: dt.date | None = None
+    language: str = "en"
+    home_store_id: int | None = None
+
+
+def touch(card: Card, now: dt.datetime | None = None) -> None:
+    """Mark what the pass shows as changed: a new version and a strictly later whole second.
+
+    HTTP dates have one-second resolution, so two updates inside the same second would give
+    the same Last-Modified and a phone asking If-Modified-Since would wrongly get a 304.
+    """
+    now = (now or utcnow()).replace(microsecond=0)
+    previous = card.updated_at.replace(microsecond=0) if card.updated_at else None
+    card.updated_at = max(now, previous + dt.timedelta(seconds=1)) if previous else now
+    card.version = (card.version or 0) + 1
+
+
+def find_existing(session: Session, program: Program, details: CustomerDetails) -> Card | None:
+    """A customer already enrolled with the same email or phone gets their card back."""
+    conditions = []
+    if details.email:
+        conditions.append(Customer.email == details.email.lower())
+    if details.phone:
+        conditions.append(Customer.phone == details.phone)
+    if not conditions:
+        return None
+    return session.scalar(
+        select(Card).join(Customer).where(Card.program_id == program.id, or_(*conditions)).limit(1))
+
+
+def _unused_number(session: Session, brand_id: int) -> int:
+    low, high = 10 ** (CARD_NUMBER_DIGITS - 1), 10**CARD_NUMBER_DIGITS
+    while True:
+        number = secrets.randbelow(high - low) + low
+        taken = session.scalar(select(Card.id).where(Card.brand_id == brand_id, Card.number == number))
+        if taken is None:
+            return number
+
+
+def issue_card(session: Session, program: Program, details: CustomerDetails) -> tuple[Card, bool]:
+    """Create customer and card (or return the existing card); returns (card, created)."""
+    existing = find_existing(session, program, details)
+    if existing is not None:
+        return existing, False
+    customer = Customer(
+        brand_id=program.brand_id,
+        name=details.name,
+        email=details.email.lower() if details.email else None,
+        phone=details.phone,
+        birthday=details.birthday,
+        language=details.language,
+        home_store_id=details.home_store_id,
+    )
+    now = utcnow().replace(microsecond=0)
+    card = Card(
+        program=program,
+        customer=customer,
+        brand_id=program.brand_id,
+        number=_unused_number(session, program.brand_id),
+        serial_number=str(uuid.uuid4()),
+        authentication_token=random_token(32),
+        balance=0,
+        lifetime_points=0,
+        version=1,
+        updated_at=now,
+        created_at=now,
+    )
+    session.add_all([customer, card])
+    session.flush()
+    session.add(LedgerEntry(card_id=card.id, kind="issue", points=0, reason="card issued"))
+    return card, True
+
+
+def barcode_message(card: Card, brand: Brand) -> str:
+    return encode_card_code(brand.code_ref, card.number, brand.code_secret)
+
+
+def display_number(card: Card) -> str:
+    return short_number(card.number)
+
+
+def download_key(card: Card, brand: Brand) -> str:
+    """Unguessable key in the customer's download link, so serial numbers alone reveal nothing."""
+    mac = hmac.new(brand.code_secret, b"download:" + card.serial_number.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def apple_pass_url(card: Card, brand: Brand, public_base_url: str) -> str:
+    path = url_for("downloads.apple_pass", serial_number=card.serial_number,
+                   key=download_key(card, brand))
+    return public_base_url.rstrip("/") + path

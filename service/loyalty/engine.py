@@ -1,0 +1,566 @@
+"""The loyalty engine: what a transaction does to a card, written as one ledger entry.
+
+Rules per program kind (Program.kind):
+
+- ``points``: a purchase earns ``amount x points_per_unit x tier multiplier`` points.
+- ``cashback``: a purchase earns ``cashback_percent x tier multiplier`` of the amount back.
+  The balance is kept in points worth one minor unit each (1 point = 0.01), so the ledger
+  stays integral; redeeming takes either ``points`` or a money ``amount``.
+- ``discount``: the card shows a fixed percentage (the tier's, if it sets one); purchases
+  are only totalled (``lifetime_spend``). Such a card has no points to earn or redeem.
+
+Fractions are rounded by the program's ``rounding`` (down | nearest | up, nearest = half up)
+once, on the final figure, with Decimal arithmetic throughout.
+
+Tiers sit on top of any kind: the highest tier whose threshold the card's measure reaches
+(``Program.tier_basis``: lifetime_points | lifetime_spend | points, the last one being the
+current balance, so redeeming can move a card down).
+
+Invariants: every balance change is a LedgerEntry; ``Card.balance`` is the ledger sum and
+never negative; the card row is locked while a transaction is decided, so two cashiers
+redeeming at once are serialised and the second sees the first's result. Anything that
+changes what the pass shows calls ``cards.touch`` (which also queues the push).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
+
+from service.loyalty.cards import touch
+from service.models import Card, LedgerEntry, Program, Tier, utcnow
+
+PROGRAM_KINDS = ("points", "cashback", "discount")
+TIER_BASES = ("lifetime_points", "lifetime_spend", "points")
+ROUNDING_MODES: dict[str, str] = {"down": ROUND_FLOOR, "nearest": ROUND_HALF_UP, "up": ROUND_CEILING}
+TRANSACTION_TYPES = ("earn", "redeem", "purchase")
+CENT = Decimal("0.01")
+EXPIRY_BATCH = 500
+
+
+# --- errors: the API turns each into a problem+json --------------------------------------
+
+
+class LoyaltyError(Exception):
+    """A transaction the rules refuse; nothing has been written when it is raised."""
+
+
+class CardNotFound(LoyaltyError, LookupError):
+    def __init__(self, card_id: int) -> None:
+        super().__init__(f"No card {card_id} in your brand.")
+        self.card_id = card_id
+
+
+class CardVoided(LoyaltyError):
+    pass
+
+
+class InsufficientBalance(LoyaltyError):
+    def __init__(self, balance: int, requested: int) -> None:
+        super().__init__(f"The balance is {balance} points; {requested} were asked for. Nothing was redeemed.")
+        self.balance = balance
+        self.requested = requested
+
+
+class NotApplicable(LoyaltyError):
+    """The request is well formed but means nothing for this card's program kind."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+class IdempotencyMismatch(LoyaltyError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used with a different request body.")
+        self.key = key
+
+
+# --- requests and results -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransactionRequest:
+    """A validated transaction body (see api/loyalty_schemas.TransactionIn)."""
+
+    type: str
+    points: int | None = None
+    amount: Decimal | None = None
+    reason: str | None = None
+    store_id: int | None = None
+
+    def canonical(self) -> dict[str, Any]:
+        """The body reduced to its meaning: "12.5" and "12.50" are the same purchase."""
+        body: dict[str, Any] = {"type": self.type, "points": self.points,
+                                "amount": money_text(self.amount) if self.amount is not None else None,
+                                "reason": self.reason, "store_id": self.store_id}
+        return {key: value for key, value in body.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who posts: a cashier (and so their store), or the brand itself (store optional)."""
+
+    cashier_id: int | None = None
+    store_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to a transaction; `replayed` when it is the stored answer to an earlier one."""
+
+    response: dict[str, Any]
+    replayed: bool = False
+    #: The locked card, for callers that go on with it in the same transaction (the session's
+    #: identity map holds clean objects only weakly: without this they would be loaded again).
+    card: Card | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class ExpiryRun:
+    cards: int = 0
+    points: int = 0
+    card_ids: list[int] = field(default_factory=list)
+
+
+# --- pure rules --------------------------------------------------------------------------
+
+
+def money_text(amount: Decimal) -> str:
+    """Money as the API writes it: a string with exactly two decimals."""
+    return format(amount.quantize(CENT), "f")
+
+
+def round_points(value: Decimal, rounding: str) -> int:
+    """Whole points from a fractional figure, by the program's rounding rule."""
+    return int(value.quantize(Decimal(1), rounding=ROUNDING_MODES[rounding]))
+
+
+def earn_multiplier(tier: Tier | None) -> Decimal:
+    return tier.earn_multiplier if tier is not None else Decimal(1)
+
+
+def purchase_points(program: Program, tier: Tier | None, amount: Decimal) -> int:
+    """Points a purchase earns; for cashback, minor units of money (percent x amount)."""
+    if program.kind == "points":
+        raw = amount * program.points_per_unit * earn_multiplier(tier)
+    elif program.kind == "cashback":
+        # amount x percent / 100 is the money back; x 100 again gives minor units.
+        raw = amount * program.cashback_percent * earn_multiplier(tier)
+    else:
+        return 0
+    return round_points(raw, program.rounding)
+
+
+def money_to_points(amount: Decimal) -> int:
+    """A cashback amount in points (minor units); amounts carry at most two decimals."""
+    return int((amount / CENT).to_integral_value())
+
+
+def points_to_money(points: int) -> Decimal:
+    return (Decimal(points) * CENT).quantize(CENT)
+
+
+def money_value(program: Program, points: int) -> Decimal | None:
+    """What points are worth in a cashback program; None where points are not money."""
+    return points_to_money(points) if program.kind == "cashback" else None
+
+
+def balance_money(card: Card) -> Decimal | None:
+    return money_value(card.program, card.balance)
+
+
+def effective_discount(card: Card) -> Decimal | None:
+    """The discount a discount card grants: its tier's if the tier sets one."""
+    program = card.program
+    if program.kind != "discount":
+        return None
+    tier = card.current_tier
+    if tier is not None and tier.discount_percent is not None:
+        return tier.discount_percent
+    return program.discount_percent
+
+
+def tier_measure(program: Program, card: Card) -> Decimal:
+    """The figure tier thresholds are compared with."""
+    if program.tier_basis == "lifetime_spend":
+        return card.lifetime_spend or Decimal(0)
+    if program.tier_basis == "points":
+        return Decimal(card.balance)
+    return Decimal(card.lifetime_points)
+
+
+def tier_for(program: Program, measure: Decimal) -> Tier | None:
+    """The highest tier reached; None below the lowest threshold."""
+    reached = [tier for tier in program.tiers if tier.threshold <= measure]
+    return max(reached, key=lambda tier: tier.threshold) if reached else None
+
+
+def tier_direction(old: Tier | None, new: Tier | None) -> str | None:
+    if old is new or (old is not None and new is not None and old.id == new.id):
+        return None
+    if old is None:
+        return "up"
+    if new is None:
+        return "down"
+    return "up" if new.threshold > old.threshold else "down"
+
+
+def fingerprint(request: TransactionRequest) -> str:
+    """SHA-256 of the canonical body: equal for the same request however it was spelled."""
+    canonical = json.dumps(request.canonical(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- database helpers ----------------------------------------------------------------------
+
+
+def _take_sqlite_write_lock(session: Session, card_id: int) -> None:
+    """SQLite has no row locks, and pysqlite starts a transaction only at the first write,
+    so a no-op write comes first: it takes the database write lock (waiting for other
+    writers) and makes every following read see the latest committed state."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = Card.__table__
+        session.execute(table.update().where(table.c.id == card_id).values(id=table.c.id))
+
+
+def lock_card(session: Session, card_id: int) -> Card | None:
+    """The card, locked for the rest of the transaction, with fresh values.
+
+    PostgreSQL: SELECT ... FOR UPDATE, so concurrent transactions on the card queue here.
+    """
+    _take_sqlite_write_lock(session, card_id)
+    statement = (select(Card).where(Card.id == card_id).with_for_update()
+                 .execution_options(populate_existing=True))
+    return session.scalars(statement).one_or_none()
+
+
+def lock_card_for_transaction(session: Session, card_id: int, key: str) -> tuple[Card | None, LedgerEntry | None]:
+    """`lock_card`, plus in the same round trip the entry already posted under `key` (if
+    any) and the program with its tiers, which every transaction needs."""
+    _take_sqlite_write_lock(session, card_id)
+    statement = (
+        select(Card, LedgerEntry)
+        .outerjoin(LedgerEntry, and_(LedgerEntry.card_id == Card.id, LedgerEntry.idempotency_key == key))
+        .where(Card.id == card_id)
+        .options(joinedload(Card.program).joinedload(Program.tiers))
+        .with_for_update(of=Card)
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(statement).unique().one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def ledger_balance(session: Session, card_id: int) -> int:
+    """The balance as the ledger says it (Card.balance must always equal this)."""
+    return int(session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
+                              .where(LedgerEntry.card_id == card_id)) or 0)
+
+
+def _debited(session: Session, card_id: int) -> int:
+    """All points ever taken off the card (redeemed or expired), as a positive number."""
+    total = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
+                           .where(LedgerEntry.card_id == card_id, LedgerEntry.points < 0))
+    return -int(total or 0)
+
+
+def _earned_until(session: Session, card_id: int, cutoff: dt.datetime) -> int:
+    total = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
+                           .where(LedgerEntry.card_id == card_id, LedgerEntry.points > 0,
+                                  LedgerEntry.created_at <= cutoff))
+    return int(total or 0)
+
+
+def expirable_points(session: Session, card_id: int, cutoff: dt.datetime) -> int:
+    """Points earned at or before `cutoff` and not yet spent, spending oldest first (FIFO).
+
+    Debits always consume the oldest points, so of everything earned by the cutoff exactly
+    min(earned, debited) is gone; the rest is still on the card and due to expire.
+    """
+    return max(0, _earned_until(session, card_id, cutoff) - _debited(session, card_id))
+
+
+def oldest_unspent_at(session: Session, card_id: int) -> dt.datetime | None:
+    """When the oldest points still on the card were earned (FIFO, as above)."""
+    running = func.sum(LedgerEntry.points).over(order_by=(LedgerEntry.created_at, LedgerEntry.id))
+    credits = (select(LedgerEntry.created_at.label("earned_at"), running.label("running"))
+               .where(LedgerEntry.card_id == card_id, LedgerEntry.points > 0).subquery())
+    return session.scalar(select(credits.c.earned_at).where(credits.c.running > _debited(session, card_id))
+                          .order_by(credits.c.running).limit(1))
+
+
+def next_expiry(session: Session, card: Card) -> dt.datetime | None:
+    days = card.program.points_expire_days
+    if not days or card.balance <= 0:
+        return None
+    earned_at = oldest_unspent_at(session, card.id)
+    return earned_at + dt.timedelta(days=days) if earned_at is not None else None
+
+
+# --- applying a transaction ------------------------------------------------------------------
+
+
+def _visible(card: Card) -> tuple[Any, ...]:
+    """Everything the pass shows that a transaction can change (see pass_design)."""
+    spend = card.lifetime_spend if card.program.kind == "discount" else None
+    return card.balance, card.tier, card.points_expire_at, spend
+
+
+def settle(session: Session, card: Card) -> str | None:
+    """Bring tier and expiry date in line with the balance; returns the tier move, if any."""
+    session.flush()  # the expiry queries read the ledger, including entries just added
+    program = card.program
+    new_tier = tier_for(program, tier_measure(program, card))
+    direction = tier_direction(card.current_tier, new_tier)
+    card.current_tier = new_tier
+    card.tier = new_tier.name if new_tier is not None else None  # also follows a renamed tier
+    card.points_expire_at = next_expiry(session, card)
+    return direction
+
+
+def _require_points(program: Program, field_name: str) -> None:
+    if program.kind == "discount":
+        raise NotApplicable(field_name, "This is a discount card: it has no points to earn or redeem.")
+
+
+def _points_and_amount(card: Card, request: TransactionRequest) -> tuple[int, Decimal | None]:
+    """The signed ledger points and money amount a request means for this card."""
+    program = card.program
+    if request.type == "purchase":
+        assert request.amount is not None
+        return purchase_points(program, card.current_tier, request.amount), request.amount
+    _require_points(program, "type")
+    if request.type == "earn":
+        assert request.points is not None
+        return request.points, None
+    if request.amount is not None:
+        if program.kind != "cashback":
+            raise NotApplicable("amount", "Only cashback balances are redeemed as money; send points.")
+        return -money_to_points(request.amount), request.amount
+    assert request.points is not None
+    return -request.points, money_value(program, request.points)
+
+
+def transaction_view(card: Card, entry: LedgerEntry, direction: str | None) -> dict[str, Any]:
+    """The JSON answer to a transaction, stored with it for idempotent replays."""
+    money = balance_money(card)
+    discount = effective_discount(card)
+    return {
+        "id": entry.id,
+        "card_id": card.id,
+        "type": entry.kind,
+        "points": entry.points,
+        "amount": money_text(entry.amount) if entry.amount is not None else None,
+        "balance": card.balance,
+        "balance_money": money_text(money) if money is not None else None,
+        "currency": card.program.currency,
+        "lifetime_points": card.lifetime_points,
+        "lifetime_spend": money_text(card.lifetime_spend or Decimal(0)),
+        "tier": card.tier,
+        "tier_change": direction,
+        "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
+        "points_expire_at": card.points_expire_at.isoformat() if card.points_expire_at else None,
+        "store_id": entry.store_id,
+        "cashier_id": entry.cashier_id,
+        "reason": entry.reason,
+        "idempotency_key": entry.idempotency_key,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+def answer(entry: LedgerEntry) -> dict[str, Any]:
+    """The stored answer of a posted entry. It is stored with the INSERT, before the
+    database has given the entry its id, so the id is filled in here."""
+    return {**(entry.response or {}), "id": entry.id}
+
+
+def _settle_in_memory(card: Card, balance_before: int, now: dt.datetime) -> str | None:
+    """`settle` without reading the ledger: for programs whose points never expire, and
+    for transactions that only add points.
+
+    Debits consume the oldest points first, so adding points never changes which points
+    are the oldest unspent ones, unless there were none: then these are.
+    """
+    program = card.program
+    new_tier = tier_for(program, tier_measure(program, card))
+    direction = tier_direction(card.current_tier, new_tier)
+    card.current_tier = new_tier
+    card.tier = new_tier.name if new_tier is not None else None
+    days = program.points_expire_days
+    if not days or card.balance <= 0:
+        card.points_expire_at = None
+    elif balance_before <= 0:
+        card.points_expire_at = now + dt.timedelta(days=days)
+    return direction
+
+
+class _AlreadyPosted(Exception):
+    """Another request with the same key committed while this one waited for the card."""
+
+
+def _insert_entry(session: Session, card: Card, entry: LedgerEntry) -> int:
+    """INSERT the entry, skipping it if its idempotency key is already taken; returns its id.
+
+    Why not the ORM: PostgreSQL re-reads only the locked card row after waiting for its lock,
+    not the ledger, so a twin request that committed meanwhile is found here, by the unique
+    key, and the transaction is answered as a replay instead of failing.
+    """
+    table = LedgerEntry.__table__
+    values = {column.key: getattr(entry, column.key) for column in table.columns if column.key != "id"}
+    dialect = session.get_bind().dialect.name
+    statement: Any = (postgresql.insert(table) if dialect == "postgresql"
+                      else sqlite.insert(table) if dialect == "sqlite" else None)
+    if statement is None:
+        statement = table.insert()
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["card_id", "idempotency_key"])
+    # Core on the session's connection: no autoflush of this request's card changes before
+    # the entry is known to be new, and none of the ORM's bulk-insert machinery
+    entry_id = session.connection().execute(statement.values(**values).returning(table.c.id)).scalar()
+    if entry_id is None:
+        session.expire(card)  # forget this request's changes to the card
+        raise _AlreadyPosted
+    return int(entry_id)
+
+
+def _apply(session: Session, card: Card, request: TransactionRequest, actor: Actor,
+           key: str, now: dt.datetime) -> dict[str, Any]:
+    points, amount = _points_and_amount(card, request)
+    balance_before = card.balance
+    if balance_before + points < 0:
+        raise InsufficientBalance(balance_before, -points)
+    before = _visible(card)
+    # never added to the session: written by _insert_entry
+    entry = LedgerEntry(card_id=card.id, kind=request.type, points=points, amount=amount,
+                        store_id=actor.store_id if actor.store_id is not None else request.store_id,
+                        cashier_id=actor.cashier_id, idempotency_key=key,
+                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now)
+    card.balance += points
+    card.lifetime_points += max(points, 0)
+    if request.type == "purchase" and amount is not None:
+        card.lifetime_spend = (card.lifetime_spend or Decimal(0)) + amount
+    if not card.program.points_expire_days or (
+            points >= 0 and (balance_before <= 0 or card.points_expire_at is not None)):
+        direction = _settle_in_memory(card, balance_before, now)
+        if _visible(card) != before:
+            touch(card)
+        entry.response = transaction_view(card, entry, direction)
+        entry.id = _insert_entry(session, card, entry)  # the answer goes in with the INSERT
+    else:
+        # a debit with expiring points: which points are the oldest unspent is the ledger's answer
+        entry.id = _insert_entry(session, card, entry)
+        direction = settle(session, card)
+        if _visible(card) != before:
+            touch(card)
+        entry.response = transaction_view(card, entry, direction)
+        session.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id).values(response=entry.response))
+    session.flush()  # UPDATE cards; the outbox's INSERT of the pushes
+    return answer(entry)
+
+
+def post_transaction(session: Session, card_id: int, request: TransactionRequest, idempotency_key: str,
+                     *, actor: Actor | None = None, now: dt.datetime | None = None,
+                     brand_id: int | None = None) -> Outcome:
+    """Apply one transaction to a card, once per idempotency key; the caller commits.
+
+    The card row is locked first, so a second request with the same key waits for the
+    first to commit and then finds its entry; a second redemption sees the reduced balance.
+    With `brand_id`, a card of another brand is not found.
+    """
+    card, posted = lock_card_for_transaction(session, card_id, idempotency_key)
+    if card is None or (brand_id is not None and card.brand_id != brand_id):
+        raise CardNotFound(card_id)
+    if posted is not None:
+        if posted.request_fingerprint != fingerprint(request):
+            raise IdempotencyMismatch(idempotency_key)
+        return Outcome(answer(posted), replayed=True, card=card)
+    if card.voided:
+        raise CardVoided(f"Card {card.id} is voided; it takes no transactions.")
+    try:
+        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()), card=card)
+    except _AlreadyPosted:
+        posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
+                                                           LedgerEntry.idempotency_key == idempotency_key)).one()
+        if posted.request_fingerprint != fingerprint(request):
+            raise IdempotencyMismatch(idempotency_key) from None
+        return Outcome(answer(posted), replayed=True, card=card)
+
+
+# --- rule changes and expiry ----------------------------------------------------------------
+
+
+def refresh_card(session: Session, card: Card) -> str | None:
+    """Re-derive tier and expiry (after the program's rules changed); touches if visible."""
+    before = _visible(card)
+    direction = settle(session, card)
+    if _visible(card) != before:
+        touch(card)
+    return direction
+
+
+def refresh_program(session: Session, program: Program) -> int:
+    """Apply changed tiers or expiry period to every card of a program; returns cards changed."""
+    changed = 0
+    session.flush()
+    session.expire(program, ["tiers"])
+    for card_id in session.scalars(select(Card.id).where(Card.program_id == program.id).order_by(Card.id)).all():
+        card = lock_card(session, card_id)
+        assert card is not None
+        version = card.version
+        refresh_card(session, card)
+        changed += card.version != version
+    return changed
+
+
+def _expire_card(session: Session, card_id: int, now: dt.datetime) -> int:
+    """Expire one card's overdue points; returns how many expired."""
+    card = lock_card(session, card_id)
+    if card is None or card.points_expire_at is None or card.points_expire_at > now:
+        return 0  # another run got here first, or the card earned nothing new to expire
+    days = card.program.points_expire_days
+    expired = 0
+    if days:
+        cutoff = now - dt.timedelta(days=days)
+        expired = min(card.balance, expirable_points(session, card.id, cutoff))
+    if expired > 0:
+        before = _visible(card)
+        session.add(LedgerEntry(card_id=card.id, kind="expire", points=-expired, created_at=now,
+                                reason=f"points earned on or before {cutoff:%Y-%m-%d} expired"))
+        card.balance -= expired
+        settle(session, card)
+        if _visible(card) != before:
+            touch(card)
+    else:
+        refresh_card(session, card)
+    return expired
+
+
+def expire_points(session: Session, now: dt.datetime) -> ExpiryRun:
+    """The daily job: expire points older than their program's period, card by card.
+
+    Only cards whose cached points_expire_at has passed are read (an indexed range), and
+    each card is committed on its own so the job never holds many row locks at once.
+    """
+    run = ExpiryRun()
+    last_id = 0
+    while True:
+        ids = session.scalars(select(Card.id).where(Card.points_expire_at <= now, Card.id > last_id)
+                              .order_by(Card.id).limit(EXPIRY_BATCH)).all()
+        if not ids:
+            return run
+        for card_id in ids:
+            expired = _expire_card(session, card_id, now)
+            session.commit()
+            if expired:
+                run.cards += 1
+                run.points += expired
+                run.card_ids.append(card_id)
+        last_id = ids[-1]

@@ -1,0 +1,67 @@
+"""The database tables, one module per concern, one metadata (`Base`) for Alembic.
+
+Every model is re-exported here: `from service.models import Card`."""
+
+from service.models.analytics import (
+    AnalyticsActivity,
+    AnalyticsCache,
+    AnalyticsCohortActivity,
+    AnalyticsDaily,
+    AnalyticsPurchaseLink,
+    AnalyticsRollupState,
+)
+from service.models.apple import DeviceLog, PassFile, PassPersonalization, Registration
+from service.models.base import Base, UTCDateTime, utcnow
+from service.models.brands import ApiKey, Brand, SigningCertificate, Store
+from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
+from service.models.cards import Card, CardRecovery, Customer, LedgerEntry
+from service.models.cashiers import Cashier, Till
+from service.models.google import GoogleMessage, GoogleWalletEvent
+from service.models.imports import ImportJob
+from service.models.nps import NpsAnswer, NpsSurvey
+from service.models.programs import Program, Tier
+from service.models.push import PushDelivery
+from service.models.rate_limits import RateLimitCounter
+from service.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+__all__ = [
+    "utcnow",
+    "UTCDateTime",
+    "Base",
+    "Brand",
+    "ApiKey",
+    "SigningCertificate",
+    "Store",
+    "Program",
+    "Tier",
+    "Customer",
+    "Card",
+    "LedgerEntry",
+    "CardRecovery",
+    "Cashier",
+    "Till",
+    "PassFile",
+    "Registration",
+    "DeviceLog",
+    "PassPersonalization",
+    "PushDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookDelivery",
+    "Campaign",
+    "CampaignRecipient",
+    "ProductSubscription",
+    "RestockEvent",
+    "GoogleMessage",
+    "GoogleWalletEvent",
+    "ImportJob",
+    "AnalyticsCache",
+    "AnalyticsRollupState",
+    "AnalyticsDaily",
+    "AnalyticsActivity",
+    "AnalyticsPurchaseLink",
+    "AnalyticsCohortActivity",
+    "NpsSurvey",
+    "NpsAnswer",
+    "RateLimitCounter",
+]

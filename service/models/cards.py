@@ -1,0 +1,183 @@
+"""Customers, cards, the ledger, and card recoveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from service.models.brands import Store
+    from service.models.programs import Program, Tier
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    birthday: Mapped[dt.date | None] = mapped_column(nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    home_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    home_store: Mapped[Store | None] = relationship()
+
+
+class Card(Base):
+    """One customer's card in one program; what every wallet copy of it is rendered from."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        UniqueConstraint("program_id", "customer_id"),
+        # The engine refuses to overdraw; this makes any bug that tries fail loudly instead.
+        CheckConstraint("balance >= 0", name="ck_cards_balance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    number: Mapped[int] = mapped_column(BigInteger)
+    serial_number: Mapped[str] = mapped_column(String(64), unique=True)
+    authentication_token: Mapped[str] = mapped_column(String(64))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    tier: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    news: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped in the same transaction as any change to what the pass shows.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Loyalty state (service/loyalty/engine.py); `tier` above keeps the tier's name as the pass shows it.
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"), nullable=True)
+    lifetime_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
+    # When the oldest unspent points expire; the daily job looks only at cards past it.
+    points_expire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # Google Wallet (service/google_wallet): the card version and balance Google last accepted;
+    # None = the LoyaltyObject is not inserted yet. The sweeper re-syncs cards behind `version`.
+    google_synced_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    google_synced_balance: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set while one job syncs this card to Google (until then + a lease): syncs of one card never
+    # overlap, so an older patch can never land at Google after a newer one.
+    google_sync_lease: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Enrolment (service/enrolment, service/loyalty/referrals.py): the code in this card's personal join
+    # link, the card whose link brought this one in, and the id in the platform it was imported from.
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    program: Mapped[Program] = relationship()
+    customer: Mapped[Customer] = relationship()
+    current_tier: Mapped[Tier | None] = relationship()
+
+    __mapper_args__ = {"eager_defaults": True}
+
+
+Index("ix_cards_brand_number", Card.brand_id, Card.number, unique=True)
+
+
+Index("ix_cards_program_external_id", Card.program_id, Card.external_id, unique=True)
+
+
+class LedgerEntry(Base):
+    """Append-only: a balance is the sum of its card's entries, never edited in place."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("card_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # no index of its own: ix_ledger_entries_card_created (below) serves lookups by card
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # issue | earn | redeem | purchase | expire | adjust | import
+    points: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("cashiers.id"), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date
+# (cohort activity, purchases after a campaign), the ledger by date (active/lapsed windows).
+# "Already a member?" (issuing, the join page, imports) looks customers up by email or phone.
+Index("ix_customers_email", Customer.email)
+
+
+Index("ix_customers_phone", Customer.phone)
+
+
+Index("ix_cards_brand_created", Card.brand_id, Card.created_at)
+
+
+Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created_at)
+
+
+Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)
+
+
+# Index-only counts for the dashboard's summary and campaigns (PostgreSQL reads only the
+# index where the visibility map says a page is all-visible: VACUUM, i.e. autovacuum, keeps it
+# so). A brand's cards in id order (voided or not), to join with the cards that are in a wallet:
+Index("ix_cards_brand_id_voided", Card.brand_id, Card.id, Card.voided)
+
+
+# Roll-ups of the ledger for the dashboard (service/analytics/rollups.py): sums over every card's
+# contribution as of ledger entry `analytics_rollup_state.ledger_id`; days are UTC days since
+# 1970-01-01, months year * 12 + month; "none" days are the sentinels NO_DAY / NEVER there.
+Index("ix_cards_brand_voided", Card.brand_id, Card.created_at, postgresql_where=text("voided"),
+      sqlite_where=text("voided"))
+
+
+class CardRecovery(Base):
+    """A known phone or email asking for its card again on the join page.
+
+    Typing a contact proves nothing, so the card is shown only after a one-time link or code
+    sent to that contact comes back (service/enrolment/recovery.py). Only hashes of the link
+    and the code are kept; `attempts` counts code guesses and is raised by one conditional
+    UPDATE, so parallel guesses cannot pass the limit on any backend.
+    """
+
+    __tablename__ = "card_recoveries"
+    __table_args__ = (Index("ix_card_recoveries_card_created", "card_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    destination: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    link_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    card: Mapped[Card] = relationship()

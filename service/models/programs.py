@@ -1,0 +1,100 @@
+"""Loyalty programs and their tiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from service.models.brands import Brand, SigningCertificate
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="points")  # points | cashback | discount
+    description: Mapped[str] = mapped_column(String(300), default="Loyalty card")
+    terms: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")  # the API uses DEFAULT_CURRENCY
+    # Point rules: points per currency unit, rounding, cashback and discount percentages.
+    points_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(1))
+    rounding: Mapped[str] = mapped_column(String(10), default="down")  # down | nearest | up
+    cashback_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
+    # Design.
+    background_color: Mapped[str] = mapped_column(String(7), default="#3b2417")
+    foreground_color: Mapped[str] = mapped_column(String(7), default="#ffffff")
+    label_color: Mapped[str] = mapped_column(String(7), default="#e8c9a0")
+    # Deferred: scans and transactions load the program on every request and never need
+    # the images; building a pass loads all three in one query.
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                   deferred_group="images")
+    icon_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                   deferred_group="images")
+    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                    deferred_group="images")
+    # Apple identity: must match the signing certificate's UID and OU.
+    pass_type_identifier: Mapped[str] = mapped_column(String(200))
+    team_identifier: Mapped[str] = mapped_column(String(20))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("signing_certificates.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Loyalty rules (service/loyalty/engine.py): what tiers are measured by, and how long points live.
+    tier_basis: Mapped[str] = mapped_column(String(20), default="lifetime_points")  # | lifetime_spend | points
+    points_expire_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: points never expire
+    # Google Wallet: digest of the LoyaltyClass last sent, so a design change re-sends it once.
+    google_class_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Birthday automation (service/campaigns/birthday.py): points and/or a message once a year.
+    birthday_points: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    birthday_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Enrolment (service/enrolment): the public join page is /join/<slug> (or /join/<id>), and
+    # a referral's first purchase gives both cards this many points (0: referrals are off).
+    slug: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+    referral_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    brand: Mapped[Brand] = relationship(back_populates="programs")
+    certificate: Mapped[SigningCertificate | None] = relationship()
+    tiers: Mapped[list[Tier]] = relationship(back_populates="program", order_by="Tier.threshold")
+
+
+class Tier(Base):
+    """A status level of a program (Silver, Gold...): reached at `threshold` of the program's
+    tier_basis (points, or money when the basis is lifetime_spend).
+
+    Each tier earns at its own rate (`earn_multiplier` times the program's points or cashback
+    rate), may grant its own discount, and may dress the pass in its own colours and strip;
+    unset design values fall back to the program's.
+    """
+
+    __tablename__ = "tiers"
+    __table_args__ = (UniqueConstraint("program_id", "name"), UniqueConstraint("program_id", "threshold"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    threshold: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal(1))
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2), nullable=True)
+    background_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    foreground_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    label_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    strip_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="tiers")

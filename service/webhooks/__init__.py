@@ -1,0 +1,1 @@
+"""Webhooks: events for a brand's own systems, their delivery jobs, and allowed addresses."""
