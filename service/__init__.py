@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
+    from service.nps import survey as nps_survey
     from service.nps.page import bp as nps_page_bp
     from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
+    jobs.set_app_factory(create_app)
+    nps_survey.register()  # the survey link on the pass's back (service/design hook)
     signing.configure(settings.signing_key_passphrase)
     db.init_app(app, settings.database_url)
     problems.register(app)

@@ -13,12 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.apple import signing
+from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import engine as loyalty
 from service.models import ApiKey, Brand, Cashier, Program, Store, Tier
 from service.platform import secrets
@@ -60,28 +59,6 @@ def create_cashier(session: Session, brand: Brand, name: str, store: Store | Non
     session.add(Cashier(brand_id=brand.id, store_id=store.id if store else None, name=name,
                         token_prefix=secret.prefix, token_hash=secret.digest))
     return secret.value
-
-
-def ensure_google_service_account(path: Path) -> Path:
-    """A dev service-account key file shaped like Google's, for local Google Wallet work."""
-    if path.exists():
-        return path
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "passcast-dev",
-        "private_key_id": pysecrets.token_hex(20),
-        "private_key": pem,
-        "client_email": "passcast-dev@passcast-dev.iam.gserviceaccount.com",
-        "client_id": str(pysecrets.randbelow(10**20)),
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2))
-    path.chmod(0o600)
-    return path
 
 
 def _credentials(settings: Settings) -> tuple[Path, dict[str, str]]:

@@ -20,12 +20,14 @@ from collections.abc import Mapping
 
 from huey.consumer import Consumer
 
+from service import create_app
 from service.analytics import tasks as analytics_tasks  # noqa: F401
 from service.campaigns import tasks as campaign_tasks  # noqa: F401
 from service.enrolment import import_tasks, recovery_tasks  # noqa: F401
 from service.google_wallet import tasks as google_tasks  # noqa: F401
 from service.loyalty import tasks as loyalty_tasks  # noqa: F401
 from service.nps import tasks as nps_tasks  # noqa: F401
+from service.platform import jobs
 from service.platform.heap import freeze_startup_objects
 from service.platform.jobs import (
     QUEUES,
@@ -41,6 +43,7 @@ from service.push import tasks as push_tasks  # noqa: F401
 from service.webhooks import tasks as webhook_tasks  # noqa: F401
 
 log = logging.getLogger(__name__)
+jobs.set_app_factory(create_app)
 
 #: Threads per queue when nothing else is asked for. Push: 4, so one thread's chunk is on the
 #: wire while another's is in the database; webhooks: 4, of which one brand takes at most

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,7 +25,6 @@ from service.loyalty import terms as program_terms
 from service.loyalty.cards import barcode_message, display_number
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
-from service.nps import survey as nps
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +105,27 @@ def _relevance(card: Card) -> tuple[tuple[Location, ...], tuple[Beacon, ...]]:
             _relevance_cache.clear()
         _relevance_cache[key] = relevance
     return relevance
+
+
+# -- back fields other concerns add (a hook, so the design never imports them) ----------------
+
+#: (card, web service URL) -> the fields it adds to the pass's back, before the terms
+BackFields = Callable[[Card, str], Sequence[Field]]
+_back_field_contributors: dict[str, BackFields] = {}
+
+
+def register_back_fields(name: str, contributor: BackFields) -> None:
+    """Let a concern add fields to every pass's back (the NPS survey link registers at app start).
+
+    The design is below the concerns that show something on the pass: they come to it, it never
+    imports them (importing NPS from here closed the circle google_wallet.sync -> design ->
+    nps -> google_wallet.tasks -> sync). Registering the same name again replaces it."""
+    _back_field_contributors[name] = contributor
+
+
+def contributed_back_fields(card: Card, web_service_url: str) -> list[Field]:
+    """The registered contributors' back fields, in the order they registered."""
+    return [field for contributor in _back_field_contributors.values() for field in contributor(card, web_service_url)]
 
 
 @dataclass(frozen=True)
@@ -191,7 +211,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     back = [
         Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
-        *nps.back_fields(card, web_service_url),  # the survey link while an NPS survey runs
+        *contributed_back_fields(card, web_service_url),  # e.g. the NPS survey link while a survey runs
         Field(key="terms", label="Terms and conditions", value=terms_text(program)),
     ]
     colours = design(program, card.current_tier)

@@ -9,11 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from flask import Request
-
 from service.enrolment import formats
-
-LANGUAGES = ("en", "ru")
+from service.web.languages import LANGUAGES, choose_language  # noqa: F401  (re-exported for the join page)
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -155,14 +152,6 @@ WORDS: dict[str, dict[str, str]] = {
         "recovery_sms": "{brand}: код карты {code}, действует {minutes} мин. Не вы? Игнорируйте.",
     },
 }
-
-
-def choose_language(request: Request) -> str:
-    """`?lang=ru` wins; else the best of Accept-Language; else English."""
-    asked = (request.args.get("lang") or "").strip().lower()[:2]
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
 
 
 class Words:

@@ -55,6 +55,7 @@ from passes.google import (
 )
 from service.design.card_design import STRINGS, design, nearest_stores
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
+from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import terms as program_terms
 from service.loyalty.cards import barcode_message, display_number
 from service.loyalty.engine import balance_money, effective_discount
@@ -77,8 +78,6 @@ def issuer_id(settings: Settings) -> str:
 def service_account_file(settings: Settings) -> Path:
     if settings.google_service_account_file:
         return Path(settings.google_service_account_file)
-    from service.demo import ensure_google_service_account
-
     return ensure_google_service_account(settings.certs_dir / "dev" / "google-service-account.json")
 
 

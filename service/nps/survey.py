@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from passes.schema import Field
+from service.design import card_design
+from service.google_wallet.tasks import queue_sync_held
 from service.models import Brand, Card, LedgerEntry, NpsAnswer, NpsSurvey, utcnow
 from service.push.fanout import bump_cards
 
@@ -114,9 +116,6 @@ def refresh_passes(session: Session, program_id: int) -> int:
     caller commits. Returns the pushes queued."""
     ids = list(session.scalars(select(Card.id).where(Card.program_id == program_id, Card.voided.is_(False))
                                .order_by(Card.id)))
-    # here, not at the top: google_wallet.sync builds passes, whose design imports this module
-    from service.google_wallet.tasks import queue_sync_held
-
     queue_sync_held(session, ids)
     return bump_cards(session, ids)
 
@@ -135,3 +134,9 @@ def update_passes(session: Session, now: dt.datetime | None = None) -> int:
         survey.removed_from_passes = survey.ends_at is not None and survey.ends_at <= now
         session.commit()
     return len(due)
+
+
+def register() -> None:
+    """Put the survey link on the back of every pass while a survey runs (called by the app
+    factory, so web and worker processes build the same passes)."""
+    card_design.register_back_fields("nps", back_fields)

@@ -16,7 +16,7 @@ process (what `make run` starts); `huey_consumer service.worker.push_queue` (and
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask
@@ -65,6 +65,14 @@ configure(Settings.from_env())
 
 _app: Flask | None = None
 _app_lock = threading.Lock()
+_app_factory: Callable[[], Flask] | None = None
+
+
+def set_app_factory(factory: Callable[[], Flask]) -> None:
+    """How a worker process makes its app (`service.create_app`; the app factory and
+    `python -m service.worker` register it): this module is below the app, so it is told."""
+    global _app_factory
+    _app_factory = factory
 
 
 def worker_app() -> Flask:
@@ -72,9 +80,9 @@ def worker_app() -> Flask:
     global _app
     with _app_lock:
         if _app is None:
-            from service import create_app
-
-            _app = create_app()
+            if _app_factory is None:
+                raise RuntimeError("no app for jobs: import service.worker, create the app, or use_worker_app()")
+            _app = _app_factory()
         return _app
 
 

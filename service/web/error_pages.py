@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 
-from service.enrolment.i18n import choose_language
+from service.web.languages import choose_language
 from service.web.page_headers import secure_page
 
 MACHINE_PREFIXES = ("/api/", "/passkit/", "/google/")
