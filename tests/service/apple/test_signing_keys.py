@@ -34,7 +34,7 @@ def stored_keys(app: Flask) -> list[bytes]:
 
 
 def test_keys_are_stored_encrypted_and_passes_and_pushes_still_work(
-        live: dict[str, Any], apns_server: ApnsDouble, tmp_path: Path) -> None:
+        live: dict[str, Any], apns: ApnsDouble, tmp_path: Path) -> None:
     app = live["app"]
     keys = stored_keys(app)
     assert keys and all(signing.ENCRYPTED_MARK in key and b"BEGIN PRIVATE KEY" not in key for key in keys)
@@ -46,7 +46,7 @@ def test_keys_are_stored_encrypted_and_passes_and_pushes_still_work(
         assert phone.register(TOKEN_A).status_code == 201
         change_card(http, live, card, 5)
         # The APNs client file written from the row keeps the key encrypted, and TLS still opens it.
-        assert wait_for(lambda: [r for r in apns_server.requests if r.token == TOKEN_A and r.status == 200])
+        assert wait_for(lambda: [r for r in apns.requests if r.token == TOKEN_A and r.status == 200])
     files = list((app.config["PASSCAST"].instance_dir / "apns").glob("*.pem"))
     assert files and all(signing.ENCRYPTED_MARK in path.read_bytes() for path in files)
 
