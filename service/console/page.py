@@ -53,7 +53,7 @@ def _refusal(error: accounts.AccessRefused) -> str:
 def _next_path() -> str:
     target = request.values.get("next") or ""
     # only our own console paths: never an open redirect to another origin
-    return target if target.startswith("/console/") and not target.startswith("//") else url_for(".home")
+    return target if target.startswith("/console/") and not target.startswith("//") else url_for("dashboard_page.page")
 
 
 @bp.get("")
