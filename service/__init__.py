@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.cashier.page import bp as cashier_page_bp
+    from service.console.page import bp as console_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(passkit_bp)
     app.register_blueprint(google_wallet_bp)
     app.register_blueprint(cashier_page_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)

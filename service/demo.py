@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.access import accounts, passwords
 from service.apple import signing
 from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import engine as loyalty
-from service.models import ApiKey, Brand, Cashier, Program, Store, Tier
+from service.models import ApiKey, Brand, Cashier, Program, StaffAccount, Store, Tier
 from service.platform import secrets
 from service.platform.config import Settings
 
@@ -88,6 +89,22 @@ def _ensure_demo_tiers(session: Session, program: Program) -> None:
     loyalty.refresh_program(session, program)
 
 
+DEMO_OWNER_EMAIL = "owner@demo-coffee.example"
+
+
+def _ensure_owner(session: Session, brand: Brand, saved: dict[str, str]) -> None:
+    """The demo brand's owner in the console; a random password, kept with the other demo secrets."""
+    owner = session.scalar(select(StaffAccount).where(StaffAccount.email == DEMO_OWNER_EMAIL))
+    if owner is not None and saved.get("owner_password") and passwords.verify(owner.password_hash,
+                                                                                saved["owner_password"]):
+        return
+    saved["owner_password"] = pysecrets.token_urlsafe(12)
+    if owner is None:
+        accounts.create_account(session, brand, DEMO_OWNER_EMAIL, saved["owner_password"], "owner")
+    else:
+        owner.password_hash = passwords.hash_password(saved["owner_password"])
+
+
 def seed(session: Session, settings: Settings) -> dict[str, Any]:
     certificate = signing.ensure_dev_certificate(session, settings.certs_dir, settings.dev_pass_type_identifier,
                                                  settings.dev_team_identifier)
@@ -123,6 +140,7 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         saved["api_key"] = create_api_key(session, brand, "demo")
     if not _valid(session, saved.get("cashier_token"), "ct"):
         saved["cashier_token"] = create_cashier(session, brand, "Demo Cashier", stores[0])
+    _ensure_owner(session, brand, saved)
     session.commit()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, indent=2))
@@ -134,6 +152,9 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         "api_key": saved["api_key"],
         "program_id": program.id,
         "cashier_token": saved["cashier_token"],
+        "console_url": settings.public_base_url.rstrip("/") + "/console",
+        "owner_email": DEMO_OWNER_EMAIL,
+        "owner_password": saved["owner_password"],
         "store_ids": [store.id for store in stores],
         "dev_ca_file": str(settings.certs_dir / "dev" / "ca.pem"),
         "google_service_account_file": str(service_account),

@@ -1,21 +1,27 @@
-"""The brand's dashboard (/dashboard): static HTML + JS over the analytics API.
+"""The brand's dashboard, inside the console (/console/dashboard): HTML + JS over the analytics API.
 
-The page holds no secret: the brand signs in with an API key that the browser keeps in
-sessionStorage (gone when the tab closes) and sends as a Bearer token to /api/v1/analytics/*.
+The page holds no secret and no API key: the browser calls /api/v1/analytics/* with the console's
+session cookie (HttpOnly, so the script never sees it), which the brand API takes as the signed-in
+person's principal (service/api/auth.py, console_principal). /dashboard, where it used to be,
+sends people here.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template
+from flask import Blueprint, Response, redirect, url_for
 
-from service.web.page_headers import secure_page
+from service.console.guard import render, signed_in
 
 bp = Blueprint("dashboard_page", __name__,
                template_folder="templates", static_folder="static", static_url_path="/static/dashboard")
 
 
-@bp.get("/dashboard")
+@bp.get("/console/dashboard")
+@signed_in("read")
 def page() -> Response:
-    response = secure_page(make_response(render_template("dashboard/dashboard.html")), img_src="'self' data: blob:")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render("dashboard/dashboard.html")
+
+
+@bp.get("/dashboard")
+def old_address() -> Response:
+    return redirect(url_for("dashboard_page.page"), 301)  # type: ignore[return-value]

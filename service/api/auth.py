@@ -1,4 +1,5 @@
-"""Who is calling: brands by API key, cashiers by their own token (or a PIN session), tills by their key.
+"""Who is calling: brands by API key (or a console session), cashiers by their own token (or a PIN
+session), tills by their key.
 
 Each decorator spends a rate-limit budget (service/web/rate_limits.py) once it knows the answer: the
 credential's own budget when its secret matched, else the client address's budget of failed
@@ -16,6 +17,8 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from service.access import web_session
+from service.access.roles import STORE_SCOPED, permissions_of
 from service.cashier import pins as cashier_pins
 from service.models import ApiKey, Brand, Cashier, Till
 from service.platform import db, secrets
@@ -89,11 +92,43 @@ def cashier_for_token(value: str) -> Cashier | None:
     return cashier
 
 
+def console_principal() -> Brand | None:
+    """The console's own calls: with no Authorization header, a console session cookie is the brand's
+    principal with its role's permissions (g.permissions; g.store_ids for a store manager, else None).
+    None when there is no session cookie at all. Unsafe methods need the session's CSRF token in the
+    X-CSRF-Token header, and a read-only role is refused them (403) before any view runs."""
+    if request.cookies.get(web_session.COOKIE) is None:
+        return None
+    row = web_session.current()
+    if row is None:
+        _refuse(Problem(401, "Unauthorized", "The console session has ended; sign in again.",
+                        type_="/problems/session-ended"))
+    account = row.account
+    permissions = permissions_of(account.role)
+    if request.method not in web_session.SAFE_METHODS:
+        if not web_session.csrf_ok(row):
+            raise Problem(403, "CSRF token missing", f"Send the session's CSRF token in {web_session.CSRF_HEADER}.",
+                          type_="/problems/csrf")
+        if not permissions - {"read"}:
+            raise Problem(403, "Read-only", f"The {account.role} role can read but not change anything.",
+                          type_="/problems/forbidden", permission_needed="write")
+    verdict = rate_limits.spend(current_app.config["PASSCAST"].api_rate_limit, "api", f"staff:{account.id}")
+    g.rate_limit = verdict
+    if not verdict.allowed:
+        raise rate_limits.RateLimited(verdict, f"This session is limited to {verdict.limit} requests per "
+                                               f"window; see Retry-After.")
+    g.brand, g.cashier, g.staff, g.permissions = account.brand, None, account, permissions
+    g.store_ids = account.stores if account.role in STORE_SCOPED else None
+    return account.brand
+
+
 def require_brand(view: F) -> F:
-    """A brand API key; sets g.brand."""
+    """A brand API key, or a console session (console_principal); sets g.brand."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "Authorization" not in request.headers and console_principal() is not None:
+            return view(*args, **kwargs)
         token = _bearer()
         brand = brand_for_api_key(token)
         if brand is None:
@@ -106,10 +141,12 @@ def require_brand(view: F) -> F:
 
 
 def require_brand_or_cashier(view: F) -> F:
-    """A brand API key or an active cashier's token; sets g.brand and g.cashier."""
+    """A brand API key, a console session, or an active cashier's token; sets g.brand and g.cashier."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "Authorization" not in request.headers and console_principal() is not None:
+            return view(*args, **kwargs)
         token = _bearer()
         cashier = cashier_for_token(token)
         if cashier is not None:

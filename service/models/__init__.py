@@ -16,6 +16,7 @@ from service.models.brands import ApiKey, Brand, SigningCertificate, Store
 from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
 from service.models.cards import Card, CardRecovery, Customer, LedgerEntry
 from service.models.cashiers import Cashier, Till
+from service.models.console import StaffAccount, StaffLink, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
 from service.models.nps import NpsAnswer, NpsSurvey
@@ -64,4 +65,7 @@ __all__ = [
     "NpsSurvey",
     "NpsAnswer",
     "RateLimitCounter",
+    "StaffAccount",
+    "StaffSession",
+    "StaffLink",
 ]

@@ -79,6 +79,8 @@ class Settings:
     # Join form submissions per address: someone typing other people's phone numbers into
     # /join to see whether (and with which card) they are members is slowed to this pace.
     join_rate_limit: str = "10/minute;60/hour"
+    # console sign-in, code and password-reset forms, per client address
+    console_sign_in_rate_limit: str = "30/minute;300/hour"
     # POST /passkit/v1/log entries kept per client address (the endpoint has no credential).
     passkit_log_rate_limit: str = "300/hour"
     # Requests whose credential (API key, cashier token, till key) does not verify, per client
@@ -169,6 +171,8 @@ class Settings:
             campaign_lease_seconds=float(get("CAMPAIGN_LEASE_SECONDS", "300") or 300),
             api_rate_limit=get("API_RATE_LIMIT", defaults.api_rate_limit) or defaults.api_rate_limit,
             join_rate_limit=get("JOIN_RATE_LIMIT", defaults.join_rate_limit) or defaults.join_rate_limit,
+            console_sign_in_rate_limit=get("CONSOLE_SIGN_IN_RATE_LIMIT", defaults.console_sign_in_rate_limit)
+            or defaults.console_sign_in_rate_limit,
             passkit_log_rate_limit=get("PASSKIT_LOG_RATE_LIMIT", defaults.passkit_log_rate_limit)
             or defaults.passkit_log_rate_limit,
             auth_failure_rate_limit=get("AUTH_FAILURE_RATE_LIMIT", defaults.auth_failure_rate_limit)

@@ -10,6 +10,8 @@ The budgets in use (scope: identity, setting):
 * `auth-failed`: the client address (service/web/client_address.py) of a request whose credential is
   missing or does not verify; AUTH_FAILURE_RATE_LIMIT.
 * `join`: the client address of a join-form submission; JOIN_RATE_LIMIT.
+* `console-sign-in`: the client address of a console sign-in, code or reset form; CONSOLE_SIGN_IN_RATE_LIMIT.
+* `api` also counts console sessions (`staff:<account id>`), service/api/auth.py.
 
 Limits use Flask-Limiter's syntax ("600/minute;20/second"); each part is a fixed window that starts
 with its first hit. A refusal is counted too, so a client that keeps hammering stays refused until
@@ -90,7 +92,8 @@ def _too_many(problem: RateLimited) -> Response:
 
 def init_app(app: Flask) -> None:
     settings = app.config["PASSCAST"]
-    for limits in (settings.api_rate_limit, settings.join_rate_limit, settings.auth_failure_rate_limit):
+    for limits in (settings.api_rate_limit, settings.join_rate_limit, settings.auth_failure_rate_limit,
+                   settings.console_sign_in_rate_limit):
         _parsed(limits)  # a bad limit stops start-up, not the first request
     counters = counters_for(app.extensions["db_engine"], settings.database_url, settings.redis_url)
     app.extensions["passcast_rate_counters"] = counters

@@ -1,8 +1,8 @@
-"""The brand dashboard (/dashboard) in Debian's headless Chromium, against the app over real HTTP.
+"""The brand dashboard (/console/dashboard) in Debian's headless Chromium, against the app over real HTTP.
 
-Sign in with the demo API key (a wrong key is refused in plain words), see the figures and
+Sign in to the console as the demo owner (a wrong password is refused in plain words), see the figures and
 the charts drawn (every canvas present and not blank), on a phone and on a laptop, download
-a table as CSV, and sign out (the key leaves sessionStorage). Screenshots go to
+a table as CSV, and sign out (the console session ends). Screenshots go to
 test-artifacts/dashboard/.
 """
 
@@ -131,9 +131,11 @@ def brand(live: dict[str, Any], awkward_moment: dt.datetime) -> dict[str, Any]:
     return live
 
 
-def sign_in(driver: Any, base: str, key: str) -> None:
-    driver.get(f"{base}/dashboard")
-    visible(driver, "api-key").send_keys(key, Keys.ENTER)
+def sign_in(driver: Any, brand: dict[str, Any], password: str | None = None) -> None:
+    """Sign in to the console as the demo owner; the dashboard is where it lands."""
+    driver.get(f"{brand['base']}/dashboard")
+    visible(driver, "email").send_keys(brand["owner_email"])
+    driver.find_element(By.ID, "password").send_keys(password or brand["owner_password"], Keys.ENTER)
     visible(driver, "board")
     wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tiles div"))
 
@@ -142,12 +144,12 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
                                                           tmp_path: Path) -> None:
     driver = browser(PHONE)
     driver.get(f"{brand['base']}/dashboard")
-    visible(driver, "api-key").send_keys("pk_000000000000_not-a-key", Keys.ENTER)
-    wait(driver).until(lambda d: "Sign in again" in d.find_element(By.ID, "status").text)
-    assert "Unknown or revoked API key" in driver.find_element(By.ID, "status").text
-    driver.find_element(By.ID, "api-key").clear()
+    visible(driver, "email").send_keys(brand["owner_email"])
+    driver.find_element(By.ID, "password").send_keys("not the password", Keys.ENTER)
+    assert "Wrong e-mail, password or code." in visible(driver, "signin-title").find_element(
+        By.XPATH, "ancestor::main").text
 
-    sign_in(driver, brand["base"], brand["api_key"])
+    sign_in(driver, brand)
     tiles = {tile.find_element(By.TAG_NAME, "dt").text: tile.find_element(By.TAG_NAME, "dd").text
              for tile in driver.find_elements(By.CSS_SELECTOR, "#tiles div")}
     assert tiles["Issued"] == "24" and tiles["Apple Wallet"] == "16"  # 24 members, 2 in 3 with an iPhone
@@ -180,15 +182,17 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
     comments_csv = wait(driver).until(lambda d: list(downloads.glob("passcast-nps-comments-*.csv")))
     assert comments_csv[0].read_text().startswith("answered_at,score,comment,card_id,survey_id,store_id,store")
 
-    # The key survives a reload (sessionStorage), and signing out forgets it.
+    # The session survives a reload (an HttpOnly cookie the page's script cannot read), and signing out ends it.
     driver.refresh()
     wait(driver).until(lambda d: painted(d, "retention-chart") > 200)
+    assert driver.execute_script("return document.cookie").find("passcast_console") == -1
     driver.find_element(By.ID, "sign-out").click()
-    visible(driver, "api-key")
-    assert driver.execute_script("return sessionStorage.length") == 0
+    visible(driver, "email")
+    driver.get(f"{brand['base']}/console/dashboard")
+    visible(driver, "email")
 
     laptop = browser(LAPTOP)
-    sign_in(laptop, brand["base"], brand["api_key"])
+    sign_in(laptop, brand)
     for canvas in CANVASES:
         wait(laptop).until(lambda d, c=canvas: painted(d, c) > 200, f"{canvas} stays blank")
     screenshot(laptop, "2-dashboard", LAPTOP)
@@ -196,7 +200,7 @@ def test_sign_in_see_the_charts_download_csv_and_sign_out(browser: Callable[...,
 
 def test_a_period_with_nothing_in_it_says_so(browser: Callable[..., Any], brand: dict[str, Any]) -> None:
     driver = browser(PHONE)
-    sign_in(driver, brand["base"], brand["api_key"])
+    sign_in(driver, brand)
     driver.execute_script("document.getElementById('from').value = '2020-01-01';"
                           "document.getElementById('to').value = '2020-03-31';")
     driver.find_element(By.CSS_SELECTOR, "#period button[type=submit]").click()
@@ -246,7 +250,7 @@ COUNTING_FIRST = """
 
 def test_figures_being_counted_are_waited_for(browser: Callable[..., Any], brand: dict[str, Any]) -> None:
     driver = browser(PHONE)
-    sign_in(driver, brand["base"], brand["api_key"])
+    sign_in(driver, brand)
     driver.execute_script(COUNTING_FIRST)
     driver.find_element(By.ID, "reset").click()
     wait(driver).until(lambda d: "Counting these figures" in d.find_element(By.ID, "status").text)

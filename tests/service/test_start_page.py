@@ -23,7 +23,7 @@ def test_the_start_page_explains_and_links_every_page_and_each_link_answers(
     assert response.headers["Content-Language"] == "en" and "frame-ancestors 'none'" in \
         response.headers["Content-Security-Policy"]
     hrefs = links(html)
-    for page in ("/join/demo-coffee", "/cashier", "/dashboard", "/api/docs", "/api/v1/openapi.json",
+    for page in ("/join/demo-coffee", "/cashier", "/console/sign-in", "/api/docs", "/api/v1/openapi.json",
                  "/livez", "/readyz"):
         assert page in hrefs, page
     assert "Demo Coffee Rewards" in html

@@ -1,15 +1,16 @@
-// The brand's dashboard: sign in with an API key (kept in sessionStorage), load the four
-// analytics reports at once, draw charts where a picture says more, tables for the rest,
-// and download any report as CSV (fetched with the key, saved through a Blob).
+// The brand's dashboard in the console: the console's session cookie (HttpOnly: this script never
+// sees it) signs the calls to /api/v1/analytics/*, with the session's CSRF token in a header. Load
+// the four analytics reports at once, draw charts where a picture says more, tables for the rest,
+// and download any report as CSV (saved through a Blob). Every request goes to our own origin.
 "use strict";
 
 (() => {
-  const KEY = "passcast.apiKey";
   const REPORTS = ["summary", "cohorts", "campaigns", "nps"];
   const COLOURS = ["#2463b5", "#1d8a5b", "#d9822b", "#8e44ad", "#c0392b", "#16a2b8", "#7f8c8d", "#b5a324",
                    "#e84393", "#2c3e50", "#6c5ce7", "#00b894"];
   const $ = (id) => document.getElementById(id);
-  const state = { key: sessionStorage.getItem(KEY), charts: {}, query: "" };
+  const state = { charts: {}, query: "" };
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
   // ---- the API ----------------------------------------------------------------------------
 
@@ -22,7 +23,8 @@
   // 202: a big brand's figures for a new period are being counted by a job; ask again.
   async function fetchCounted(path, accept) {
     for (let attempt = 0; attempt < 120; attempt++) {
-      const response = await fetch(path, { headers: { Authorization: `Bearer ${state.key}`, Accept: accept } });
+      const response = await fetch(path, { credentials: "same-origin",
+                                           headers: { Accept: accept, "X-CSRF-Token": csrf() } });
       if (response.status !== 202) return response;
       say("Counting these figures for all your cards; this can take a minute…");
       await sleep(Number(response.headers.get("Retry-After")) || 5);
@@ -40,9 +42,9 @@
     }
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
-      if (response.status === 401) {
-        signOut();
-        throw new ApiError(`${problem.detail || "This API key is not valid."} Sign in again.`, 401);
+      if (response.status === 401) {  // the session ended (signed out elsewhere, expired): sign in again
+        window.location.assign(`/console/sign-in?next=${encodeURIComponent(window.location.pathname)}`);
+        throw new ApiError(problem.detail || "Your session has ended. Sign in again.", 401);
       }
       throw new ApiError(problem.detail || problem.title || `The server answered ${response.status}.`, response.status);
     }
@@ -54,29 +56,6 @@
     status.textContent = text;
     status.className = `status ${kind}`;
     status.hidden = !text;
-  }
-
-  // ---- signing in -------------------------------------------------------------------------
-
-  async function signIn(key) {
-    state.key = key;
-    await load();  // a wrong key answers 401 and signs out again
-    sessionStorage.setItem(KEY, key);
-  }
-
-  function signOut() {
-    sessionStorage.removeItem(KEY);
-    state.key = null;
-    Object.values(state.charts).forEach((chart) => chart.destroy());
-    state.charts = {};
-    show(false);
-  }
-
-  function show(signedIn) {
-    $("signin").hidden = signedIn;
-    $("board").hidden = !signedIn;
-    $("sign-out").hidden = !signedIn;
-    if (!signedIn) $("api-key").focus();
   }
 
   // ---- loading ----------------------------------------------------------------------------
@@ -95,7 +74,6 @@
     const [summary, cohorts, campaigns, nps, comments] = await Promise.all([
       ...REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)),
       api(`/api/v1/analytics/nps/comments${state.query}&limit=10`)]);
-    show(true);
     // Empty date fields mean "the last 12 months": the figures a big brand's cache keeps current.
     const asOf = new Date(summary.computed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
     $("as-of").textContent = `${summary.period.from} to ${summary.period.to} · figures as of ${asOf}` +
@@ -307,11 +285,6 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    $("signin-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      signIn($("api-key").value.trim()).catch((error) => say(error.message, "error"));
-    });
-    $("sign-out").addEventListener("click", signOut);
     $("period").addEventListener("submit", (event) => {
       event.preventDefault();
       load().catch((error) => say(error.message, "error"));
@@ -325,10 +298,6 @@
       event.preventDefault();
       download(link.dataset.report).catch((error) => say(error.message, "error"));
     }));
-    if (state.key) {
-      load().catch((error) => say(error.message, "error"));
-    } else {
-      show(false);
-    }
+    load().catch((error) => say(error.message, "error"));
   });
 })();

@@ -1,0 +1,1 @@
+"""People and access: brand staff accounts, their roles and permissions, console sessions."""
