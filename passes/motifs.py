@@ -59,6 +59,10 @@ def strip_png(motif: str, background: str, foreground: str) -> bytes:
                 px, py = cx + r * 0.7 * math.cos(angle), cy + r * 0.7 * math.sin(angle)
                 pen.ellipse((px - r / 2, py - r / 2, px + r / 2, py + r / 2), fill=ink)
             pen.ellipse((cx - r / 3, cy - r / 3, cx + r / 3, cy + r / 3), fill=back)
+    # Fade the motif out to the left, where Wallet writes the balance over the strip.
+    fade = Image.linear_gradient("L").rotate(90).resize(SIZE)  # 0 at the left edge, 255 at the right
+    mask = fade.point(lambda v: max(0, min(255, (v - 80) * 5 // 2)))  # plain for the left third
+    picture = Image.composite(picture, Image.new("RGB", SIZE, back), mask)
     out = io.BytesIO()
     picture.save(out, "PNG", optimize=True)
     return out.getvalue()

@@ -426,6 +426,7 @@ def draw_google(loyalty_class: Mapping[str, Any], loyalty_object: Mapping[str, A
         mask = Image.new("L", picture.size, 0)
         ImageDraw.Draw(mask).ellipse((0, 0, 79, 79), fill=255)
         card.paste(picture, (pad, pad), mask)
+        pen.ellipse((pad, pad, pad + 79, pad + 79), outline=quiet, width=2)  # Google rings the logo
     pen.text((pad + 100, pad + 4), _fit(pen, texts["issuer"], font(24), GOOGLE_WIDTH - pad * 2 - 100),
              font=font(24), fill=quiet)
     pen.text((pad + 100, pad + 36), _fit(pen, texts["program"], font(32, True), GOOGLE_WIDTH - pad * 2 - 100),

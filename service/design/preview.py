@@ -36,6 +36,8 @@ SAMPLE_BALANCE = 135
 SAMPLE_SPEND = Decimal("13.50")
 SAMPLE_NUMBER = 1_234_567
 SAMPLE_SERIAL = "passcast-preview-sample"
+#: What the lock screen writes for a notification that has just come, per language.
+NOW = {"en": "now", "ru": "сейчас"}
 #: The change messages a preview can show, by pass field key.
 MESSAGE_KEYS = ("balance", "discount", "tier", "spend", "expiry", "news")
 
@@ -142,7 +144,7 @@ def _lock_screen(settings: Settings, program: Program, card: Card, asked: Reques
         raise PreviewError("message", f"This card has no changing field {asked.message!r} "
                                       f"(it has: {', '.join(shown)}).")
     icon = files.get("icon@2x.png") or files.get("icon.png")
-    return draw.render_lock_screen(text, pass_json.get("organizationName", ""), icon)
+    return draw.render_lock_screen(text, pass_json.get("organizationName", ""), icon, NOW[asked.language])
 
 
 def sample_number() -> str:
