@@ -171,3 +171,19 @@ def test_another_brands_program_is_404(app: Flask, client: FlaskClient, seeded: 
         assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
     assert client.get(f"/api/v1/programs/{theirs['id']}/preview.png", headers=bearer(other_key)).status_code == 200
     assert client.get(url(seeded)).status_code == 401
+
+
+def test_a_draft_leaves_the_session_clean(app: Flask, seeded: dict[str, Any]) -> None:
+    """The draft is a detached copy: the loaded program, its brand and tiers stay as they were, so
+    no later flush or commit in the request could save or push it."""
+    with app.app_context():
+        session = db.session()
+        program = session.get(Program, seeded["program_id"])
+        programs_of_brand = list(program.brand.programs)
+        draft = preview.draft_program(program, {"background_color": "#1f2937", "name": "Bean There"})
+        for asked in (preview.Request(), preview.Request(platform="google"), preview.Request(message="balance"),
+                      preview.Request(tier="Gold", side="back", language="ru")):
+            assert preview.render(app.config["PASSCAST"], draft, asked).startswith(b"\x89PNG")
+        assert (program.background_color, program.name) != ("#1f2937", "Bean There")
+        assert not session.dirty and not session.new and draft not in session
+        assert list(program.brand.programs) == programs_of_brand
