@@ -332,7 +332,7 @@ def draw_back(pass_json: Mapping[str, Any], files: Mapping[str, bytes], language
     lines: list[tuple[str, Any, Rgb]] = []
     for label, value in texts:
         lines.append((label, font(22), (110, 110, 115)))
-        lines.extend((line, font(28), (20, 20, 22)) for line in _wrap(value, 44))
+        lines.extend((line, font(28), (20, 20, 22)) for line in _wrap(value, 40))
         lines.append(("", font(14), (0, 0, 0)))
     height = 150 + sum(42 if face.size >= 28 else 32 for _, face, _ in lines) + pad
     card = Image.new("RGBA", (WIDTH, height), (242, 242, 247, 255))

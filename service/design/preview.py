@@ -86,6 +86,14 @@ def _tier(program: Program, name: str | None) -> Tier | None:
     raise PreviewError("tier", f"The program has no tier {name!r} (its tiers: {known}).")
 
 
+def _expiry(program: Program, balance: int) -> dt.datetime | None:
+    """Points earned today would expire after the program's days, as a real card's back says."""
+    if not program.points_expire_days or balance <= 0:
+        return None
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + dt.timedelta(days=program.points_expire_days)
+
+
 def sample_card(program: Program, language: str = "en", tier_name: str | None = None,
                 news: str | None = None) -> Card:
     """A card of `program` that is never stored: a typical balance and the tier it reaches (as the
@@ -101,7 +109,8 @@ def sample_card(program: Program, language: str = "en", tier_name: str | None = 
     card = Card(program_id=program.id, brand_id=program.brand_id, number=SAMPLE_NUMBER,
                 serial_number=SAMPLE_SERIAL, authentication_token="preview-" + "0" * 32,
                 balance=balance, lifetime_points=balance, lifetime_spend=spend, news=news, voided=False,
-                version=1, points_expire_at=None, updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+                version=1, points_expire_at=_expiry(program, balance),
+                updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     set_committed_value(card, "program", program)
     set_committed_value(card, "customer", customer)
     tier = asked if asked is not None else tier_for(program, tier_measure(program, card))
