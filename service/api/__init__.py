@@ -93,6 +93,9 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import cards, cashier, deliveries, programs, transactions
 
     api.register_blueprint(programs.blp)
+    from service.api import previews
+
+    api.register_blueprint(previews.blp)
     api.register_blueprint(cards.blp)
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(transactions.blp)

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
+from service.design.presets import PRESETS
 from service.loyalty.engine import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
 from service.webhooks.events import EVENTS, TEST_EVENT
 
@@ -137,6 +138,9 @@ class ProgramIn(ProgramRules):
         "description": "Defaults to the development identifier until you upload a certificate",
         "example": "pass.com.democoffee.loyalty"})
     team_identifier = fields.String(validate=validate.Regexp(r"^[A-Z0-9]{10}$"), metadata={"example": "ABCDE12345"})
+    preset = fields.String(validate=validate.OneOf(list(PRESETS)), metadata={
+        "description": "A ready-made design to start from (colours, strip, description, terms); "
+                       "fields sent alongside win", "example": "cafe"})
 
 
 class TierIn(Schema):

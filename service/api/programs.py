@@ -18,6 +18,7 @@ from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRul
 from service.api.cards import brand_program
 from service.api.schemas import CertificateOut, ProgramOut
 from service.apple import signing
+from service.design.presets import PRESETS
 from service.google_wallet.tasks import queue_sync_held
 from service.loyalty import engine as loyalty
 from service.models import Card, Program, Tier
@@ -93,6 +94,9 @@ def create_program(body: dict[str, Any]) -> Any:
     body.setdefault("pass_type_identifier", settings.dev_pass_type_identifier)
     body.setdefault("team_identifier", settings.dev_team_identifier)
     body.setdefault("currency", settings.default_currency)
+    preset = body.pop("preset", None)
+    if preset is not None:  # a ready-made design; the fields sent with it win
+        body = {**PRESETS[preset].fields(), **body}
     program = Program(brand_id=g.brand.id, **body)
     _check_rules(program)
     if (program.pass_type_identifier, program.team_identifier) == (settings.dev_pass_type_identifier,
