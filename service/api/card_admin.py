@@ -116,7 +116,7 @@ def void_card(body: dict[str, Any], card_id: int) -> Any:
         card.voided = True
         audit.record(session, g.brand.id, "card.voided", "card", card.id,
                      {"voided": {"before": False, "after": True}, "number": card.number,
-                      "points": card.points, "reason": body.get("reason")})
+                      "balance": card.balance, "reason": body.get("reason")})
         session.add(LedgerEntry(card_id=card.id, kind="adjust", points=0,
                                 reason=("voided: " + body["reason"]) if body.get("reason") else "voided"))
         touch(card)
