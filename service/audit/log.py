@@ -71,12 +71,13 @@ def safe_url(url: str | None) -> str | None:
 
 
 def snapshot(row: Any, fields: Iterable[str]) -> dict[str, Any]:
-    """The row's `fields` (secrets left out), JSON-safe, to compare after the change."""
-    return {name: _plain(getattr(row, name)) for name in fields if not SECRET.search(name)}
+    """The row's `fields` (secrets left out), to compare after the change (`record` makes them JSON-safe)."""
+    return {name: getattr(row, name) for name in fields if not SECRET.search(name)}
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """`{"field": {"before": b, "after": a}}` for each field whose value changed."""
+    """`{"field": {"before": b, "after": a}}` for each field whose value changed (`Decimal("3")` and
+    `Decimal("3.0000")` are the same value)."""
     return {name: {"before": before.get(name), "after": after.get(name)}
             for name in sorted(set(before) | set(after))
             if not SECRET.search(name) and before.get(name) != after.get(name)}
