@@ -139,6 +139,9 @@ def test_each_change_has_its_entry_with_actor_and_before_after(client: FlaskClie
     sent = one(client, owner, "campaign.scheduled")
     assert sent["target"] == {"type": "campaign", "id": changes["campaign"]["id"]}
     assert sent["changes"]["message"] == "Double points"
+    went_out = one(client, owner, "campaign.sent")  # by the sending job, when the last batch is done
+    assert went_out["actor"] == {"kind": "system", "id": None, "label": "system"}
+    assert went_out["target"] == sent["target"] and went_out["changes"]["targeted"] >= 0
 
 
 def test_no_entry_holds_a_secret(app: Flask, client: FlaskClient, changes: dict[str, Any]) -> None:
