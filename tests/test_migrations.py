@@ -120,4 +120,8 @@ def test_a_database_made_by_0_1_0_upgrades_to_head_and_keeps_its_cards(
                          headers={**key, "Idempotency-Key": "after-upgrade"})
     assert earned.status_code == 201, earned.get_data(as_text=True)
     assert earned.get_json()["balance"] == first["balance"] + 5
+    # keys made before scopes are `full` (migration 0007), so they still may do everything
+    keys = client.get("/api/v1/api-keys", headers=key).get_json()
+    assert keys and {row["scope"] for row in keys} == {"full"}
+    assert client.get("/api/v1/audit-log", headers=key).status_code == 200
     app.extensions["db_engine"].dispose()

@@ -1,1 +1,2 @@
-"""People and access: brand staff accounts, their roles and permissions, console sessions."""
+"""Who may do what: brand staff accounts, their roles (roles.py) and console sessions; API keys' scopes
+(scopes.py); one permissions vocabulary for both, checked by every brand-API endpoint."""

@@ -29,6 +29,14 @@ and hear about what happens to them.
 integration, with `POST /api/v1/api-keys` (the secret is shown once) and revoke them any time.
 A key only ever sees its own brand: another brand's ids answer 404.
 
+**Scopes.** A key is created with a scope: `read_only` (every GET), `cashier` (read, scan and
+counter transactions), `campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys) or
+`full` (everything; the default, and what keys made before scopes hold). Each operation names the
+permission it needs in `x-permission`; without it the answer is `403` problem+json
+(`/problems/permission-missing`) naming the `permission` and the key's `scope`.
+
+**Audit log.** `GET /api/v1/audit-log` (permission `audit`) lists who changed what, when.
+
 **Errors** are `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`, and
 for 422 an `errors` list naming each invalid field. Nothing is written when a request fails.
 
@@ -122,5 +130,8 @@ def init_app(app: Flask) -> PasscastApi:
 
     api.register_blueprint(cashiers.blp)
     api.register_blueprint(till.blp)
+    from service.api import audit_log
+
+    api.register_blueprint(audit_log.blp)
     docs.init_app(app)
     return api

@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import Select, select
 
+from service.access.scopes import requires
 from service.analytics.reports import DEFAULT_DAYS, Counting, Query, answer
 from service.api.auth import require_brand
 from service.api.pagination import LINK_HEADER, PageQuery, page
@@ -224,6 +225,7 @@ def brand_currency() -> str | None:
 
 @blp.route("/summary", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(AnalyticsQuery, location="query")
 @blp.response(200, SummaryOut)
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
@@ -261,6 +263,7 @@ def summary(args: dict[str, Any]) -> Any:
 
 @blp.route("/cohorts", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(AnalyticsQuery, location="query")
 @blp.response(200, CohortsOut)
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
@@ -285,6 +288,7 @@ CAMPAIGN_COLUMNS = ["id", "name", "kind", "status", "started_at", "targeted", "s
 
 @blp.route("/campaigns", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(AnalyticsQuery, location="query")
 @blp.response(200, CampaignsOut)
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
@@ -305,6 +309,7 @@ NPS_COLUMNS = ["answers", "promoters", "passives", "detractors", "nps"]
 
 @blp.route("/nps", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(AnalyticsQuery, location="query")
 @blp.response(200, NpsOut)
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
@@ -380,6 +385,7 @@ def _period_json(query: Query) -> dict[str, str]:
 
 @blp.route("/nps/comments", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(NpsCommentsQuery, location="query")
 @blp.response(200, NpsCommentOut(many=True), headers=LINK_HEADER)
 def nps_comments(args: dict[str, Any]) -> Any:

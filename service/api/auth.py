@@ -17,8 +17,9 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from service.access import web_session
+from service.access import scopes, web_session
 from service.access.roles import STORE_SCOPED, permissions_of
+from service.audit import Actor
 from service.cashier import pins as cashier_pins
 from service.models import ApiKey, Brand, Cashier, Till
 from service.platform import db, secrets
@@ -58,15 +59,34 @@ def _spend_verified(token: str) -> None:
                                                f"window; see Retry-After.")
 
 
-def brand_for_api_key(value: str) -> Brand | None:
+def api_key_for(value: str) -> ApiKey | None:
+    """The active key of `value`, its brand loaded in the same query (every request needs it)."""
     prefix = secrets.prefix_of(value, "pk")
     if prefix is None:
         return None
-    # the brand comes in the same query: every authenticated request needs it
     key = db.session().scalar(select(ApiKey).where(ApiKey.prefix == prefix).options(joinedload(ApiKey.brand)))
     if key is None or key.revoked_at is not None or not secrets.matches(value, key.secret_hash):
         return None
+    return key
+
+
+def brand_for_api_key(value: str) -> Brand | None:
+    key = api_key_for(value)
+    return key.brand if key is not None else None
+
+
+def _signed_in_by_key(key: ApiKey) -> Brand:
+    """What an API key may do (its scope, service/access/scopes.py) and who it is in the audit log."""
+    g.api_key, g.scope, g.permissions = key, key.scope, scopes.permissions_of_scope(key.scope)
+    g.actor = Actor("api_key", key.id, f"api key {key.prefix} ({key.name})")
     return key.brand
+
+
+def _signed_in_at_counter(cashier: Cashier | None) -> None:
+    """Cashier tokens, PIN sessions and till keys only reach the counter's endpoints."""
+    g.scope, g.permissions = None, scopes.SCOPES["cashier"]
+    if cashier is not None:
+        g.actor = Actor("cashier", cashier.id, f"cashier {cashier.name}")
 
 
 def cashier_for_token(value: str) -> Cashier | None:
@@ -118,23 +138,25 @@ def console_principal() -> Brand | None:
         raise rate_limits.RateLimited(verdict, f"This session is limited to {verdict.limit} requests per "
                                                f"window; see Retry-After.")
     g.brand, g.cashier, g.staff, g.permissions = account.brand, None, account, permissions
+    g.actor = Actor("staff", account.id, f"staff {account.email}")
     g.store_ids = account.stores if account.role in STORE_SCOPED else None
     return account.brand
 
 
 def require_brand(view: F) -> F:
-    """A brand API key, or a console session (console_principal); sets g.brand."""
+    """A brand API key (g.permissions from its scope) or a console session (console_principal: from
+    the role); sets g.brand."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if "Authorization" not in request.headers and console_principal() is not None:
             return view(*args, **kwargs)
         token = _bearer()
-        brand = brand_for_api_key(token)
-        if brand is None:
+        key = api_key_for(token)
+        if key is None:
             _refuse(Problem(401, "Unauthorized", "Unknown or revoked API key."))
         _spend_verified(token)
-        g.brand, g.cashier = brand, None
+        g.brand, g.cashier = _signed_in_by_key(key), None
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -154,12 +176,13 @@ def require_brand_or_cashier(view: F) -> F:
             if not cashier.active:
                 raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
             g.brand, g.cashier = cashier.brand, cashier
+            _signed_in_at_counter(cashier)
         else:
-            brand = brand_for_api_key(token)
-            if brand is None:
+            key = api_key_for(token)
+            if key is None:
                 _refuse(Problem(401, "Unauthorized", "Unknown API key or cashier token."))
             _spend_verified(token)
-            g.brand, g.cashier = brand, None
+            g.brand, g.cashier = _signed_in_by_key(key), None
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -176,6 +199,7 @@ def require_cashier(view: F) -> F:
         if not cashier.active:
             raise Problem(403, "Cashier disabled", "This cashier has been disabled by the brand.")
         g.brand, g.cashier = cashier.brand, cashier
+        _signed_in_at_counter(cashier)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -204,6 +228,7 @@ def require_till(view: F) -> F:
                             type_="/problems/till-unpaired"))
         _spend_verified(token)
         g.till, g.brand, g.cashier = till, till.brand, None
+        _signed_in_at_counter(None)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

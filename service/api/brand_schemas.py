@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from service.access.scopes import DEFAULT_SCOPE, SCOPES
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
@@ -183,8 +184,14 @@ class TierOut(Schema):
 # -- API keys ----------------------------------------------------------------------------------
 
 
+_SCOPE_HELP = ("What the key may do: `read_only` (every GET), `cashier` (read, scan, counter transactions), "
+               "`campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys), `full` (everything)")
+
+
 class ApiKeyIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "POS sync"})
+    scope = fields.String(load_default=DEFAULT_SCOPE, validate=validate.OneOf(sorted(SCOPES)),
+                          metadata={"description": _SCOPE_HELP + "; default `full`", "example": "cashier"})
 
 
 class ApiKeyOut(Schema):
@@ -192,6 +199,7 @@ class ApiKeyOut(Schema):
     name = fields.String(metadata={"example": "POS sync"})
     prefix = fields.String(metadata={"description": "Public part of the key (`pk_<prefix>_...`)",
                                      "example": "a1b2c3d4e5f6"})
+    scope = fields.String(metadata={"description": _SCOPE_HELP, "example": "cashier"})
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
 

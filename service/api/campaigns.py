@@ -11,6 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_program
 from service.api.tenancy import brand_row
@@ -205,6 +207,7 @@ def campaign_view(campaign: Campaign, *, count: bool = True) -> dict[str, Any]:
 
 @blp.route("/campaigns/preview", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(AudienceIn, example={"audience": {"all": [{"tier": ["Gold"]}, {"lapsed": {"days": 60}}]}})
 @blp.response(200, CountOut)
 def preview(body: dict[str, Any]) -> Any:
@@ -215,6 +218,7 @@ def preview(body: dict[str, Any]) -> Any:
 
 @blp.route("/campaigns", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(CampaignIn, example={
     "name": "Weekend", "audience": {"any": [{"new": {"days": 30}}, {"tier": ["Gold"]}]},
     "message": "Double points this weekend", "messages": {"ru": "Двойные баллы в эти выходные"},
@@ -229,6 +233,9 @@ def create(body: dict[str, Any]) -> Any:
                         messages=body["messages"], audience=audience, send_at=send_at,
                         status="scheduled" if send_at else "draft")
     session.add(campaign)
+    session.flush()
+    audit.record(session, g.brand.id, "campaign.scheduled" if send_at else "campaign.created", "campaign",
+                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "send_at", "status")))
     session.commit()
     _kick(campaign)
     return campaign_view(campaign)
@@ -246,6 +253,7 @@ def _kick(campaign: Campaign) -> None:
 
 @blp.route("/campaigns", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, CampaignOut(many=True))
 def list_campaigns() -> Any:
     """The brand's campaigns, newest first (up to 100)."""
@@ -256,6 +264,7 @@ def list_campaigns() -> Any:
 
 @blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, CampaignOut)
 def get_campaign(campaign_id: int) -> Any:
     """A campaign: its status, and while it is still to be sent the audience's current size."""
@@ -264,6 +273,7 @@ def get_campaign(campaign_id: int) -> Any:
 
 @blp.route("/campaigns/<int:campaign_id>/send", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(ScheduleIn, example={"send_at": "2026-12-05T08:00:00Z"})
 @blp.response(200, CampaignOut)
 def schedule(body: dict[str, Any], campaign_id: int) -> Any:
@@ -272,8 +282,11 @@ def schedule(body: dict[str, Any], campaign_id: int) -> Any:
     if campaign.kind != "message" or campaign.status not in ("draft", "scheduled"):
         raise Problem(409, "Campaign cannot be scheduled",
                       f"Campaign {campaign.id} is a {campaign.kind} campaign in status {campaign.status}.")
+    before = audit.snapshot(campaign, ("send_at", "status"))
     campaign.send_at = _future_send_at(body["send_at"]) or utcnow()
     campaign.status = "scheduled"
+    audit.record(db.session(), g.brand.id, "campaign.scheduled", "campaign", campaign.id,
+                 audit.diff(before, audit.snapshot(campaign, ("send_at", "status"))))
     db.session().commit()
     _kick(campaign)
     return campaign_view(campaign)
@@ -281,6 +294,7 @@ def schedule(body: dict[str, Any], campaign_id: int) -> Any:
 
 @blp.route("/campaigns/<int:campaign_id>/cancel", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.response(200, CampaignOut)
 def cancel(campaign_id: int) -> Any:
     """Stop a campaign: a draft or scheduled one is never sent; a sending one stops after its
@@ -289,6 +303,8 @@ def cancel(campaign_id: int) -> Any:
     campaign = brand_campaign(campaign_id)
     if campaign.kind == "geo" and campaign.status in ("starting", "running"):
         campaign.ends_at = utcnow()
+        audit.record(session, g.brand.id, "campaign.cancelled", "campaign", campaign.id,
+                     {"kind": "geo", "status": campaign.status, "ends_at": campaign.ends_at})
         session.commit()
         if campaign.status == "running":
             tasks.geo_end(campaign.id)
@@ -299,6 +315,8 @@ def cancel(campaign_id: int) -> Any:
                       f"Campaign {campaign.id} tells the subscribers of a restock event; it cannot be cancelled.")
     if campaign.status not in ("draft", "scheduled", "sending"):
         raise Problem(409, "Campaign cannot be cancelled", f"Campaign {campaign.id} is {campaign.status}.")
+    audit.record(session, g.brand.id, "campaign.cancelled", "campaign", campaign.id,
+                 {"status": {"before": campaign.status, "after": "cancelled"}})
     campaign.status, campaign.finished_at = "cancelled", utcnow()
     session.commit()
     return campaign_view(campaign)
@@ -306,6 +324,7 @@ def cancel(campaign_id: int) -> Any:
 
 @blp.route("/campaigns/<int:campaign_id>/report", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, ReportOut)
 def campaign_report(campaign_id: int) -> Any:
     """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons)."""
@@ -314,6 +333,7 @@ def campaign_report(campaign_id: int) -> Any:
 
 @blp.route("/geo-campaigns", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(GeoCampaignIn, example={
     "name": "Coffee hour", "store_ids": [1, 2], "relevant_text": "Today -20% on coffee here",
     "starts_at": "2026-12-05T07:00:00Z", "ends_at": "2026-12-05T11:00:00Z"})
@@ -340,6 +360,9 @@ def create_geo(body: dict[str, Any]) -> Any:
                         relevant_text=body["relevant_text"], send_at=starts_at, ends_at=body["ends_at"],
                         status="scheduled", audience={})
     session.add(campaign)
+    session.flush()
+    audit.record(session, g.brand.id, "campaign.scheduled", "campaign", campaign.id,
+                 audit.snapshot(campaign, ("kind", "name", "store_ids", "relevant_text", "send_at", "ends_at")))
     session.commit()
     _kick(campaign)
     return campaign_view(campaign)
@@ -347,6 +370,7 @@ def create_geo(body: dict[str, Any]) -> Any:
 
 @blp.route("/programs/<int:program_id>/birthday", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, BirthdayOut)
 def get_birthday(program_id: int) -> Any:
     """The program's birthday points and message (null: none)."""
@@ -356,6 +380,7 @@ def get_birthday(program_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>/birthday", methods=["PUT"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(BirthdayIn, example={"points": 100, "message": "Happy birthday, {name}! 100 points for you."})
 @blp.response(200, BirthdayOut)
 def put_birthday(body: dict[str, Any], program_id: int) -> Any:
@@ -365,6 +390,10 @@ def put_birthday(body: dict[str, Any], program_id: int) -> Any:
     program = brand_program(program_id)
     if body["points"] and program.kind == "discount":
         raise validation_problem([{"field": "points", "message": "a discount card has no points; send a message"}])
+    fields = ("birthday_points", "birthday_message")
+    before = audit.snapshot(program, fields)
     program.birthday_points, program.birthday_message = body["points"] or None, body["message"]
+    if changes := audit.diff(before, audit.snapshot(program, fields)):
+        audit.record(db.session(), g.brand.id, "program.birthday_updated", "program", program.id, changes)
     db.session().commit()
     return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}

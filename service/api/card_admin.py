@@ -10,6 +10,8 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, CardPatch, CardQuery, ProblemOut, VoidIn
 from service.api.cards import brand_card, card_view
@@ -29,6 +31,7 @@ _NOT_FOUND = "No such card in your brand"
 
 @blp.route("/cards", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(CardQuery, location="query")
 @blp.response(200, CardOut(many=True), headers=LINK_HEADER)
 def find_cards(query: dict[str, Any]) -> Any:
@@ -67,6 +70,7 @@ def _check_unique(card: Card, body: dict[str, Any]) -> None:
 
 @blp.route("/cards/<int:card_id>", methods=["PATCH"])
 @require_brand
+@requires("members")
 @blp.arguments(CardPatch, example={"name": "Anna de Vries", "email": "anna@example.com", "birthday": "1990-04-01"})
 @blp.response(200, CardOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
@@ -100,6 +104,7 @@ def patch_card(body: dict[str, Any], card_id: int) -> Any:
 
 @blp.route("/cards/<int:card_id>/void", methods=["POST"])
 @require_brand
+@requires("members")
 @blp.arguments(VoidIn, example={"reason": "Customer asked to close the account"})
 @blp.response(200, CardOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
@@ -109,6 +114,9 @@ def void_card(body: dict[str, Any], card_id: int) -> Any:
     session = db.session()
     if not card.voided:
         card.voided = True
+        audit.record(session, g.brand.id, "card.voided", "card", card.id,
+                     {"voided": {"before": False, "after": True}, "number": card.number,
+                      "balance": card.balance, "reason": body.get("reason")})
         session.add(LedgerEntry(card_id=card.id, kind="adjust", points=0,
                                 reason=("voided: " + body["reason"]) if body.get("reason") else "voided"))
         touch(card)

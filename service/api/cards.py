@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g, jsonify
 from flask_smorest import Blueprint
 
+from service.access.scopes import requires
 from service.api.auth import require_brand, require_brand_or_cashier
 from service.api.counter_view import card_state, counter_card_view
 from service.api.loyalty_schemas import CashierCardOut
@@ -48,6 +49,7 @@ def brand_card(card_id: int) -> Card:
 
 @blp.route("/programs/<int:program_id>/cards", methods=["POST"])
 @require_brand
+@requires("members")
 @blp.arguments(CardIssueIn)
 @blp.response(201, CardOut, description="The new card")
 @blp.alt_response(200, schema=CardOut, description="A card already existed for this email or phone")
@@ -67,6 +69,7 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
 
 @blp.route("/cards/<int:card_id>", methods=["GET"])
 @require_brand_or_cashier
+@requires("read")
 @blp.response(200, CardOut)
 @blp.doc(security=[{"apiKey": []}, {"cashierToken": []}])
 def get_card(card_id: int) -> Any:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from passes.cardcode import decode_card_code, parse_short_number
 from passes.errors import CardCodeError
+from service.access.scopes import requires
 from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
@@ -80,6 +81,7 @@ def card_for_code(brand: Brand, code: str) -> Card:
 
 @blp.route("/scan", methods=["POST"])
 @require_cashier
+@requires("cashier")
 @blp.arguments(ScanIn)
 @blp.response(200, CashierCardOut, description="The card: holder, balance, tier, discount, recent transactions")
 @blp.alt_response(403, description="Cashier disabled, or a card of another brand")
@@ -94,6 +96,7 @@ def scan(body: dict[str, Any]) -> Any:
 
 @blp.route("/me", methods=["GET"])
 @require_cashier
+@requires("read")
 @blp.response(200, CashierMeOut)
 @blp.doc(security=CASHIER_AUTH)
 def me() -> Any:

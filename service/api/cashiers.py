@@ -16,6 +16,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.fields import Id
@@ -134,6 +136,7 @@ def _store_id(value: int | None) -> int | None:
 
 @blp.route("/cashiers", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, CashierOut(many=True), headers=LINK_HEADER)
 def list_cashiers(query: dict[str, Any]) -> Any:
@@ -143,6 +146,7 @@ def list_cashiers(query: dict[str, Any]) -> Any:
 
 @blp.route("/cashiers", methods=["POST"])
 @require_brand
+@requires("staff")
 @blp.arguments(CashierIn, example={"name": "Eva", "store_id": 3, "pin": "4071"})
 @blp.response(201, CashierCreatedOut)
 def create_cashier(body: dict[str, Any]) -> Any:
@@ -151,8 +155,13 @@ def create_cashier(body: dict[str, Any]) -> Any:
     cashier = Cashier(brand_id=g.brand.id, store_id=_store_id(body["store_id"]), name=body["name"],
                       token_prefix=secret.prefix, token_hash=secret.digest, active=True, created_at=utcnow())
     cashier_pins.set_pin(cashier, body["pin"])
-    db.session().add(cashier)
-    db.session().commit()
+    session = db.session()
+    session.add(cashier)
+    session.flush()
+    audit.record(session, g.brand.id, "cashier.created", "cashier", cashier.id,
+                 {**audit.snapshot(cashier, ("name", "store_id", "token_prefix")),
+                  "pin_set": body["pin"] is not None})
+    session.commit()
     return {**{field: getattr(cashier, field) for field in ("id", "name", "store_id", "active", "pin_locked_until",
                                                            "created_at")},
             "has_pin": cashier.pin_hash is not None, "token": secret.value}
@@ -160,6 +169,7 @@ def create_cashier(body: dict[str, Any]) -> Any:
 
 @blp.route("/cashiers/<int:cashier_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, CashierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_CASHIER)
 def get_cashier(cashier_id: int) -> Any:
@@ -169,6 +179,7 @@ def get_cashier(cashier_id: int) -> Any:
 
 @blp.route("/cashiers/<int:cashier_id>", methods=["PATCH"])
 @require_brand
+@requires("staff")
 @blp.arguments(CashierPatch, example={"active": False})
 @blp.response(200, CashierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_CASHIER)
@@ -178,14 +189,18 @@ def patch_cashier(body: dict[str, Any], cashier_id: int) -> Any:
     cashier = brand_cashier(cashier_id)
     if "store_id" in body:
         body["store_id"] = _store_id(body["store_id"])
+    before = audit.snapshot(cashier, body)
     for key, value in body.items():
         setattr(cashier, key, value)
+    if changes := audit.diff(before, audit.snapshot(cashier, body)):
+        audit.record(db.session(), g.brand.id, "cashier.updated", "cashier", cashier.id, changes)
     db.session().commit()
     return cashier
 
 
 @blp.route("/cashiers/<int:cashier_id>/pin", methods=["PUT"])
 @require_brand
+@requires("staff")
 @blp.arguments(PinIn, example={"pin": "4071"})
 @blp.response(200, CashierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_CASHIER)
@@ -194,18 +209,21 @@ def set_pin(body: dict[str, Any], cashier_id: int) -> Any:
     lifts a lockout and ends the sessions signed in with the old PIN."""
     cashier = brand_cashier(cashier_id)
     cashier_pins.set_pin(cashier, body["pin"])
+    audit.record(db.session(), g.brand.id, "cashier.pin_set", "cashier", cashier.id)  # the PIN itself: never
     db.session().commit()
     return cashier
 
 
 @blp.route("/cashiers/<int:cashier_id>/pin", methods=["DELETE"])
 @require_brand
+@requires("staff")
 @blp.response(200, CashierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_CASHIER)
 def clear_pin(cashier_id: int) -> Any:
     """Clear the cashier's PIN: they can no longer sign in on tills by PIN, and their PIN sessions end."""
     cashier = brand_cashier(cashier_id)
     cashier_pins.set_pin(cashier, None)
+    audit.record(db.session(), g.brand.id, "cashier.pin_cleared", "cashier", cashier.id)
     db.session().commit()
     return cashier
 
@@ -219,6 +237,7 @@ def brand_till(till_id: int) -> Till:
 
 @blp.route("/tills", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, TillOut(many=True), headers=LINK_HEADER)
 def list_tills(query: dict[str, Any]) -> Any:
@@ -228,6 +247,7 @@ def list_tills(query: dict[str, Any]) -> Any:
 
 @blp.route("/tills", methods=["POST"])
 @require_brand
+@requires("staff")
 @blp.arguments(TillIn, example={"name": "Centraal, counter 1", "store_id": 3})
 @blp.response(201, TillCreatedOut)
 def create_till(body: dict[str, Any]) -> Any:
@@ -237,8 +257,12 @@ def create_till(body: dict[str, Any]) -> Any:
     till = Till(brand_id=g.brand.id, store_id=_store_id(body["store_id"]), name=body["name"],
                 idle_seconds=body["idle_seconds"], key_prefix=secret.prefix, key_hash=secret.digest,
                 created_at=utcnow())
-    db.session().add(till)
-    db.session().commit()
+    session = db.session()
+    session.add(till)
+    session.flush()
+    audit.record(session, g.brand.id, "till.created", "till", till.id,
+                 audit.snapshot(till, ("name", "store_id", "key_prefix", "idle_seconds")))
+    session.commit()
     base = current_app.config["PASSCAST"].public_base_url.rstrip("/")
     return {**{field: getattr(till, field) for field in ("id", "name", "store_id", "key_prefix", "idle_seconds",
                                                         "created_at", "revoked_at")},
@@ -247,6 +271,7 @@ def create_till(body: dict[str, Any]) -> Any:
 
 @blp.route("/tills/<int:till_id>", methods=["DELETE"])
 @require_brand
+@requires("staff")
 @blp.response(200, TillOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_TILL)
 def revoke_till(till_id: int) -> Any:
@@ -255,5 +280,7 @@ def revoke_till(till_id: int) -> Any:
     till = brand_till(till_id)
     if till.revoked_at is None:
         till.revoked_at = utcnow()
+        audit.record(db.session(), g.brand.id, "till.revoked", "till", till.id,
+                     audit.snapshot(till, ("name", "key_prefix")))
         db.session().commit()
     return till

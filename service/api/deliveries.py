@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_card
 from service.models import DeviceLog, PushDelivery, Registration
@@ -79,6 +80,7 @@ class LogQuery(Schema):
 
 @blp.route("/cards/<int:card_id>/logs", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(LogQuery, location="query")
 @blp.response(200, DeviceLogOut(many=True))
 def card_logs(query: dict[str, Any], card_id: int) -> Any:
@@ -94,6 +96,7 @@ def card_logs(query: dict[str, Any], card_id: int) -> Any:
 
 @blp.route("/cards/<int:card_id>/devices", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, CardDevicesOut)
 def card_devices(card_id: int) -> Any:
     """The devices holding a card and the last 50 pushes to each."""

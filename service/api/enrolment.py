@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand, require_brand_or_cashier
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_card, brand_program
@@ -58,6 +60,7 @@ def enrolment_view(program: Program) -> dict[str, Any]:
 
 @blp.route("/programs/<int:program_id>/enrolment", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, EnrolmentOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def get_enrolment(program_id: int) -> Any:
@@ -67,6 +70,7 @@ def get_enrolment(program_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>/enrolment", methods=["PATCH"])
 @require_brand
+@requires("design")
 @blp.arguments(EnrolmentIn, example={"slug": "demo-coffee", "referral_points": 50})
 @blp.response(200, EnrolmentOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
@@ -79,14 +83,18 @@ def patch_enrolment(body: dict[str, Any], program_id: int) -> Any:
                                                                     Program.id != program.id)) is not None:
         raise Problem(409, "Slug taken", f"Another program already uses /join/{body['slug']}.",
                       type_="/problems/slug-taken")
+    before = audit.snapshot(program, body)
     for key, value in body.items():
         setattr(program, key, value)
+    if changes := audit.diff(before, audit.snapshot(program, body)):
+        audit.record(session, g.brand.id, "program.enrolment_updated", "program", program.id, changes)
     session.commit()
     return enrolment_view(program)
 
 
 @blp.route("/cards/<int:card_id>/referral", methods=["GET"])
 @require_brand_or_cashier
+@requires("read")
 @blp.response(200, ReferralOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such card in your brand")
 @blp.doc(security=[{"apiKey": []}, {"cashierToken": []}])

@@ -8,6 +8,7 @@ from flask import g, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
@@ -64,6 +65,7 @@ def job_view(job: ImportJob) -> dict[str, Any]:
 
 @blp.route("/programs/<int:program_id>/imports", methods=["POST"])
 @require_brand
+@requires("members")
 @blp.arguments(ImportQuery, location="query")
 @blp.response(202, ImportJobOut, description="Queued; follow the Location header for progress")
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
@@ -103,6 +105,7 @@ def create_import(query: dict[str, Any], program_id: int) -> Any:
 
 @blp.route("/imports/<int:job_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, ImportJobOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such import in your brand")
 def get_import(job_id: int) -> Any:

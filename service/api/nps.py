@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
@@ -80,6 +81,7 @@ def brand_survey(survey_id: int) -> NpsSurvey:
 
 @blp.route("/nps-surveys", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(SurveyIn, example={"program_id": 1, "question": "How likely are you to recommend us to a friend?",
                                   "ends_at": "2026-12-31T23:00:00Z"})
 @blp.response(201, SurveyOut)
@@ -103,6 +105,7 @@ def create_survey(body: dict[str, Any]) -> Any:
 
 @blp.route("/nps-surveys", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, SurveyOut(many=True))
 def list_surveys() -> Any:
     """The brand's surveys, newest first."""
@@ -113,6 +116,7 @@ def list_surveys() -> Any:
 
 @blp.route("/nps-surveys/<int:survey_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, SurveyOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such survey in your brand")
 def get_survey(survey_id: int) -> Any:
@@ -122,6 +126,7 @@ def get_survey(survey_id: int) -> Any:
 
 @blp.route("/nps-surveys/<int:survey_id>/stop", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.response(200, SurveyOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such survey in your brand")
 def stop_survey(survey_id: int) -> Any:
@@ -141,6 +146,7 @@ def stop_survey(survey_id: int) -> Any:
 
 @blp.route("/nps-surveys/<int:survey_id>/responses", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, ResponseOut(many=True), headers=LINK_HEADER)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such survey in your brand")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramRules
 from service.api.cards import brand_program
@@ -84,6 +86,7 @@ def _png(program: Any, args: dict[str, Any]) -> Response:
 
 @blp.route("/programs/<int:program_id>/preview.png", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(PreviewQuery, location="query")
 @blp.doc(responses=_PNG)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
@@ -95,6 +98,7 @@ def get_preview(args: dict[str, Any], program_id: int) -> Response:
 
 @blp.route("/programs/<int:program_id>/preview.png", methods=["POST"])
 @require_brand
+@requires("read")  # a draft preview only reads: it stores nothing
 @blp.arguments(PreviewQuery, location="query")
 @blp.arguments(PreviewDraft, example={"background_color": "#1f2937", "name": "Bean There"})
 @blp.doc(responses=_PNG)
@@ -118,6 +122,7 @@ def post_preview(args: dict[str, Any], body: dict[str, Any], program_id: int) ->
 
 @blp.route("/program-presets", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, PresetOut(many=True))
 def list_presets() -> Any:
     """The ready-made designs: café, bakery, fashion, beauty."""
@@ -126,6 +131,7 @@ def list_presets() -> Any:
 
 @blp.route("/programs/<int:program_id>/apply-preset", methods=["POST"])
 @require_brand
+@requires("design")
 @blp.arguments(PresetIn, example={"name": "cafe"})
 @blp.response(200, ProgramOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
@@ -133,8 +139,13 @@ def apply_preset(body: dict[str, Any], program_id: int) -> Any:
     """Dress the program in a ready-made design (colours, strip, description, terms text); every
     card's pass is updated. Earn rules, tiers and uploaded logo and icon are kept."""
     program = brand_program(program_id)
-    for key, value in PRESETS[body["name"]].fields().items():
+    fields_of_preset = PRESETS[body["name"]].fields()
+    before = audit.snapshot(program, fields_of_preset)
+    for key, value in fields_of_preset.items():
         setattr(program, key, value)
+    if changes := audit.diff(before, audit.snapshot(program, fields_of_preset)):
+        audit.record(db.session(), g.brand.id, "program.preset_applied", "program", program.id,
+                     {"preset": body["name"], **changes})
     _mark_all_cards_changed(program)
     db.session().commit()
     return program

@@ -4,6 +4,7 @@ passes are signed with. Whatever changes what a pass shows re-derives tiers and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, request
@@ -13,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from passes.errors import CertificateError, PassValidationError
 from passes.images import MAX_SIDE, REFUSAL, check_source
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRules, TierIn, TierOut, TierPatch
 from service.api.cards import brand_program
@@ -78,6 +81,7 @@ _PROGRAM_EXAMPLE = {"name": "Demo Coffee Rewards", "kind": "points", "currency":
 
 @blp.route("/programs", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, ProgramOut(many=True))
 def list_programs() -> Any:
     """The brand's programs."""
@@ -86,6 +90,7 @@ def list_programs() -> Any:
 
 @blp.route("/programs", methods=["POST"])
 @require_brand
+@requires("design")
 @blp.arguments(ProgramIn, example=_PROGRAM_EXAMPLE)
 @blp.response(201, ProgramOut)
 def create_program(body: dict[str, Any]) -> Any:
@@ -104,13 +109,18 @@ def create_program(body: dict[str, Any]) -> Any:
         program.certificate = signing.ensure_dev_certificate(db.session(), settings.certs_dir,
                                                              settings.dev_pass_type_identifier,
                                                              settings.dev_team_identifier)
-    db.session().add(program)
-    db.session().commit()
+    session = db.session()
+    session.add(program)
+    session.flush()
+    audit.record(session, g.brand.id, "program.created", "program", program.id,
+                 audit.snapshot(program, ("name", "kind")))
+    session.commit()
     return program
 
 
 @blp.route("/programs/<int:program_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, ProgramOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def get_program(program_id: int) -> Any:
@@ -120,6 +130,7 @@ def get_program(program_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>", methods=["PATCH"])
 @require_brand
+@requires("design")
 @blp.arguments(ProgramRules, example={"points_per_unit": "12", "rounding": "nearest", "points_expire_days": 180,
                                       "background_color": "#1f2937"})
 @blp.response(200, ProgramOut)
@@ -128,9 +139,12 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
     """Change texts, colours, earn rules (kind, points_per_unit, rounding, cashback/discount
     percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
+    before = audit.snapshot(program, body)
     for key, value in body.items():
         setattr(program, key, value)
     _check_rules(program)
+    if changes := audit.diff(before, audit.snapshot(program, body)):
+        audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
         _rules_changed(program)
     elif body:
@@ -149,8 +163,9 @@ def brand_tier(program: Program, tier_id: int) -> Tier:
     return tier
 
 
-def _save_tier(program: Program) -> None:
-    """Flush a tier change, turning a duplicate name or threshold into a 409, then re-derive cards."""
+def _save_tier(program: Program, audited: Callable[[], object]) -> None:
+    """Flush a tier change, turning a duplicate name or threshold into a 409, then audit it (`audited`,
+    once the tier has its id) and re-derive cards."""
     session = db.session()
     try:
         session.flush()
@@ -158,6 +173,7 @@ def _save_tier(program: Program) -> None:
         session.rollback()
         raise Problem(409, "Tier conflicts", "Another tier of this program has that name or threshold.",
                       type_="/problems/tier-conflict") from None
+    audited()
     _rules_changed(program)
     session.commit()
 
@@ -168,6 +184,7 @@ _TIER_EXAMPLE = {"name": "Gold", "threshold": "500", "earn_multiplier": "1.25", 
 
 @blp.route("/programs/<int:program_id>/tiers", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, TierOut(many=True))
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
 def list_tiers(program_id: int) -> Any:
@@ -178,6 +195,7 @@ def list_tiers(program_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>/tiers", methods=["POST"])
 @require_brand
+@requires("design")
 @blp.arguments(TierIn, example=_TIER_EXAMPLE)
 @blp.response(201, TierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
@@ -190,12 +208,14 @@ def create_tier(body: dict[str, Any], program_id: int) -> Any:
         body.pop("earn_multiplier", None)
     tier = Tier(program_id=program.id, **body)
     db.session().add(tier)
-    _save_tier(program)
+    _save_tier(program, lambda: audit.record(db.session(), g.brand.id, "tier.created", "tier", tier.id,
+                                             {"program_id": program.id, **audit.snapshot(tier, body)}))
     return tier
 
 
 @blp.route("/programs/<int:program_id>/tiers/<int:tier_id>", methods=["PATCH"])
 @require_brand
+@requires("design")
 @blp.arguments(TierPatch(partial=True), example={"threshold": "400", "earn_multiplier": "1.5"})
 @blp.response(200, TierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
@@ -205,16 +225,20 @@ def patch_tier(body: dict[str, Any], program_id: int, tier_id: int) -> Any:
     """Change a tier (send only what changes); cards and passes follow."""
     program = brand_program(program_id)
     tier = brand_tier(program, tier_id)
+    before = audit.snapshot(tier, body)
     for key, value in body.items():
         if key == "earn_multiplier" and value is None:
             continue
         setattr(tier, key, value)
-    _save_tier(program)
+    changes = audit.diff(before, audit.snapshot(tier, body))
+    _save_tier(program, lambda: changes and audit.record(db.session(), g.brand.id, "tier.updated", "tier",
+                                                         tier.id, {"program_id": program.id, **changes}))
     return tier
 
 
 @blp.route("/programs/<int:program_id>/tiers/<int:tier_id>", methods=["DELETE"])
 @require_brand
+@requires("design")
 @blp.response(204)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
 def delete_tier(program_id: int, tier_id: int) -> None:
@@ -226,6 +250,8 @@ def delete_tier(program_id: int, tier_id: int) -> None:
     for card in session.scalars(select(Card).where(Card.tier_id == tier.id)):
         card.current_tier = None
     session.flush()
+    audit.record(session, g.brand.id, "tier.deleted", "tier", tier.id,
+                 {"program_id": program.id, **audit.snapshot(tier, ("name", "threshold"))})
     session.delete(tier)
     session.flush()
     _rules_changed(program)
@@ -234,6 +260,7 @@ def delete_tier(program_id: int, tier_id: int) -> None:
 
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["PUT"])
 @require_brand
+@requires("design")
 @blp.response(200, ProgramOut)
 @blp.doc(requestBody=_IMAGE_BODY,
          parameters=[{"in": "path", "name": "kind", "required": True,
@@ -263,6 +290,7 @@ def _image_body(kind: str) -> bytes:
 
 @blp.route("/programs/<int:program_id>/tiers/<int:tier_id>/strip", methods=["PUT"])
 @require_brand
+@requires("design")
 @blp.response(200, TierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
 @blp.doc(requestBody=_IMAGE_BODY)
@@ -270,7 +298,10 @@ def put_tier_strip(program_id: int, tier_id: int) -> Any:
     """The tier's own strip image (PNG or JPEG as the body): passes of cards in the tier show it."""
     program = brand_program(program_id)
     tier = brand_tier(program, tier_id)
+    before = audit.snapshot(tier, ("strip_png",))
     tier.strip_png = _image_body("strip")
+    audit.record(db.session(), g.brand.id, "tier.image_set", "tier", tier.id,
+                 audit.diff(before, audit.snapshot(tier, ("strip_png",))))
     _mark_all_cards_changed(program)
     db.session().commit()
     return tier
@@ -278,13 +309,17 @@ def put_tier_strip(program_id: int, tier_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>/tiers/<int:tier_id>/strip", methods=["DELETE"])
 @require_brand
+@requires("design")
 @blp.response(200, TierOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program or tier in your brand")
 def delete_tier_strip(program_id: int, tier_id: int) -> Any:
     """Back to the program's strip for this tier."""
     program = brand_program(program_id)
     tier = brand_tier(program, tier_id)
+    before = audit.snapshot(tier, ("strip_png",))
     tier.strip_png = None
+    audit.record(db.session(), g.brand.id, "tier.image_removed", "tier", tier.id,
+                 audit.diff(before, audit.snapshot(tier, ("strip_png",))))
     _mark_all_cards_changed(program)
     db.session().commit()
     return tier
@@ -292,6 +327,7 @@ def delete_tier_strip(program_id: int, tier_id: int) -> Any:
 
 @blp.route("/programs/<int:program_id>/images/<kind>", methods=["DELETE"])
 @require_brand
+@requires("design")
 @blp.response(200, ProgramOut)
 def delete_image(program_id: int, kind: str) -> Any:
     """Go back to the generated default image."""
@@ -306,7 +342,10 @@ def _known_kind(kind: str) -> None:
 
 
 def _set_image(program: Program, kind: str, data: bytes | None) -> Program:
+    before = audit.snapshot(program, (f"{kind}_png",))
     setattr(program, f"{kind}_png", data)
+    audit.record(db.session(), g.brand.id, "program.image_set" if data is not None else "program.image_removed",
+                 "program", program.id, audit.diff(before, audit.snapshot(program, (f"{kind}_png",))))
     _mark_all_cards_changed(program)
     db.session().commit()
     return program
@@ -314,6 +353,7 @@ def _set_image(program: Program, kind: str, data: bytes | None) -> Program:
 
 @blp.route("/programs/<int:program_id>/certificate", methods=["POST"])
 @require_brand
+@requires("design")
 @blp.response(201, CertificateOut)
 @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["certificate", "wwdr"],
@@ -347,6 +387,8 @@ def upload_certificate(program_id: int) -> Any:
         raise Problem(422, "Certificate refused", str(error), type_="/problems/certificate") from None
     row = signing.store_certificate(db.session(), certificate, brand_id=g.brand.id)
     program.certificate = row
+    audit.record(db.session(), g.brand.id, "program.certificate_set", "program", program.id,
+                 {"pass_type_identifier": row.pass_type_identifier, "not_after": row.not_after})
     _mark_all_cards_changed(program)
     db.session().commit()
     return {"id": row.id, "pass_type_identifier": row.pass_type_identifier,

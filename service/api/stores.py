@@ -10,6 +10,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, StoreIn, StoreOut, StorePatch, StoreQuery
 from service.api.pagination import LINK_HEADER, page
@@ -40,6 +42,7 @@ def _update_passes() -> None:
 
 @blp.route("/stores", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(StoreQuery, location="query")
 @blp.response(200, StoreOut(many=True), headers=LINK_HEADER)
 def list_stores(query: dict[str, Any]) -> Any:
@@ -52,6 +55,7 @@ def list_stores(query: dict[str, Any]) -> Any:
 
 @blp.route("/stores", methods=["POST"])
 @require_brand
+@requires("stores")
 @blp.arguments(StoreIn, example={"name": "Demo Coffee Centraal", "address": "Stationsplein 1, Amsterdam",
                                  "latitude": 52.3791, "longitude": 4.9003,
                                  "relevant_text": "Show your card for double points",
@@ -63,12 +67,14 @@ def create_store(body: dict[str, Any]) -> Any:
     store = Store(brand_id=g.brand.id, **body)
     db.session().add(store)
     _update_passes()
+    audit.record(db.session(), g.brand.id, "store.created", "store", store.id, audit.snapshot(store, body))
     db.session().commit()
     return store
 
 
 @blp.route("/stores/<int:store_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, StoreOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND["description"])
 def get_store(store_id: int) -> Any:
@@ -78,6 +84,7 @@ def get_store(store_id: int) -> Any:
 
 @blp.route("/stores/<int:store_id>", methods=["PATCH"])
 @require_brand
+@requires("stores")
 @blp.arguments(StorePatch(partial=True), example={"relevant_text": "Free cookie with any coffee today"})
 @blp.response(200, StoreOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND["description"])
@@ -87,16 +94,20 @@ def patch_store(body: dict[str, Any], store_id: int) -> Any:
     merged = {key: getattr(store, key) for key in ("beacon_uuid", "beacon_major", "beacon_minor")} | body
     if merged["beacon_uuid"] is None and (merged["beacon_major"] is not None or merged["beacon_minor"] is not None):
         raise validation_problem([{"field": "beacon_uuid", "message": "major/minor need a beacon_uuid."}])
+    before = audit.snapshot(store, body)
     for key, value in body.items():
         setattr(store, key, value)
     if body:
         _update_passes()
+    if changes := audit.diff(before, audit.snapshot(store, body)):
+        audit.record(db.session(), g.brand.id, "store.updated", "store", store.id, changes)
     db.session().commit()
     return store
 
 
 @blp.route("/stores/<int:store_id>", methods=["DELETE"])
 @require_brand
+@requires("stores")
 @blp.response(204)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND["description"])
 @blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
@@ -112,6 +123,8 @@ def delete_store(store_id: int) -> None:
                       type_="/problems/store-in-use")
     session.execute(update(Customer).where(Customer.home_store_id == store.id).values(home_store_id=None)
                     .execution_options(synchronize_session=False))
+    audit.record(session, g.brand.id, "store.deleted", "store", store.id,
+                 audit.snapshot(store, ("name", "address")))
     session.delete(store)
     try:
         _update_passes()

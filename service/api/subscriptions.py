@@ -9,6 +9,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.campaigns import ReportOut
 from service.api.cards import brand_card
@@ -80,6 +82,7 @@ def subscription_view(subscription: ProductSubscription) -> dict[str, Any]:
 
 @blp.route("/cards/<int:card_id>/subscriptions", methods=["POST"])
 @require_brand
+@requires("members")
 @blp.arguments(ProductIn, example={"sku": "SHIRT-1", "size": "M", "product_name": "Linen shirt"})
 @blp.response(201, SubscriptionOut)
 @blp.alt_response(200, schema=SubscriptionOut, description="The card was already subscribed to this product")
@@ -96,6 +99,7 @@ def subscribe(body: dict[str, Any], card_id: int) -> Any:
 
 @blp.route("/cards/<int:card_id>/subscriptions", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(SubscriptionQuery, location="query")
 @blp.response(200, SubscriptionOut(many=True))
 def card_subscriptions(query: dict[str, Any], card_id: int) -> Any:
@@ -115,6 +119,7 @@ def brand_subscription(subscription_id: int) -> ProductSubscription:
 
 @blp.route("/subscriptions/<int:subscription_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, SubscriptionOut)
 def get_subscription(subscription_id: int) -> Any:
     """One subscription: open (active) or ended, and why."""
@@ -123,6 +128,7 @@ def get_subscription(subscription_id: int) -> Any:
 
 @blp.route("/subscriptions/<int:subscription_id>", methods=["DELETE"])
 @require_brand
+@requires("members")
 @blp.response(204)
 def unsubscribe(subscription_id: int) -> Any:
     """Unsubscribe (idempotent; an already ended subscription stays as it is)."""
@@ -133,6 +139,7 @@ def unsubscribe(subscription_id: int) -> Any:
 
 @blp.route("/restock-events", methods=["POST"])
 @require_brand
+@requires("campaigns")
 @blp.arguments(RestockIn, example={"sku": "SHIRT-1", "size": "M", "store_id": 1})
 @blp.response(202, RestockOut, description="Accepted; the subscribers are being told (see status)")
 def restocked(body: dict[str, Any]) -> Any:
@@ -143,6 +150,9 @@ def restocked(body: dict[str, Any]) -> Any:
         store = brand_row_field(Store, body["store_id"], "store_id", "store")
     event = restock.create_event(session, g.brand.id, body["sku"], body["size"], body["colour"],
                                  body["product_name"], store)
+    session.flush()
+    audit.record(session, g.brand.id, "restock_event.sent", "restock_event", event.id,
+                 audit.snapshot(event, ("sku", "size", "colour", "product_name", "store_id")))
     session.commit()
     tasks.run_restock(event.id)
     session.expire_all()
@@ -164,6 +174,7 @@ def restock_view(event: RestockEvent) -> dict[str, Any]:
 
 @blp.route("/restock-events/<int:event_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, RestockOut)
 def get_restock(event_id: int) -> Any:
     """The event, who was told, and what happened to their pushes."""

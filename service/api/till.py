@@ -13,6 +13,7 @@ from flask import Response, after_this_request, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from service.access.scopes import requires
 from service.api.auth import require_till
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.fields import Id
@@ -59,6 +60,7 @@ class SessionOut(Schema):
 
 @blp.route("", methods=["GET"])
 @require_till
+@requires("read")
 @blp.response(200, TillInfoOut)
 @blp.alt_response(401, schema=ProblemOut, content_type=PROBLEM, description="Unknown or revoked till key")
 @blp.doc(security=TILL_AUTH)
@@ -71,6 +73,7 @@ def till_info() -> Any:
 
 @blp.route("/sign-in", methods=["POST"])
 @require_till
+@requires("cashier")
 @blp.arguments(SignInIn, example={"cashier_id": 7, "pin": "4071"})
 @blp.response(200, SessionOut)
 @blp.alt_response(401, schema=ProblemOut, content_type=PROBLEM,

@@ -12,7 +12,10 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand_or_cashier
 from service.api.cards import brand_card
 from service.api.counter_view import recent_entries
@@ -75,6 +78,17 @@ def _actor(store_id: int | None) -> Actor:
     return Actor(store_id=store_id)
 
 
+def _audit_adjustment(session: Session, response: dict[str, Any]) -> None:
+    """Points given or taken by hand (earn or redeem through the brand API, not at the counter and not a
+    purchase, which the program's rules price) are a points adjustment: the audit log keeps them."""
+    if g.cashier is not None or response["type"] not in ("earn", "redeem"):
+        return
+    audit.record(session, g.brand.id, "card.points_adjusted", "card", response["card_id"], {
+        "balance": {"before": response["balance"] - response["points"], "after": response["balance"]},
+        "type": response["type"], "points": response["points"], "amount": response["amount"],
+        "reason": response["reason"], "ledger_entry_id": response["id"]})
+
+
 def _problem(error: LoyaltyError) -> Problem:
     if isinstance(error, CardNotFound):
         return Problem(404, "Card not found", str(error))
@@ -92,6 +106,7 @@ def _problem(error: LoyaltyError) -> Problem:
 
 @blp.route("/cards/<int:card_id>/transactions", methods=["POST"])
 @require_brand_or_cashier
+@requires("cashier")
 @blp.arguments(TransactionIn)
 @blp.response(201, TransactionOut, description="Applied (or, with Idempotent-Replayed: true, applied before)")
 @blp.alt_response(400, description="Idempotency-Key missing or malformed")
@@ -113,6 +128,7 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         raise _problem(error) from None
     if not outcome.replayed:
         webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
+        _audit_adjustment(session, outcome.response)
         from service.loyalty import referrals  # referral bonuses at a referred card's first purchase
 
         referrals.after_purchase(session, card_id, outcome.response)  # finds outcome.card in the session
@@ -126,6 +142,7 @@ def post(body: dict[str, Any], card_id: int) -> Response:
 
 @blp.route("/cards/<int:card_id>/transactions", methods=["GET"])
 @require_brand_or_cashier
+@requires("read")
 @blp.arguments(LedgerQuery, location="query")
 @blp.response(200, LedgerEntryOut(many=True))
 @blp.doc(security=BOTH_AUTH)

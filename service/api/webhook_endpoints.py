@@ -9,6 +9,8 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
+from service import audit
+from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import (
     PROBLEM,
@@ -48,12 +50,18 @@ def _check_url(url: str) -> None:
         raise validation_problem([{"field": "url", "message": "Must be reachable on the public internet."}])
 
 
+def _audited(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit log keeps of an endpoint: never its secret, nor credentials in its URL."""
+    return {**audit.snapshot(endpoint, ("events", "description", "active")), "url": audit.safe_url(endpoint.url)}
+
+
 def _created(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {**{field: getattr(endpoint, field) for field in WebhookOut._declared_fields}, "secret": endpoint.secret}
 
 
 @blp.route("/webhooks", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, WebhookOut(many=True), headers=LINK_HEADER)
 def list_endpoints(query: dict[str, Any]) -> Any:
@@ -64,6 +72,7 @@ def list_endpoints(query: dict[str, Any]) -> Any:
 
 @blp.route("/webhooks", methods=["POST"])
 @require_brand
+@requires("webhooks")
 @blp.arguments(WebhookIn, example=_EXAMPLE)
 @blp.response(201, WebhookCreatedOut)
 def create_endpoint(body: dict[str, Any]) -> Any:
@@ -72,14 +81,18 @@ def create_endpoint(body: dict[str, Any]) -> Any:
     endpoint = WebhookEndpoint(brand_id=g.brand.id, url=body["url"], events=sorted(set(body["events"])),
                                description=body["description"], active=body["active"],
                                secret=webhooks.new_endpoint_secret(), created_at=utcnow())
-    db.session().add(endpoint)
-    db.session().commit()
+    session = db.session()
+    session.add(endpoint)
+    session.flush()
+    audit.record(session, g.brand.id, "webhook.created", "webhook", endpoint.id, _audited(endpoint))
+    session.commit()
     webhooks.forget_subscribers()
     return _created(endpoint)
 
 
 @blp.route("/webhooks/<int:endpoint_id>", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.response(200, WebhookOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def get_endpoint(endpoint_id: int) -> Any:
@@ -89,6 +102,7 @@ def get_endpoint(endpoint_id: int) -> Any:
 
 @blp.route("/webhooks/<int:endpoint_id>", methods=["PATCH"])
 @require_brand
+@requires("webhooks")
 @blp.arguments(WebhookPatch(partial=True), example={"events": ["*"], "active": True})
 @blp.response(200, WebhookOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
@@ -99,8 +113,11 @@ def patch_endpoint(body: dict[str, Any], endpoint_id: int) -> Any:
     if "url" in body:
         _check_url(body["url"])
     pausing = endpoint.active and body.get("active") is False
+    before = _audited(endpoint)
     for key, value in body.items():
         setattr(endpoint, key, sorted(set(value)) if key == "events" else value)
+    if changes := audit.diff(before, _audited(endpoint)):
+        audit.record(db.session(), g.brand.id, "webhook.updated", "webhook", endpoint.id, changes)
     if pausing:
         db.session().flush()
         webhooks.stop_queued(db.session(), endpoint.id)
@@ -111,18 +128,21 @@ def patch_endpoint(body: dict[str, Any], endpoint_id: int) -> Any:
 
 @blp.route("/webhooks/<int:endpoint_id>/rotate-secret", methods=["POST"])
 @require_brand
+@requires("webhooks")
 @blp.response(200, WebhookCreatedOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def rotate_secret(endpoint_id: int) -> Any:
     """A new signing secret (shown this once); deliveries from now on are signed with it."""
     endpoint = brand_endpoint(endpoint_id)
     endpoint.secret = webhooks.new_endpoint_secret()
+    audit.record(db.session(), g.brand.id, "webhook.secret_rotated", "webhook", endpoint.id)  # not the secret
     db.session().commit()
     return _created(endpoint)
 
 
 @blp.route("/webhooks/<int:endpoint_id>/test", methods=["POST"])
 @require_brand
+@requires("webhooks")
 @blp.response(202, WebhookDeliveryOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def send_test(endpoint_id: int) -> Any:
@@ -145,6 +165,7 @@ def send_test(endpoint_id: int) -> Any:
 
 @blp.route("/webhooks/<int:endpoint_id>", methods=["DELETE"])
 @require_brand
+@requires("webhooks")
 @blp.response(204)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 def delete_endpoint(endpoint_id: int) -> None:
@@ -153,6 +174,7 @@ def delete_endpoint(endpoint_id: int) -> None:
     session = db.session()
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
                     .execution_options(synchronize_session=False))
+    audit.record(session, g.brand.id, "webhook.deleted", "webhook", endpoint.id, _audited(endpoint))
     session.delete(endpoint)
     session.commit()
     webhooks.forget_subscribers()
@@ -172,6 +194,7 @@ def _deliveries(query: dict[str, Any], endpoint_id: int | None) -> list[WebhookD
 
 @blp.route("/webhooks/<int:endpoint_id>/deliveries", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(WebhookDeliveryQuery, location="query")
 @blp.response(200, WebhookDeliveryOut(many=True), headers=LINK_HEADER)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
@@ -182,6 +205,7 @@ def endpoint_deliveries(query: dict[str, Any], endpoint_id: int) -> Any:
 
 @blp.route("/webhook-deliveries", methods=["GET"])
 @require_brand
+@requires("read")
 @blp.arguments(WebhookDeliveryQuery, location="query")
 @blp.response(200, WebhookDeliveryOut(many=True), headers=LINK_HEADER)
 def all_deliveries(query: dict[str, Any]) -> Any:
@@ -191,6 +215,7 @@ def all_deliveries(query: dict[str, Any]) -> Any:
 
 @blp.route("/webhook-deliveries/<int:delivery_id>/retry", methods=["POST"])
 @require_brand
+@requires("webhooks")
 @blp.response(202, WebhookDeliveryOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such delivery in your brand")
 @blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from service import audit
 from service.campaigns import segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
@@ -109,6 +110,9 @@ def finish(session: Session, campaign_id: int) -> None:
     targeted = session.scalar(select(func.count()).select_from(CampaignRecipient)
                               .where(CampaignRecipient.campaign_id == campaign_id)) or 0
     emit_finished(session, campaign, int(targeted))
+    # who scheduled it is in its campaign.scheduled entry; this one says it went out, and to how many
+    audit.record(session, campaign.brand_id, "campaign.sent", "campaign", campaign.id,
+                 {"kind": campaign.kind, "name": campaign.name, "targeted": int(targeted)}, actor=audit.SYSTEM)
     session.commit()
     log.info("campaign %s finished: %d cards", campaign_id, targeted)
 

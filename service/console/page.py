@@ -13,6 +13,7 @@ import pyotp
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
 from sqlalchemy import delete, select
 
+from service import audit
 from service.access import accounts, web_session
 from service.access.roles import ROLES, STORE_SCOPED
 from service.console.guard import language, render, signed_in
@@ -257,12 +258,22 @@ def _team_page(status: int = 200, **extra: object) -> Response:
 def team_invite() -> Response:
     session = db.session()
     email, role = request.form.get("email", ""), request.form.get("role", "")
+    _audit("staff.invited", None, {"email": accounts.normalise_email(email), "role": role})
     try:
         token = accounts.create_invite(session, g.console_session.account.brand, email, role, _store_ids())
     except accounts.AccessRefused as error:
+        session.rollback()
         return _team_page(422, error=_refusal(error))
     return _team_page(made=_words()["invite_made"].format(email=accounts.normalise_email(email)),
                       made_link=link_url("invite", token))
+
+
+def _audit(action: str, target_id: int | None, changes: dict[str, object]) -> None:
+    """Add the team change to the audit log, in the transaction that makes the change (the owner
+    sees who let whom in, and the API lists it)."""
+    me = g.console_session.account
+    audit.record(db.session(), me.brand_id, action, "staff", target_id, changes,
+                 actor=audit.Actor("staff", me.id, f"staff {me.email}"))
 
 
 def _member(account_id: int) -> StaffAccount | None:
@@ -282,7 +293,10 @@ def team_role(account_id: int) -> Response:
         return render("console/message.html", 404, message=_words()["forbidden"])
     if role not in ROLES:
         return _team_page(422, error=_words()["unknown_role"])
+    before = {"role": member.role, "store_ids": member.store_ids}
     member.role, member.store_ids = role, accounts.store_ids_text(role, _store_ids())
+    if changes := audit.diff(before, {"role": member.role, "store_ids": member.store_ids}):
+        _audit("staff.role_changed", member.id, {"email": member.email, **changes})
     db.session().commit()
     return redirect(url_for(".team"))  # type: ignore[return-value]
 
@@ -297,6 +311,7 @@ def team_remove(account_id: int) -> Response:
     # its sessions and links first (SQLite does not enforce ON DELETE CASCADE): signed out at once
     session.execute(delete(StaffSession).where(StaffSession.account_id == account_id))
     session.execute(delete(StaffLink).where(StaffLink.account_id == account_id))
+    _audit("staff.removed", member.id, {"email": member.email, "role": member.role})
     session.delete(member)
     session.commit()
     return redirect(url_for(".team"))  # type: ignore[return-value]
@@ -308,5 +323,6 @@ def team_reset_link(account_id: int) -> Response:
     member = _member(account_id)
     if member is None:
         return render("console/message.html", 404, message=_words()["forbidden"])
+    _audit("staff.reset_link_issued", member.id, {"email": member.email})
     token = accounts.create_reset(db.session(), member)
     return _team_page(made=_words()["reset_made"].format(email=member.email), made_link=link_url("reset", token))

@@ -11,6 +11,7 @@ from service.models.analytics import (
     AnalyticsRollupState,
 )
 from service.models.apple import DeviceLog, PassFile, PassPersonalization, Registration
+from service.models.audit import AuditEntry
 from service.models.base import Base, UTCDateTime, utcnow
 from service.models.brands import ApiKey, Brand, SigningCertificate, Store
 from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
@@ -68,4 +69,5 @@ __all__ = [
     "StaffAccount",
     "StaffSession",
     "StaffLink",
+    "AuditEntry",
 ]

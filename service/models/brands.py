@@ -45,6 +45,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100), default="default")
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # What the key may do (service/access/scopes.py): read_only | cashier | campaigns | full.
+    # Keys made before scopes existed are full, so their integrations keep working.
+    scope: Mapped[str] = mapped_column(String(20), default="full", server_default="full")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

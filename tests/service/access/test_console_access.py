@@ -224,3 +224,22 @@ def test_pages_speak_russian_from_the_browser_and_the_switch(client: FlaskClient
     assert "Sign in" in client.get("/console/sign-in", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert client.get("/dashboard").headers["Location"].endswith("/console/dashboard")
     assert client.get("/console/dashboard").headers["Location"].startswith("/console/sign-in")
+
+
+def test_team_changes_are_in_the_audit_log_with_the_owner_as_actor(app: Flask, client: FlaskClient,
+                                                                    owner: dict[str, Any]) -> None:
+    _invite(client, "nia@example.com", "analyst")
+    add_staff(app, "leo@example.com", "analyst", brand_id=owner["brand_id"])
+    leo = account(app, "leo@example.com")
+    token = csrf(client)
+    assert client.post(f"/console/team/{leo.id}/role", data={"csrf_token": token, "role": "marketer"}).status_code == 302
+    assert client.post(f"/console/team/{leo.id}/reset-link", data={"csrf_token": token}).status_code == 200
+    assert client.post(f"/console/team/{leo.id}/remove", data={"csrf_token": token}).status_code == 302
+    entries = client.get("/api/v1/audit-log?action=staff.", headers={"X-CSRF-Token": token}).get_json()
+    rows = entries["items"] if isinstance(entries, dict) else entries
+    by_action = {row["action"]: row for row in rows}
+    assert set(by_action) == {"staff.invited", "staff.role_changed", "staff.reset_link_issued", "staff.removed"}
+    assert by_action["staff.role_changed"]["changes"]["role"] == {"before": "analyst", "after": "marketer"}
+    assert by_action["staff.invited"]["changes"] == {"email": "nia@example.com", "role": "analyst"}
+    assert all(row["actor"]["label"] == f"staff {owner['owner_email']}" for row in rows), rows
+    assert "token" not in str(rows) and "password" not in str(rows)
