@@ -231,7 +231,14 @@ def _security_page(account: StaffAccount, secret: str | None, error: str | None,
 
 
 def _store_ids() -> list[int]:
-    return [int(value) for value in request.form.getlist("store_ids") if value.isdigit()]
+    """The stores ticked on the form, kept to our brand's (a crafted form naming another brand's
+    store ids must not end up on one of our accounts)."""
+    asked = {int(value) for value in request.form.getlist("store_ids") if value.isdigit()}
+    if not asked:
+        return []
+    ours = db.session().scalars(select(Store.id).where(Store.brand_id == g.console_session.account.brand_id,
+                                                       Store.id.in_(asked)))
+    return sorted(ours)
 
 
 @bp.get("/team")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from service import demo
 from service.access import accounts
-from service.models import Brand, StaffAccount, StaffSession
+from service.models import Brand, StaffAccount, StaffSession, Store
 from service.platform import db
 
 PROBLEM = "application/problem+json"
@@ -232,7 +232,8 @@ def test_team_changes_are_in_the_audit_log_with_the_owner_as_actor(app: Flask, c
     add_staff(app, "leo@example.com", "analyst", brand_id=owner["brand_id"])
     leo = account(app, "leo@example.com")
     token = csrf(client)
-    assert client.post(f"/console/team/{leo.id}/role", data={"csrf_token": token, "role": "marketer"}).status_code == 302
+    role = client.post(f"/console/team/{leo.id}/role", data={"csrf_token": token, "role": "marketer"})
+    assert role.status_code == 302
     assert client.post(f"/console/team/{leo.id}/reset-link", data={"csrf_token": token}).status_code == 200
     assert client.post(f"/console/team/{leo.id}/remove", data={"csrf_token": token}).status_code == 302
     entries = client.get("/api/v1/audit-log?action=staff.", headers={"X-CSRF-Token": token}).get_json()
@@ -243,3 +244,24 @@ def test_team_changes_are_in_the_audit_log_with_the_owner_as_actor(app: Flask, c
     assert by_action["staff.invited"]["changes"] == {"email": "nia@example.com", "role": "analyst"}
     assert all(row["actor"]["label"] == f"staff {owner['owner_email']}" for row in rows), rows
     assert "token" not in str(rows) and "password" not in str(rows)
+
+
+def test_another_brands_store_ids_never_land_on_our_accounts(app: Flask, client: FlaskClient,
+                                                            owner: dict[str, Any]) -> None:
+    """A crafted team form naming another brand's store must not put it on one of our accounts."""
+    with app.app_context():
+        session = db.session()
+        other = demo.create_brand(session, "Other Bakery", "other-bakery")
+        session.flush()
+        theirs = Store(brand_id=other.id, name="Their shop", latitude=52.0, longitude=4.0)
+        session.add(theirs)
+        session.commit()
+        their_store = theirs.id
+    ours = owner["store_ids"][0]
+    add_staff(app, "sam@example.com", "analyst", brand_id=owner["brand_id"])
+    sam = account(app, "sam@example.com")
+    token = csrf(client)
+    changed = client.post(f"/console/team/{sam.id}/role", data={
+        "csrf_token": token, "role": "store_manager", "store_ids": [str(ours), str(their_store)]})
+    assert changed.status_code == 302
+    assert account(app, "sam@example.com").stores == frozenset({ours})
