@@ -126,3 +126,18 @@ def test_an_owner_and_an_api_key_are_not_limited_to_stores(client: FlaskClient, 
                                 json={"active": False}).status_code == 200
         listed = client.get("/api/v1/cashiers", headers=who).get_json()
         assert None in {c["store_id"] for c in listed} and other in {c["store_id"] for c in listed}
+
+
+def test_a_store_manager_of_no_store_sees_no_cashier_and_makes_none(app: Flask, seeded: dict[str, Any]) -> None:
+    with app.app_context():
+        session = db.session()
+        accounts.create_account(session, session.get(Brand, seeded["brand_id"]), "new@example.com", PASSWORD,
+                                "store_manager", [])
+        session.commit()
+    client = app.test_client()
+    assert sign_in(client, "new@example.com", PASSWORD).status_code == 302
+    assert client.get("/api/v1/cashiers").get_json() == [] and client.get("/api/v1/tills").get_json() == []
+    refused = client.post("/api/v1/cashiers", headers={"X-CSRF-Token": csrf(client)},
+                          json={"name": "Eva", "store_id": seeded["store_ids"][0]})
+    _refused_for(refused, seeded["store_ids"][0])
+    assert refused.get_json()["your_store_ids"] == [] and "none yet" in refused.get_json()["detail"]
