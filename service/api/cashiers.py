@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from service import audit
 from service.access.scopes import requires
+from service.access.store_scope import check_store, visible, within_stores
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.fields import Id
@@ -127,11 +128,15 @@ class TillCreatedOut(TillOut):
 
 
 def brand_cashier(cashier_id: int) -> Cashier:
-    return brand_row(Cashier, cashier_id, "cashier")
+    """The brand's cashier; for a store manager only one of their stores' (else 404 like a missing id)."""
+    return within_stores(brand_row(Cashier, cashier_id, "cashier"), "cashier", cashier_id)
 
 
 def _store_id(value: int | None) -> int | None:
-    return brand_store(value).id if value is not None else None
+    """The brand's store (404 otherwise), which a store manager must run (403 otherwise, brand-wide too)."""
+    store_id = brand_store(value).id if value is not None else None
+    check_store(store_id)
+    return store_id
 
 
 @blp.route("/cashiers", methods=["GET"])
@@ -140,8 +145,10 @@ def _store_id(value: int | None) -> int | None:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, CashierOut(many=True), headers=LINK_HEADER)
 def list_cashiers(query: dict[str, Any]) -> Any:
-    """The brand's cashiers, disabled ones included, oldest first (never their tokens or PINs)."""
-    return page(select(Cashier).where(Cashier.brand_id == g.brand.id), Cashier.id, query, newest_first=False)
+    """The brand's cashiers, disabled ones included, oldest first (never their tokens or PINs); a
+    store manager sees those of their stores only."""
+    statement = visible(select(Cashier).where(Cashier.brand_id == g.brand.id), Cashier.store_id)
+    return page(statement, Cashier.id, query, newest_first=False)
 
 
 @blp.route("/cashiers", methods=["POST"])
@@ -232,7 +239,8 @@ def clear_pin(cashier_id: int) -> Any:
 
 
 def brand_till(till_id: int) -> Till:
-    return brand_row(Till, till_id, "till")
+    """The brand's till; for a store manager only one of their stores' (else 404 like a missing id)."""
+    return within_stores(brand_row(Till, till_id, "till"), "till", till_id)
 
 
 @blp.route("/tills", methods=["GET"])
@@ -241,8 +249,10 @@ def brand_till(till_id: int) -> Till:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, TillOut(many=True), headers=LINK_HEADER)
 def list_tills(query: dict[str, Any]) -> Any:
-    """The brand's paired tills, revoked ones included (never their keys)."""
-    return page(select(Till).where(Till.brand_id == g.brand.id), Till.id, query, newest_first=False)
+    """The brand's paired tills, revoked ones included (never their keys); a store manager sees
+    those of their stores only."""
+    statement = visible(select(Till).where(Till.brand_id == g.brand.id), Till.store_id)
+    return page(statement, Till.id, query, newest_first=False)
 
 
 @blp.route("/tills", methods=["POST"])

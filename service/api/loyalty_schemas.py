@@ -74,7 +74,8 @@ class TransactionIn(Schema):
         "description": "purchase: the amount paid; redeem (cashback programs only): money to take off"})
     reason = fields.String(load_default=None, validate=validate.Length(min=1, max=300))
     store_id = Id(strict=True, load_default=None, metadata={
-        "description": "Where it happened (brand API keys only; a cashier's store is implied)"})
+        "description": "Where it happened (brand API keys and console sessions; a store manager must name one of "
+                       "their stores; a cashier's store is implied)"})
 
     @validates_schema
     def _shape(self, data: dict[str, Any], **_kwargs: Any) -> None:

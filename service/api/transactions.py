@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service import audit
 from service.access.scopes import requires
+from service.access.store_scope import check_store
 from service.api.auth import require_brand_or_cashier
 from service.api.cards import brand_card
 from service.api.counter_view import recent_entries
@@ -65,7 +66,8 @@ def idempotency_key() -> str:
 
 def _actor(store_id: int | None) -> Actor:
     """Cashiers post for their own store (a brand-wide cashier signed in on a till: the till's);
-    a brand may name one of its stores."""
+    a brand may name one of its stores; a store manager's console session, one of theirs
+    (service/access/store_scope.py)."""
     cashier = g.cashier
     if cashier is not None:
         till = g.get("till")  # signed in by PIN on a paired till: a cashier of no store is at its store
@@ -75,6 +77,7 @@ def _actor(store_id: int | None) -> Actor:
         return Actor(cashier_id=cashier.id, store_id=own_store)
     if store_id is not None:
         brand_row_field(Store, store_id, "store_id", "store")
+    check_store(store_id)  # a store manager's console session posts for one of their stores only
     return Actor(store_id=store_id)
 
 
