@@ -36,6 +36,15 @@ class AuditQuery(PageQuery):
         if data.get("since") and data.get("until") and data["until"] <= data["since"]:
             raise ValidationError("Must be after since.", "until")
 
+    @validates_schema
+    def _ids(self, data: dict[str, Any], **_: Any) -> None:
+        """An id past the database's integer range is no id of ours (PostgreSQL would refuse the query)."""
+        for name in ("target", "actor"):
+            if data.get(name):
+                _, number = _kind_id(data[name])
+                if number is not None and not 1 <= number <= 2**31 - 1:
+                    raise ValidationError("No such id.", name)
+
 
 class AuditActorOut(Schema):
     kind = fields.String(metadata={"description": "api_key | staff | cashier | system", "example": "api_key"})
