@@ -1,8 +1,9 @@
-"""`flask --app wsgi <command>`: migrate, certificate, analytics-rollup, demo."""
+"""`flask --app wsgi <command>`: migrate, create-brand, certificate, analytics-rollup, demo."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import click
 from flask import Flask, current_app
@@ -11,8 +12,9 @@ from sqlalchemy import select
 from passes.certificates import load_directory
 from passes.errors import CertificateError
 from service import demo
+from service.access import accounts
 from service.apple import signing
-from service.models import Card, Program
+from service.models import Brand, Card, Program
 from service.platform import db, migrate
 from service.push.fanout import bump_cards
 
@@ -74,6 +76,43 @@ def register(app: Flask) -> None:
             analytics_rollups.rebuild(session)
         done = analytics_rollups.run(session)
         click.echo(f"analytics roll-ups are up to date ({done} entries or cards rolled up)")
+
+    @app.cli.command("create-brand")
+    @click.option("--name", required=True, help="The brand's name, as customers see it.")
+    @click.option("--slug", required=True, help="Short lowercase name: letters, digits and dashes.")
+    @click.option("--owner-email", required=True, help="Who gets the owner's invitation to the console.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+    def create_brand_command(name: str, slug: str, owner_email: str, as_json: bool) -> None:
+        """Onboard a brand: the brand, a full API key (shown once) and the owner's console invite link.
+
+        The console and the API both need someone to start from; the invite lets the owner set
+        their own password, so no password ever passes through the operator's terminal."""
+        session = db.session()
+        if not name.strip() or len(name) > 200:
+            raise click.BadParameter("give a name of 1 to 200 characters", param_hint="--name")
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?", slug):
+            raise click.BadParameter("use lowercase letters, digits and dashes (e.g. corner-bakery)",
+                                     param_hint="--slug")
+        if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
+            raise click.BadParameter(f"a brand with the slug {slug!r} exists already", param_hint="--slug")
+        brand = demo.create_brand(session, name.strip(), slug)
+        key = demo.create_api_key(session, brand, "created with the brand")
+        try:
+            token = accounts.create_invite(session, brand, owner_email, "owner")  # commits the brand too
+        except accounts.AccessRefused as refused:
+            session.rollback()
+            why = {"bad_email": "it is not an e-mail address",
+                   "email_taken": "it has a console account already"}.get(refused.reason, refused.reason)
+            raise click.BadParameter(f"cannot invite {owner_email}: {why}", param_hint="--owner-email") from None
+        base = current_app.config["PASSCAST"].public_base_url.rstrip("/")
+        result = {"brand_id": brand.id, "slug": slug, "api_key": key,
+                  "owner_invite_url": f"{base}/console/invite/{token}", "console_url": f"{base}/console"}
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            for field, value in result.items():
+                click.echo(f"{field}: {value}")
+            click.echo("The API key and the invite link are shown only now; the link works once, for 7 days.")
 
     @app.cli.command("demo")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
