@@ -33,6 +33,10 @@ from service.platform.config import Settings
 from tests.doubles.apns import ApnsDouble
 from tests.doubles.pki import Pki, make_pki, write_dev_pass_pki
 
+# The demo owner's password is hashed for nearly every test: at argon2's real cost that added minutes
+# to the suite (tests/service/access/test_passwords.py checks the real cost stays the default).
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "fast-insecure-for-tests")
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
