@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, url_for
 
+from service.console import sections
 from service.console.guard import render, signed_in
 
 bp = Blueprint("dashboard_page", __name__,
                template_folder="templates", static_folder="static", static_url_path="/static/dashboard")
+sections.add(sections.Section("dashboard_page.page", "dashboard", "read", 10, "/console/dashboard"))
 
 
 @bp.get("/console/dashboard")

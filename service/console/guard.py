@@ -11,7 +11,8 @@ from flask import Response, g, make_response, redirect, render_template, request
 
 from service.access import web_session
 from service.access.roles import ROLE_ORDER, permissions_of
-from service.console.words import words_for
+from service.console import sections
+from service.console.words import SCRIPT_WORDS, words_for
 from service.web.languages import LANGUAGES
 from service.web.page_headers import secure_page
 
@@ -31,8 +32,10 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     lang = language()
     words = words_for(lang)
     row = g.get("console_session")
+    permissions = permissions_of(row.account.role) if row else frozenset()
     html = render_template(template, words=words, lang=lang, session_row=row, account=row.account if row else None,
-                           permissions=permissions_of(row.account.role) if row else frozenset(),
+                           permissions=permissions, sections=sections.visible(permissions),
+                           script_words={key: words[key] for key in SCRIPT_WORDS},
                            csrf_token=row.csrf_token if row else "", roles=ROLE_ORDER, **context)
     response = secure_page(make_response(html, status), form_action="'self'", img_src="'self' data: blob:")
     response.headers["Cache-Control"] = "no-store"

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from service import audit
 from service.access import accounts, web_session
 from service.access.roles import ROLES, STORE_SCOPED
+from service.console import sections
 from service.console.guard import language, render, signed_in
 from service.console.words import words_for
 from service.models import StaffAccount, StaffLink, StaffSession, Store, utcnow
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
+sections.add(sections.Section("console.team", "team", "accounts", 90, "/console/team"))
+sections.add(sections.Section("console.security", "security", "read", 95, "/console/security"))
 
 
 def _words() -> dict[str, str]:

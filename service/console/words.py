@@ -85,7 +85,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "signed_out_all": ("Every other session of yours has ended.", "Все остальные ваши сеансы завершены."),
     "qr_alt": ("QR code for your authenticator app", "QR-код для приложения-аутентификатора"),
     "not_allowed_page": ("This page is not for your role.", "Эта страница недоступна для вашей роли."),
+    # what console.js says (the page hands these to the script: see SCRIPT_WORDS)
+    "offline": ("No connection to the server. Check the network and try again.",
+                "Нет связи с сервером. Проверьте сеть и попробуйте ещё раз."),
+    "session_ended": ("Your session has ended. Sign in again.", "Сеанс завершён. Войдите снова."),
+    "server_said": ("The server answered", "Сервер ответил"),
+    "choose_file": ("Choose a file first.", "Сначала выберите файл."),
+    "bad_json": ("A field holds text that is not valid JSON.", "В одном из полей текст не в формате JSON."),
+    "saving": ("Saving…", "Сохраняем…"),
+    "saved": ("Saved.", "Сохранено."),
+    "nothing_yet": ("Nothing here yet.", "Здесь пока ничего нет."),
+    "back": ("Back", "Назад"),
+    "save": ("Save", "Сохранить"),
+    "cancel": ("Cancel", "Отмена"),
+    "delete": ("Delete", "Удалить"),
+    "search": ("Search", "Найти"),
+    "next_page": ("Next page", "Следующая страница"),
+    "not_found": ("There is no such page in your brand.", "В вашем бренде такой страницы нет."),
 }
+
+#: The words console.js shows, handed to it as JSON in every page.
+SCRIPT_WORDS = ("offline", "session_ended", "server_said", "choose_file", "bad_json", "saving", "saved")
+
+
+def add(words: dict[str, tuple[str, str]]) -> None:
+    """A console page's own words (called once, where the page's blueprint is defined), so each page
+    keeps its texts beside its code; a key two pages both claim is a mistake, not an override."""
+    taken = WORDS.keys() & words.keys()
+    if taken:
+        raise ValueError(f"console words defined twice: {sorted(taken)}")
+    WORDS.update(words)
 
 
 def words_for(language: str) -> dict[str, str]:
