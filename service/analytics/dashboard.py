@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, url_for
 
-from service.console import sections
-from service.console.guard import render, signed_in
+from service.analytics.dashboard_words import SCRIPT_KEYS, WORDS
+from service.console import sections, words
+from service.console.guard import language, render, signed_in
 
 bp = Blueprint("dashboard_page", __name__,
                template_folder="templates", static_folder="static", static_url_path="/static/dashboard")
 sections.add(sections.Section("dashboard_page.page", "dashboard", "read", 10, "/console/dashboard"))
+words.add(WORDS)
 
 
 @bp.get("/console/dashboard")
 @signed_in("read")
 def page() -> Response:
-    return render("dashboard/dashboard.html")
+    everything = words.words_for(language())
+    return render("dashboard/dashboard.html", dashboard_words={key: everything[key] for key in SCRIPT_KEYS})
 
 
 @bp.get("/dashboard")

@@ -211,6 +211,27 @@ def test_a_period_with_nothing_in_it_says_so(browser: Callable[..., Any], brand:
     assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tiles dd")][0] == "0"
 
 
+def test_the_dashboard_speaks_russian_when_asked(browser: Callable[..., Any], brand: dict[str, Any]) -> None:
+    """Headings from the server, tiles, tables and empty states from the script: all in Russian."""
+    driver = browser(PHONE)
+    sign_in(driver, brand)
+    driver.get(f"{brand['base']}/console/dashboard?lang=ru")
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tiles div"))
+    assert driver.find_element(By.CSS_SELECTOR, "h1").text == "Что работает"
+    tiles = {tile.find_element(By.TAG_NAME, "dt").text: tile.find_element(By.TAG_NAME, "dd").text
+             for tile in driver.find_elements(By.CSS_SELECTOR, "#tiles div")}
+    assert tiles["Выпущено"] == "24" and "Уснувшие" in tiles
+    assert driver.find_element(By.ID, "nps-total").text.startswith("NPS ") and "ответов" in \
+        driver.find_element(By.ID, "nps-total").text
+    assert driver.find_element(By.CSS_SELECTOR, "#cohorts-table th").text == "Когорта"
+    driver.execute_script("document.getElementById('from').value = '2020-01-01';"
+                          "document.getElementById('to').value = '2020-03-31';")
+    driver.find_element(By.CSS_SELECTOR, "#period button[type=submit]").click()
+    wait(driver).until(lambda d: "с 2020-01-01 по 2020-03-31" in d.find_element(By.ID, "as-of").text)
+    assert driver.find_element(By.ID, "nps-comments").text == "За этот период комментариев нет."
+    screenshot(driver, "3-dashboard-ru", PHONE)
+
+
 def test_the_customer_answers_the_nps_survey_on_a_phone(browser: Callable[..., Any], brand: dict[str, Any]) -> None:
     """The link on the back of the pass opens a form that works on a phone; the answer counts."""
     app: Flask = brand["app"]

@@ -11,6 +11,10 @@
   const $ = (id) => document.getElementById(id);
   const state = { charts: {}, query: "" };
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const WORDS = JSON.parse(($("dashboard-words") || {}).textContent || "{}");
+  const LOCALE = document.documentElement.lang || undefined;
+  // t("dash_active_hint", { days: 90 }): the page's language, figures put in their {places}.
+  const t = (key, values = {}) => (WORDS[`dash_${key}`] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 
   // ---- the API ----------------------------------------------------------------------------
 
@@ -26,10 +30,10 @@
       const response = await fetch(path, { credentials: "same-origin",
                                            headers: { Accept: accept, "X-CSRF-Token": csrf() } });
       if (response.status !== 202) return response;
-      say("Counting these figures for all your cards; this can take a minute…");
+      say(t("counting_all"));
       await sleep(Number(response.headers.get("Retry-After")) || 5);
     }
-    throw new ApiError("Counting is taking too long; try again later.", 202);
+    throw new ApiError(t("too_long"), 202);
   }
 
   async function api(path, accept = "application/json") {
@@ -38,13 +42,13 @@
       response = await fetchCounted(path, accept);
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+      throw new ApiError(window.Passcast.word("offline", "No connection to the server."), 0);
     }
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
       if (response.status === 401) {  // the session ended (signed out elsewhere, expired): sign in again
         window.location.assign(`/console/sign-in?next=${encodeURIComponent(window.location.pathname)}`);
-        throw new ApiError(problem.detail || "Your session has ended. Sign in again.", 401);
+        throw new ApiError(problem.detail || window.Passcast.word("session_ended", "Your session has ended."), 401);
       }
       throw new ApiError(problem.detail || problem.title || `The server answered ${response.status}.`, response.status);
     }
@@ -69,15 +73,15 @@
   }
 
   async function load() {
-    say("Counting…");
+    say(t("counting"));
     state.query = queryString();
     const [summary, cohorts, campaigns, nps, comments] = await Promise.all([
       ...REPORTS.map((name) => api(`/api/v1/analytics/${name}${state.query}`)),
       api(`/api/v1/analytics/nps/comments${state.query}&limit=10`)]);
     // Empty date fields mean "the last 12 months": the figures a big brand's cache keeps current.
-    const asOf = new Date(summary.computed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-    $("as-of").textContent = `${summary.period.from} to ${summary.period.to} · figures as of ${asOf}` +
-      (summary.cached ? " (kept up to date every few minutes)" : "");
+    const asOf = new Date(summary.computed_at).toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" });
+    $("as-of").textContent = t("as_of", { from: summary.period.from, to: summary.period.to, at: asOf }) +
+      (summary.cached ? t("cached") : "");
     drawSummary(summary);
     drawCohorts(cohorts);
     drawCampaigns(campaigns);
@@ -89,7 +93,7 @@
   // ---- charts and tables ------------------------------------------------------------------
 
   const pct = (value) => (value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`);
-  const num = (value) => (value === null || value === undefined ? "—" : Number(value).toLocaleString());
+  const num = (value) => (value === null || value === undefined ? "—" : Number(value).toLocaleString(LOCALE));
   // Money figures come as "12.50" strings; `currency` is the brand's (null when its programs use several).
   const money = (value, currency) => (value === null || value === undefined ? "—"
     : currency ? `${value} ${currency}` : String(value));
@@ -114,29 +118,32 @@
   function drawSummary(s) {
     const c = s.cards;
     $("tiles").replaceChildren(
-      tile("Issued", num(c.issued), "Cards issued in the period"),
-      tile("All cards", num(c.total), "Cards issued up to the end of the period"),
-      tile("Apple Wallet", num(c.installed_apple), "Cards with an active Apple Wallet (or PassKit app) registration now"),
-      tile("Google Wallet", num(c.installed_google), "Cards saved in Google Wallet now"),
-      tile("Removed", num(c.removed), "Removed from a wallet in the period and in none now"),
-      tile("Active", num(c.active), `A transaction in the last ${s.period.days} days`),
-      tile("Lapsed", num(c.lapsed), `Older than ${s.period.days} days, no transaction in them`),
-      tile("Churn", pct(s.churn_rate), "Active in the window before, not in the last one"),
-      tile("Redemption", pct(s.redemption.rate), `${num(s.redemption.points_redeemed)} of ${num(s.redemption.points_issued)} points`),
-      tile("Avg purchase", money(s.purchases.average, s.currency), `${num(s.purchases.count)} purchases, ${money(s.purchases.revenue, s.currency)} in all`),
-      tile("Repeat buyers", pct(s.repeat_purchase.rate), `${num(s.repeat_purchase.repeat_buyers)} of ${num(s.repeat_purchase.buyers)} buyers bought 2+ times`),
-      tile("Lifetime value", money(s.lifetime_value, s.currency), "Average lifetime spend of the cards issued in the period"),
+      tile(t("issued"), num(c.issued), t("issued_hint")),
+      tile(t("all_cards"), num(c.total), t("all_cards_hint")),
+      tile(t("apple"), num(c.installed_apple), t("apple_hint")),
+      tile(t("google"), num(c.installed_google), t("google_hint")),
+      tile(t("removed"), num(c.removed), t("removed_hint")),
+      tile(t("active"), num(c.active), t("active_hint", { days: s.period.days })),
+      tile(t("lapsed"), num(c.lapsed), t("lapsed_hint", { days: s.period.days })),
+      tile(t("churn"), pct(s.churn_rate), t("churn_hint")),
+      tile(t("redemption"), pct(s.redemption.rate),
+           t("redemption_hint", { redeemed: num(s.redemption.points_redeemed), issued: num(s.redemption.points_issued) })),
+      tile(t("avg_purchase"), money(s.purchases.average, s.currency),
+           t("avg_purchase_hint", { count: num(s.purchases.count), revenue: money(s.purchases.revenue, s.currency) })),
+      tile(t("repeat"), pct(s.repeat_purchase.rate),
+           t("repeat_hint", { repeat: num(s.repeat_purchase.repeat_buyers), buyers: num(s.repeat_purchase.buyers) })),
+      tile(t("ltv"), money(s.lifetime_value, s.currency), t("ltv_hint")),
     );
     chart("wallets-chart", {
       type: "bar",
-      data: { labels: ["Apple Wallet", "Google Wallet", "Removed"],
-              datasets: [{ label: "Cards", data: [c.installed_apple, c.installed_google, c.removed],
+      data: { labels: [t("apple"), t("google"), t("removed")],
+              datasets: [{ label: t("all_cards"), data: [c.installed_apple, c.installed_google, c.removed],
                            backgroundColor: ["#1c2430", "#2463b5", "#c0392b"] }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } } },
     });
     chart("activity-chart", {
       type: "doughnut",
-      data: { labels: ["Active", "Lapsed", "Other (newer than the window, or voided)"],
+      data: { labels: [t("active"), t("lapsed"), t("other")],
               datasets: [{ data: [c.active, c.lapsed, Math.max(0, c.total - c.active - c.lapsed)],
                            backgroundColor: ["#1d8a5b", "#d9822b", "#c8d0da"] }] },
       options: { plugins: { legend: { position: "bottom" } } },
@@ -164,8 +171,8 @@
     });
     chart("retention-chart", {
       type: "line",
-      data: { labels: Array.from({ length: width }, (_, k) => `Month ${k}`),
-              datasets: [{ label: "All cohorts", data: all, borderColor: "#1c2430", backgroundColor: "#1c2430",
+      data: { labels: Array.from({ length: width }, (_, k) => t("month", { k })),
+              datasets: [{ label: t("all_cohorts"), data: all, borderColor: "#1c2430", backgroundColor: "#1c2430",
                            borderWidth: 4, tension: 0.2 },
                          ...cohorts.map((c, i) => ({ label: c.cohort, data: c.retention.map((r) => r * 100),
                                                      borderColor: `${COLOURS[i % COLOURS.length]}99`, borderWidth: 1.5,
@@ -176,7 +183,7 @@
     });
     const table = $("cohorts-table");
     const head = document.createElement("tr");
-    ["Cohort", "Cards", "LTV", ...Array.from({ length: width }, (_, k) => `M${k}`)].forEach((t) => cell(head, t, "th"));
+    [t("cohort"), t("all_cards"), t("ltv_short"), ...Array.from({ length: width }, (_, k) => t("m", { k }))].forEach((t) => cell(head, t, "th"));
     const rows = cohorts.map((c) => {
       const row = document.createElement("tr");
       cell(row, c.cohort, "th");
@@ -186,7 +193,7 @@
       return row;
     });
     table.replaceChildren(head, ...rows);
-    if (!cohorts.length) table.replaceChildren(emptyRow("No cards issued in this period."));
+    if (!cohorts.length) table.replaceChildren(emptyRow(t("no_cards")));
   }
 
   function emptyRow(text) {
@@ -201,48 +208,50 @@
     chart("campaigns-chart", {
       type: "bar",
       data: { labels: campaigns.map((c) => c.name),
-              datasets: [["targeted", "Targeted", "#c8d0da"], ["sent", "Sent", "#16a2b8"],
-                         ["accepted", "Accepted", "#2463b5"], ["confirmed", "Confirmed", "#1d8a5b"],
-                         ["buyers_7d", "Bought in 7 days", "#d9822b"]]
+              datasets: [["targeted", t("targeted"), "#c8d0da"], ["sent", t("sent"), "#16a2b8"],
+                         ["accepted", t("accepted"), "#2463b5"], ["confirmed", t("confirmed"), "#1d8a5b"],
+                         ["buyers_7d", t("bought_7d"), "#d9822b"]]
                 .map(([key, label, colour]) => ({ label, data: campaigns.map((c) => c[key]), backgroundColor: colour })) },
       options: { plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } } },
     });
     const table = $("campaigns-table");
     const head = document.createElement("tr");
-    ["Campaign", "Started", "Targeted", "Sent", "Accepted", "Confirmed", "Buyers 7d", "Revenue 7d", "Conversion"]
+    [t("campaign"), t("started"), t("targeted"), t("sent"), t("accepted"), t("confirmed"), t("buyers_7d"),
+     t("revenue_7d"), t("conversion")]
       .forEach((t) => cell(head, t, "th"));
     const rows = report.campaigns.map((c) => {
       const row = document.createElement("tr");
       cell(row, c.name, "th");
-      cell(row, new Date(c.started_at).toLocaleDateString([], { dateStyle: "medium" }));
+      cell(row, new Date(c.started_at).toLocaleDateString(LOCALE, { dateStyle: "medium" }));
       [c.targeted, c.sent, c.accepted, c.confirmed, c.buyers_7d].forEach((n) => cell(row, num(n)));
       cell(row, money(c.revenue_7d, report.currency));
       cell(row, pct(c.conversion_7d));
       return row;
     });
     table.replaceChildren(head, ...rows);
-    if (!rows.length) table.replaceChildren(emptyRow("No campaign started in this period."));
+    if (!rows.length) table.replaceChildren(emptyRow(t("no_campaigns")));
   }
 
   function drawNps(report) {
     const total = report.total;
-    $("nps-total").textContent = total.nps === null ? "No answers in this period yet."
-      : `NPS ${total.nps > 0 ? "+" : ""}${total.nps} · ${num(total.answers)} answers (${num(total.promoters)} promoters, ${num(total.passives)} passives, ${num(total.detractors)} detractors)`;
+    $("nps-total").textContent = total.nps === null ? t("no_answers")
+      : t("nps_total", { nps: `${total.nps > 0 ? "+" : ""}${total.nps}`, answers: num(total.answers),
+                         promoters: num(total.promoters), passives: num(total.passives), detractors: num(total.detractors) });
     const npsColour = (values) => values.map((v) => (v >= 30 ? "#1d8a5b" : v >= 0 ? "#d9822b" : "#c0392b"));
     const scale = { y: { min: -100, max: 100 } };
     const months = report.by_month.map((m) => m.nps);
     chart("nps-month-chart", {
       type: "bar",
       data: { labels: report.by_month.map((m) => m.month),
-              datasets: [{ label: "NPS per month", data: months, backgroundColor: npsColour(months) }] },
-      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per month" } } },
+              datasets: [{ label: t("nps_month"), data: months, backgroundColor: npsColour(months) }] },
+      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: t("per_month") } } },
     });
     const stores = report.by_store.map((s) => s.nps);
     chart("nps-store-chart", {
       type: "bar",
-      data: { labels: report.by_store.map((s) => s.store || "No store"),
-              datasets: [{ label: "NPS per store", data: stores, backgroundColor: npsColour(stores) }] },
-      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: "Per store" } } },
+      data: { labels: report.by_store.map((s) => s.store || t("no_store")),
+              datasets: [{ label: t("nps_store"), data: stores, backgroundColor: npsColour(stores) }] },
+      options: { scales: scale, plugins: { legend: { display: false }, title: { display: true, text: t("per_store") } } },
     });
   }
 
@@ -252,7 +261,8 @@
       const item = document.createElement("li");
       const meta = document.createElement("span");
       meta.className = "meta";
-      meta.textContent = `${c.score}/10 · card ${c.card_id} · ${new Date(c.answered_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`;
+      meta.textContent = t("comment_meta", { score: c.score, card: c.card_id,
+                                            at: new Date(c.answered_at).toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" }) });
       const text = document.createElement("q");
       text.textContent = c.comment;
       item.append(meta, " ", text);
@@ -260,7 +270,7 @@
     });
     if (!items.length) {
       const none = document.createElement("li");
-      none.textContent = "No comments in this period.";
+      none.textContent = t("no_comments");
       items.push(none);
     }
     $("nps-comments").replaceChildren(...items);
