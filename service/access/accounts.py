@@ -187,7 +187,8 @@ def end_every_session(session: Session, account_id: int) -> int:
 # ---- invite and reset links ------------------------------------------------------------------
 
 
-def create_invite(session: Session, brand: Brand, email: str, role: str, store_ids: list[int] | None = None) -> str:
+def create_invite(session: Session, brand: Brand, email: str, role: str, store_ids: list[int] | None = None, *,
+                  commit: bool = True) -> str:
     """A link token inviting `email` to `brand` as `role`; valid INVITE_LIFETIME, once."""
     email = normalise_email(email)
     if role not in ROLES:
@@ -198,7 +199,8 @@ def create_invite(session: Session, brand: Brand, email: str, role: str, store_i
     session.add(StaffLink(brand_id=brand.id, kind="invite", email=email, role=role,
                           store_ids=store_ids_text(role, store_ids), prefix=secret.prefix,
                           token_hash=secret.digest, expires_at=utcnow() + INVITE_LIFETIME))
-    session.commit()
+    if commit:
+        session.commit()
     return secret.value
 
 

@@ -15,11 +15,12 @@ from sqlalchemy import delete, select
 
 from service import audit
 from service.access import accounts, web_session
-from service.access.roles import ROLES, STORE_SCOPED
+from service.access import team as team_rules
+from service.access.roles import STORE_SCOPED
 from service.console import sections
 from service.console.guard import language, render, signed_in
 from service.console.words import words_for
-from service.models import StaffAccount, StaffLink, StaffSession, Store, utcnow
+from service.models import StaffAccount, StaffSession, Store
 from service.notify import mail
 from service.platform import db
 from service.web import rate_limits
@@ -234,14 +235,13 @@ def _security_page(account: StaffAccount, secret: str | None, error: str | None,
 
 
 def _store_ids() -> list[int]:
-    """The stores ticked on the form, kept to our brand's (a crafted form naming another brand's
-    store ids must not end up on one of our accounts)."""
-    asked = {int(value) for value in request.form.getlist("store_ids") if value.isdigit()}
-    if not asked:
-        return []
-    ours = db.session().scalars(select(Store.id).where(Store.brand_id == g.console_session.account.brand_id,
-                                                       Store.id.in_(asked)))
-    return sorted(ours)
+    """The stores ticked on the form (team.invite and team.change_role keep them to our brand's)."""
+    return [int(value) for value in request.form.getlist("store_ids") if value.isdigit()]
+
+
+def _actor() -> audit.Actor:
+    me = g.console_session.account
+    return audit.Actor("staff", me.id, f"staff {me.email}")
 
 
 @bp.get("/team")
@@ -253,61 +253,41 @@ def team() -> Response:
 def _team_page(status: int = 200, **extra: object) -> Response:
     session = db.session()
     brand_id = g.console_session.account.brand_id
-    members = list(session.scalars(select(StaffAccount).where(StaffAccount.brand_id == brand_id)
-                                   .order_by(StaffAccount.email)))
-    invites = list(session.scalars(select(StaffLink).where(
-        StaffLink.brand_id == brand_id, StaffLink.kind == "invite", StaffLink.used_at.is_(None),
-        StaffLink.expires_at > utcnow()).order_by(StaffLink.created_at)))
     stores = list(session.scalars(select(Store).where(Store.brand_id == brand_id).order_by(Store.name)))
-    return render("console/team.html", status, members=members, invites=invites, stores=stores,
-                  store_scoped=STORE_SCOPED, **extra)
+    return render("console/team.html", status, members=team_rules.members(session, brand_id),
+                  invites=team_rules.open_invites(session, brand_id), stores=stores, store_scoped=STORE_SCOPED, **extra)
+
+
+def _member(account_id: int) -> StaffAccount | None:
+    return team_rules.member(db.session(), g.console_session.account.brand_id, account_id)
+
+
+def _team_refusal(error: team_rules.TeamRefused) -> Response:
+    db.session().rollback()
+    return _team_page(error.status, error=_words().get(error.reason, _words()["forbidden"]))
 
 
 @bp.post("/team/invite")
 @signed_in("accounts")
 def team_invite() -> Response:
-    session = db.session()
-    email, role = request.form.get("email", ""), request.form.get("role", "")
-    _audit("staff.invited", None, {"email": accounts.normalise_email(email), "role": role})
     try:
-        token = accounts.create_invite(session, g.console_session.account.brand, email, role, _store_ids())
-    except accounts.AccessRefused as error:
-        session.rollback()
-        return _team_page(422, error=_refusal(error))
-    return _team_page(made=_words()["invite_made"].format(email=accounts.normalise_email(email)),
-                      made_link=link_url("invite", token))
-
-
-def _audit(action: str, target_id: int | None, changes: dict[str, object]) -> None:
-    """Add the team change to the audit log, in the transaction that makes the change (the owner
-    sees who let whom in, and the API lists it)."""
-    me = g.console_session.account
-    audit.record(db.session(), me.brand_id, action, "staff", target_id, changes,
-                 actor=audit.Actor("staff", me.id, f"staff {me.email}"))
-
-
-def _member(account_id: int) -> StaffAccount | None:
-    """A member of *our* brand other than ourselves (another brand's id is simply not found)."""
-    member = db.session().get(StaffAccount, account_id)
-    me = g.console_session.account
-    if member is None or member.brand_id != me.brand_id or member.id == me.id:
-        return None
-    return member
+        made = team_rules.invite(db.session(), g.console_session.account.brand, request.form.get("email", ""),
+                           request.form.get("role", ""), _store_ids(), _actor())
+    except team_rules.TeamRefused as error:
+        return _team_refusal(error)
+    return _team_page(made=_words()["invite_made"].format(email=made.email), made_link=link_url("invite", made.token))
 
 
 @bp.post("/team/<int:account_id>/role")
 @signed_in("accounts")
 def team_role(account_id: int) -> Response:
-    member, role = _member(account_id), request.form.get("role", "")
+    member = _member(account_id)
     if member is None:
         return render("console/message.html", 404, message=_words()["forbidden"])
-    if role not in ROLES:
-        return _team_page(422, error=_words()["unknown_role"])
-    before = {"role": member.role, "store_ids": member.store_ids}
-    member.role, member.store_ids = role, accounts.store_ids_text(role, _store_ids())
-    if changes := audit.diff(before, {"role": member.role, "store_ids": member.store_ids}):
-        _audit("staff.role_changed", member.id, {"email": member.email, **changes})
-    db.session().commit()
+    try:
+        team_rules.change_role(db.session(), member, request.form.get("role", ""), _store_ids(), _actor())
+    except team_rules.TeamRefused as error:
+        return _team_refusal(error)
     return redirect(url_for(".team"))  # type: ignore[return-value]
 
 
@@ -317,13 +297,10 @@ def team_remove(account_id: int) -> Response:
     member = _member(account_id)
     if member is None:
         return render("console/message.html", 404, message=_words()["forbidden"])
-    session = db.session()
-    # its sessions and links first (SQLite does not enforce ON DELETE CASCADE): signed out at once
-    session.execute(delete(StaffSession).where(StaffSession.account_id == account_id))
-    session.execute(delete(StaffLink).where(StaffLink.account_id == account_id))
-    _audit("staff.removed", member.id, {"email": member.email, "role": member.role})
-    session.delete(member)
-    session.commit()
+    try:
+        team_rules.remove(db.session(), member, _actor())
+    except team_rules.TeamRefused as error:
+        return _team_refusal(error)
     return redirect(url_for(".team"))  # type: ignore[return-value]
 
 
@@ -333,6 +310,5 @@ def team_reset_link(account_id: int) -> Response:
     member = _member(account_id)
     if member is None:
         return render("console/message.html", 404, message=_words()["forbidden"])
-    _audit("staff.reset_link_issued", member.id, {"email": member.email})
-    token = accounts.create_reset(db.session(), member)
+    token = team_rules.reset_link(db.session(), member, _actor())
     return _team_page(made=_words()["reset_made"].format(email=member.email), made_link=link_url("reset", token))

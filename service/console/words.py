@@ -85,6 +85,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "signed_out_all": ("Every other session of yours has ended.", "Все остальные ваши сеансы завершены."),
     "qr_alt": ("QR code for your authenticator app", "QR-код для приложения-аутентификатора"),
     "not_allowed_page": ("This page is not for your role.", "Эта страница недоступна для вашей роли."),
+    "not_yourself": ("You cannot change or remove your own account here; another owner can.",
+                     "Свою учётную запись здесь не изменить и не удалить; это может другой владелец."),
+    "last_owner": ("The brand would be left without an owner; make someone else owner first.",
+                   "Бренд останется без владельца; сначала назначьте владельцем кого-то другого."),
     # what console.js says (the page hands these to the script: see SCRIPT_WORDS)
     "offline": ("No connection to the server. Check the network and try again.",
                 "Нет связи с сервером. Проверьте сеть и попробуйте ещё раз."),

@@ -48,9 +48,11 @@ def test_every_route_of_the_brand_api_declares_a_permission(app: Flask, client: 
     documented = {(method, path): operation.get("x-permission") for method, path, operation in api_operations(spec)}
     assert documented == declared
     assert len(declared) > 80
-    # A GET only reads: `read`, except the audit log (its own permission: who did what is the owner's business).
+    # A GET only reads: `read`, except the audit log and the team (who did what, and who may sign in
+    # to the console, are the owner's business).
     gets = {path: permission for (method, path), permission in declared.items() if method == "get"}
-    assert {path for path, permission in gets.items() if permission != "read"} == {"/api/v1/audit-log"}
+    assert {path for path, permission in gets.items() if permission != "read"} == {
+        "/api/v1/audit-log", "/api/v1/staff", "/api/v1/staff/invites"}
     assert all("403" in operation["responses"] for _, _, operation in api_operations(spec))
 
 
