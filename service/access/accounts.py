@@ -310,7 +310,11 @@ def qr_data_uri(text: str) -> str:
 def enable_totp(session: Session, account: StaffAccount, secret: str, code: str) -> list[str] | None:
     """Turn TOTP on once the authenticator shows the code of `secret`: the account's ten new
     recovery codes (to show this once), or None when the code is wrong."""
-    if not secret or not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
+    try:
+        right = bool(secret) and pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1)
+    except ValueError:  # a secret that is not base32, or too short (a form edited by hand)
+        right = False
+    if not right:
         return None
     account.totp_secret, account.totp_enabled = secret, True
     codes = recovery_codes.replace(session, account)

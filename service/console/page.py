@@ -232,7 +232,12 @@ def security() -> Response:
 def _security_page(account: StaffAccount, secret: str | None, error: str | None, status: int = 200,
                    notice: str | None = None, codes: list[str] | None = None) -> Response:
     secret = secret or pyotp.random_base32()
-    qr = None if account.totp_enabled else accounts.qr_data_uri(accounts.totp_uri(account, secret))
+    try:
+        uri = accounts.totp_uri(account, secret)
+    except ValueError:  # a posted secret that is no TOTP secret (edited by hand): start afresh
+        secret = pyotp.random_base32()
+        uri = accounts.totp_uri(account, secret)
+    qr = None if account.totp_enabled else accounts.qr_data_uri(uri)
     left = recovery_codes.remaining(db.session(), account.id) if account.totp_enabled else 0
     return render("console/security.html", status, secret=secret, qr=qr, error=error, notice=notice,
                   codes=codes, codes_left=left, codes_total=recovery_codes.COUNT)
