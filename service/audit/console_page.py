@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from service.api.audit_log import AuditQuery, filtered
 from service.api.pagination import decode_cursor, encode_cursor
@@ -184,13 +184,13 @@ def _choices(brand_id: int, lang: str) -> dict[str, list[tuple[str, str]]]:
     """The filter lists: the actions, people and keys, and kinds of object this brand's log holds."""
     session = db.session()
     ours = AuditEntry.brand_id == brand_id
-    actions = sorted(session.scalars(select(distinct(AuditEntry.action)).where(ours)))
+    actions = sorted(session.scalars(select(AuditEntry.action).where(ours).distinct()))
     kinds = sorted({action.partition(".")[0] for action in actions})
     actors = session.execute(select(AuditEntry.actor_kind, AuditEntry.actor_id, func.max(AuditEntry.actor_label))
                              .where(ours).group_by(AuditEntry.actor_kind, AuditEntry.actor_id)
                              .order_by(AuditEntry.actor_kind, AuditEntry.actor_id).limit(300)).all()
     actor_kinds = sorted({kind for kind, _, _ in actors})
-    targets = sorted(session.scalars(select(distinct(AuditEntry.target_type)).where(ours)))
+    targets = sorted(session.scalars(select(AuditEntry.target_type).where(ours).distinct()))
     text = words.words_for(lang)
     return {
         "actions": [(action, _pick(ACTIONS, action, lang)) for action in actions],
