@@ -211,7 +211,7 @@ def security() -> Response:
         action = request.form.get("action")
         if action == "disable":
             accounts.disable_totp(session, account)
-        elif action == "enable":
+        elif action == "enable" and not account.totp_enabled:  # a resubmitted form makes no second set
             secret = request.form.get("secret", "")
             codes = accounts.enable_totp(session, account, secret, request.form.get("code", ""))
             if codes is None:

@@ -62,6 +62,9 @@ def owner(app: Flask, seeded: dict[str, Any]) -> FlaskClient:
 def test_ten_codes_are_shown_once_and_stored_only_as_hashes(app: Flask, owner: FlaskClient) -> None:
     _, codes = _turn_on(owner)
     assert len(codes) == recovery_codes.COUNT == len(set(codes))
+    resent = owner.post("/console/security", data={"csrf_token": csrf(owner), "action": "enable", "secret": "X",
+                                                   "code": "1"})  # the form sent again (a reload)
+    assert resent.status_code == 302 and len(_rows(app)) == 10
     again = owner.get("/console/security").get_data(as_text=True)
     assert not _codes(again) and "Recovery codes left: 10 of 10." in again
     rows = _rows(app)
