@@ -24,10 +24,14 @@
       const row = table.insertRow();
       row.dataset.id = key.id;
       row.dataset.scope = key.scope;
-      for (const text of [key.name, scopeText, `pk_${key.prefix}_…`, String(key.created_at || "").slice(0, 10), ""]) {
+      for (const text of [key.name, scopeText, `pk_${key.prefix}_…`, String(key.created_at || "").slice(0, 10)]) {
         row.insertCell().textContent = text;
       }
-      row.insertCell();
+      const badge = document.createElement("span");
+      badge.className = "badge good";
+      badge.textContent = table.closest("table").dataset.active || "";
+      row.insertCell().append(badge);
+      row.insertCell();  // revoking it: after a reload, like every other row
     }
     form.reset();
     made.scrollIntoView({ block: "start" });
