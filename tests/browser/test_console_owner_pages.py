@@ -1,5 +1,5 @@
-"""The owner's pages in headless Chromium: the audit log (filtered), a read-only API key made and
-seen once, two-factor sign-in turned on (the code computed from the key the page shows) and the ten
+"""The owner's pages in headless Chromium: the audit log (filtered), a read-only API key made, seen
+once and revoked, two-factor sign-in turned on (the code computed from the key the page shows) and the ten
 recovery codes shown and downloaded as a text file. Screenshots at 360 and 1280 px go to
 test-artifacts/owner/.
 """
@@ -77,6 +77,11 @@ def test_the_owner_reads_the_log_makes_a_key_and_turns_on_two_factor(chromium: C
     assert secret not in driver.page_source
     row = driver.find_element(By.CSS_SELECTOR, '#keys-table tr[data-scope="read_only"]')
     assert "Dashboard export" in row.text
+    key_id = row.get_attribute("data-id")
+    driver.find_element(By.ID, f"revoke-{key_id}").click()  # asks first
+    WebDriverWait(driver, WAIT).until(ec.alert_is_present()).accept()
+    WebDriverWait(driver, WAIT).until(lambda d: not d.find_elements(By.ID, f"revoke-{key_id}"))
+    assert "revoked" in driver.find_element(By.CSS_SELECTOR, f'#keys-table tr[data-id="{key_id}"]').text
 
     # two-factor sign-in on: the recovery codes
     driver.find_element(By.LINK_TEXT, "Security").click()
