@@ -16,11 +16,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from service import cli
+    from service.access.keys_page import bp as keys_page_bp
     from service.analytics.dashboard import bp as dashboard_page_bp
     from service.api import init_app as init_api
     from service.apple import signing
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
+    from service.audit.console_page import bp as audit_page_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.console.page import bp as console_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(cashier_page_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_page_bp)
+    app.register_blueprint(audit_page_bp)
+    app.register_blueprint(keys_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

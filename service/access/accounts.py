@@ -25,7 +25,8 @@ import qrcode
 from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from service.access import passwords
+from service import audit
+from service.access import passwords, recovery_codes
 from service.access.roles import ROLES, STORE_SCOPED
 from service.models import Brand, StaffAccount, StaffLink, StaffSession, UTCDateTime, utcnow
 from service.platform import secrets
@@ -135,6 +136,29 @@ def check_totp(session: Session, account: StaffAccount, code: str) -> None:
     right = (attempts is not None and account.totp_secret is not None
              and pyotp.TOTP(account.totp_secret).verify(code.strip().replace(" ", ""), valid_window=1))
     _checked(session, account, right, now, attempts)
+
+
+def check_second_factor(session: Session, account: StaffAccount, code: str) -> str:
+    """The sign-in's second step: a TOTP code, or one of the account's recovery codes (each works
+    once). Either is counted against the same lockout, so the codes add no way around it. Returns
+    which one it was ("totp" or "recovery"); raises AccessRefused otherwise. A recovery code's use
+    is in the audit log, committed with the use."""
+    if not recovery_codes.looks_like_one(code):
+        check_totp(session, account, code)
+        return "totp"
+    now = utcnow()
+    attempts = _count_attempt(session, account.id, now)
+    right = attempts is not None and account.totp_enabled and recovery_codes.use(session, account.id, code)
+    if right:
+        audit.record(session, account.brand_id, "staff.recovery_code_used", "staff", account.id,
+                     {"email": account.email, "remaining": recovery_codes.remaining(session, account.id)},
+                     actor=_actor(account))
+    _checked(session, account, right, now, attempts)
+    return "recovery"
+
+
+def _actor(account: StaffAccount) -> audit.Actor:
+    return audit.Actor("staff", account.id, f"staff {account.email}")
 
 
 # ---- sessions -------------------------------------------------------------------------------
@@ -285,15 +309,38 @@ def qr_data_uri(text: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def enable_totp(session: Session, account: StaffAccount, secret: str, code: str) -> bool:
-    """Turn TOTP on once the authenticator shows the code of `secret`."""
-    if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
-        return False
+def enable_totp(session: Session, account: StaffAccount, secret: str, code: str) -> list[str] | None:
+    """Turn TOTP on once the authenticator shows the code of `secret`: the account's ten new
+    recovery codes (to show this once), or None when the code is wrong."""
+    try:
+        right = bool(secret) and pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1)
+    except ValueError:  # a secret that is not base32, or too short (a form edited by hand)
+        right = False
+    if not right:
+        return None
     account.totp_secret, account.totp_enabled = secret, True
+    codes = recovery_codes.replace(session, account)
+    audit.record(session, account.brand_id, "staff.totp_enabled", "staff", account.id, {"email": account.email},
+                 actor=_actor(account))
     session.commit()
-    return True
+    return codes
+
+
+def regenerate_recovery_codes(session: Session, account: StaffAccount) -> list[str]:
+    """Ten new recovery codes; the old ones stop working at once (in the same commit)."""
+    if not account.totp_enabled:
+        raise AccessRefused("totp_needed")
+    codes = recovery_codes.replace(session, account)
+    audit.record(session, account.brand_id, "staff.recovery_codes_regenerated", "staff", account.id,
+                 {"email": account.email}, actor=_actor(account))
+    session.commit()
+    return codes
 
 
 def disable_totp(session: Session, account: StaffAccount) -> None:
+    """TOTP off, and its recovery codes gone with it (turning it on again gives new ones)."""
     account.totp_secret, account.totp_enabled = None, False
+    recovery_codes.remove(session, account.id)
+    audit.record(session, account.brand_id, "staff.totp_disabled", "staff", account.id, {"email": account.email},
+                 actor=_actor(account))
     session.commit()

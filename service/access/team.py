@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.access import accounts
+from service.access import accounts, recovery_codes
 from service.access.roles import ROLES
 from service.models import Brand, StaffAccount, StaffLink, StaffSession, Store, utcnow
 
@@ -109,6 +109,7 @@ def remove(session: Session, account: StaffAccount, actor: audit.Actor) -> None:
     # its sessions and links first (SQLite does not enforce ON DELETE CASCADE)
     session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
     session.execute(delete(StaffLink).where(StaffLink.account_id == account.id))
+    recovery_codes.remove(session, account.id)
     audit.record(session, account.brand_id, "staff.removed", "staff", account.id,
                  {"email": account.email, "role": account.role}, actor=actor)
     session.delete(account)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from service.access.scopes import requires
 from service.api.auth import require_brand
@@ -80,15 +80,8 @@ def entry_view(entry: AuditEntry) -> dict[str, Any]:
             "target": {"type": entry.target_type, "id": entry.target_id}}
 
 
-@blp.route("/audit-log", methods=["GET"])
-@require_brand
-@requires("audit")
-@blp.arguments(AuditQuery, location="query")
-@blp.response(200, AuditEntryOut(many=True), headers=LINK_HEADER)
-def audit_log(query: dict[str, Any]) -> Any:
-    """Who changed what, newest first: design and rules, points, voids, API keys, webhooks, stores, staff,
-    campaigns sent. Each entry is written in the same transaction as its change."""
-    statement = select(AuditEntry).where(AuditEntry.brand_id == g.brand.id)
+def filtered(statement: Select[Any], query: dict[str, Any]) -> Select[Any]:
+    """`statement` narrowed by an AuditQuery's filters (the console's audit page filters the same way)."""
     if query["action"]:
         action = query["action"]
         statement = statement.where(AuditEntry.action.startswith(action, autoescape=True) if action.endswith(".")
@@ -104,4 +97,16 @@ def audit_log(query: dict[str, Any]) -> Any:
         statement = statement.where(AuditEntry.created_at >= query["since"])
     if query["until"]:
         statement = statement.where(AuditEntry.created_at < query["until"])
+    return statement
+
+
+@blp.route("/audit-log", methods=["GET"])
+@require_brand
+@requires("audit")
+@blp.arguments(AuditQuery, location="query")
+@blp.response(200, AuditEntryOut(many=True), headers=LINK_HEADER)
+def audit_log(query: dict[str, Any]) -> Any:
+    """Who changed what, newest first: design and rules, points, voids, API keys, webhooks, stores, staff,
+    campaigns sent. Each entry is written in the same transaction as its change."""
+    statement = filtered(select(AuditEntry).where(AuditEntry.brand_id == g.brand.id), query)
     return [entry_view(entry) for entry in page(statement, AuditEntry.id, query)]

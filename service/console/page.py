@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, redirect, request, url_fo
 from sqlalchemy import delete, select
 
 from service import audit
-from service.access import accounts, web_session
+from service.access import accounts, recovery_codes, web_session
 from service.access import team as team_rules
 from service.access.roles import STORE_SCOPED
 from service.console import sections
@@ -100,7 +100,7 @@ def code() -> Response:
     session = db.session()
     account = pending.account
     try:
-        accounts.check_totp(session, account, request.form.get("code", ""))
+        accounts.check_second_factor(session, account, request.form.get("code", ""))
     except accounts.AccessRefused as error:
         return render("console/code.html", 429 if error.reason == "locked" else 401, error=_refusal(error),
                       next=request.form.get("next", ""))
@@ -203,32 +203,45 @@ def forgot() -> Response:
 @bp.route("/security", methods=["GET", "POST"])
 @signed_in()
 def security() -> Response:
+    """Two-factor sign-in on and off, the recovery codes (shown once, when made), signing out others.
+    The page answers a POST that makes codes itself (200, no-store) rather than redirecting: the
+    codes exist in that answer and nowhere else."""
     session = db.session()
     account: StaffAccount = g.console_session.account
-    error = None
     if request.method == "POST":
         action = request.form.get("action")
         if action == "disable":
             accounts.disable_totp(session, account)
-        elif action == "enable":
+        elif action == "enable" and not account.totp_enabled:  # a resubmitted form makes no second set
             secret = request.form.get("secret", "")
-            if not accounts.enable_totp(session, account, secret, request.form.get("code", "")):
-                error = _words()["totp_wrong"]
-                return _security_page(account, secret, error, 422)
+            codes = accounts.enable_totp(session, account, secret, request.form.get("code", ""))
+            if codes is None:
+                return _security_page(account, secret, _words()["totp_wrong"], 422)
+            return _security_page(account, None, None, codes=codes, notice=_words()["totp_now_on"])
+        elif action == "regenerate-codes" and account.totp_enabled:
+            codes = accounts.regenerate_recovery_codes(session, account)
+            return _security_page(account, None, None, codes=codes, notice=_words()["codes_regenerated"])
         elif action == "sign-out-others":
             session.execute(delete(StaffSession).where(StaffSession.account_id == account.id,
                                                        StaffSession.id != g.console_session.id))
             session.commit()
             return _security_page(account, None, None, 200, notice=_words()["signed_out_all"])
         return redirect(url_for(".security"))  # type: ignore[return-value]
-    return _security_page(account, None, error)
+    return _security_page(account, None, None)
 
 
 def _security_page(account: StaffAccount, secret: str | None, error: str | None, status: int = 200,
-                   notice: str | None = None) -> Response:
+                   notice: str | None = None, codes: list[str] | None = None) -> Response:
     secret = secret or pyotp.random_base32()
-    qr = None if account.totp_enabled else accounts.qr_data_uri(accounts.totp_uri(account, secret))
-    return render("console/security.html", status, secret=secret, qr=qr, error=error, notice=notice)
+    try:
+        uri = accounts.totp_uri(account, secret)
+    except ValueError:  # a posted secret that is no TOTP secret (edited by hand): start afresh
+        secret = pyotp.random_base32()
+        uri = accounts.totp_uri(account, secret)
+    qr = None if account.totp_enabled else accounts.qr_data_uri(uri)
+    left = recovery_codes.remaining(db.session(), account.id) if account.totp_enabled else 0
+    return render("console/security.html", status, secret=secret, qr=qr, error=error, notice=notice,
+                  codes=codes, codes_left=left, codes_total=recovery_codes.COUNT)
 
 
 # ---- the team ---------------------------------------------------------------------------------

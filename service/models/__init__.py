@@ -17,7 +17,7 @@ from service.models.brands import ApiKey, Brand, SigningCertificate, Store
 from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
 from service.models.cards import Card, CardRecovery, Customer, LedgerEntry
 from service.models.cashiers import Cashier, Till
-from service.models.console import StaffAccount, StaffLink, StaffSession
+from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
 from service.models.nps import NpsAnswer, NpsSurvey
@@ -68,6 +68,7 @@ __all__ = [
     "RateLimitCounter",
     "StaffAccount",
     "StaffSession",
+    "StaffRecoveryCode",
     "StaffLink",
     "AuditEntry",
 ]

@@ -1,8 +1,8 @@
 """Brand staff who sign in to the console: accounts, their sessions, and invite / reset links.
 
 Passwords and link tokens are stored hashed only (argon2 for passwords, SHA-256 for the 256-bit
-link and session tokens); wrong passwords are counted in the account's row so a lockout holds
-across processes (service/access/accounts.py).
+link and session tokens, a salted SHA-256 for the random recovery codes); wrong passwords are
+counted in the account's row so a lockout holds across processes (service/access/accounts.py).
 """
 
 from __future__ import annotations
@@ -81,4 +81,17 @@ class StaffLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffRecoveryCode(Base):
+    """One single-use recovery code for the TOTP step (service/access/recovery_codes.py): its hash
+    only; `used_at` is set, by one conditional UPDATE, the one time it signs someone in."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
