@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.web_service import bp as passkit_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.console.page import bp as console_bp
+    from service.design.console_page import bp as design_page_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(cashier_page_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_page_bp)
+    app.register_blueprint(design_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)
