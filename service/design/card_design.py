@@ -238,14 +238,15 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     primary = [_value_field(program, card)]
     # The tier sits in the header, which stays visible when passes are stacked: it marks the
     # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
-    header = [Field(key="tier", label=label(program, "tier", "Tier"), value=card.tier, change_message="Your tier is now %@")
-              ] if card.tier else []
+    header = [Field(key="tier", label=label(program, "tier", "Tier"), value=card.tier,
+                    change_message="Your tier is now %@")] if card.tier else []
     secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
     number = display_number(card)
     auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
     if program.kind == "discount":  # a discount card keeps no points; it totals purchases
-        auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"), value=card.lifetime_spend or Decimal(0),
-                               currency_code=program.currency, change_message="Purchases: %@"))
+        auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),
+                               value=card.lifetime_spend or Decimal(0), currency_code=program.currency,
+                               change_message="Purchases: %@"))
     back = [
         Field(key="news", label=label(program, "news", "News"), value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
