@@ -64,11 +64,11 @@ words.add({
                            "участник и номер карты ниже, новости, срок баллов и условия на обороте. "
                            "Оставьте поле пустым, чтобы была стандартная подпись."),
     "design_place_balance": ("Balance (front, large)", "Баланс (лицевая сторона, крупно)"),
-    "design_place_discount": ("Discount (front, large; discount cards)", "Скидка (лицевая, крупно; скидочные карты)"),
+    "design_place_discount": ("Discount (front, large)", "Скидка (лицевая сторона, крупно)"),
     "design_place_tier": ("Tier (front, header)", "Уровень (лицевая, шапка)"),
     "design_place_holder": ("Member (front)", "Участник (лицевая сторона)"),
     "design_place_number": ("Card number (front)", "Номер карты (лицевая сторона)"),
-    "design_place_spend": ("Purchases (front; discount cards)", "Покупки (лицевая; скидочные карты)"),
+    "design_place_spend": ("Purchases (front)", "Покупки (лицевая сторона)"),
     "design_place_news": ("News (back)", "Новости (оборот)"),
     "design_place_expiry": ("Points expiry (back)", "Сгорание баллов (оборот)"),
     "design_place_terms": ("Terms (back)", "Условия (оборот)"),
@@ -126,6 +126,15 @@ words.add({
 })
 
 
+def _label_keys(program: Program) -> list[str]:
+    """The fields this program's card has: a discount card shows the discount and purchases, the
+    others the balance and points expiry; the tier only with tiers."""
+    hidden = {"balance", "expiry"} if program.kind == "discount" else {"discount", "spend"}
+    if not program.tiers:
+        hidden.add("tier")
+    return [key for key in LABEL_ORDER if key in LABEL_KEYS and key not in hidden]
+
+
 def _placeholders(program: Program) -> dict[str, tuple[str, str]]:
     """Each label box shows Passcast's own label (English, Russian) until the brand types one."""
     out = {}
@@ -153,6 +162,6 @@ def index() -> Response:
         if program is None:
             abort(404)
     return render("design/designer.html", programs=programs, program=program, presets=list(PRESETS.values()),
-                  label_keys=[key for key in LABEL_ORDER if key in LABEL_KEYS],
+                  label_keys=_label_keys(program) if program is not None else [],
                   placeholders=_placeholders(program) if program is not None else {},
                   image_kinds=("logo", "icon", "strip"))
