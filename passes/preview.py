@@ -491,6 +491,59 @@ def draw_lock_screen(message: str, title: str, icon: bytes | None = None, when: 
     return _rounded(banner, 28)
 
 
+#: What Google Wallet's Android notification is headed with (the app), and the words it writes
+#: for a changed figure. Google writes its own notification texts; these are our approximation
+#: of them, drawn only from the object's own data (the label and value of the changed field).
+GOOGLE_APP = "Google Wallet"
+GOOGLE_UPDATED = {"en": "{label}: {value}", "ru": "{label}: {value}"}
+
+
+def google_change_message(loyalty_object: Mapping[str, Any], key: str, language: str = "en") -> str | None:
+    """The text of Google's notification when field `key` of the object changes: the balance (or
+    discount) and the tier come from loyaltyPoints and secondaryLoyaltyPoints, news from its text
+    module; None when the object has no such field."""
+    if key in ("balance", "discount", "tier"):
+        points = loyalty_object.get("secondaryLoyaltyPoints" if key == "tier" else "loyaltyPoints")
+        if not points:
+            return None
+        return GOOGLE_UPDATED.get(language, GOOGLE_UPDATED["en"]).format(
+            label=_google_text(points, "label", language), value=_balance(points))
+    if key == "news":
+        for module in loyalty_object.get("textModulesData", ()):
+            if module.get("id") == "news":
+                return _google_text(module, "body", language)
+    return None
+
+
+def render_google_lock_screen(message: str, program: str, logo: bytes | None = None, when: str = "now") -> bytes:
+    """An Android notification of a Google Wallet object update: the round program logo, "Google
+    Wallet · <when>", the program's name and the message. PNG, 720 px wide."""
+    key = digest("google-lock", message, program, logo or b"", when)
+    return _cached(key, lambda: draw_google_lock_screen(message, program, logo, when))
+
+
+def draw_google_lock_screen(message: str, program: str, logo: bytes | None = None, when: str = "now") -> Image.Image:
+    lines = _wrap(message, 40)[:4]
+    pad = 28
+    height = pad + 34 + 44 + 40 * len(lines) + pad
+    banner = Image.new("RGBA", (LOCK_WIDTH, height), (248, 249, 250, 255))
+    pen = ImageDraw.Draw(banner)
+    if logo:
+        picture = Image.open(io.BytesIO(logo)).convert("RGBA").resize((56, 56))
+        mask = Image.new("L", picture.size, 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, 55, 55), fill=255)
+        banner.paste(picture, (pad, pad + 34), mask)
+    pen.text((pad, pad), f"{GOOGLE_APP} \N{MIDDLE DOT} {when}", font=font(22), fill=(95, 99, 104))
+    x = pad + (76 if logo else 0)
+    y = pad + 34
+    pen.text((x, y), _fit(pen, program, font(26, True), LOCK_WIDTH - x - pad), font=font(26, True), fill=(32, 33, 36))
+    y += 44
+    for line in lines:
+        pen.text((x, y), line, font=font(26), fill=(60, 64, 67))
+        y += 40
+    return _rounded(banner, 24)
+
+
 def image_size(png: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(png)) as picture:
         return picture.size
@@ -498,5 +551,6 @@ def image_size(png: bytes) -> tuple[int, int]:
 
 __all__: Sequence[str] = (
     "WIDTH", "GOOGLE_WIDTH", "LOCK_WIDTH", "render_front", "render_back", "render_google", "render_lock_screen",
+    "render_google_lock_screen", "google_change_message",
     "front_texts", "back_texts", "google_texts", "change_message", "field_value", "fields_of", "strings_for",
 )

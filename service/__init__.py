@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.audit.console_page import bp as audit_page_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.console.page import bp as console_bp
+    from service.design.console_page import bp as design_page_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard_page_bp)
     app.register_blueprint(audit_page_bp)
     app.register_blueprint(keys_page_bp)
+    app.register_blueprint(design_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

@@ -104,6 +104,9 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import previews
 
     api.register_blueprint(previews.blp)
+    from service.api import program_reach
+
+    api.register_blueprint(program_reach.blp)
     api.register_blueprint(cards.blp)
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(transactions.blp)

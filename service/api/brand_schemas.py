@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.access.scopes import DEFAULT_SCOPE, SCOPES
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
+from service.design.card_design import LABEL_KEYS
 from service.design.presets import PRESETS
 from service.loyalty.engine import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
 from service.webhooks.events import EVENTS, TEST_EVENT
@@ -109,6 +110,39 @@ def _percent(**kwargs: Any) -> DecimalText:
     return DecimalText(as_string=True, places=2, validate=validate.Range(min=0, max=100), **kwargs)
 
 
+class LabelText(Schema):
+    """One field's label, per language; a language left out (or blank) keeps Passcast's label."""
+
+    en = fields.String(validate=validate.Length(max=40), metadata={"example": "Beans"})
+    ru = fields.String(validate=validate.Length(max=40), metadata={"example": "Зёрна"})
+
+
+def _label(key: str) -> fields.Nested:
+    return fields.Nested(LabelText, metadata={"description": f"The `{key}` field's label (default: "
+                                                             f"{LABEL_KEYS[key]!r})"})
+
+
+class ProgramLabels(Schema):
+    """The brand's own field labels, by pass field: sent whole, it replaces the program's labels."""
+
+    balance = _label("balance")
+    discount = _label("discount")
+    tier = _label("tier")
+    holder = _label("holder")
+    number = _label("number")
+    spend = _label("spend")
+    news = _label("news")
+    expiry = _label("expiry")
+    terms = _label("terms")
+
+    @post_load
+    def _drop_blanks(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """A blank label is no label (the console's form sends every box): only set texts are kept."""
+        kept = {key: {language: text.strip() for language, text in texts.items() if text.strip()}
+                for key, texts in data.items() if texts}
+        return {key: texts for key, texts in kept.items() if texts}
+
+
 class ProgramRules(Schema):
     """What a brand may configure on a program: texts, colours, earn rules, tiers basis, expiry."""
 
@@ -118,6 +152,9 @@ class ProgramRules(Schema):
     background_color = fields.String(validate=HEX_COLOUR, metadata={"example": "#3b2417"})
     foreground_color = fields.String(validate=HEX_COLOUR, metadata={"example": "#ffffff"})
     label_color = fields.String(validate=HEX_COLOUR, metadata={"example": "#e8c9a0"})
+    labels = fields.Nested(ProgramLabels, allow_none=True, metadata={
+        "description": "The brand's own field labels per language, e.g. `{\"balance\": {\"en\": \"Beans\", "
+                       "\"ru\": \"Зёрна\"}}`; null or a field left out: Passcast's label"})
     kind = fields.String(validate=validate.OneOf(PROGRAM_KINDS), metadata={"example": "points"})
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code such as EUR."),
                              metadata={"example": "EUR", "description": "ISO 4217; default: DEFAULT_CURRENCY (EUR)"})

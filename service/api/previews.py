@@ -40,7 +40,9 @@ class PreviewQuery(Schema):
     tier = fields.String(validate=validate.Length(min=1, max=50),
                          metadata={"description": "Show a card in this tier (by name)"})
     message = fields.String(validate=validate.OneOf(preview.MESSAGE_KEYS), metadata={
-        "description": "Instead of the card: the lock-screen notification when this field changes (Apple)"})
+        "description": "Instead of the card: the lock-screen notification when this field changes (Apple: "
+                       "its changeMessage; Google: the changed figure's label and value, as Android shows "
+                       "Google Wallet's notification; Google writes its own texts, so this is an approximation)"})
     news = fields.String(validate=validate.Length(min=1, max=1000),
                          metadata={"description": "The sample card's news text (with message=news)"})
 
@@ -72,9 +74,6 @@ class PresetOut(Schema):
 def _png(program: Any, args: dict[str, Any]) -> Response:
     asked = preview.Request(platform=args["platform"], side=args["side"], language=args["language"],
                             tier=args.get("tier"), message=args.get("message"), news=args.get("news"))
-    if asked.message is not None and asked.platform != "apple":
-        raise validation_problem([{"field": "message", "message": "Lock-screen messages are previewed for "
-                                   "Apple Wallet (Google writes its own notification texts)."}])
     try:
         picture = preview.render(current_app.config["PASSCAST"], program, asked)
     except preview.PreviewError as error:

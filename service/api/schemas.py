@@ -83,6 +83,9 @@ class ProgramOut(Schema):
     background_color = fields.String(metadata={"example": "#3b2417"})
     foreground_color = fields.String(metadata={"example": "#ffffff"})
     label_color = fields.String(metadata={"example": "#e8c9a0"})
+    labels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()),
+                         allow_none=True, metadata={"description": "The brand's own field labels (null: ours)",
+                                                    "example": {"balance": {"en": "Beans", "ru": "Зёрна"}}})
     pass_type_identifier = fields.String(metadata={"example": "pass.dev.passcast.loyalty"})
     team_identifier = fields.String(metadata={"example": "PASSCASTDV"})
     certificate = fields.Method("_certificate", metadata={"type": "object", "nullable": True})

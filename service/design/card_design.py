@@ -11,6 +11,7 @@ that is the only way an update shows anything on the lock screen.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -51,6 +52,29 @@ RUSSIAN: dict[str, str] = {
     "Points expire on %@": "Баллы сгорают %@",
 }
 STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
+
+#: The pass fields whose label a brand may change (program.labels), with Passcast's English label.
+#: "balance" is the primary field of a points or cashback card (its label follows the kind).
+LABEL_KEYS: dict[str, str] = {"balance": "Points", "discount": "Discount", "tier": "Tier", "holder": "Member",
+                              "number": "Card", "spend": "Purchases", "news": "News",
+                              "expiry": "Points expire on", "terms": "Terms and conditions"}
+
+
+def own_label(program: Program, key: str, language: str) -> str | None:
+    """The brand's label for field `key` in `language`, if it set one (blank counts as unset)."""
+    text = ((program.labels or {}).get(key) or {}).get(language)
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def label(program: Program, key: str, default: str) -> str:
+    """The label pass.json carries: the brand's English label, else ours (both are pass.strings keys)."""
+    return own_label(program, key, "en") or default
+
+
+def label_translations(program: Program, key: str, default: str) -> dict[str, str]:
+    """Field `key`'s label in every language we speak: the brand's where it set one, else ours."""
+    return {language: own_label(program, key, language) or table.get(default, default)
+            for language, table in STRINGS.items()}
 
 
 def _distance_km(a: Store, b: Store) -> float:
@@ -152,20 +176,22 @@ def _value_field(program: Program, card: Card) -> Field:
     a discount card; else the balance (as money for cashback)."""
     discount = effective_discount(card)
     if discount is not None:
-        return Field(key="discount", label="Discount", value=f"{_percent(discount)}%",
+        return Field(key="discount", label=label(program, "discount", "Discount"), value=f"{_percent(discount)}%",
                      change_message="Your discount is now %@")
     money = balance_money(card)
     if money is not None:
-        return Field(key="balance", label="Cashback", value=money, currency_code=program.currency,
+        return Field(key="balance", label=label(program, "balance", "Cashback"), value=money,
+                     currency_code=program.currency,
                      change_message="Balance: %@")
-    return Field(key="balance", label="Points", value=card.balance, change_message="Balance: %@")
+    return Field(key="balance", label=label(program, "balance", "Points"), value=card.balance,
+                 change_message="Balance: %@")
 
 
 def _expiry_field(card: Card) -> list[Field]:
     """"Points expire on <date>" on the back while points are due to expire."""
     if card.points_expire_at is None or card.balance <= 0:
         return []
-    return [Field(key="expiry", label="Points expire on", value=card.points_expire_at,
+    return [Field(key="expiry", label=label(card.program, "expiry", "Points expire on"), value=card.points_expire_at,
                   date_style="PKDateStyleMedium", change_message="Points expire on %@")]
 
 
@@ -186,12 +212,24 @@ def terms_text(program: Program) -> str:
     return program_terms.terms(program, "en").text() or program.description
 
 
+def _balance_default(program: Program) -> str:
+    return "Cashback" if program.kind == "cashback" else "Points"
+
+
 def program_strings(program: Program) -> dict[str, dict[str, str]]:
-    """STRINGS plus this program's terms: pass.json holds the English text, each language maps it."""
+    """STRINGS plus this program's terms and own labels: pass.json holds the English text, each
+    language maps it (a brand's Russian label without an English one maps our English key)."""
     english = terms_text(program)
     tables = {language: dict(table) for language, table in STRINGS.items()}
     for language, table in tables.items():
         table[english] = program_terms.terms(program, language).text() or english
+    for key in (program.labels or {}):
+        if key not in LABEL_KEYS:
+            continue
+        default = _balance_default(program) if key == "balance" else LABEL_KEYS[key]
+        shown = label(program, key, default)
+        for language, text in label_translations(program, key, default).items():
+            tables[language][shown] = text
     return tables
 
 
@@ -200,19 +238,20 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     primary = [_value_field(program, card)]
     # The tier sits in the header, which stays visible when passes are stacked: it marks the
     # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
-    header = [Field(key="tier", label="Tier", value=card.tier, change_message="Your tier is now %@")
-              ] if card.tier else []
-    secondary = [Field(key="holder", label="Member", value=card.customer.name)]
+    header = [Field(key="tier", label=label(program, "tier", "Tier"), value=card.tier,
+                    change_message="Your tier is now %@")] if card.tier else []
+    secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
     number = display_number(card)
-    auxiliary = [Field(key="number", label="Card", value=number)]
+    auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
     if program.kind == "discount":  # a discount card keeps no points; it totals purchases
-        auxiliary.append(Field(key="spend", label="Purchases", value=card.lifetime_spend or Decimal(0),
-                               currency_code=program.currency, change_message="Purchases: %@"))
+        auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),
+                               value=card.lifetime_spend or Decimal(0), currency_code=program.currency,
+                               change_message="Purchases: %@"))
     back = [
-        Field(key="news", label="News", value=card.news or "No news yet.", change_message="%@"),
+        Field(key="news", label=label(program, "news", "News"), value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
         *contributed_back_fields(card, web_service_url),  # e.g. the NPS survey link while a survey runs
-        Field(key="terms", label="Terms and conditions", value=terms_text(program)),
+        Field(key="terms", label=label(program, "terms", "Terms and conditions"), value=terms_text(program)),
     ]
     colours = design(program, card.current_tier)
     locations, beacons = _relevance(card)
@@ -265,7 +304,8 @@ def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes
     strings = program_strings(program)
     key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
            look.background_color, look.foreground_color, program.name,
-           *(strings[language][terms_text(program)] for language in sorted(strings)))
+           *(strings[language][terms_text(program)] for language in sorted(strings)),
+           json.dumps(program.labels or {}, sort_keys=True), program.kind)
     files = _program_files_cache.get(key)
     if files is None:
         files = {}

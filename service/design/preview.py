@@ -141,9 +141,12 @@ def render(settings: Settings, program: Program, asked: Request) -> bytes:
 
 
 def _lock_screen(settings: Settings, program: Program, card: Card, asked: Request) -> bytes:
-    """The notification a change of field `asked.message` shows on an iPhone: its changeMessage."""
+    """The notification a change of field `asked.message` shows: on an iPhone its changeMessage,
+    on Android (Google Wallet) the changed field's label and value."""
     if asked.message == "news" and not card.news:
         card.news = "Double points this weekend!" if asked.language == "en" else "Двойные баллы в выходные!"
+    if asked.platform == "google":
+        return _google_lock_screen(settings, program, card, asked)
     pass_json, files = apple_pass(settings, program, card)
     field = draw.fields_of(pass_json).get(asked.message or "")
     strings = draw.strings_for(files, asked.language)
@@ -154,6 +157,29 @@ def _lock_screen(settings: Settings, program: Program, card: Card, asked: Reques
                                       f"(it has: {', '.join(shown)}).")
     icon = files.get("icon@2x.png") or files.get("icon.png")
     return draw.render_lock_screen(text, pass_json.get("organizationName", ""), icon, NOW[asked.language])
+
+
+#: The fields whose change a Google Wallet notification shows (passes/preview.google_change_message).
+GOOGLE_MESSAGE_KEYS = ("balance", "discount", "tier", "news")
+
+
+def _google_lock_screen(settings: Settings, program: Program, card: Card, asked: Request) -> bytes:
+    card.customer.language = asked.language  # the object's texts default to the customer's language
+    body = google.object_resource(settings, card, notify=True)
+    key = asked.message or ""
+    main_key = "discount" if program.kind == "discount" else "balance"
+    text = None
+    if key in GOOGLE_MESSAGE_KEYS and (key not in ("balance", "discount") or key == main_key):
+        text = draw.google_change_message(body, key, asked.language)
+    if text is None:
+        shown = [name for name in GOOGLE_MESSAGE_KEYS
+                 if (name not in ("balance", "discount") or name == main_key)
+                 and draw.google_change_message(body, name, asked.language) is not None]
+        raise PreviewError("message", f"A Google Wallet card of this program shows no change of {key!r} "
+                                      f"(it shows: {', '.join(shown)}).")
+    program_name = draw.google_texts(google.class_resource(settings, program, card.current_tier), body,
+                                     asked.language)["program"]
+    return draw.render_google_lock_screen(text, program_name, google.logo_png(program), NOW[asked.language])
 
 
 def sample_number() -> str:

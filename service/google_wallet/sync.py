@@ -53,7 +53,7 @@ from passes.google import (
     save_jwt,
     save_url,
 )
-from service.design.card_design import STRINGS, design, nearest_stores
+from service.design.card_design import STRINGS, design, label_translations, nearest_stores
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import terms as program_terms
@@ -113,6 +113,12 @@ def words(key: str, language: str = "en") -> Text:
     """One of our fixed texts, in `language` with every translation we have."""
     translations = {lang: table.get(key, key) for lang, table in STRINGS.items()}
     return Text(translations.get(language, key), language, translations)
+
+
+def label_words(program: Program, key: str, default: str, language: str = "en") -> Text:
+    """A field's label: the brand's own (program.labels) where it set one, else ours, in every language."""
+    translations = label_translations(program, key, default)
+    return Text(translations.get(language, translations["en"]), language, translations)
 
 
 def as_spoken(value: str, language: str) -> Text:
@@ -190,26 +196,27 @@ def class_resource(settings: Settings, program: Program, tier: Tier | None = Non
         program_name=_or(program.name, "Loyalty card"),
         logo_uri=f"{_base(settings)}/google/programs/{program.id}/logo.png?v={logo_version_}",
         background_color=design(program, _own_colour(program, tier)).background_color,
-        text_modules=[TextModule("terms", words("Terms and conditions"), _terms(program))],
+        text_modules=[TextModule("terms", label_words(program, "terms", "Terms and conditions"), _terms(program))],
         links=[_terms_link(settings, program)],
         merchant_locations=_locations(program),
         callback_url=f"{_base(settings)}/google/callbacks",
     ))
 
 
-def _points(card: Card) -> tuple[str, int | str]:
+def _points(card: Card) -> tuple[str, str, int | str]:
+    """(field key, our label, value) of the card's main figure."""
     discount = effective_discount(card)
     if discount is not None:
-        return "Discount", f"{format(discount.normalize(), 'f')}%"
+        return "discount", "Discount", f"{format(discount.normalize(), 'f')}%"
     money = balance_money(card)
     if money is not None:
-        return "Cashback", f"{money:.2f} {card.program.currency}"
-    return "Points", int(card.balance)
+        return "balance", "Cashback", f"{money:.2f} {card.program.currency}"
+    return "balance", "Points", int(card.balance)
 
 
 def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> dict[str, Any]:
     program, brand = card.program, card.program.brand
-    label, balance = _points(card)
+    key, label, balance = _points(card)
     language = language_of(card)
     news = as_spoken(card.news, language) if card.news and card.news.strip() else words("No news yet.", language)
     return loyalty_object(LoyaltyObjectSpec(
@@ -219,12 +226,13 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         account_name=_or(card.customer.name, display_number(card)),
         barcode_value=barcode_message(card, brand),
         alternate_text=display_number(card),
-        points_label=words(label, language),
+        points_label=label_words(program, key, label, language),
         balance=balance,
         tier=card.tier,
-        tier_label=words("Tier", language),
-        text_modules=[TextModule("news", words("News", language), news),
-                      TextModule("terms", words("Terms and conditions", language), _terms(program, language))],
+        tier_label=label_words(program, "tier", "Tier", language),
+        text_modules=[TextModule("news", label_words(program, "news", "News", language), news),
+                      TextModule("terms", label_words(program, "terms", "Terms and conditions", language),
+                                 _terms(program, language))],
         links=[_terms_link(settings, program, language)],
         merchant_locations=_locations(program, card),
         active=not card.voided,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -42,6 +43,9 @@ class Program(Base):
     background_color: Mapped[str] = mapped_column(String(7), default="#3b2417")
     foreground_color: Mapped[str] = mapped_column(String(7), default="#ffffff")
     label_color: Mapped[str] = mapped_column(String(7), default="#e8c9a0")
+    # The brand's own field labels, per pass field key and language ({"balance": {"en": "Beans",
+    # "ru": "Зёрна"}}); a field or language left out keeps Passcast's label (card_design.LABEL_KEYS).
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Deferred: scans and transactions load the program on every request and never need
     # the images; building a pass loads all three in one query.
     logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,

@@ -143,7 +143,7 @@ def test_a_draft_changes_the_preview_and_stores_nothing(app: Flask, client: Flas
     ("GET", "platform=windows", None, "platform"),
     ("GET", "language=de", None, "language"),
     ("GET", "tier=Diamond", None, "tier"),
-    ("GET", "message=balance&platform=google", None, "message"),
+    ("GET", "message=expiry&platform=google", None, "message"),  # Google shows no change of expiry
     ("POST", "", {"background_color": "blue"}, "background_color"),
     ("POST", "", {"kind": "discount", "tier_basis": "points"}, "tier_basis"),
     ("POST", "", {"pass_type_identifier": "pass.x"}, "pass_type_identifier"),
