@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.cashier.page import bp as cashier_page_bp
+    from service.cashier.staff_page import bp as staff_page_bp
     from service.console.page import bp as console_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
     from service.enrolment.page import bp as join_bp
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
     from service.start_page import bp as start_page_bp
+    from service.stores.console_page import bp as stores_page_bp
     from service.web import client_address, health, problems, rate_limits, request_guard
     from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(cashier_page_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_page_bp)
+    app.register_blueprint(stores_page_bp)
+    app.register_blueprint(staff_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)
