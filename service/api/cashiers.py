@@ -285,6 +285,16 @@ def create_till(body: dict[str, Any]) -> Any:
             "key": secret.value, "pair_url": pair_url, "pair_qr": qr_data_uri(pair_url)}
 
 
+@blp.route("/tills/<int:till_id>", methods=["GET"])
+@require_brand
+@requires("read")
+@blp.response(200, TillOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_TILL)
+def get_till(till_id: int) -> Any:
+    """One till (never its key); a store manager reads those of their stores only."""
+    return brand_till(till_id)
+
+
 @blp.route("/tills/<int:till_id>", methods=["DELETE"])
 @require_brand
 @requires("staff")
