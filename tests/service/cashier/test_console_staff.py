@@ -103,7 +103,7 @@ def test_a_store_manager_sees_and_manages_only_their_stores_staff(app: Flask, se
     assert "Demo Cashier" in html and 'id="cashier-form"' in html
     assert "Olga Far" not in html and "Far counter" not in html
     assert "Any store (brand-wide)" not in html and "Demo Coffee Jordaan" not in html  # their store only to pick
-    assert '<option value="%d"' % mine in html
+    assert f'<option value="{mine}"' in html
     headers = api_headers(client)
     assert client.post("/api/v1/cashiers", headers=headers, json={"name": "Eva", "store_id": mine}).status_code == 201
     assert client.post("/api/v1/cashiers", headers=headers, json={"name": "Eva", "store_id": other}).status_code == 403

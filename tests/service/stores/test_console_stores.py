@@ -22,7 +22,8 @@ NEW_STORE = {"name": "Demo Coffee Oost", "address": "Linnaeusstraat 2, Amsterdam
 
 
 def _csp(response: Any) -> dict[str, str]:
-    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in response.headers["Content-Security-Policy"].split("; ")}
+    parts = response.headers["Content-Security-Policy"].split("; ")
+    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in parts}
 
 
 def test_the_page_lists_the_stores_and_draws_them_without_asking_another_origin(
