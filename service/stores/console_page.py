@@ -121,8 +121,9 @@ def index() -> Response:
 @bp.get("/console/stores/<int:store_id>")
 @signed_in("read")
 def edit(store_id: int) -> Response:
-    stores = _stores()
-    store = next((row for row in stores if row.id == store_id), None)
+    _limit_to_my_stores()
+    store = db.session().scalar(visible(select(Store).where(Store.brand_id == g.console_session.account.brand_id,
+                                                            Store.id == store_id), Store.id))
     if store is None:
         return render("console/message.html", 404, message=words.words_for(language())["stores_not_found"])
     session = db.session()

@@ -158,3 +158,12 @@ def test_the_plot_keeps_north_up_and_east_right_inside_its_box() -> None:
     assert (only.x, only.y) == (plot.WIDTH / 2, plot.HEIGHT / 2)
     assert plot.place([]) == []
     assert 2.5 < plot.span_km([("a", 52.3791, 4.9003), ("b", 52.3557, 4.8947)]) < 2.7
+
+
+def test_another_brands_staff_see_none_of_these_stores(app: Flask, seeded: dict[str, Any]) -> None:
+    client = as_role(app, "owner", brand_name="Other Beans")
+    html = client.get("/console/stores").get_data(as_text=True)
+    assert "Demo Coffee" not in html and 'id="stores-none"' in html
+    assert client.get(f"/console/stores/{seeded['store_ids'][0]}").status_code == 404
+    staff = client.get("/console/staff").get_data(as_text=True)
+    assert "Demo Cashier" not in staff and 'id="cashiers-none"' in staff
