@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.web_service import bp as passkit_bp
     from service.audit.console_page import bp as audit_page_bp
     from service.cashier.page import bp as cashier_page_bp
+    from service.cashier.staff_page import bp as staff_page_bp
     from service.console.page import bp as console_bp
     from service.design.console_page import bp as design_page_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
     from service.start_page import bp as start_page_bp
+    from service.stores.console_page import bp as stores_page_bp
     from service.web import client_address, health, problems, rate_limits, request_guard
     from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(audit_page_bp)
     app.register_blueprint(keys_page_bp)
     app.register_blueprint(design_page_bp)
+    app.register_blueprint(stores_page_bp)
+    app.register_blueprint(staff_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

@@ -27,11 +27,12 @@ LAYERS: dict[str, int] = {
     "service.google_wallet.callbacks": 5, "service.console": 5,
     "service.audit.console_page": 5, "service.access.keys_page": 5,
     "service.design.console_page": 5,
+    "service.stores.console_page": 5, "service.cashier.staff_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,
     "service.nps": 4, "service.cashier": 4, "service.webhooks": 4, "service.notify": 4,
-    "service.access": 4, "service.audit": 4,
+    "service.access": 4, "service.audit": 4, "service.stores": 4,
     # 3 what every request and page goes through
     "service.web": 3,
     # 2 the process and its data: settings, sessions, job queues, secrets

@@ -5,13 +5,15 @@ question. `g.store_ids` (set by `console_principal`, service/api/auth.py) is a f
 store ids for a store-scoped role and absent or None for everyone else (owners, marketers,
 API keys, cashiers), who are not limited here.
 
-Two answers, chosen so nothing is confirmed that the list would not show:
-- a cashier or till outside the manager's stores (a brand-wide one included) is answered
-  404, exactly as a missing id, because the manager's lists never show it;
+Reads and writes alike stop at the manager's stores (the stores themselves, their cashiers
+and tills). Two answers:
+- a store, cashier or till outside the manager's stores (a brand-wide cashier or till
+  included) is answered 404, exactly as a missing id, because the manager's lists never show it;
 - naming a store the manager does not run (creating a cashier or pairing a till there,
   moving a cashier there, posting a counter transaction for it), or no store at all
-  (brand-wide), is refused 403 naming the store: every store of the brand is readable
-  to them anyway, so the name tells nothing new.
+  (brand-wide), is refused 403 naming the store the caller sent and the manager's own: it
+  tells the caller which ids are theirs to use, at the price of confirming that the id they
+  sent is one of the brand's stores (its number, nothing of its name or place).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def visible(statement: Select[Any], column: InstrumentedAttribute[Any]) -> Selec
 
 
 def within_stores(row: T, what: str, row_id: int) -> T:
-    """`row` if the principal may act for its store, else the same 404, word for word, as a missing
+    """`row` if the principal may act for its store (a Store passes as the row of its own id, see
+    service/api/stores.py), else the same 404, word for word, as a missing
     id (service/api/tenancy.py `brand_row`), so a manager cannot tell the two apart."""
     if not may_act_for(row.store_id):
         raise Problem(404, f"{what[:1].upper()}{what[1:]} not found", f"No {what} {row_id} in your brand.")

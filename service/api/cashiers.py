@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from service import audit
+from service.access.accounts import qr_data_uri
 from service.access.scopes import requires
 from service.access.store_scope import check_store, visible, within_stores
 from service.api.auth import require_brand
@@ -122,6 +123,9 @@ class TillCreatedOut(TillOut):
         "description": "Open this once on the till's browser to pair it (the key is in the #fragment, "
                        "so it reaches no server log); shown this once",
         "example": "https://passcast.example/cashier#till=tl_a1b2c3d4e5f6_..."})
+    pair_qr = fields.String(metadata={
+        "description": "`pair_url` as a QR code (a PNG `data:` URI, drawn here) for the tablet's camera; "
+                       "shown this once", "example": "data:image/png;base64,iVBORw0KGgo..."})
 
 
 # ---- cashiers -------------------------------------------------------------------------------
@@ -261,8 +265,9 @@ def list_tills(query: dict[str, Any]) -> Any:
 @blp.arguments(TillIn, example={"name": "Centraal, counter 1", "store_id": 3})
 @blp.response(201, TillCreatedOut)
 def create_till(body: dict[str, Any]) -> Any:
-    """Pair a till: open the answer's `pair_url` once on the tablet. From then on its cashiers
-    sign in there with their PIN. `key` and `pair_url` are shown this once."""
+    """Pair a till: open the answer's `pair_url` once on the tablet (or scan `pair_qr` with its
+    camera). From then on its cashiers sign in there with their PIN. `key`, `pair_url` and
+    `pair_qr` are shown this once."""
     secret = secrets.new_secret("tl")
     till = Till(brand_id=g.brand.id, store_id=_store_id(body["store_id"]), name=body["name"],
                 idle_seconds=body["idle_seconds"], key_prefix=secret.prefix, key_hash=secret.digest,
@@ -274,9 +279,20 @@ def create_till(body: dict[str, Any]) -> Any:
                  audit.snapshot(till, ("name", "store_id", "key_prefix", "idle_seconds")))
     session.commit()
     base = current_app.config["PASSCAST"].public_base_url.rstrip("/")
+    pair_url = f"{base}/cashier#till={secret.value}"
     return {**{field: getattr(till, field) for field in ("id", "name", "store_id", "key_prefix", "idle_seconds",
                                                         "created_at", "revoked_at")},
-            "key": secret.value, "pair_url": f"{base}/cashier#till={secret.value}"}
+            "key": secret.value, "pair_url": pair_url, "pair_qr": qr_data_uri(pair_url)}
+
+
+@blp.route("/tills/<int:till_id>", methods=["GET"])
+@require_brand
+@requires("read")
+@blp.response(200, TillOut)
+@blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NO_TILL)
+def get_till(till_id: int) -> Any:
+    """One till (never its key); a store manager reads those of their stores only."""
+    return brand_till(till_id)
 
 
 @blp.route("/tills/<int:till_id>", methods=["DELETE"])

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service import audit
 from service.access.scopes import requires
+from service.access.store_scope import visible, within_stores
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut, StoreIn, StoreOut, StorePatch, StoreQuery
 from service.api.pagination import LINK_HEADER, page
@@ -28,7 +29,23 @@ _NOT_FOUND = {"description": "No such store in your brand"}
 
 
 def brand_store(store_id: int) -> Store:
+    """The brand's store (404 otherwise), whoever asks: what a write names is checked for the
+    principal's stores by `store_scope.check_store`, with its own 403."""
     return brand_row(Store, store_id, "store")
+
+
+class _OwnStore:
+    """A store seen as the row it owns (its own id), for `store_scope.within_stores`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store_id: int | None = store.id
+
+
+def readable_store(store_id: int) -> Store:
+    """The brand's store; for a store manager only one of theirs (else 404, word for word a missing id's)."""
+    store = brand_store(store_id)
+    within_stores(_OwnStore(store), "store", store_id)
+    return store
 
 
 def _update_passes() -> None:
@@ -46,8 +63,8 @@ def _update_passes() -> None:
 @blp.arguments(StoreQuery, location="query")
 @blp.response(200, StoreOut(many=True), headers=LINK_HEADER)
 def list_stores(query: dict[str, Any]) -> Any:
-    """The brand's stores, oldest first."""
-    statement = select(Store).where(Store.brand_id == g.brand.id)
+    """The brand's stores, oldest first; a store manager sees their own stores only."""
+    statement = visible(select(Store).where(Store.brand_id == g.brand.id), Store.id)
     if query["q"]:
         statement = statement.where(Store.name.contains(query["q"], autoescape=True))
     return page(statement, Store.id, query, newest_first=False)
@@ -78,8 +95,8 @@ def create_store(body: dict[str, Any]) -> Any:
 @blp.response(200, StoreOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND["description"])
 def get_store(store_id: int) -> Any:
-    """One store."""
-    return brand_store(store_id)
+    """One store (for a store manager, one of theirs: another is a 404 like a missing id)."""
+    return readable_store(store_id)
 
 
 @blp.route("/stores/<int:store_id>", methods=["PATCH"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -119,6 +120,11 @@ class Settings:
     webhook_brand_concurrency: int = 2
     # The currency of a program created without one (ISO 4217); a program keeps its own after.
     default_currency: str = "EUR"
+    # The console's store map (service/stores/console_page.py): a tile server such as
+    # "https://tile.example/{z}/{x}/{y}.png" and the credit its licence asks for. Unset: no map
+    # tiles, nothing is fetched from anywhere; the page draws the stores itself.
+    map_tile_url: str | None = None
+    map_tile_attribution: str = ""
 
     @property
     def web_service_url(self) -> str:
@@ -198,6 +204,8 @@ class Settings:
             sms_gateway_url=get("SMS_GATEWAY_URL", None),
             sms_gateway_token=get("SMS_GATEWAY_TOKEN", "") or "",
             sms_from=get("SMS_FROM", defaults.sms_from) or defaults.sms_from,
+            map_tile_url=_tile_url(get("MAP_TILE_URL", None)),
+            map_tile_attribution=get("MAP_TILE_ATTRIBUTION", "") or "",
             webhook_brand_concurrency=max(1, int(get("WEBHOOK_BRAND_CONCURRENCY", "2") or 2)),
             default_currency=_currency(get("DEFAULT_CURRENCY", defaults.default_currency) or ""),
         )
@@ -209,3 +217,25 @@ def _currency(value: str) -> str:
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise ValueError(f"DEFAULT_CURRENCY must be an ISO 4217 code such as EUR, not {value}")
     return code
+
+
+def _tile_url(value: str | None) -> str | None:
+    """MAP_TILE_URL: an https (or http) address with {z}, {x} and {y} (and optionally {s}. as the
+    host's first label); a mistake stops start-up rather than leaving the store map blank or the
+    page's CSP naming a wrong origin."""
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    host = parts.netloc.removeprefix("{s}.")
+    if (parts.scheme not in ("https", "http") or not host or "{" in host or "@" in host
+            or any(f"{{{name}}}" not in url for name in "zxy")):
+        raise ValueError(f"MAP_TILE_URL must be an http(s) address with {{z}}, {{x}} and {{y}}, not {value}")
+    return url
+
+
+def tile_origin(url: str) -> str:
+    """The origin map tiles come from, for the store page's CSP img-src: https://tile.example, or
+    https://*.tile.example when the address picks a subdomain ({s}.tile.example)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*', 1)}"
