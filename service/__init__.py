@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple import signing
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
+    from service.campaigns.console_page import bp as campaigns_page_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.console.page import bp as console_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(cashier_page_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_page_bp)
+    app.register_blueprint(campaigns_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)
