@@ -199,8 +199,13 @@ words.add({
     "campaigns_state_failed": ("failed", "ошибка"),
     "campaigns_state_unreachable": ("unreachable", "недоступен"),
     "campaigns_state_not_sent": ("not sent", "не отправлено"),
-    "campaigns_state_no_device": ("no phone: shown when the pass is next opened",
-                                  "нет телефона: покажется при следующем открытии карты"),
+    "campaigns_state_no_device": ("no phone", "нет телефона"),
+    "campaigns_states_hint": ("No phone: the card has no phone to push to; the pass shows the message when it is "
+                              "next opened. Not sent: no route to the phone's wallet app is configured on this "
+                              "server. Fetched: the phone downloaded the updated pass.",
+                              "Нет телефона: у карты нет телефона для уведомления; сообщение покажется при "
+                              "следующем открытии карты. Не отправлено: на сервере не настроен канал к "
+                              "приложению-кошельку телефона. Получено: телефон загрузил обновлённую карту."),
     "campaigns_platform_apple": ("Apple", "Apple"),
     "campaigns_platform_fcm": ("Android (FCM)", "Android (FCM)"),
     "campaigns_platform_relay": ("Android wallet app", "Android-приложение"),
