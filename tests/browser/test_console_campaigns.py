@@ -132,8 +132,45 @@ def test_a_marketer_composes_sends_and_reads_the_report(chromium: Callable[..., 
     assert visible(driver, "funnel-title").text == "Воронка"
     screenshots(driver, "campaigns", "4-report-ru")
 
+    # schedule one for later (the page's local time goes to the API in UTC), then cancel it
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Europe/Moscow"})
+    driver.get(f"{base}/console/campaigns/new?lang=en")
+    visible(driver, "campaign-name").send_keys("Next week")
+    driver.find_element(By.ID, "campaign-message").send_keys("See you next week")
+    Select(driver.find_element(By.ID, "when-choice")).select_by_value("later")
+    assert visible(driver, "campaign-send").text == "Schedule"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", driver.find_element(By.ID, "campaign-send"))
+    driver.find_element(By.ID, "campaign-send").click()  # no time yet: refused on the page, nothing sent
+    assert visible(driver, "error-campaign-send-at-local").text == "Choose a date and time."
+    assert driver.current_url.endswith("/console/campaigns/new?lang=en")
+    local = driver.execute_script(  # in three days, typed as the marketer's local time (Moscow: UTC+3)
+        "const i = document.getElementById('campaign-send-at-local'), p = (n) => String(n).padStart(2, '0');"
+        "const d = new Date(Date.now() + 3 * 86400000); d.setSeconds(0, 0);"
+        "i.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`"
+        " + `T${p(d.getHours())}:${p(d.getMinutes())}`;"
+        "i.dispatchEvent(new Event('input', {bubbles: true})); return d.toISOString();")
+    driver.find_element(By.ID, "campaign-send").click()
+    WebDriverWait(driver, WAIT).until(lambda d: re.search(r"/console/campaigns/\d+$", d.current_url))
+    assert visible(driver, "campaign-status").find_element(By.CSS_SELECTOR, ".badge").get_attribute(
+        "data-status") == "scheduled"
+    scheduled_id = int(driver.current_url.rsplit("/", 1)[1])
+    with app.app_context():
+        from service.models import Campaign
+
+        stored = db.session().get(Campaign, scheduled_id)
+        assert stored is not None and stored.send_at is not None
+        assert stored.send_at.isoformat().replace("+00:00", "") == local.replace(".000Z", "")
+    screenshots(driver, "campaigns", "5-scheduled")
+    driver.execute_script("window.confirm = () => true")
+    cancel = driver.find_element(By.ID, "campaign-cancel")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cancel)
+    cancel.click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, '.badge[data-status="cancelled"]'))
+    assert not driver.find_elements(By.ID, "campaign-cancel")
+
     driver.get(f"{base}/console/campaigns?lang=en")
-    assert "Gold weekend" in visible(driver, "campaigns-table").text
+    assert "Gold weekend" in visible(driver, "campaigns-table").text and "Cancelled" in driver.find_element(
+        By.ID, "campaigns-table").text
     screenshots(driver, "campaigns", "5-list")
 
     for path, element, name in (("/console/campaigns/geo/new", "geo-form", "6-geo"),

@@ -134,7 +134,7 @@
     $("when-later-fields").hidden = !later;
     $("campaign-send-at").disabled = !later;
     $("campaign-send-at-local").required = later;
-    $("campaign-send-now").checked = when.value === "now";
+    $("campaign-send-now-flag").checked = when.value === "now";
     label();
   }
 
