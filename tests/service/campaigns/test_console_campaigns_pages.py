@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service.campaigns import segments
-from service.models import Campaign, Card, Registration, utcnow
+from service.models import Campaign, CampaignRecipient, Card, GoogleMessage, PushDelivery, Registration, utcnow
 from service.platform import db
 from tests.console_helpers import api_headers, as_role
 from tests.doubles.apns import ApnsDouble
@@ -278,3 +278,41 @@ def test_geo_and_back_in_stock_have_their_pages(app: Flask, client: FlaskClient,
     assert 'id="campaign-stores"' in page and "Today -20% on coffee here" in page and 'id="campaign-cancel"' in page
     russian = _text(marketer.get(f"/console/campaigns/{geo.get_json()['id']}?lang=ru"))
     assert "Воронка" in russian and "Запланирована" in russian
+
+
+def test_the_report_counts_pushes_refused_here_as_not_sent(app: Flask, client: FlaskClient,
+                                                           seeded: dict[str, Any]) -> None:
+    """A relay with no URL configured and Google Wallet in development never send anything: not
+    sent, in the report and the recipients; a vendor's "unreachable" did leave us: sent."""
+    relay, vendor, google = (issue(client, seeded, name)["id"] for name in ("Relay", "Vendor", "Google"))
+    with app.app_context():
+        session = db.session()
+        campaign = Campaign(brand_id=seeded["brand_id"], kind="message", name="Rows", message="Hi",
+                            audience={"all_cards": True}, status="finished")
+        session.add(campaign)
+        session.flush()
+        session.add_all([
+            CampaignRecipient(campaign_id=campaign.id, card_id=card_id, language="en")
+            for card_id in (relay, vendor, google)])
+        session.add_all([
+            PushDelivery(card_id=relay, card_version=2, push_token="r1", client_kind="relay", client_app="pass2u",
+                         topic=PASS_TYPE, campaign_id=campaign.id, status="unreachable",
+                         reason="PASS2U_PUSH_URL is not configured"),
+            PushDelivery(card_id=vendor, card_version=2, push_token="f1", client_kind="fcm", topic=PASS_TYPE,
+                         campaign_id=campaign.id, status="unreachable", reason="SENDER_ID_MISMATCH"),
+            GoogleMessage(card_id=google, campaign_id=campaign.id, message_id="m-1", header="Demo Coffee", body="Hi",
+                          message_type="TEXT_AND_NOTIFY", status="dev")])
+        session.commit()
+        campaign_id = campaign.id
+    owner = as_role(app, "owner", email="owner3@demo.example")
+    report = owner.get(f"/api/v1/campaigns/{campaign_id}/report").get_json()
+    platforms = report["platforms"]
+    assert (platforms["relay"]["sent"], platforms["relay"]["not_sent"], platforms["relay"]["failed"]) == (0, 1, 1)
+    assert (platforms["fcm"]["sent"], platforms["fcm"]["not_sent"], platforms["fcm"]["failed"]) == (1, 0, 1)
+    assert (platforms["google"]["sent"], platforms["google"]["accepted"], platforms["google"]["not_sent"]) == (0, 0, 1)
+    assert (report["sent"], report["not_sent"]) == (1, 2)
+    listed = owner.get(f"/api/v1/campaigns/{campaign_id}/recipients").get_json()
+    states = {one["card_id"]: one["state"] for one in listed}
+    assert states == {relay: "not_sent", vendor: "unreachable", google: "not_sent"}
+    page = _text(owner.get(f"/console/campaigns/{campaign_id}"))
+    assert (_step(page, "sent"), _step(page, "not_sent"), _step(page, "failed")) == (1, 2, 1)
