@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.audit.console_page import bp as audit_page_bp
+    from service.campaigns.console_page import bp as campaigns_page_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.cashier.staff_page import bp as staff_page_bp
     from service.console.page import bp as console_bp
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(design_page_bp)
     app.register_blueprint(stores_page_bp)
     app.register_blueprint(staff_page_bp)
+    app.register_blueprint(campaigns_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

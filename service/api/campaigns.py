@@ -15,9 +15,10 @@ from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_program
+from service.api.pagination import LINK_HEADER, PageQuery, decode_cursor, link_next
 from service.api.tenancy import brand_row
 from service.campaigns import geo, segments, tasks
-from service.campaigns.report import report
+from service.campaigns.report import STATES, recipients, report
 from service.models import Campaign, Program, Store, Tier, utcnow
 from service.platform import db
 from service.web.problems import Problem, validation_problem
@@ -107,6 +108,9 @@ class PlatformOut(Schema):
     confirmed = fields.Integer()
     failed = fields.Integer()
     pending = fields.Integer()
+    not_sent = fields.Integer(metadata={
+        "description": "Never left this server: no relay configured for the phone's app, or Google Wallet not "
+                       "configured (included in failed for relays, with the reason)"})
     failure_reasons = fields.Dict(keys=fields.String(), values=fields.Integer())
     notified = fields.Integer(metadata={"description": "google: messages that notified"})
     silent = fields.Integer(metadata={"description": "google: messages shown without notifying (quota)"})
@@ -119,6 +123,31 @@ class ReportOut(PlatformOut):
     cards_with_devices = fields.Integer()
     platforms = fields.Dict(keys=fields.String(), values=fields.Nested(PlatformOut),
                             metadata={"description": "apple | fcm | relay | google"})
+
+
+class PushOut(Schema):
+    platform = fields.String(metadata={"description": "apple | fcm | relay | google"})
+    app = fields.String(allow_none=True, metadata={"description": "relay: the wallet app"})
+    status = fields.String(metadata={"description": "the delivery's own status (queued, accepted, confirmed, "
+                                                    "unreachable...; google: queued, sent, dev, failed)"})
+    state = fields.String(metadata={"description": " | ".join(STATES[:-1])})
+    reason = fields.String(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+class RecipientOut(Schema):
+    id = fields.Integer()
+    card_id = fields.Integer()
+    card_number = fields.String()
+    customer_name = fields.String()
+    language = fields.String(allow_none=True)
+    recorded_at = fields.DateTime(metadata={"description": "When the campaign reached the card"})
+    state = fields.String(metadata={"description": "The best its devices reached: " + " | ".join(STATES)
+                                    + " (no_device: the pass shows the message when next opened)"})
+    reasons = fields.List(fields.String(), metadata={"description": "Why, when the state is a failure"})
+    pushes = fields.List(fields.Nested(PushOut))
 
 
 class BirthdayIn(Schema):
@@ -329,6 +358,22 @@ def cancel(campaign_id: int) -> Any:
 def campaign_report(campaign_id: int) -> Any:
     """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons)."""
     return report(db.session(), brand_campaign(campaign_id))
+
+
+@blp.route("/campaigns/<int:campaign_id>/recipients", methods=["GET"])
+@require_brand
+@requires("read")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, RecipientOut(many=True), headers=LINK_HEADER)
+def campaign_recipients(query: dict[str, Any], campaign_id: int) -> Any:
+    """The cards the campaign reached, oldest first, each with the state of its pushes (fetched,
+    pushed, pending, failed or unreachable with the reason, not sent, or no device)."""
+    campaign = brand_campaign(campaign_id)
+    rows = recipients(db.session(), campaign, decode_cursor(query["cursor"]), query["limit"] + 1)
+    if len(rows) > query["limit"]:
+        rows = rows[:query["limit"]]
+        link_next(rows[-1]["id"])
+    return rows
 
 
 @blp.route("/geo-campaigns", methods=["POST"])

@@ -69,6 +69,11 @@ def page(statement: Select[Any], id_column: InstrumentedAttribute[int], query: d
     return rows
 
 
+def link_next(after_id: int) -> None:
+    """Set the Link header to the page after row `after_id` (for a list `page` cannot build)."""
+    _link_next(encode_cursor(after_id))
+
+
 def _link_next(cursor: str) -> None:
     args = request.args.to_dict(flat=False)
     args["cursor"] = [cursor]

@@ -3,7 +3,12 @@
 Per platform (apple = APNs, fcm, relay = an Android app's relay; google = addMessage):
 pushes written; sent (left our server at least once); accepted (the vendor took it);
 confirmed (the device then fetched the new version; Apple and Android relays only);
-failed (unreachable included), with the vendor's reasons; pending (queued or being retried).
+failed (unreachable included), with the vendor's reasons; pending (queued or being retried);
+not_sent: refused here before any vendor was asked (a relay app whose relay URL is not
+configured, an unknown app; Google Wallet not configured): counted as failed with its reason,
+never as sent.
+
+`recipients` lists a campaign's cards one page at a time, each with the state of its pushes.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from service.models import Campaign, CampaignRecipient, GoogleMessage, PushDelivery
+from passes.cardcode import short_number
+from service.models import Campaign, CampaignRecipient, Card, Customer, GoogleMessage, PushDelivery
+from service.push.senders import never_sent
 
 PENDING = ("queued", "sending", "retry")
 FAILED = ("failed", "unregistered", "unreachable")
 
 
 def _empty() -> dict[str, Any]:
-    return {"pushes": 0, "sent": 0, "accepted": 0, "confirmed": 0, "failed": 0, "pending": 0, "failure_reasons": {}}
+    return {"pushes": 0, "sent": 0, "accepted": 0, "confirmed": 0, "failed": 0, "pending": 0, "not_sent": 0,
+            "failure_reasons": {}}
 
 
 def report(session: Session, campaign: Campaign) -> dict[str, Any]:
@@ -36,7 +44,9 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
         figures["pushes"] += n
         if status in PENDING:
             figures["pending"] += n
-        if status != "queued":
+        if never_sent(status, reason):
+            figures["not_sent"] += n
+        elif status != "queued":
             figures["sent"] += n
         if status in ("accepted", "confirmed"):
             figures["accepted"] += n
@@ -62,15 +72,87 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
                 figures["failed"] += n
                 label = reason or status
                 figures["failure_reasons"][label] = figures["failure_reasons"].get(label, 0) + n
-            else:  # "sent", or "dev": recorded while Google Wallet is not configured
-                figures["sent"] += n
-                figures["accepted"] += n if status == "sent" else 0
+            else:  # "sent", or "dev": recorded while Google Wallet is not configured, not sent
+                if status == "sent":
+                    figures["sent"] += n
+                    figures["accepted"] += n
+                else:
+                    figures["not_sent"] += n
                 figures["notified" if message_type == "TEXT_AND_NOTIFY" else "silent"] += n
     totals = _empty()
     for figures in platforms.values():
-        for key in ("pushes", "sent", "accepted", "confirmed", "failed", "pending"):
+        for key in ("pushes", "sent", "accepted", "confirmed", "failed", "pending", "not_sent"):
             totals[key] += figures[key]
         for label, n in figures["failure_reasons"].items():
             totals["failure_reasons"][label] = totals["failure_reasons"].get(label, 0) + n
     return {"campaign_id": campaign.id, "status": campaign.status, "targeted": int(targeted),
             "cards_with_devices": int(reached), **totals, "platforms": platforms}
+
+
+#: A recipient's state, best first: a card with several devices shows the best any of them reached.
+STATES = ("fetched", "pushed", "pending", "failed", "unreachable", "not_sent", "no_device")
+GOOGLE_DEV_REASON = "Google Wallet is not configured: recorded, not sent"
+
+
+def delivery_state(status: str, reason: str | None) -> str:
+    """One push delivery's state in the recipients list (see STATES)."""
+    if status == "confirmed":
+        return "fetched"
+    if status == "accepted":
+        return "pushed"
+    if status in PENDING:
+        return "pending"
+    if never_sent(status, reason):
+        return "not_sent"
+    return "unreachable" if status == "unreachable" else "failed"
+
+
+def google_state(status: str) -> str:
+    return {"sent": "pushed", "queued": "pending", "dev": "not_sent"}.get(status, "failed")
+
+
+def recipients(session: Session, campaign: Campaign, after: int | None, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` recipients after recipient id `after` (oldest first), each with its card's
+    customer, its overall state (the best of its devices', STATES) and every push it got.
+
+    Three queries per page whatever its size: the recipients, their pushes, their Google messages.
+    """
+    statement = (select(CampaignRecipient.id, CampaignRecipient.card_id, CampaignRecipient.language,
+                        CampaignRecipient.created_at, Customer.name, Card.number)
+                 .join(Card, Card.id == CampaignRecipient.card_id).join(Customer, Customer.id == Card.customer_id)
+                 .where(CampaignRecipient.campaign_id == campaign.id))
+    if after is not None:
+        statement = statement.where(CampaignRecipient.id > after)
+    rows = session.execute(statement.order_by(CampaignRecipient.id).limit(limit)).all()
+    card_ids = [row.card_id for row in rows]
+    pushes: dict[int, list[dict[str, Any]]] = {card_id: [] for card_id in card_ids}
+    if card_ids:
+        for delivery in session.execute(
+                select(PushDelivery.card_id, PushDelivery.client_kind, PushDelivery.client_app, PushDelivery.status,
+                       PushDelivery.reason, PushDelivery.sent_at, PushDelivery.accepted_at, PushDelivery.confirmed_at)
+                .where(PushDelivery.campaign_id == campaign.id, PushDelivery.card_id.in_(card_ids))
+                .order_by(PushDelivery.id)):
+            pushes[delivery.card_id].append({
+                "platform": delivery.client_kind, "app": delivery.client_app, "status": delivery.status,
+                "state": delivery_state(delivery.status, delivery.reason), "reason": delivery.reason,
+                "sent_at": delivery.sent_at, "accepted_at": delivery.accepted_at,
+                "confirmed_at": delivery.confirmed_at})
+        for message in session.execute(
+                select(GoogleMessage.card_id, GoogleMessage.status, GoogleMessage.message_type, GoogleMessage.reason,
+                       GoogleMessage.created_at)
+                .where(GoogleMessage.campaign_id == campaign.id, GoogleMessage.card_id.in_(card_ids))
+                .order_by(GoogleMessage.id)):
+            pushes[message.card_id].append({
+                "platform": "google", "app": None, "status": message.status, "state": google_state(message.status),
+                "reason": GOOGLE_DEV_REASON if message.status == "dev" else message.reason,
+                "sent_at": message.created_at if message.status == "sent" else None,
+                "accepted_at": message.created_at if message.status == "sent" else None, "confirmed_at": None})
+    listed = []
+    for row in rows:
+        mine = pushes[row.card_id]
+        state = min((push["state"] for push in mine), key=STATES.index, default="no_device")
+        reasons = sorted({push["reason"] for push in mine if push["reason"] and push["state"] == state})
+        listed.append({"id": row.id, "card_id": row.card_id, "card_number": short_number(row.number),
+                       "customer_name": row.name, "language": row.language, "recorded_at": row.created_at,
+                       "state": state, "reasons": reasons, "pushes": mine})
+    return listed

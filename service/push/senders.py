@@ -36,6 +36,19 @@ class Unreachable(LookupError):
     never sent through another vendor (our FCM project would answer SENDER_ID_MISMATCH)."""
 
 
+#: How the reasons of `Unreachable` read (relay_sender): a push marked unreachable with one of
+#: them never left this server, so a report must not count it as sent.
+NOT_CONFIGURED_SUFFIX = " is not configured"
+UNKNOWN_APP_PREFIX = "unknown wallet app "
+
+
+def never_sent(status: str, reason: str | None) -> bool:
+    """Whether a push delivery of this status and reason was refused here, before any vendor was
+    asked (no relay configured for its app, or an app we do not know)."""
+    return status == "unreachable" and reason is not None and (
+        reason.endswith(NOT_CONFIGURED_SUFFIX) or reason.startswith(UNKNOWN_APP_PREFIX))
+
+
 _lock = threading.Lock()
 
 
@@ -102,11 +115,11 @@ def relay_sender(settings: Settings, client_app: str | None = None) -> Sender:
     """The relay of the app that registered (None: WalletPasses, as every relay row before 0005)."""
     app = APPS.get(client_app or WALLETPASSES)
     if app is None:
-        raise Unreachable(f"unknown wallet app {client_app}")
+        raise Unreachable(f"{UNKNOWN_APP_PREFIX}{client_app}")
     url = getattr(settings, app.url_setting.lower())
     key = getattr(settings, app.key_setting.lower())
     if not url:
-        raise Unreachable(f"{app.url_setting} is not configured")
+        raise Unreachable(f"{app.url_setting}{NOT_CONFIGURED_SUFFIX}")
     return _once(("relay", os.getpid(), app.name, url, key),
                  lambda: RelaySender(url, api_key=key, app=app))
 
