@@ -133,5 +133,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import audit_log
 
     api.register_blueprint(audit_log.blp)
+    from service.api import members
+
+    api.register_blueprint(members.blp)
     docs.init_app(app)
     return api
