@@ -48,9 +48,11 @@ def test_every_route_of_the_brand_api_declares_a_permission(app: Flask, client: 
     documented = {(method, path): operation.get("x-permission") for method, path, operation in api_operations(spec)}
     assert documented == declared
     assert len(declared) > 80
-    # A GET only reads: `read`, except the audit log (its own permission: who did what is the owner's business).
+    # A GET only reads: `read`, except the audit log (its own permission: who did what is the owner's business)
+    # and a customer's data export (all their personal data at once: `members`, GDPR).
     gets = {path: permission for (method, path), permission in declared.items() if method == "get"}
-    assert {path for path, permission in gets.items() if permission != "read"} == {"/api/v1/audit-log"}
+    assert {path: permission for path, permission in gets.items() if permission != "read"} == {
+        "/api/v1/audit-log": "audit", "/api/v1/customers/{customer_id}/export": "members"}
     assert all("403" in operation["responses"] for _, _, operation in api_operations(spec))
 
 
