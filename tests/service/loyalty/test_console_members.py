@@ -6,8 +6,10 @@ and erasure (personal data gone, ledger sums and analytics unchanged), and who m
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
+import zipfile
 from typing import Any
 
 import pytest
@@ -83,6 +85,14 @@ def diagnosis(client: FlaskClient, seeded: dict[str, Any], card_id: int) -> dict
     response = client.get(f"/api/v1/cards/{card_id}/diagnosis", headers=bearer(seeded["api_key"]))
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+@pytest.fixture(autouse=True)
+def _no_analytics_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow (loaded) machine would keep the first report in the cache; the tests compare fresh ones."""
+    from service.analytics import reports
+
+    monkeypatch.setattr(reports, "SLOW_SECONDS", float("inf"))
 
 
 @pytest.fixture
@@ -430,6 +440,12 @@ def test_erase_removes_personal_data_and_keeps_the_ledger_and_analytics(app: Fla
     assert "Quinn" not in owner.get("/console/members?q=quinn").get_data(as_text=True)
     document = owner.get(f"/api/v1/customers/{customer_id}/export").get_json()
     assert document["profile"]["erased"] is True and document["cards"][0]["devices"] == []
+    # the pass is signed again without the name (the stored one printed it)
+    download = client.get(card["apple_pass_url"].removeprefix("http://127.0.0.1:8000"))
+    assert download.status_code == 200, download.status_code
+    with zipfile.ZipFile(io.BytesIO(download.data)) as pkpass:
+        pass_json = pkpass.read("pass.json").decode()
+    assert "Quinn" not in pass_json and '"voided": true' in pass_json.replace('"voided":true', '"voided": true')
     again = owner.post(f"/api/v1/customers/{customer_id}/erase", json={}, headers=api_headers(owner))
     assert again.status_code == 200 and again.get_json()["cards_voided"] == 0
 
