@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "service.audit.console_page": 5, "service.access.keys_page": 5,
     "service.design.console_page": 5,
     "service.stores.console_page": 5, "service.cashier.staff_page": 5,
+    "service.loyalty.members_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,

@@ -50,12 +50,12 @@ def permissions_of_scope(scope: str) -> frozenset[str]:
     return SCOPES.get(scope, frozenset())
 
 
-def ensure(permission: str) -> None:
-    """403 problem+json unless the signed-in principal holds `permission`."""
-    if permission not in PERMISSIONS:  # a typo in a decorator must not silently open an endpoint
-        raise ValueError(f"unknown permission {permission!r}")
+def ensure(permission: str, also: str | None = None) -> None:
+    """403 problem+json unless the signed-in principal holds `permission` (or `also`, when given)."""
+    if permission not in PERMISSIONS or (also is not None and also not in PERMISSIONS):
+        raise ValueError(f"unknown permission {permission!r} / {also!r}")  # a typo must not open an endpoint
     held: frozenset[str] = g.get("permissions", frozenset())
-    if permission in held:
+    if permission in held or (also is not None and also in held):
         return
     scope = g.get("scope")
     whose = f"this API key's scope `{scope}`" if scope else "your role"
@@ -65,28 +65,33 @@ def ensure(permission: str) -> None:
                   permission=permission, scope=scope)
 
 
-def requires(permission: str) -> Callable[[F], F]:
+def requires(permission: str, *, also: str | None = None) -> Callable[[F], F]:
     """Mark a view with the permission it needs and check it (place it under the `require_*`
     sign-in decorator, above `@blp.arguments`, so a refused call is refused before its body is read).
 
     The mark is `view.permission` (kept by every `functools.wraps` above) and `x-permission` in the
-    operation's OpenAPI entry, so a test can walk every route and find none forgotten.
+    operation's OpenAPI entry, so a test can walk every route and find none forgotten. `also`: a second
+    permission that opens the endpoint too (`x-permission-also`); the view narrows what it allows
+    (points adjustments: `cashier` posts any transaction, `members` only hand-made earn/redeem).
     """
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
+    if permission not in PERMISSIONS or (also is not None and also not in PERMISSIONS):
+        raise ValueError(f"unknown permission {permission!r} / {also!r}")
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            ensure(permission)
+            ensure(permission, also)
             return view(*args, **kwargs)
 
         wrapper.permission = permission  # type: ignore[attr-defined]
         apidoc = deepcopy(getattr(view, "_apidoc", {}))
         manual = apidoc.setdefault("manual_doc", {})
         manual["x-permission"] = permission
+        if also is not None:
+            manual["x-permission-also"] = also
+        either = f"`{permission}`" + (f" or `{also}`" if also else "")
         manual.setdefault("responses", {})["403"] = {
-            "description": f"Permission missing: this needs `{permission}` (problem+json)"}
+            "description": f"Permission missing: this needs {either} (problem+json)"}
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 

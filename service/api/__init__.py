@@ -139,5 +139,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import staff
 
     api.register_blueprint(staff.blp)
+    from service.api import members
+
+    api.register_blueprint(members.blp)
     docs.init_app(app)
     return api

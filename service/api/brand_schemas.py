@@ -82,6 +82,12 @@ class CardQuery(PageQuery):
     phone = fields.String(load_default=None, validate=validate.Length(max=32), metadata={"example": "+31 6 1234 5678"})
     name = fields.String(load_default=None, validate=validate.Length(max=200),
                          metadata={"description": "Holder's name contains this (case-insensitive)"})
+    number = fields.String(load_default=None, validate=validate.Length(max=40), metadata={
+        "description": "The card number as printed under the QR code (spaces and dashes ignored; the last "
+                       "digit is the check digit)", "example": "1234 5678 90"})
+    q = fields.String(load_default=None, validate=validate.Length(max=320), metadata={
+        "description": "Search box: matches a holder's name (contains), e-mail or phone (exactly, "
+                       "case-insensitive e-mail), the card number or the serial number", "example": "anna"})
     program_id = Id(load_default=None)
     tier = fields.String(load_default=None, validate=validate.Length(max=50), metadata={"example": "Gold"})
     voided = fields.Boolean(load_default=None, allow_none=True)

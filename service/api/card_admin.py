@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 
+from passes.cardcode import CardCodeError, parse_short_number
 from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
@@ -21,7 +22,7 @@ from service.api.tenancy import brand_row_field
 from service.loyalty.cards import touch
 from service.models import Card, Customer, LedgerEntry, Store
 from service.platform import db
-from service.web.problems import Problem
+from service.web.problems import Problem, validation_problem
 from service.webhooks import events as webhooks
 
 blp = Blueprint("card-management", __name__, url_prefix="/api/v1", description="Finding, editing and voiding cards")
@@ -35,23 +36,51 @@ _NOT_FOUND = "No such card in your brand"
 @blp.arguments(CardQuery, location="query")
 @blp.response(200, CardOut(many=True), headers=LINK_HEADER)
 def find_cards(query: dict[str, Any]) -> Any:
-    """The brand's cards, newest first, filtered by any of the parameters (all must match)."""
-    statement = select(Card).join(Customer, Customer.id == Card.customer_id).where(Card.brand_id == g.brand.id)
-    if query["serial_number"]:
+    """The brand's cards, newest first, filtered by any of the parameters (all must match); `q` is the
+    console's search box: one text matched against name, e-mail, phone, card number and serial."""
+    return [card_view(card) for card in page(card_search(g.brand.id, query), Card.id, query)]
+
+
+def _card_number(text: str) -> int | None:
+    """The card number behind a typed one (printed with its check digit), or None if it is not one."""
+    try:
+        return parse_short_number(text.strip())
+    except CardCodeError:
+        return None
+
+
+def card_search(brand_id: int, query: dict[str, Any]) -> Select[Any]:
+    """The statement behind GET /cards (the console's members list runs the same one)."""
+    statement = select(Card).join(Customer, Customer.id == Card.customer_id).where(Card.brand_id == brand_id)
+    if query.get("q") and query["q"].strip():
+        text = query["q"].strip()
+        matches = [func.lower(Customer.name).contains(text.lower(), autoescape=True),
+                   Customer.email == text.lower(), Customer.phone == text, Card.serial_number == text]
+        number = _card_number(text)
+        if number is not None:
+            matches.append(Card.number == number)
+        statement = statement.where(or_(*matches))
+    if query.get("number"):
+        number = _card_number(query["number"])
+        if number is None:
+            raise validation_problem([{"field": "number", "message": "Not a card number (digits with the check "
+                                                                     "digit, as printed on the card)."}])
+        statement = statement.where(Card.number == number)
+    if query.get("serial_number"):
         statement = statement.where(Card.serial_number == query["serial_number"])
-    if query["email"]:
+    if query.get("email"):
         statement = statement.where(Customer.email == query["email"].strip().lower())
-    if query["phone"]:
+    if query.get("phone"):
         statement = statement.where(Customer.phone == query["phone"].strip())
-    if query["name"]:
+    if query.get("name"):
         statement = statement.where(func.lower(Customer.name).contains(query["name"].lower(), autoescape=True))
-    if query["program_id"] is not None:
+    if query.get("program_id") is not None:
         statement = statement.where(Card.program_id == query["program_id"])
-    if query["tier"]:
+    if query.get("tier"):
         statement = statement.where(Card.tier == query["tier"])
-    if query["voided"] is not None:
+    if query.get("voided") is not None:
         statement = statement.where(Card.voided.is_(query["voided"]))
-    return [card_view(card) for card in page(statement, Card.id, query)]
+    return statement
 
 
 def _check_unique(card: Card, body: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
@@ -11,8 +12,10 @@ from sqlalchemy import or_, select
 from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_card
+from service.api.members import AppleStateOut, DeviceDiagnosisOut, GoogleStateOut
 from service.models import DeviceLog, PushDelivery, Registration
 from service.platform import db
+from service.push.diagnosis import card_diagnosis
 
 blp = Blueprint("deliveries", __name__, url_prefix="/api/v1", description="Devices and push delivery")
 
@@ -49,10 +52,14 @@ class RegistrationOut(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     deliveries = fields.List(fields.Nested(DeliveryOut))
+    diagnosis = fields.Nested(DeviceDiagnosisOut, metadata={
+        "description": "Why this phone has (not) updated: as in GET /cards/{card_id}/diagnosis"})
 
 
 class CardDevicesOut(Schema):
     registrations = fields.List(fields.Nested(RegistrationOut))
+    apple = fields.Nested(AppleStateOut, metadata={"description": "no_registration when no device holds the card"})
+    google = fields.Nested(GoogleStateOut)
     other_deliveries = fields.List(fields.Nested(DeliveryOut), metadata={
         "description": "Pushes whose registration is gone (unregistered or replaced)"})
 
@@ -99,7 +106,7 @@ def card_logs(query: dict[str, Any], card_id: int) -> Any:
 @requires("read")
 @blp.response(200, CardDevicesOut)
 def card_devices(card_id: int) -> Any:
-    """The devices holding a card and the last 50 pushes to each."""
+    """The devices holding a card, the last 50 pushes to each, and why each has (not) updated."""
     card = brand_card(card_id)
     session = db.session()
     registrations = session.scalars(select(Registration).where(Registration.card_id == card.id)
@@ -109,11 +116,16 @@ def card_devices(card_id: int) -> Any:
     by_registration: dict[int | None, list[PushDelivery]] = {}
     for delivery in deliveries:
         by_registration.setdefault(delivery.registration_id, []).append(delivery)
+    diagnosed = card_diagnosis(session, current_app.config["PASSCAST"], card)
+    answers = {device["registration_id"]: device for device in diagnosed["devices"]}
+    listed = ("deliveries", "diagnosis")
     return {
         "registrations": [
-            {**{column: getattr(r, column) for column in RegistrationOut._declared_fields if column != "deliveries"},
-             "deliveries": by_registration.get(r.id, [])[:50]}
+            {**{column: getattr(r, column) for column in RegistrationOut._declared_fields if column not in listed},
+             "deliveries": by_registration.get(r.id, [])[:50], "diagnosis": answers.get(r.id)}
             for r in registrations
         ],
+        "apple": diagnosed["apple"],
+        "google": diagnosed["google"],
         "other_deliveries": [d for d in deliveries if d.registration_id not in {r.id for r in registrations}][:50],
     }

@@ -92,6 +92,19 @@ def _audit_adjustment(session: Session, response: dict[str, Any]) -> None:
         "reason": response["reason"], "ledger_entry_id": response["id"]})
 
 
+def _check_adjustment(body: dict[str, Any]) -> None:
+    """Without `cashier`, only a points adjustment with its reason (a purchase is the counter's)."""
+    if "cashier" in g.get("permissions", frozenset()):
+        return
+    if body["type"] not in ("earn", "redeem") or body.get("points") is None:
+        raise Problem(403, "Permission missing",
+                      "Purchases and money redemptions need the `cashier` permission (scanning cards and counter "
+                      "transactions); with `members` you may adjust points (earn or redeem points, with a reason).",
+                      type_="/problems/permission-missing", permission="cashier", scope=g.get("scope"))
+    if not (body.get("reason") or "").strip():
+        raise validation_problem([{"field": "reason", "message": "Say why the points are adjusted."}])
+
+
 def _problem(error: LoyaltyError) -> Problem:
     if isinstance(error, CardNotFound):
         return Problem(404, "Card not found", str(error))
@@ -109,7 +122,7 @@ def _problem(error: LoyaltyError) -> Problem:
 
 @blp.route("/cards/<int:card_id>/transactions", methods=["POST"])
 @require_brand_or_cashier
-@requires("cashier")
+@requires("cashier", also="members")
 @blp.arguments(TransactionIn)
 @blp.response(201, TransactionOut, description="Applied (or, with Idempotent-Replayed: true, applied before)")
 @blp.alt_response(400, description="Idempotency-Key missing or malformed")
@@ -118,7 +131,11 @@ def _problem(error: LoyaltyError) -> Problem:
 @blp.alt_response(422, description="Invalid body, or the Idempotency-Key was used with another body")
 @blp.doc(parameters=[_KEY_PARAMETER], security=BOTH_AUTH)
 def post(body: dict[str, Any], card_id: int) -> Response:
-    """Earn or redeem points, or record a purchase (which earns by the program's rules)."""
+    """Earn or redeem points, or record a purchase (which earns by the program's rules).
+
+    `cashier` posts any transaction; `members` (a marketer's console, no counter) posts points
+    adjustments only: earn or redeem of points, with a `reason` the audit log keeps."""
+    _check_adjustment(body)
     key = idempotency_key()
     actor = _actor(body.get("store_id"))
     session = db.session()

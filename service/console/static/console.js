@@ -8,6 +8,7 @@
 // Inputs become a JSON body: data-type="int|number|list|json" converts, checkboxes are booleans,
 // a dotted name ("terms.en") nests, a blank field is left out (data-blank="null" sends null,
 // data-blank="empty" sends ""). A form with data-upload sends its one file as the raw body.
+// data-idempotent adds an Idempotency-Key header (kept until the change succeeds).
 // data-then: "reload" (the default), "go:<url with {field} of the answer>", "event:<name>" (a
 // CustomEvent on the form with the answer as detail), or "stay". data-confirm asks first.
 // A problem+json answer is shown in the form's [data-status] (or a status line it gets), and each
@@ -27,8 +28,8 @@
     constructor(message, status, problem) { super(message); this.status = status; this.problem = problem || {}; }
   }
 
-  async function api(method, url, body, contentType) {
-    const headers = { Accept: "application/json, application/problem+json", "X-CSRF-Token": csrf() };
+  async function api(method, url, body, contentType, extraHeaders) {
+    const headers = { Accept: "application/json, application/problem+json", "X-CSRF-Token": csrf(), ...(extraHeaders || {}) };
     const init = { method, headers, credentials: "same-origin" };
     if (body !== undefined && body !== null) {
       if (body instanceof Blob) {
@@ -144,6 +145,17 @@
     return template.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(answer[key] ?? ""));
   }
 
+  // A form with data-idempotent sends an Idempotency-Key header: one per intended change, kept
+  // until it succeeds, so a retry after a lost answer cannot apply it twice.
+  function idempotency(form) {
+    if (form.dataset.idempotent === undefined) return undefined;
+    if (!form.dataset.idempotencyKey) {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      form.dataset.idempotencyKey = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    }
+    return { "Idempotency-Key": form.dataset.idempotencyKey };
+  }
+
   async function submit(form, event) {
     event.preventDefault();
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
@@ -168,7 +180,8 @@
     form.setAttribute("aria-busy", "true");
     say(status, word("saving", "Saving…"), "info");
     try {
-      const answer = await api(method, fill(url, formBody(form)), body);
+      const answer = await api(method, fill(url, formBody(form)), body, undefined, idempotency(form));
+      delete form.dataset.idempotencyKey; // the next submission is a new transaction
       const then = form.dataset.then || "reload";
       say(status, form.dataset.done || word("saved", "Saved."), "info");
       if (then === "reload") window.location.reload();

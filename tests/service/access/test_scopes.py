@@ -49,10 +49,12 @@ def test_every_route_of_the_brand_api_declares_a_permission(app: Flask, client: 
     assert documented == declared
     assert len(declared) > 80
     # A GET only reads: `read`, except the audit log and the team (who did what, and who may sign in
-    # to the console, are the owner's business).
+    # to the console, are the owner's business) and a customer's data export (all their personal
+    # data at once: `members`, GDPR).
     gets = {path: permission for (method, path), permission in declared.items() if method == "get"}
-    assert {path for path, permission in gets.items() if permission != "read"} == {
-        "/api/v1/audit-log", "/api/v1/staff", "/api/v1/staff/invites"}
+    assert {path: permission for path, permission in gets.items() if permission != "read"} == {
+        "/api/v1/audit-log": "audit", "/api/v1/staff": "accounts", "/api/v1/staff/invites": "accounts",
+        "/api/v1/customers/{customer_id}/export": "members"}
     assert all("403" in operation["responses"] for _, _, operation in api_operations(spec))
 
 
