@@ -24,15 +24,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.cashier.page import bp as cashier_page_bp
     from service.console.page import bp as console_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
+    from service.enrolment.imports_page import bp as imports_page_bp
     from service.enrolment.page import bp as join_bp
+    from service.enrolment.settings_page import bp as enrolment_page_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
     from service.nps import survey as nps_survey
+    from service.nps.answers_page import bp as nps_console_bp
     from service.nps.page import bp as nps_page_bp
     from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
     from service.start_page import bp as start_page_bp
     from service.web import client_address, health, problems, rate_limits, request_guard
+    from service.webhooks.console_page import bp as webhooks_page_bp
     from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
@@ -55,5 +59,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)
+    app.register_blueprint(enrolment_page_bp)
+    app.register_blueprint(imports_page_bp)
+    app.register_blueprint(nps_console_bp)
+    app.register_blueprint(webhooks_page_bp)
     cli.register(app)
     return app

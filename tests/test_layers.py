@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "service.apple.web_service": 5, "service.apple.downloads": 5, "service.cashier.page": 5,
     "service.analytics.dashboard": 5, "service.nps.page": 5, "service.enrolment.page": 5,
     "service.google_wallet.callbacks": 5, "service.console": 5,
+    "service.enrolment.settings_page": 5, "service.enrolment.imports_page": 5, "service.nps.answers_page": 5,
+    "service.webhooks.console_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,
