@@ -97,9 +97,10 @@ def index() -> Response:
     session = db.session()
     endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.brand_id == brand_id)
                                      .order_by(WebhookEndpoint.id)))
-    failed = dict(session.execute(select(WebhookDelivery.endpoint_id, func.count()).where(
-        WebhookDelivery.brand_id == brand_id, WebhookDelivery.status == "failed")
-        .group_by(WebhookDelivery.endpoint_id)))
+    failed = {endpoint_id: count for endpoint_id, count in session.execute(
+        select(WebhookDelivery.endpoint_id, func.count()).where(
+            WebhookDelivery.brand_id == brand_id, WebhookDelivery.status == "failed")
+        .group_by(WebhookDelivery.endpoint_id))}
     return render("webhooks_console/endpoints.html", endpoints=endpoints, failed=failed, events=EVENTS,
                   safe_url=safe_url)
 
