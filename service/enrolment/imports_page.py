@@ -26,12 +26,12 @@ sections.add(sections.Section("imports_page.index", "nav_imports", "members", 62
 words.add({
     "nav_imports": ("Import", "Импорт"),
     "imports_title": ("Import members", "Импорт участников"),
-    "imports_intro": ("A CSV file (UTF-8, comma-separated) whose first line names its columns, any of: {columns}. "
-                      "Each row needs a name and an external_id, e-mail or phone. Importing the same file again "
-                      "adds nobody twice.",
-                      "Файл CSV (UTF-8, через запятую), первая строка называет столбцы, любые из: {columns}. "
-                      "В каждой строке нужны имя и external_id, почта или телефон. Повторный импорт того же "
-                      "файла никого не добавит дважды."),
+    "imports_intro": ("A CSV file (UTF-8, comma-separated) whose first line names its columns. Each row needs a "
+                      "name and an external_id, e-mail or phone. Importing the same file again adds nobody twice. "
+                      "The columns, any of: ",
+                      "Файл CSV (UTF-8, через запятую), первая строка называет столбцы. В каждой строке нужны имя "
+                      "и external_id, почта или телефон. Повторный импорт того же файла никого не добавит дважды. "
+                      "Столбцы, любые из: "),
     "imports_program": ("Into the program", "В программу"),
     "imports_file": ("CSV file", "Файл CSV"),
     "imports_dry_run": ("Only check the file (a dry run: nothing is written)",

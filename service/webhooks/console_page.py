@@ -48,12 +48,14 @@ words.add({
     "webhooks_add": ("Add an endpoint", "Добавить адрес"),
     "webhooks_create": ("Add", "Добавить"),
     "webhooks_open": ("Open", "Открыть"),
+    "webhooks_open_new": ("Open the new endpoint", "Открыть новый адрес"),
     "webhooks_edit": ("Endpoint", "Адрес"),
     "webhooks_secret_title": ("Signing secret", "Секрет подписи"),
     "webhooks_secret_once": ("Copy it now: it is shown this once. Your receiver checks each delivery's "
                              "signature with it.",
                              "Скопируйте сейчас: он показывается один раз. Получатель проверяет им подпись "
                              "каждой доставки."),
+    "webhooks_actions": ("Secret, test, removal", "Секрет, тест, удаление"),
     "webhooks_rotate": ("Rotate the secret", "Сменить секрет"),
     "webhooks_rotate_confirm": ("Make a new secret? Deliveries are signed with it from now on; "
                                 "the old one stops working.",

@@ -30,7 +30,8 @@ def _answers(app: Flask, survey_id: int, scores: list[int]) -> None:
         survey = session.get(NpsSurvey, survey_id)
         program = session.get(Program, survey.program_id)
         for index, score in enumerate(scores):
-            card, _ = issue_card(session, program, CustomerDetails(name=f"Rater {index}", email=f"r{index}@example.com"))
+            details = CustomerDetails(name=f"Rater {index}", email=f"r{index}@example.com")
+            card, _ = issue_card(session, program, details)
             nps.record_answer(session, survey, card, score, f"comment number {index}" if index % 3 == 0 else None)
         session.commit()
 
