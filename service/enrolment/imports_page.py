@@ -39,12 +39,13 @@ words.add({
     "imports_start": ("Send the file", "Отправить файл"),
     "imports_progress": ("Progress", "Ход импорта"),
     "imports_rows": ("{done} of {total} rows", "{done} из {total} строк"),
-    "imports_result": ("{created} new members, {matched} already known, {bad} bad rows.",
-                       "Новых участников: {created}, уже известных: {matched}, строк с ошибками: {bad}."),
-    "imports_result_dry": ("Dry run: {created} would be new, {matched} already known, {bad} bad rows. "
-                           "Nothing was written.",
-                           "Пробный прогон: новых было бы {created}, уже известных {matched}, строк с ошибками {bad}. "
-                           "Ничего не записано."),
+    "imports_result": ("Imported. New members: {created}; already known: {matched}; bad rows: {bad}.",
+                       "Импорт завершён. Новых участников: {created}; уже известных: {matched}; "
+                       "строк с ошибками: {bad}."),
+    "imports_result_dry": ("Checked, nothing was written. Would be new: {created}; already known: {matched}; "
+                           "bad rows: {bad}.",
+                           "Проверено, ничего не записано. Новых было бы: {created}; уже известных: {matched}; "
+                           "строк с ошибками: {bad}."),
     "imports_errors": ("Rows with errors", "Строки с ошибками"),
     "imports_line": ("Line", "Строка"),
     "imports_field": ("Column", "Столбец"),

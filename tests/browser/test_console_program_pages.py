@@ -91,12 +91,12 @@ def test_the_program_pages_tour(chromium: Callable[..., Any], live: dict[str, An
         lambda d: d.find_element(By.ID, "import-state").get_attribute("data-status") == "done")
     row = driver.find_element(By.CSS_SELECTOR, "#import-error-rows tr").text
     assert row.startswith("3") and "email" in row
-    assert "Nothing was written" in driver.find_element(By.ID, "import-result").text
+    assert "nothing was written" in driver.find_element(By.ID, "import-result").text
     shoot(driver, "2-import-dry-run")
     driver.find_element(By.ID, "import-dry-run").click()
     driver.find_element(By.ID, "import-start").click()
     WebDriverWait(driver, WAIT).until(
-        lambda d: "1 new members" in d.find_element(By.ID, "import-result").text)
+        lambda d: "New members: 1;" in d.find_element(By.ID, "import-result").text)
     assert driver.find_element(By.ID, "import-bar").get_attribute("value") == "1"
     assert driver.find_element(By.ID, "import-state").get_attribute("data-status") == "done"
     with app.app_context():
