@@ -50,7 +50,8 @@ class EnrolmentIn(Schema):
         metadata={"description": "The consent checkbox's sentence per language; \"\" puts back the built-in one",
                   "example": {"en": "I agree to the Demo Coffee club terms", "ru": "Я принимаю условия клуба"}})
     welcome_points = fields.Integer(validate=validate.Range(min=0, max=1_000_000), metadata={
-        "description": "Points a card joining through the join page gets once; 0 = none", "example": 25})
+        "description": "Points a card joining through the join page gets once (points programs); 0 = none",
+        "example": 25})
 
 
 class EnrolmentOut(Schema):

@@ -47,9 +47,10 @@ def consent_of(program: Program, language: str) -> str | None:
 
 def give_welcome_bonus(session: Session, card: Card) -> bool:
     """Post the program's welcome points to a card that just joined (once: the idempotency key
-    is the card's); the caller commits. A program whose kind takes no points gets none."""
+    is the card's); the caller commits. Only a points program: a cashback balance is money (points
+    would be cents) and a discount card has no balance."""
     points = card.program.welcome_points or 0
-    if points <= 0:
+    if points <= 0 or card.program.kind != "points":
         return False
     try:
         outcome = post_transaction(session, card.id, TransactionRequest(
