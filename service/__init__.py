@@ -29,17 +29,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.console.page import bp as console_bp
     from service.design.console_page import bp as design_page_bp
     from service.enrolment import import_tasks, recovery_tasks  # noqa: F401  (members import, card recovery jobs)
+    from service.enrolment.imports_page import bp as imports_page_bp
     from service.enrolment.page import bp as join_bp
+    from service.enrolment.settings_page import bp as enrolment_page_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
     from service.loyalty.members_page import bp as members_page_bp
     from service.nps import survey as nps_survey
+    from service.nps.answers_page import bp as nps_console_bp
     from service.nps.page import bp as nps_page_bp
     from service.platform import db, jobs
     from service.push import tasks  # noqa: F401  (registers the push jobs and the outbox's queue)
     from service.start_page import bp as start_page_bp
     from service.stores.console_page import bp as stores_page_bp
     from service.web import client_address, health, problems, rate_limits, request_guard
+    from service.webhooks.console_page import bp as webhooks_page_bp
     from service.webhooks.tasks import sweep_webhooks  # noqa: F401  (registers the webhook jobs and queue)
 
     jobs.configure(settings)
@@ -69,5 +73,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)
+    app.register_blueprint(enrolment_page_bp)
+    app.register_blueprint(imports_page_bp)
+    app.register_blueprint(nps_console_bp)
+    app.register_blueprint(webhooks_page_bp)
     cli.register(app)
     return app

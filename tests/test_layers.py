@@ -30,6 +30,8 @@ LAYERS: dict[str, int] = {
     "service.design.console_page": 5,
     "service.stores.console_page": 5, "service.cashier.staff_page": 5,
     "service.loyalty.members_page": 5,
+    "service.enrolment.settings_page": 5, "service.enrolment.imports_page": 5, "service.nps.answers_page": 5,
+    "service.webhooks.console_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,

@@ -58,8 +58,11 @@ class JoinForm:
     ref: str | None = None
 
 
-def read_form(form: Any, language: str, today: dt.date) -> JoinForm:
-    values = {name: (form.get(name) or "").strip()
+def read_form(form: Any, language: str, today: dt.date, asked: dict[str, str] | None = None) -> JoinForm:
+    """Check what was typed; `asked` (join_settings.fields_of) says which fields the page shows
+    and which it requires: a field that is off is ignored even if a crafted form sends it."""
+    asked = asked or {"phone": "optional", "email": "optional", "birthday": "optional"}
+    values = {name: (form.get(name) or "").strip() if asked.get(name) != "off" else ""
               for name in ("name", "email", "phone", "birthday", "ref")}
     result = JoinForm(values=values, ref=values["ref"] or None)
     errors = result.errors
@@ -79,8 +82,11 @@ def read_form(form: Any, language: str, today: dt.date) -> JoinForm:
             phone = normalise_phone(values["phone"])
         except ValueError:
             errors["phone"] = "error_phone"
-    if not values["email"] and not values["phone"]:
-        errors["email"] = "error_contact"
+    for required in ("phone", "email", "birthday"):
+        if asked.get(required) == "required" and not values[required] and required not in errors:
+            errors[required] = "error_required"
+    if not values["email"] and not values["phone"] and "email" not in errors and "phone" not in errors:
+        errors["email" if asked.get("email") != "off" else "phone"] = "error_contact"
     birthday = None
     if values["birthday"]:
         try:

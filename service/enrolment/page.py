@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from service import notify
 from service.design.card_design import program_files
-from service.enrolment import forms, poster, poster_cache, recovery
+from service.enrolment import forms, join_settings, poster, poster_cache, recovery
 from service.enrolment.contact import normalise_phone
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.recovery_tasks import send_card_recovery
@@ -108,6 +108,8 @@ def _form_page(program: Program, words: Words, form: forms.JoinForm | None, stat
     referrer = referrals.referrer_for(session, program, form.values.get("ref"))
     return _page_with_form("join/join.html", status, program, words, form=form,
                            referred=referrer is not None and (program.referral_points or 0) > 0,
+                           asked=join_settings.fields_of(program),
+                           consent=join_settings.consent_of(program, words.language),
                            terms=program_terms.terms(program, words.language))
 
 
@@ -137,10 +139,10 @@ def join_submit(ref: str) -> Response:
     words = Words(request.form.get("lang") or choose_language(request))
     brand = program.brand
     if not forms.token_ok(brand, program, request.form.get("csrf_token"), request.cookies.get(forms.COOKIE)):
-        form = forms.read_form(request.form, words.language, utcnow().date())
+        form = forms.read_form(request.form, words.language, utcnow().date(), join_settings.fields_of(program))
         form.errors = {"form": "error_token", **form.errors}
         return _form_page(program, words, form, status=400)
-    form = forms.read_form(request.form, words.language, utcnow().date())
+    form = forms.read_form(request.form, words.language, utcnow().date(), join_settings.fields_of(program))
     if form.details is None:
         return _form_page(program, words, form, status=422)
     # Not a RateLimited problem: the page answers a refusal in the visitor's language, the form kept.
@@ -158,6 +160,7 @@ def join_submit(ref: str) -> Response:
     if referrer is not None:
         card.referred_by_id = referrer.id
     webhooks.emit(session, program.brand_id, "card.issued", webhooks.card_data(card))
+    join_settings.give_welcome_bonus(session, card)
     session.commit()
     return _to_card(program, card, words, new=True)
 

@@ -71,6 +71,13 @@ class Program(Base):
     # a referral's first purchase gives both cards this many points (0: referrals are off).
     slug: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
     referral_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The join page's form (service/enrolment/join_settings.py): which of phone, email and birthday
+    # it asks ({"phone": "required" | "optional" | "off", ...}; None: the defaults), the consent
+    # sentence per language ({"en": ..., "ru": ...}; a missing language: the built-in one), and the
+    # points a card joining through it gets once (0: none).
+    join_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    consent_text: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    welcome_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
