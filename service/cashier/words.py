@@ -94,7 +94,7 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "balance_money": ("{money} ({points})", "{money} ({points})"),
     "card_meta": ("Card {number} · {program}", "Карта {number} · {program}"),
     "percent": ("{percent} %", "{percent} %"),
-    "points_expire": ("Points expire on {date}.", "Баллы сгорят {date}."),
+    "points_expire": ("Points expire on {date}.", "Баллы сгорят {date}"),  # the Russian date ends in "г."
     # A ledger entry's kind in the "Recent" list (service/models/cards.py Transaction.kind).
     "kind_issue": ("issue", "выпуск карты"),
     "kind_earn": ("earn", "начисление"),
