@@ -368,3 +368,65 @@ def test_a_pin_session_left_unused_signs_itself_out(chromium: Callable[..., Any]
     visible(driver, "code")
     time.sleep(6)
     assert driver.find_element(By.ID, "till").is_displayed()
+
+
+def russian_points(n: int) -> str:
+    """How a Russian cashier reads a count of points: 1 балл, 2 балла, 5 баллов, 21 балл."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} балл"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return f"{n} балла"
+    return f"{n} баллов"
+
+
+def test_the_till_speaks_russian(chromium: Callable[..., Any], till: dict[str, Any]) -> None:
+    """A Russian cashier on a 360 px phone: the labels, the figures and the status lines in Russian;
+    the EN/RU switch is a pair of links, so a keyboard reaches it too."""
+    driver = chromium()
+    driver.get(f"{till['base']}/cashier?lang=ru")
+    assert driver.execute_script("return document.documentElement.lang") == "ru"
+    assert driver.find_element(By.ID, "signin-title").text == "Вход"
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=token]").text == "Токен кассира"
+    visible(driver, "token").send_keys(till["cashier_token"], Keys.ENTER)
+    visible(driver, "code")
+    assert driver.find_element(By.ID, "scan-title").text == "Поиск карты"
+    assert driver.find_element(By.ID, "sign-out").text == "Выйти"
+    assert driver.find_element(By.ID, "code").get_attribute("placeholder") == "например, 123 456 789"
+
+    driver.find_element(By.ID, "code").send_keys(till["card"]["barcode_message"], Keys.ENTER)
+    assert visible(driver, "holder").text == "Nina Berg"
+    before = api_card(till)["balance"]
+    assert driver.find_element(By.ID, "balance").text.startswith(russian_points(before))
+    assert driver.find_element(By.ID, "card-meta").text.startswith(f"Карта {till['card']['number']} · ")
+    assert [dt.text for dt in driver.find_elements(By.CSS_SELECTOR, ".facts dt") if dt.is_displayed()][:2] == [
+        "Баланс", "Уровень"]
+    assert driver.find_element(By.CSS_SELECTOR, "input[name=kind][value=redeem]").find_element(
+        By.XPATH, "..").text == "Списать баллы"
+    assert "выпуск карты" in driver.find_elements(By.CSS_SELECTOR, "#recent li")[0].text
+    screenshot(driver, "9-russian-card", PHONE)
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+
+    # A purchase typed with a decimal comma: the confirmation and the status line in Russian.
+    visible(driver, "amount").send_keys("12,50", Keys.ENTER)
+    assert visible(driver, "confirm-text").text.startswith("Провести покупку на 12,50 ")
+    driver.find_element(By.ID, "confirm-yes").click()
+    status = status_text(driver, r"Карта обновлена;.*(уведомлени|недоступ|ни на одном)")
+    after = api_card(till)["balance"]
+    assert f"Сохранено. Новый баланс: {russian_points(after)}." in status
+    assert "1 телефон получил уведомление" in status
+    assert "покупка 12,50" in driver.find_elements(By.CSS_SELECTOR, "#recent li")[0].text
+    screenshot(driver, "9-russian-purchase-done", PHONE)
+
+    # Too many points to redeem: said in Russian, with the right plural.
+    driver.find_element(By.CSS_SELECTOR, "input[name=kind][value=redeem]").click()
+    visible(driver, "points").send_keys(str(after + 1), Keys.ENTER)
+    assert f"На карте только {russian_points(after)}." in status_text(driver, "только")
+
+    # The switch: the "EN" link by keyboard; the till stays signed in and speaks English.
+    english = driver.find_element(By.CSS_SELECTOR, ".lang a[hreflang=en]")
+    driver.execute_script("arguments[0].focus()", english)
+    english.send_keys(Keys.ENTER)
+    wait(driver).until(lambda d: d.execute_script("return document.documentElement.lang") == "en")
+    visible(driver, "code")
+    assert driver.find_element(By.ID, "scan-title").text == "Find the card"
+    assert driver.find_element(By.CSS_SELECTOR, ".lang a[aria-current]").text == "EN"

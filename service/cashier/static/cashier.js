@@ -12,6 +12,21 @@
   const JSQR_URL = document.currentScript.dataset.jsqr;
   const $ = (id) => document.getElementById(id);
 
+  // ---- the page's language --------------------------------------------------------------
+
+  // The texts come from the server (service/cashier/words.py) as a JSON block in the page's language.
+  const WORDS = JSON.parse(($("cashier-words") || {}).textContent || "{}");
+  const LOCALE = document.documentElement.lang || "en";
+  const PLURALS = new Intl.PluralRules(LOCALE);
+  // t("new_balance", { balance: "120 points" }): the text with its {places} filled in.
+  const t = (key, values = {}) => (WORDS[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+  const number = (n) => Number(n).toLocaleString(LOCALE);
+  // plural("points", 5): "5 points", "5 баллов"; the form the language's rules pick for n.
+  function plural(key, n) {
+    const form = `${key}_${PLURALS.select(Number(n))}`;
+    return t(form in WORDS ? form : `${key}_other`, { n: number(n) });
+  }
+
   const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null, idle: null };
 
   // ---- talking to the API ---------------------------------------------------------------
@@ -30,15 +45,15 @@
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch {
-      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+      throw new ApiError(t("no_connection"), 0);
     }
     const data = await response.json().catch(() => ({}));
     if (response.status === 401) {
       signOut();
-      throw new ApiError(`${data.detail || "This cashier token is not valid."} Sign in again.`, 401);
+      throw new ApiError(t("sign_in_again", { reason: data.detail || t("token_invalid") }), 401);
     }
     if (!response.ok) {
-      throw new ApiError(data.detail || data.title || `The server answered ${response.status}.`, response.status);
+      throw new ApiError(data.detail || data.title || t("server_answered", { status: response.status }), response.status);
     }
     return { data, replayed: response.headers.get("Idempotent-Replayed") === "true" };
   }
@@ -76,7 +91,7 @@
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch {
-      throw new ApiError("No connection to the server. Check the network and try again.", 0);
+      throw new ApiError(t("no_connection"), 0);
     }
     const data = await response.json().catch(() => ({}));
     if (data.type === "/problems/till-unpaired") {
@@ -84,12 +99,11 @@
       showSignIn();
     }
     if (data.type === "/problems/pin-locked" && data.locked_until) {  // the till's clock, not UTC
-      const until = new Date(data.locked_until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      throw new ApiError(`Too many wrong PINs: PIN sign-in for this cashier is locked until ${until}. `
-                         + "Ask your manager, or sign in with your cashier token.", response.status);
+      const until = new Date(data.locked_until).toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
+      throw new ApiError(t("pin_locked", { until }), response.status);
     }
     if (!response.ok) {
-      throw new ApiError(data.detail || data.title || `The server answered ${response.status}.`, response.status);
+      throw new ApiError(data.detail || data.title || t("server_answered", { status: response.status }), response.status);
     }
     return data;
   }
@@ -103,7 +117,7 @@
     const chosen = select.value;
     select.replaceChildren(...till.cashiers.map(({ id, name }) => new Option(name, id)));
     if (chosen) select.value = chosen;
-    if (!till.cashiers.length) say("No cashier has a PIN for this till yet: your manager sets PINs.", "warn");
+    if (!till.cashiers.length) say(t("no_pins"), "warn");
     // Several cashiers: pick your name first; only one: straight to the PIN.
     if (!$("pin-form").hidden) (till.cashiers.length > 1 && !chosen ? select : $("pin")).focus();
   }
@@ -112,11 +126,11 @@
     const pin = $("pin").value;
     $("pin").value = "";  // never left on the screen, right or wrong
     if (!/^\d{4,8}$/.test(pin)) {
-      say("A PIN is 4 to 8 digits.", "error");
+      say(t("pin_format"), "error");
       $("pin").focus();
       return;
     }
-    say("Signing in…");
+    say(t("signing_in"));
     try {
       const session = await tillApi("POST", "/api/v1/till/sign-in", { cashier_id: Number($("pin-cashier").value), pin });
       await signIn(session.token);
@@ -146,8 +160,8 @@
     if (!state.token || !state.token.startsWith("ct_s") || !seconds) return;
     state.idle = setTimeout(() => {
       signOut();
-      const span = seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;
-      say(`Signed out after ${span} without use. Sign in again with your PIN.`, "warn");
+      const span = seconds >= 120 ? plural("for_minutes", Math.round(seconds / 60)) : plural("for_seconds", seconds);
+      say(t("idle_signed_out", { span }), "warn");
     }, seconds * 1000);
   }
 
@@ -190,7 +204,7 @@
 
   async function findCard(code) {
     armIdle();  // a card scanned by the camera is use too
-    say("Looking up the card…");
+    say(t("looking_up"));
     const { data: card } = await api("POST", "/api/v1/cashier/scan", { code });
     showCard(card);
     say("");
@@ -198,24 +212,30 @@
     $("amount").focus();
   }
 
-  const money = (value, card) => `${value} ${card.program.currency}`;
+  // "12.50" (as the API writes amounts) -> "12.50 EUR", "12,50 EUR": the API's decimals, the page's separators.
+  function money(value, card) {
+    const decimals = (String(value).split(".")[1] || "").length;
+    const amount = Number(value).toLocaleString(LOCALE, { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    return t("money", { amount, currency: card.program.currency });
+  }
 
   function balanceText(card) {
-    const points = `${card.balance} points`;
-    return card.balance_money ? `${money(card.balance_money, card)} (${points})` : points;
+    const points = plural("points", card.balance);
+    return card.balance_money ? t("balance_money", { money: money(card.balance_money, card), points }) : points;
   }
 
   function showCard(card) {
     state.card = card;
     state.pending = null;
     $("holder").textContent = card.customer.name;
-    $("card-meta").textContent = `Card ${card.number} · ${card.program.name}`;
+    $("card-meta").textContent = t("card_meta", { number: card.number, program: card.program.name });
     $("balance").textContent = balanceText(card);
     $("tier").textContent = card.tier || "—";
     $("discount-row").hidden = !card.discount_percent;
-    $("discount").textContent = card.discount_percent ? `${card.discount_percent} %` : "";
+    $("discount").textContent = card.discount_percent ? t("percent", { percent: number(card.discount_percent) }) : "";
     $("expiry").textContent = card.points_expire_at
-      ? `Points expire on ${new Date(card.points_expire_at).toLocaleDateString([], { dateStyle: "long" })}.` : "";
+      ? t("points_expire", { date: new Date(card.points_expire_at).toLocaleDateString(LOCALE, { dateStyle: "long" }) })
+      : "";
     $("currency").textContent = card.program.currency;
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;
@@ -228,9 +248,10 @@
     const item = document.createElement("li");
     const what = document.createElement("span");
     const points = document.createElement("span");
-    const when = new Date(entry.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
-    what.textContent = `${when} · ${entry.type}${entry.amount ? ` ${money(entry.amount, card)}` : ""}`;
-    points.textContent = entry.points > 0 ? `+${entry.points}` : String(entry.points);
+    const when = new Date(entry.created_at).toLocaleString(LOCALE, { dateStyle: "short", timeStyle: "short" });
+    const kind = WORDS[`kind_${entry.type}`] ?? entry.type;
+    what.textContent = `${when} · ${kind}${entry.amount ? ` ${money(entry.amount, card)}` : ""}`;
+    points.textContent = entry.points > 0 ? `+${number(entry.points)}` : number(entry.points);
     points.className = entry.points < 0 ? "minus" : "plus";
     item.append(what, points);
     return item;
@@ -258,19 +279,20 @@
     if (kind === "purchase") {
       const amount = $("amount").value.trim().replace(",", ".");
       if (!/^\d+(\.\d{1,2})?$/.test(amount) || Number(amount) <= 0) {
-        return { error: "Enter the amount paid, such as 12.50." };
+        return { error: t("amount_invalid") };
       }
       return { body: { type: "purchase", amount: Number(amount).toFixed(2) },
-               text: `Purchase of ${money(Number(amount).toFixed(2), state.card)}` };
+               text: (name) => t("confirm_purchase", { amount: money(Number(amount).toFixed(2), state.card), name }) };
     }
     const points = $("points").value.trim();
     if (!/^\d+$/.test(points) || Number(points) <= 0) {
-      return { error: "Enter a whole number of points to redeem, such as 100." };
+      return { error: t("points_invalid") };
     }
     if (Number(points) > state.card.balance) {
-      return { error: `The card has only ${state.card.balance} points.` };
+      return { error: t("points_too_many", { points: plural("points", state.card.balance) }) };
     }
-    return { body: { type: "redeem", points: Number(points) }, text: `Redeem ${points} points` };
+    return { body: { type: "redeem", points: Number(points) },
+             text: (name) => t("confirm_redeem", { points: plural("points", Number(points)), name }) };
   }
 
   function prepare() {
@@ -282,7 +304,7 @@
     // One key per intended transaction: retries of this confirmation reuse it, so a purchase
     // whose answer got lost on the network is never recorded twice.
     state.pending = { cardId: state.card.id, body, key: crypto.randomUUID() };
-    $("confirm-text").textContent = `${text} for ${state.card.customer.name}?`;
+    $("confirm-text").textContent = text(state.card.customer.name);
     $("tx-form").hidden = true;
     $("confirm").hidden = false;
     say("");
@@ -299,22 +321,22 @@
     const pending = state.pending;
     if (!pending) return;
     $("confirm-yes").disabled = true;
-    say("Saving…");
+    say(t("saving"));
     try {
       const { data: result, replayed } = await api("POST", `/api/v1/cards/${pending.cardId}/transactions`,
                                                    pending.body, { "Idempotency-Key": pending.key });
       state.pending = null;
       $("tx-form").reset();
       showKind("purchase");
-      const saved = `${replayed ? "Already saved earlier; nothing was done twice." : "Saved."} `
-        + `New balance: ${balanceText({ ...state.card, ...result })}.`;
-      say(`${saved} Card updated; notifying phones…`, "ok");
+      const saved = `${replayed ? t("replayed") : t("saved")} `
+        + t("new_balance", { balance: balanceText({ ...state.card, ...result }) });
+      say(`${saved} ${t("notifying")}`, "ok");
       const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
       showCard(card);
       await reportPush(pending.cardId, saved);
     } catch (error) {
       const retry = state.pending && (error.status === 0 || error.status >= 500);
-      say(retry ? `${error.message} Press Confirm to try again.` : error.message, "error");
+      say(retry ? t("try_again", { error: error.message }) : error.message, "error");
       if (!state.pending) change();
     } finally {
       $("confirm-yes").disabled = false;
@@ -326,7 +348,7 @@
     for (let attempt = 0; attempt < 6; attempt += 1) {
       const { data: push } = await api("GET", `/cashier/cards/${cardId}/push`);
       if (push.devices === 0) {
-        say(`${prefix} Card updated; no phone has this card in its wallet yet.`, "ok");
+        say(`${prefix} ${t("no_phone")}`, "ok");
         return;
       }
       if (push.pending === 0 || attempt === 5) {
@@ -338,12 +360,11 @@
   }
 
   function pushText({ sent, pending, failed }) {
-    const phones = (n) => (n === 1 ? "1 phone" : `${n} phones`);
     const parts = [];
-    if (sent) parts.push(`${phones(sent)} notified`);
-    if (pending) parts.push(`${phones(pending)} still being notified`);
-    if (failed) parts.push(`${phones(failed)} could not be reached`);
-    return `Card updated; ${parts.join(", ")}.`;
+    if (sent) parts.push(plural("phones_sent", sent));
+    if (pending) parts.push(plural("phones_pending", pending));
+    if (failed) parts.push(plural("phones_failed", failed));
+    return t("push_report", { parts: parts.join(", ") });
   }
 
   // ---- the camera -----------------------------------------------------------------------
@@ -354,7 +375,7 @@
       const script = document.createElement("script");
       script.src = JSQR_URL;
       script.onload = () => resolve(window.jsQR);
-      script.onerror = () => reject(new Error("The QR reader could not be loaded."));
+      script.onerror = () => reject(new Error(t("qr_reader_failed")));
       document.head.append(script);
     });
   }
@@ -380,7 +401,7 @@
 
   async function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      say("This browser cannot use the camera here. Use a scanner or type the card number.", "error");
+      say(t("no_camera_api"), "error");
       return;
     }
     stopCamera();
@@ -407,8 +428,8 @@
     } catch (error) {
       stopCamera();
       say(error.name === "NotAllowedError"
-        ? "The camera is blocked. Allow it in the browser, or use a scanner or the card number."
-        : error instanceof ApiError ? error.message : "The camera could not be started. Use a scanner or type the card number.",
+        ? t("camera_blocked")
+        : error instanceof ApiError ? error.message : t("camera_failed"),
       "error");
     }
   }
@@ -445,7 +466,7 @@
   $("confirm-yes").addEventListener("click", () => confirm());
   $("confirm-no").addEventListener("click", change);
   $("next").addEventListener("click", () => { clearCard(); say(""); $("code").focus(); });
-  $("sign-out").addEventListener("click", () => { signOut(); say("Signed out."); });
+  $("sign-out").addEventListener("click", () => { signOut(); say(t("signed_out")); });
   for (const kind of ["pointerdown", "keydown"]) {
     document.addEventListener(kind, () => { if (state.token) armIdle(); }, { passive: true });
   }
@@ -457,6 +478,6 @@
     signIn(state.token).catch((error) => { showTill(false); fail(error); });
   } else {
     showTill(false);
-    if (paired) say("This till is paired: cashiers sign in here with their PIN.", "ok");
+    if (paired) say(t("paired"), "ok");
   }
 })();

@@ -1,0 +1,160 @@
+"""Every text of the cashier's page (/cashier), in English and Russian: key -> (English, Russian).
+
+The template renders PAGE's texts; SCRIPT's texts go to cashier.js as a JSON block (the CSP
+forbids inline scripts, a JSON block is data), which fills the `{name}` places with figures it
+has formatted in the page's language. Keys ending in _one/_few/_many/_other are the plural
+forms cashier.js picks with Intl.PluralRules (English uses only "one" and "other"; Russian
+"other" is for fractions, which counts of points, phones or seconds never are).
+
+The API's own problem details (a wrong check digit, an unknown token, a wrong PIN) are the
+API's words and reach the page as the API wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from service.web.languages import LANGUAGES
+
+#: The texts the server puts in the HTML.
+PAGE: dict[str, tuple[str, str]] = {
+    "page_title": ("Till · Passcast", "Касса · Passcast"),
+    "till": ("Till", "Касса"),
+    "language": ("Language", "Язык"),
+    "sign_out": ("Sign out", "Выйти"),
+    "signin_title": ("Sign in", "Вход"),
+    "pin_cashier": ("Cashier", "Кассир"),
+    "pin": ("PIN", "PIN-код"),
+    "pin_hint": ("Sign out when you leave the till; a PIN sign-in also ends by itself when the till sits unused.",
+                 "Выходите из кассы, когда отходите; вход по PIN-коду также завершается сам, "
+                 "если кассой долго не пользуются."),
+    "sign_in": ("Sign in", "Войти"),
+    "use_token": ("Sign in with a cashier token instead", "Войти по токену кассира"),
+    "token": ("Cashier token", "Токен кассира"),
+    "token_hint": ("Your manager gives you this token. It stays on this device until you sign out.",
+                   "Токен выдаёт управляющий. Он хранится на этом устройстве, пока вы не выйдете."),
+    "use_pin": ("Sign in with your PIN", "Войти по PIN-коду"),
+    "scan_title": ("Find the card", "Поиск карты"),
+    "code": ("Scan the card, or type its number", "Отсканируйте карту или введите её номер"),
+    "code_placeholder": ("e.g. 123 456 789", "например, 123 456 789"),
+    "find": ("Find", "Найти"),
+    "camera_start": ("Scan with camera", "Сканировать камерой"),
+    "camera_hint": ("Hold the card's QR code in front of the camera.", "Поднесите QR-код карты к камере."),
+    "camera_stop": ("Stop camera", "Выключить камеру"),
+    "next_customer": ("Next customer", "Следующий покупатель"),
+    "balance": ("Balance", "Баланс"),
+    "tier": ("Tier", "Уровень"),
+    "discount": ("Discount", "Скидка"),
+    "what_happens": ("What happens", "Операция"),
+    "purchase": ("Purchase", "Покупка"),
+    "redeem": ("Redeem points", "Списать баллы"),
+    "amount": ("Amount paid", "Сумма покупки"),
+    "amount_placeholder": ("12.50", "12,50"),
+    "points": ("Points to redeem", "Сколько баллов списать"),
+    "points_placeholder": ("100", "100"),
+    "continue": ("Continue", "Далее"),
+    "confirm": ("Confirm", "Подтвердить"),
+    "change": ("Change", "Изменить"),
+    "recent": ("Recent", "Последние операции"),
+}
+
+#: The texts cashier.js shows: status lines, errors, confirmations, figures.
+SCRIPT: dict[str, tuple[str, str]] = {
+    "no_connection": ("No connection to the server. Check the network and try again.",
+                      "Нет связи с сервером. Проверьте сеть и попробуйте ещё раз."),
+    "token_invalid": ("This cashier token is not valid.", "Этот токен кассира недействителен."),
+    "sign_in_again": ("{reason} Sign in again.", "{reason} Войдите снова."),
+    "server_answered": ("The server answered {status}.", "Ошибка сервера: {status}."),
+    "pin_locked": ("Too many wrong PINs: PIN sign-in for this cashier is locked until {until}. "
+                   "Ask your manager, or sign in with your cashier token.",
+                   "Слишком много неверных PIN-кодов: вход по PIN-коду для этого кассира заблокирован до {until}. "
+                   "Обратитесь к управляющему или войдите по токену кассира."),
+    "no_pins": ("No cashier has a PIN for this till yet: your manager sets PINs.",
+                "Ни у одного кассира ещё нет PIN-кода для этой кассы: PIN-коды задаёт управляющий."),
+    "pin_format": ("A PIN is 4 to 8 digits.", "PIN-код состоит из 4–8 цифр."),
+    "signing_in": ("Signing in…", "Входим…"),
+    "idle_signed_out": ("Signed out after {span} without use. Sign in again with your PIN.",
+                        "Выход выполнен: кассой не пользовались {span}. Войдите снова по PIN-коду."),
+    # "without use for ..." (Russian: the accusative, "1 минуту", "1 секунду")
+    "for_minutes_one": ("{n} minute", "{n} минуту"),
+    "for_minutes_few": ("{n} minutes", "{n} минуты"),
+    "for_minutes_many": ("{n} minutes", "{n} минут"),
+    "for_minutes_other": ("{n} minutes", "{n} минуты"),
+    "for_seconds_one": ("{n} second", "{n} секунду"),
+    "for_seconds_few": ("{n} seconds", "{n} секунды"),
+    "for_seconds_many": ("{n} seconds", "{n} секунд"),
+    "for_seconds_other": ("{n} seconds", "{n} секунды"),
+    "looking_up": ("Looking up the card…", "Ищем карту…"),
+    "points_one": ("{n} point", "{n} балл"),
+    "points_few": ("{n} points", "{n} балла"),
+    "points_many": ("{n} points", "{n} баллов"),
+    "points_other": ("{n} points", "{n} балла"),
+    "money": ("{amount} {currency}", "{amount} {currency}"),
+    "balance_money": ("{money} ({points})", "{money} ({points})"),
+    "card_meta": ("Card {number} · {program}", "Карта {number} · {program}"),
+    "percent": ("{percent} %", "{percent} %"),
+    "points_expire": ("Points expire on {date}.", "Баллы сгорят {date}"),  # the Russian date ends in "г."
+    # A ledger entry's kind in the "Recent" list (service/models/cards.py Transaction.kind).
+    "kind_issue": ("issue", "выпуск карты"),
+    "kind_earn": ("earn", "начисление"),
+    "kind_purchase": ("purchase", "покупка"),
+    "kind_redeem": ("redeem", "списание"),
+    "kind_expire": ("expire", "сгорание"),
+    "kind_adjust": ("adjust", "корректировка"),
+    "kind_import": ("import", "перенос"),
+    "amount_invalid": ("Enter the amount paid, such as 12.50.", "Введите сумму покупки, например 12,50."),
+    "points_invalid": ("Enter a whole number of points to redeem, such as 100.",
+                       "Введите целое число баллов для списания, например 100."),
+    "points_too_many": ("The card has only {points}.", "На карте только {points}."),
+    "confirm_purchase": ("Purchase of {amount} for {name}?", "Провести покупку на {amount} по карте {name}?"),
+    "confirm_redeem": ("Redeem {points} for {name}?", "Списать {points} с карты {name}?"),
+    "saving": ("Saving…", "Сохраняем…"),
+    "saved": ("Saved.", "Сохранено."),
+    "replayed": ("Already saved earlier; nothing was done twice.",
+                 "Уже сохранено ранее; повторно ничего не проведено."),
+    "new_balance": ("New balance: {balance}.", "Новый баланс: {balance}."),
+    "notifying": ("Card updated; notifying phones…", "Карта обновлена; уведомляем телефоны…"),
+    "try_again": ("{error} Press Confirm to try again.", "{error} Нажмите «Подтвердить», чтобы попробовать ещё раз."),
+    "no_phone": ("Card updated; no phone has this card in its wallet yet.",
+                 "Карта обновлена; эту карту ещё не добавили в кошелёк ни на одном телефоне."),
+    "push_report": ("Card updated; {parts}.", "Карта обновлена; {parts}."),
+    "phones_sent_one": ("{n} phone notified", "{n} телефон получил уведомление"),
+    "phones_sent_few": ("{n} phones notified", "{n} телефона получили уведомление"),
+    "phones_sent_many": ("{n} phones notified", "{n} телефонов получили уведомление"),
+    "phones_sent_other": ("{n} phones notified", "{n} телефона получили уведомление"),
+    "phones_pending_one": ("{n} phone still being notified", "{n} телефон ещё ждёт уведомления"),
+    "phones_pending_few": ("{n} phones still being notified", "{n} телефона ещё ждут уведомления"),
+    "phones_pending_many": ("{n} phones still being notified", "{n} телефонов ещё ждут уведомления"),
+    "phones_pending_other": ("{n} phones still being notified", "{n} телефона ещё ждут уведомления"),
+    "phones_failed_one": ("{n} phone could not be reached", "{n} телефон недоступен"),
+    "phones_failed_few": ("{n} phones could not be reached", "{n} телефона недоступны"),
+    "phones_failed_many": ("{n} phones could not be reached", "{n} телефонов недоступны"),
+    "phones_failed_other": ("{n} phones could not be reached", "{n} телефона недоступны"),
+    "qr_reader_failed": ("The QR reader could not be loaded.", "Не удалось загрузить считыватель QR-кодов."),
+    "no_camera_api": ("This browser cannot use the camera here. Use a scanner or type the card number.",
+                      "Этот браузер не может включить здесь камеру. Воспользуйтесь сканером или введите номер карты."),
+    "camera_blocked": ("The camera is blocked. Allow it in the browser, or use a scanner or the card number.",
+                       "Доступ к камере запрещён. Разрешите его в браузере или воспользуйтесь сканером "
+                       "или номером карты."),
+    "camera_failed": ("The camera could not be started. Use a scanner or type the card number.",
+                      "Не удалось включить камеру. Воспользуйтесь сканером или введите номер карты."),
+    "signed_out": ("Signed out.", "Вы вышли из кассы."),
+    "paired": ("This till is paired: cashiers sign in here with their PIN.",
+               "Касса подключена: кассиры входят здесь по своему PIN-коду."),
+}
+
+WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({**PAGE, **SCRIPT})
+assert not PAGE.keys() & SCRIPT.keys(), "a key is either the page's or the script's"
+
+
+def words_for(language: str) -> dict[str, str]:
+    """Every text in `language` (English for anything not in LANGUAGES)."""
+    column = LANGUAGES.index(language) if language in LANGUAGES else 0
+    return {key: texts[column] for key, texts in WORDS.items()}
+
+
+def script_words(language: str) -> dict[str, str]:
+    """The texts cashier.js needs, in `language`: what goes into the page's JSON block."""
+    everything = words_for(language)
+    return {key: everything[key] for key in SCRIPT}
