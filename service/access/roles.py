@@ -12,7 +12,8 @@ PERMISSIONS: frozenset[str] = frozenset({
 
 ROLES: dict[str, frozenset[str]] = {
     "owner": PERMISSIONS,
-    "marketer": frozenset({"read", "campaigns", "design", "members", "stores"}),
+    # runs the program end to end: the card, campaigns, members, stores and their cashiers and tills
+    "marketer": frozenset({"read", "campaigns", "design", "members", "stores", "staff"}),
     # limited to the stores named on the account (StaffAccount.store_ids)
     "store_manager": frozenset({"read", "cashier", "staff"}),
     "analyst": frozenset({"read"}),

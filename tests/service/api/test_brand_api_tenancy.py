@@ -152,6 +152,10 @@ def test_every_id_of_another_brand_is_404(app: Flask, client: FlaskClient, seede
                 unknown.append(path)
                 continue
             url = path.format(**{name: other_brand[name] for name in names})
+            required = {p["name"]: p.get("example", p.get("schema", {}).get("example"))
+                        for p in operation.get("parameters", []) if p.get("in") == "query" and p.get("required")}
+            if required:  # a valid request carries its required query (its examples), else 422 comes first
+                url += "?" + "&".join(f"{name}={value}" for name, value in required.items())
             headers = {**bearer(credential), "Idempotency-Key": "tenancy-1"}
             valid = True
             if path.endswith("/images/{kind}") and method == "put":

@@ -84,11 +84,13 @@ def test_an_analyst_sees_staff_but_no_controls_and_the_api_refuses(app: Flask, s
     assert client.post("/api/v1/tills", headers=headers, json={"name": "T"}).status_code == 403
 
 
-def test_a_marketer_without_the_staff_permission_only_looks(app: Flask, seeded: dict[str, Any]) -> None:
+def test_a_marketer_runs_the_brands_cashiers_and_tills(app: Flask, seeded: dict[str, Any]) -> None:
+    """A marketer runs the whole program, its counters included (brand-wide, unlike a store manager)."""
     client = as_role(app, "marketer")
     html = client.get("/console/staff").get_data(as_text=True)
-    assert "Demo Cashier" in html and "data-api" not in html
-    assert client.post("/api/v1/cashiers", headers=api_headers(client), json={"name": "Eva"}).status_code == 403
+    assert "Demo Cashier" in html and 'id="cashier-form"' in html and 'id="till-form"' in html
+    assert client.post("/api/v1/cashiers", headers=api_headers(client), json={"name": "Eva"}).status_code == 201
+    assert client.post("/api/v1/tills", headers=api_headers(client), json={"name": "T"}).status_code == 201
 
 
 def test_a_store_manager_sees_and_manages_only_their_stores_staff(app: Flask, seeded: dict[str, Any]) -> None:
