@@ -100,7 +100,7 @@ def _stamp_earning(program: Program, language: str) -> list[str]:
     if rule == "purchase_over":
         earn = (f"Штамп за каждую покупку от {amount}." if ru else f"Every purchase of {amount} or more earns a stamp.")
     elif rule == "per_amount":
-        earn = f"Штамп за каждые {amount} покупки." if ru else f"Every {amount} spent earns a stamp."
+        earn = f"Штамп за каждые потраченные {amount}." if ru else f"Every {amount} spent earns a stamp."
     else:
         earn = "Штамп за каждый визит." if ru else "Every visit earns a stamp."
     sentences = [earn, (f"{_stamps(required, language).capitalize()} заполняют карту; остаток переходит на следующую."
@@ -112,7 +112,7 @@ def _stamp_earning(program: Program, language: str) -> list[str]:
                            for at, name in rungs)
         sentences.append(f"Награды: {listed}." if ru else f"Rewards: {listed}.")
     if program.starter_stamps:
-        sentences.append(f"Новая карта начинается с {_stamps(program.starter_stamps, language)}." if ru
+        sentences.append(f"На новой карте сразу {_stamps(program.starter_stamps, language)}." if ru
                          else f"A new card starts with {_stamps(program.starter_stamps, language)}.")
     zone = program.time_zone or "UTC"
     for hour in program.happy_hours or ():
