@@ -177,8 +177,10 @@ def test_a_replayed_stamp_changes_nothing(app: Flask, client: FlaskClient, seede
     ({"points_expire_days": 30}, ["points_expire_days"]),
     ({"time_zone": "Mars/Olympus"}, ["time_zone"]),
     ({"happy_hours": [{"weekdays": [1], "from": "17:00", "to": "15:00", "multiplier": 2}]}, ["happy_hours.0.to"]),
-    ({"happy_hours": [{"weekdays": [8], "from": "15:00", "to": "17:00", "multiplier": 2}]}, ["happy_hours.0.weekdays.0"]),
-    ({"happy_hours": [{"weekdays": [1], "from": "15:00", "to": "17:00", "multiplier": 1}]}, ["happy_hours.0.multiplier"]),
+    ({"happy_hours": [{"weekdays": [8], "from": "15:00", "to": "17:00", "multiplier": 2}]},
+     ["happy_hours.0.weekdays.0"]),
+    ({"happy_hours": [{"weekdays": [1], "from": "15:00", "to": "17:00", "multiplier": 1}]},
+     ["happy_hours.0.multiplier"]),
     ({"happy_hours": [{"stores": [999999], "weekdays": [1], "from": "15:00", "to": "17:00", "multiplier": 2}]},
      ["happy_hours.0.stores"]),
 ])
@@ -264,12 +266,12 @@ def test_a_new_card_starts_with_the_starter_stamps(app: Flask, client: FlaskClie
         entry = db.session().scalars(select(LedgerEntry).where(LedgerEntry.card_id == card["id"])).one()
         assert (entry.kind, entry.points) == ("issue", 2)
     # the same customer again gets the same card, not two more stamps
-    again = client.post(f"/api/v1/programs/{program['id']}/cards", json={"customer": {"name": "Bo", "email": "b@x.io"}},
-                        headers=bearer(seeded["api_key"]))
-    assert again.get_json()["stamps"] == 2
-    repeat = client.post(f"/api/v1/programs/{program['id']}/cards", json={"customer": {"name": "Bo", "email": "b@x.io"}},
-                         headers=bearer(seeded["api_key"]))
-    assert repeat.status_code == 200 and repeat.get_json()["stamps"] == 2
+    bo = {"customer": {"name": "Bo", "email": "b@x.io"}}
+    first = client.post(f"/api/v1/programs/{program['id']}/cards", json=bo, headers=bearer(seeded["api_key"]))
+    assert first.status_code == 201 and first.get_json()["stamps"] == 2
+    ok(post(client, seeded, first.get_json()["id"], {"type": "stamp"}))
+    repeat = client.post(f"/api/v1/programs/{program['id']}/cards", json=bo, headers=bearer(seeded["api_key"]))
+    assert repeat.status_code == 200 and repeat.get_json()["stamps"] == 3
 
 
 def test_the_ladder_records_each_reward_once_as_it_is_crossed(
@@ -365,7 +367,8 @@ def test_happy_hours_multiply_purchases_and_default_to_utc(client: FlaskClient, 
     assert (answer["stamps_earned"], answer["stamp_multiplier"]) == (6, 2)
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False):
         assert ok(post(client, seeded, card["id"], {"type": "purchase", "amount": "6.00"}))["stamps_earned"] == 3
-    with time_machine.travel(dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC), tick=False):  # nothing earned, nothing multiplied
+    # nothing earned: nothing multiplied
+    with time_machine.travel(dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC), tick=False):
         nothing = ok(post(client, seeded, card["id"], {"type": "purchase", "amount": "1.00"}))
     assert (nothing["stamps_earned"], nothing["stamp_multiplier"]) == (0, 1)
 
