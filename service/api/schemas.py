@@ -112,8 +112,9 @@ class ProgramOut(Schema):
     happy_hours = fields.List(fields.Dict(), allow_none=True, metadata={
         "example": [{"stores": None, "weekdays": [1, 2, 3, 4, 5], "from": "15:00", "to": "17:00", "multiplier": 2}]})
     time_zone = fields.String(allow_none=True, metadata={"description": "Of happy hours; null: UTC"})
-    has_stamp_image = fields.Function(lambda program: program.stamp_png is not None, metadata={
-        "type": "boolean", "description": "A stamp image is uploaded (PUT .../images/stamp)"})
+    has_stamp_image = fields.Function(
+        lambda program: program.kind == "stamps" and program.stamp_png is not None,
+        metadata={"type": "boolean", "description": "A stamp image is uploaded (PUT .../images/stamp)"})
     pass_type_identifier = fields.String(metadata={"example": "pass.dev.passcast.loyalty"})
     team_identifier = fields.String(metadata={"example": "PASSCASTDV"})
     certificate = fields.Method("_certificate", metadata={"type": "object", "nullable": True})

@@ -80,9 +80,9 @@ class Program(Base):
     stamp_ladder: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     happy_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip.
-    stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
-                                                    deferred_group="images")
+    # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip. Deferred on
+    # its own: only stamp cards read it, and the API's has_stamp_image must not load the other images.
+    stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
