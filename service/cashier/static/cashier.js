@@ -195,12 +195,13 @@
     showCard(card);
     say("");
     $("code").value = "";
-    $("amount").focus();
+    $($("tx-form").elements.kind.value === "stamp" ? "stamps" : "amount").focus();
   }
 
   const money = (value, card) => `${value} ${card.program.currency}`;
 
   function balanceText(card) {
+    if (card.stamps !== null && card.stamps !== undefined) return `${card.stamps} of ${card.stamps_required} stamps`;
     const points = `${card.balance} points`;
     return card.balance_money ? `${money(card.balance_money, card)} (${points})` : points;
   }
@@ -217,6 +218,16 @@
     $("expiry").textContent = card.points_expire_at
       ? `Points expire on ${new Date(card.points_expire_at).toLocaleDateString([], { dateStyle: "long" })}.` : "";
     $("currency").textContent = card.program.currency;
+    // A stamp card takes stamps (and purchases, which earn by its rule), never points by hand.
+    const stampCard = card.stamps !== null && card.stamps !== undefined;
+    $("stamp-kind").hidden = !stampCard;
+    $("redeem-kind").hidden = stampCard;
+    if (stampCard) $("tx-form").elements.kind.value = "stamp";
+    showKind($("tx-form").elements.kind.value);
+    const rewards = card.stamp_rewards || [];
+    $("rewards").hidden = rewards.length === 0;
+    $("rewards").textContent = rewards.length
+      ? `Rewards earned: ${rewards.slice(0, 3).map((reward) => reward.name).join(", ")}${rewards.length > 3 ? "…" : ""}.` : "";
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;
     $("tx-form").hidden = false;
@@ -249,6 +260,7 @@
 
   function showKind(kind) {
     $("amount-field").hidden = kind !== "purchase";
+    $("stamps-field").hidden = kind !== "stamp";
     $("points-field").hidden = kind !== "redeem";
   }
 
@@ -262,6 +274,14 @@
       }
       return { body: { type: "purchase", amount: Number(amount).toFixed(2) },
                text: `Purchase of ${money(Number(amount).toFixed(2), state.card)}` };
+    }
+    if (kind === "stamp") {
+      const stamps = $("stamps").value.trim() || "1";
+      if (!/^\d+$/.test(stamps) || Number(stamps) <= 0 || Number(stamps) > 1000) {
+        return { error: "Enter a whole number of stamps, such as 1." };
+      }
+      return { body: { type: "stamp", stamps: Number(stamps) },
+               text: `${stamps} ${Number(stamps) === 1 ? "stamp" : "stamps"}` };
     }
     const points = $("points").value.trim();
     if (!/^\d+$/.test(points) || Number(points) <= 0) {
@@ -306,8 +326,10 @@
       state.pending = null;
       $("tx-form").reset();
       showKind("purchase");
+      const earned = (result.rewards_earned || []).map((reward) => reward.name);
       const saved = `${replayed ? "Already saved earlier; nothing was done twice." : "Saved."} `
-        + `New balance: ${balanceText({ ...state.card, ...result })}.`;
+        + `New balance: ${balanceText({ ...state.card, ...result })}.`
+        + (earned.length ? ` Reward earned: ${earned.join(", ")}.` : "");
       say(`${saved} Card updated; notifying phones…`, "ok");
       const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
       showCard(card);
