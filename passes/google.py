@@ -150,6 +150,9 @@ class LoyaltyObjectSpec:
     merchant_locations: Sequence[MerchantLocation] = ()
     active: bool = True
     notify_on_update: bool = False
+    #: A banner on the card's front (a stamp card's stamps), served by us at this http(s) URL.
+    hero_image_uri: str | None = None
+    hero_image_description: str = "Stamps"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -284,6 +287,13 @@ def loyalty_object(spec: LoyaltyObjectSpec) -> dict[str, Any]:
         body["merchantLocations"] = _locations(spec.merchant_locations, "loyaltyObject.merchantLocations")
     if spec.notify_on_update:
         body["notifyPreference"] = "NOTIFY_ON_UPDATE"
+    if spec.hero_image_uri is not None:
+        if not spec.hero_image_uri.startswith(("https://", "http://")):
+            raise PassValidationError("loyaltyObject.heroImage.sourceUri.uri",
+                                      "must be an http(s) URL Google can fetch")
+        body["heroImage"] = {"sourceUri": {"uri": spec.hero_image_uri},
+                             "contentDescription": _localized(_text(spec.hero_image_description,
+                                                                    "loyaltyObject.heroImage.contentDescription"))}
     body.update(spec.extra)
     return body
 

@@ -124,6 +124,11 @@ def test_a_database_made_by_0_1_0_upgrades_to_head_and_keeps_its_cards(
     keys = client.get("/api/v1/api-keys", headers=key).get_json()
     assert keys and {row["scope"] for row in keys} == {"full"}
     assert client.get("/api/v1/audit-log", headers=key).status_code == 200
+    # programs and cards made before stamp cards (migration 0011) are no stamp cards
+    card = client.get(f"/api/v1/cards/{first['id']}", headers=key).get_json()
+    assert (card["stamps"], card["stamp_cards_completed"], card["stamp_rewards"]) == (None, None, None)
+    old_program = client.get(f"/api/v1/programs/{program['id']}", headers=key).get_json()
+    assert (old_program["kind"], old_program["stamps_required"], old_program["starter_stamps"]) == ("points", None, 0)
     app.extensions["db_engine"].dispose()
 
 

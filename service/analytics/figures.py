@@ -4,7 +4,7 @@ Every function takes the session, the brand and a half-open UTC period ``[start,
 lets the database do the counting (SQLAlchemy Core: one aggregate query, never rows pulled
 into Python). Definitions (also in README "Analytics and NPS"):
 
-- **activity**: a ledger entry of kind purchase, earn or redeem, except birthday gifts
+- **activity**: a ledger entry of kind purchase, earn, redeem or stamp, except birthday gifts
   (idempotency key ``birthday:...``): something the customer did. Card issues, expiries
   and adjustments are not activity (the same rule as the campaign audiences).
 - **active** (as of ``end``, window N days): cards with activity in ``[end - N, end)``.
@@ -64,7 +64,7 @@ from service.models import (
     WebhookEvent,
 )
 
-ACTIVITY_KINDS = ("purchase", "earn", "redeem")
+ACTIVITY_KINDS = ("purchase", "earn", "redeem", "stamp")  # a stamp is a visit
 EARNING_KINDS = ("purchase", "earn")
 BIRTHDAY_KEY_PREFIX = "birthday:"
 #: Registrations that mean "in a wallet that speaks PassKit": Apple Wallet, and Android apps

@@ -3,7 +3,9 @@ tiers, API keys and webhooks. Each carries examples, so the docs page shows real
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -13,6 +15,7 @@ from service.api.pagination import PageQuery
 from service.api.schemas import HEX_COLOUR
 from service.design.card_design import LABEL_KEYS
 from service.design.presets import PRESETS
+from service.loyalty import stamps
 from service.loyalty.engine import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
 from service.webhooks.events import EVENTS, TEST_EVENT
 
@@ -112,6 +115,40 @@ class VoidIn(Schema):
 # -- programs and tiers ------------------------------------------------------------------------
 
 
+_CLOCK = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$", error="Use a local time HH:MM (00:00-24:00).")
+
+
+def _time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Use an IANA time zone such as Europe/Amsterdam.") from None
+
+
+class StampRungIn(Schema):
+    """One reward along the card: reached at `at` stamps (the one at stamps_required is the full card's)."""
+
+    at = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=stamps.MAX_STAMPS_REQUIRED),
+                        metadata={"example": 5})
+    reward = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                           metadata={"example": "A pastry"})
+
+
+class HappyHourIn(Schema):
+    """Stamps times `multiplier` at these stores (null: all), ISO weekdays (1 Monday .. 7 Sunday) and
+    local times [from, to) of the program's time_zone (UTC without one)."""
+
+    stores = fields.List(Id(strict=True), load_default=None, allow_none=True,
+                         metadata={"description": "Store ids; null: every store", "example": [3]})
+    weekdays = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=7)), required=True,
+                           validate=validate.Length(min=1, max=7), metadata={"example": [1, 2, 3, 4, 5]})
+    from_ = fields.String(required=True, data_key="from", attribute="from", validate=_CLOCK,
+                          metadata={"example": "15:00"})
+    to = fields.String(required=True, validate=_CLOCK, metadata={"example": "17:00"})
+    multiplier = fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=stamps.MAX_MULTIPLIER),
+                                metadata={"example": 2})
+
+
 def _percent(**kwargs: Any) -> DecimalText:
     return DecimalText(as_string=True, places=2, validate=validate.Range(min=0, max=100), **kwargs)
 
@@ -173,6 +210,36 @@ class ProgramRules(Schema):
     tier_basis = fields.String(validate=validate.OneOf(TIER_BASES), metadata={"example": "lifetime_points"})
     points_expire_days = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=3650),
                                         metadata={"description": "null: points never expire", "example": 365})
+    # stamp cards (kind "stamps"): docs/brands/stamp-cards.md
+    stamps_required = fields.Integer(strict=True, validate=validate.Range(min=1, max=stamps.MAX_STAMPS_REQUIRED),
+                                     metadata={"description": "stamps programs: stamps that fill a card",
+                                               "example": 10})
+    starter_stamps = fields.Integer(strict=True, validate=validate.Range(min=0, max=stamps.MAX_STAMPS_REQUIRED - 1),
+                                    metadata={"description": "stamps programs: stamps a new card starts with "
+                                                             "(fewer than stamps_required)", "example": 2})
+    stamp_rule = fields.String(validate=validate.OneOf(stamps.STAMP_RULES), metadata={
+        "description": "stamps programs, what a purchase earns: visit (one stamp), purchase_over (one stamp "
+                       "from stamp_rule_amount up), per_amount (one per stamp_rule_amount spent)",
+        "example": "visit"})
+    stamp_rule_amount = DecimalText(as_string=True, places=2, allow_none=True,
+                                    validate=validate.Range(min=Decimal("0.01"), max=Decimal("1000000")),
+                                    metadata={"description": "stamps programs: the amount of purchase_over / "
+                                                             "per_amount", "example": "5.00"})
+    stamp_ladder = fields.List(fields.Nested(StampRungIn), allow_none=True,
+                               validate=validate.Length(max=stamps.MAX_LADDER), metadata={
+                                   "description": "stamps programs: rewards along the card, `at` increasing "
+                                                  "within 1..stamps_required",
+                                   "example": [{"at": 5, "reward": "A pastry"}, {"at": 10, "reward": "A coffee"}]})
+    happy_hours = fields.List(fields.Nested(HappyHourIn), allow_none=True,
+                              validate=validate.Length(max=stamps.MAX_HAPPY_HOURS),
+                              metadata={"description": "stamps programs: times that multiply stamps"})
+    time_zone = fields.String(allow_none=True, validate=[validate.Length(max=64), _time_zone], metadata={
+        "description": "IANA time zone of happy hours; null: UTC", "example": "Europe/Amsterdam"})
+
+
+#: Program fields only a stamp-card program may set.
+STAMP_FIELDS = ("stamps_required", "starter_stamps", "stamp_rule", "stamp_rule_amount", "stamp_ladder",
+                "happy_hours")
 
 
 class ProgramIn(ProgramRules):

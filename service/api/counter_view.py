@@ -15,17 +15,29 @@ from typing import Any
 from sqlalchemy import select
 
 from service.loyalty.cards import display_number
-from service.loyalty.engine import balance_money, effective_discount, money_text
-from service.models import Card, LedgerEntry
+from service.loyalty.engine import balance_money, effective_discount, money_text, stamps_view
+from service.models import Card, LedgerEntry, StampReward
 from service.platform import db
 
 RECENT_TRANSACTIONS = 10
+RECENT_REWARDS = 20
 
 
 def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
     statement = (select(LedgerEntry).where(LedgerEntry.card_id == card_id)
                  .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit))
     return list(db.session().scalars(statement))
+
+
+def stamp_rewards(card: Card, limit: int = RECENT_REWARDS) -> list[dict[str, Any]] | None:
+    """A stamp card's earned rewards, newest first (None for other kinds: no query)."""
+    if card.program.kind != "stamps":
+        return None
+    statement = (select(StampReward).where(StampReward.card_id == card.id)
+                 .order_by(StampReward.id.desc()).limit(limit))
+    return [{"id": reward.id, "name": reward.name, "card_cycle": reward.card_cycle, "at": reward.at_stamp,
+             "full_card": reward.full_card, "ledger_entry_id": reward.ledger_entry_id,
+             "created_at": reward.created_at} for reward in db.session().scalars(statement)]
 
 
 def card_state(card: Card) -> dict[str, Any]:
@@ -41,6 +53,8 @@ def card_state(card: Card) -> dict[str, Any]:
         "version": card.version,
         "updated_at": card.updated_at,
         "created_at": card.created_at,
+        **stamps_view(card),
+        "stamp_rewards": stamp_rewards(card),
     }
 
 

@@ -14,7 +14,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.fields import Id
+from service.api.schemas import StampRewardOut
 from service.loyalty.engine import TRANSACTION_TYPES, money_text
+from service.loyalty.stamps import MAX_STAMPS_PER_TRANSACTION
 
 MAX_POINTS = 10_000_000
 MAX_AMOUNT = Decimal("1000000.00")
@@ -63,15 +65,20 @@ _SHAPES: dict[str, tuple[set[str], set[str]]] = {
     # type: (fields it needs, fields it must not have)
     "earn": ({"points"}, {"amount"}),
     "purchase": ({"amount"}, {"points"}),
+    "stamp": (set(), {"points", "amount"}),
 }
 
 
 class TransactionIn(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TRANSACTION_TYPES),
-                         metadata={"description": "earn | redeem | purchase"})
+                         metadata={"description": "earn | redeem | purchase | stamp (stamp-card programs)"})
     points = Points(load_default=None, metadata={"description": "earn, redeem: whole points, 1..10000000"})
     amount = Money(load_default=None, metadata={
         "description": "purchase: the amount paid; redeem (cashback programs only): money to take off"})
+    stamps = fields.Integer(strict=True, load_default=None,
+                            validate=validate.Range(min=1, max=MAX_STAMPS_PER_TRANSACTION), metadata={
+                                "description": "stamp: how many stamps (default 1, one visit), before any happy "
+                                               "hour multiplies them"})
     reason = fields.String(load_default=None, validate=validate.Length(min=1, max=300))
     store_id = Id(strict=True, load_default=None, metadata={
         "description": "Where it happened (brand API keys and console sessions; a store manager must name one of "
@@ -82,6 +89,8 @@ class TransactionIn(Schema):
         """Which of points / amount a type takes; redeem takes exactly one of them."""
         kind = data.get("type")
         present = {name for name in ("points", "amount") if data.get(name) is not None}
+        if kind != "stamp" and data.get("stamps") is not None:
+            raise ValidationError(f"Only stamp transactions take stamps; {kind} does not.", "stamps")
         if kind == "redeem":
             if len(present) != 1:
                 raise ValidationError("Redeem takes either points or (cashback programs) amount.", "points")
@@ -117,11 +126,20 @@ class TransactionOut(Schema):
     reason = fields.String(allow_none=True)
     idempotency_key = fields.String()
     created_at = fields.String(metadata={"format": "date-time"})
+    stamps = fields.Integer(allow_none=True, metadata={
+        "description": "Stamp cards: the stamps on the current card after this (null for other kinds)", "example": 3})
+    stamps_required = fields.Integer(allow_none=True, metadata={"example": 10})
+    stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Cards filled so far"})
+    stamps_earned = fields.Integer(metadata={"description": "Stamp cards: stamps this added (happy hour included)"})
+    stamp_multiplier = fields.Integer(metadata={"description": "Stamp cards: the happy hour's multiplier (1: none)"})
+    rewards_earned = fields.List(fields.Dict(), metadata={
+        "description": "Stamp cards: rewards this reached, [{name, card_cycle, at, full_card}]"})
 
 
 class LedgerEntryOut(Schema):
     id = fields.Integer()
-    type = fields.String(attribute="kind", metadata={"description": "issue | earn | redeem | purchase | expire"})
+    type = fields.String(attribute="kind", metadata={
+        "description": "issue | earn | redeem | purchase | expire | stamp | card_full"})
     points = fields.Integer(metadata={"description": "Signed change of the balance"})
     amount = Money(allow_none=True)
     store_id = fields.Integer(allow_none=True)
@@ -179,6 +197,13 @@ class CashierCardOut(Schema):
     discount_percent = fields.String(allow_none=True)
     points_expire_at = fields.DateTime(allow_none=True)
     recent_transactions = fields.List(fields.Nested(LedgerEntryOut))
+    stamps = fields.Integer(allow_none=True, metadata={
+        "description": "Stamp cards: stamps filled on the current card (null for other kinds)", "example": 3})
+    stamps_required = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: stamps that fill a card",
+                                                                "example": 10})
+    stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
+    stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
+        "description": "Stamp cards: rewards earned (newest first, at most 20)"})
 
 
 class StoreSummaryOut(Schema):

@@ -115,7 +115,7 @@ def post_preview(args: dict[str, Any], body: dict[str, Any], program_id: int) ->
         changes.update(PRESETS[name].fields())
     changes.update(body)
     draft = preview.draft_program(program, changes)
-    _check_rules(draft)
+    _check_rules(draft, changes)
     return _png(draft, args)
 
 

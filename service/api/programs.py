@@ -17,14 +17,24 @@ from passes.images import MAX_SIDE, REFUSAL, check_source
 from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
-from service.api.brand_schemas import PROBLEM, ProblemOut, ProgramIn, ProgramRules, TierIn, TierOut, TierPatch
+from service.api.brand_schemas import (
+    PROBLEM,
+    STAMP_FIELDS,
+    ProblemOut,
+    ProgramIn,
+    ProgramRules,
+    TierIn,
+    TierOut,
+    TierPatch,
+)
 from service.api.cards import brand_program
 from service.api.schemas import CertificateOut, ProgramOut
 from service.apple import signing
 from service.design.presets import PRESETS
 from service.google_wallet.tasks import queue_sync_held
 from service.loyalty import engine as loyalty
-from service.models import Card, Program, Tier
+from service.loyalty import stamps as stamp_rules
+from service.models import Card, Program, Store, Tier
 from service.platform import db
 from service.push.fanout import bump_cards
 from service.web.problems import Problem, validation_problem
@@ -32,7 +42,7 @@ from service.web.problems import Problem, validation_problem
 blp = Blueprint("programs", __name__, url_prefix="/api/v1",
                 description="Programs: earn rules, tiers, points expiry, design and certificate")
 
-IMAGE_KINDS = ("logo", "icon", "strip")
+IMAGE_KINDS = ("logo", "icon", "strip", "stamp")  # stamp: the stamp cards' slot image
 _IMAGE_BODY = {"required": True, "content": {
     "image/png": {"schema": {"type": "string", "format": "binary"}},
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
@@ -67,11 +77,34 @@ def _rules_changed(program: Program) -> None:
     queue_sync_held(session, untouched)  # the re-derived ones went through the ORM: the flush hook has them
 
 
-def _check_rules(program: Program) -> None:
+def _check_rules(program: Program, body: dict[str, Any]) -> None:
     """Cross-field rules the schema cannot see (it validates one request, not the result)."""
     if program.kind == "discount" and program.tier_basis == "points":
         raise validation_problem([{"field": "tier_basis",
                                    "message": "A discount card has no points balance; use lifetime_spend."}])
+    if program.kind != "stamps":
+        sent = [name for name in STAMP_FIELDS if body.get(name) not in (None, 0, [])]
+        if sent:
+            raise validation_problem([{"field": name, "message": f"Only stamp-card programs (kind stamps) take "
+                                                                 f"{name}; this one is {program.kind}."}
+                                      for name in sent])
+        return
+    store_ids = db.session().scalars(select(Store.id).where(Store.brand_id == program.brand_id)).all()
+    errors = stamp_rules.problems(program, store_ids)
+    if program.points_expire_days:
+        errors.append({"field": "points_expire_days", "message": "Stamps do not expire; leave it null."})
+    if errors:
+        raise validation_problem(errors)
+
+
+def _check_kind_change(program: Program, old_kind: str) -> None:
+    """Points are not stamps: a program with cards cannot become, or stop being, a stamp card."""
+    if (old_kind == "stamps") == (program.kind == "stamps"):
+        return
+    if db.session().scalar(select(Card.id).where(Card.program_id == program.id).limit(1)) is not None:
+        raise Problem(409, "Program has cards", f"This program has cards: it cannot change from {old_kind} to "
+                      f"{program.kind} (their balances would change meaning). Create a new program.",
+                      type_="/problems/program-kind-change")
 
 
 _PROGRAM_EXAMPLE = {"name": "Demo Coffee Rewards", "kind": "points", "currency": "EUR", "points_per_unit": "10",
@@ -102,8 +135,10 @@ def create_program(body: dict[str, Any]) -> Any:
     preset = body.pop("preset", None)
     if preset is not None:  # a ready-made design; the fields sent with it win
         body = {**PRESETS[preset].fields(), **body}
+    if body.get("kind") == "stamps":
+        body.setdefault("stamp_rule", "visit")
     program = Program(brand_id=g.brand.id, **body)
-    _check_rules(program)
+    _check_rules(program, body)
     if (program.pass_type_identifier, program.team_identifier) == (settings.dev_pass_type_identifier,
                                                                    settings.dev_team_identifier):
         program.certificate = signing.ensure_dev_certificate(db.session(), settings.certs_dir,
@@ -140,9 +175,13 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
     percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
     before = audit.snapshot(program, body)
+    old_kind = program.kind
     for key, value in body.items():
         setattr(program, key, value)
-    _check_rules(program)
+    if program.kind == "stamps" and program.stamp_rule is None:
+        program.stamp_rule = "visit"
+    _check_kind_change(program, old_kind)
+    _check_rules(program, body)
     if changes := audit.diff(before, audit.snapshot(program, body)):
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
@@ -266,7 +305,8 @@ def delete_tier(program_id: int, tier_id: int) -> None:
          parameters=[{"in": "path", "name": "kind", "required": True,
                       "schema": {"type": "string", "enum": IMAGE_KINDS}}])
 def put_image(program_id: int, kind: str) -> Any:
-    """Upload the logo, icon or strip as the raw request body (PNG or JPEG); resized for @1x/@2x/@3x."""
+    """Upload the logo, icon, strip or stamp as the raw request body (PNG or JPEG); resized for @1x/@2x/@3x
+    (the stamp: drawn in each slot of a stamp card's strip, full for a stamp, faded for an empty slot)."""
     program = brand_program(program_id)  # before any decoding: another brand's program is a 404 at once
     _known_kind(kind)
     return _set_image(program, kind, _image_body(kind))

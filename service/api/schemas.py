@@ -45,6 +45,19 @@ class GoogleWalletOut(Schema):
     saved = fields.Boolean(allow_none=True, metadata={"description": "Whether the last callback was a save"})
 
 
+class StampRewardOut(Schema):
+    """A reward a stamp card earned: a rung of the ladder, or the full card (full_card true)."""
+
+    id = fields.Integer()
+    name = fields.String(metadata={"example": "A pastry"})
+    card_cycle = fields.Integer(metadata={"description": "Which card earned it: 1 the first, 2 the next...",
+                                          "example": 1})
+    at = fields.Integer(metadata={"description": "At how many stamps", "example": 5})
+    full_card = fields.Boolean()
+    ledger_entry_id = fields.Integer(allow_none=True, metadata={"description": "The transaction that earned it"})
+    created_at = fields.DateTime()
+
+
 class CardOut(Schema):
     id = fields.Integer(metadata={"example": 42})
     program_id = fields.Integer()
@@ -64,12 +77,19 @@ class CardOut(Schema):
     google_save_url = fields.String(allow_none=True, metadata={
         "description": "Save to Google Wallet link (see google_wallet.dev and google_wallet.status)"})
     google_wallet = fields.Nested(GoogleWalletOut, allow_none=True)
+    stamps = fields.Integer(allow_none=True, metadata={
+        "description": "Stamp cards: stamps filled on the current card (null for other kinds)", "example": 3})
+    stamps_required = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: stamps that fill a card",
+                                                                "example": 10})
+    stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
+    stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
+        "description": "Stamp cards: rewards earned (newest first, at most 20)"})
 
 
 class ProgramOut(Schema):
     id = fields.Integer(metadata={"example": 1})
     name = fields.String(metadata={"example": "Demo Coffee Rewards"})
-    kind = fields.String(metadata={"description": "points | cashback | discount", "example": "points"})
+    kind = fields.String(metadata={"description": "points | cashback | discount | stamps", "example": "points"})
     description = fields.String(metadata={"example": "Demo Coffee loyalty card"})
     terms = fields.String(metadata={"example": "1 euro spent = 10 points."})
     currency = fields.String(metadata={"example": "EUR"})
@@ -86,6 +106,18 @@ class ProgramOut(Schema):
     labels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()),
                          allow_none=True, metadata={"description": "The brand's own field labels (null: ours)",
                                                     "example": {"balance": {"en": "Beans", "ru": "Зёрна"}}})
+    stamps_required = fields.Integer(allow_none=True, metadata={"description": "stamps programs", "example": 10})
+    starter_stamps = fields.Integer(metadata={"example": 0})
+    stamp_rule = fields.String(allow_none=True, metadata={"description": "visit | purchase_over | per_amount"})
+    stamp_rule_amount = DecimalText(allow_none=True, metadata={"example": "5.00"})
+    stamp_ladder = fields.List(fields.Dict(), allow_none=True, metadata={
+        "example": [{"at": 5, "reward": "A pastry"}, {"at": 10, "reward": "A coffee"}]})
+    happy_hours = fields.List(fields.Dict(), allow_none=True, metadata={
+        "example": [{"stores": None, "weekdays": [1, 2, 3, 4, 5], "from": "15:00", "to": "17:00", "multiplier": 2}]})
+    time_zone = fields.String(allow_none=True, metadata={"description": "Of happy hours; null: UTC"})
+    has_stamp_image = fields.Function(
+        lambda program: program.kind == "stamps" and program.stamp_png is not None,
+        metadata={"type": "boolean", "description": "A stamp image is uploaded (PUT .../images/stamp)"})
     pass_type_identifier = fields.String(metadata={"example": "pass.dev.passcast.loyalty"})
     team_identifier = fields.String(metadata={"example": "PASSCASTDV"})
     certificate = fields.Method("_certificate", metadata={"type": "object", "nullable": True})

@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 
 from passes.package import build_pkpass
 from service.apple import signing
-from service.design.card_design import build_pass, program_files
+from service.design.card_design import build_pass, card_files
 from service.models import Card, PassFile
 
 
 def render(card: Card, web_service_url: str) -> bytes:
     """Build and sign the card's current state (always signs: use `current` to serve)."""
     program = card.program
-    return build_pkpass(build_pass(card, web_service_url), program_files(program, card.current_tier),
-                        signing.signer_for(program))
+    return build_pkpass(build_pass(card, web_service_url), card_files(card), signing.signer_for(program))
 
 
 def current(session: Session, card: Card, web_service_url: str) -> PassFile:

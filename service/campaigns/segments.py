@@ -31,7 +31,7 @@ MAX_DEPTH = 6
 MAX_CARD_IDS = 10_000
 MAX_CHILDREN = 50
 MAX_ID = 2**31 - 1
-ACTIVITY_KINDS = ("purchase", "earn", "redeem")
+ACTIVITY_KINDS = ("purchase", "earn", "redeem", "stamp")  # a stamp is a visit
 BIRTHDAY_KEY_PREFIX = "birthday:"  # birthday gifts are not customer activity
 
 

@@ -57,6 +57,9 @@ PAGE: dict[str, tuple[str, str]] = {
     "confirm": ("Confirm", "Подтвердить"),
     "change": ("Change", "Изменить"),
     "recent": ("Recent", "Последние операции"),
+    "stamp": ("Stamp", "Поставить штамп"),
+    "stamps_to_give": ("Stamps to give", "Сколько штампов поставить"),
+    "stamps_placeholder": ("1", "1"),
 }
 
 #: The texts cashier.js shows: status lines, errors, confirmations, figures.
@@ -142,6 +145,17 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "signed_out": ("Signed out.", "Вы вышли из кассы."),
     "paired": ("This till is paired: cashiers sign in here with their PIN.",
                "Касса подключена: кассиры входят здесь по своему PIN-коду."),
+    # stamp cards
+    "stamps_one": ("{n} stamp", "{n} штамп"),
+    "stamps_few": ("{n} stamps", "{n} штампа"),
+    "stamps_many": ("{n} stamps", "{n} штампов"),
+    "stamps_other": ("{n} stamps", "{n} штампа"),
+    "stamps_of": ("{stamps} of {required} stamps", "штампов: {stamps} из {required}"),
+    "stamps_invalid": ("Enter a whole number of stamps, such as 1.", "Введите целое число штампов, например 1."),
+    "rewards_earned": ("Rewards earned: {names}.", "Заработанные награды: {names}."),
+    "reward_earned": ("Reward earned: {names}.", "Получена награда: {names}."),
+    "kind_stamp": ("stamp", "штамп"),
+    "kind_card_full": ("card filled", "карта заполнена"),
 }
 
 WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({**PAGE, **SCRIPT})

@@ -22,6 +22,8 @@ from passes.errors import PassValidationError
 from passes.images import image_set
 from passes.localization import lproj_files
 from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
+from passes.stamps import stamp_strip
+from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
 from service.loyalty.cards import barcode_message, display_number
 from service.loyalty.engine import balance_money, effective_discount
@@ -50,6 +52,10 @@ RUSSIAN: dict[str, str] = {
     "Purchases: %@": "Покупки: %@",
     "Points expire on": "Баллы сгорают",
     "Points expire on %@": "Баллы сгорают %@",
+    "Stamps": "Штампы",
+    "Stamps: %@": "Штампы: %@",
+    "Next reward": "Следующая награда",
+    "Cards filled": "Заполнено карт",
 }
 STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
 
@@ -233,13 +239,34 @@ def program_strings(program: Program) -> dict[str, dict[str, str]]:
     return tables
 
 
+def stamp_count(card: Card) -> str:
+    """"3/10": the stamps on the current card of the stamps that fill it."""
+    return f"{card.balance}/{card.program.stamps_required or 0}"
+
+
+def _stamp_back(card: Card) -> list[Field]:
+    """A stamp card's back: the next reward and how many cards were filled."""
+    program = card.program
+    fields = []
+    upcoming = stamp_rules.next_reward(program, card.balance)
+    if upcoming is not None:
+        fields.append(Field(key="next_reward", label="Next reward", value=f"{upcoming[1]} ({upcoming[0]})"))
+    fields.append(Field(key="cards_filled", label="Cards filled", value=card.stamp_cards_completed or 0))
+    return fields
+
+
 def build_pass(card: Card, web_service_url: str) -> Pass:
     program, brand = card.program, card.program.brand
-    primary = [_value_field(program, card)]
+    stamp_card = program.kind == "stamps"
+    # A stamp card has no primary field: the strip is the stamps, and nothing is drawn over them.
+    primary = [] if stamp_card else [_value_field(program, card)]
     # The tier sits in the header, which stays visible when passes are stacked: it marks the
     # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
     header = [Field(key="tier", label=label(program, "tier", "Tier"), value=card.tier,
                     change_message="Your tier is now %@")] if card.tier else []
+    if stamp_card:  # the count in the header: visible when stacked, and on the lock screen when it changes
+        header.insert(0, Field(key="stamps", label=label(program, "stamps", "Stamps"), value=stamp_count(card),
+                               change_message="Stamps: %@"))
     secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
     number = display_number(card)
     auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
@@ -250,6 +277,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     back = [
         Field(key="news", label=label(program, "news", "News"), value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
+        *(_stamp_back(card) if stamp_card else ()),
         *contributed_back_fields(card, web_service_url),  # e.g. the NPS survey link while a survey runs
         Field(key="terms", label=label(program, "terms", "Terms and conditions"), value=terms_text(program)),
     ]
@@ -317,3 +345,27 @@ def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes
             _program_files_cache.clear()
         _program_files_cache[key] = files
     return files
+
+
+def stamp_strip_files(program: Program, look: Design, filled: int) -> dict[str, bytes]:
+    """The stamp card's strip (strip.png @1x/@2x/@3x) with `filled` slots stamped: drawn from the
+    brand's stamp image, or the default stamp if there is none or it cannot be read. Cached in
+    passes.stamps by (filled, N, colours, stamp), so each look is drawn once per process."""
+    required = program.stamps_required or 1
+    colours = {"background": look.background_color, "foreground": look.foreground_color}
+    if program.stamp_png is not None:
+        try:
+            return stamp_strip(filled, required, stamp=program.stamp_png, **colours)
+        except PassValidationError as error:
+            log.warning("program %s: stored stamp image unusable (%s); passes get the default stamp", program.id, error)
+    return stamp_strip(filled, required, **colours)
+
+
+def card_files(card: Card) -> dict[str, bytes]:
+    """Everything but pass.json of this card's pass: the program's files, and on a stamp card its
+    own strip, showing the card's stamps (the uploaded strip is not used on a stamp card)."""
+    program = card.program
+    files = program_files(program, card.current_tier)
+    if program.kind != "stamps":
+        return files
+    return {**files, **stamp_strip_files(program, design(program, card.current_tier), card.balance)}

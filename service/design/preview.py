@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from passes import preview as draw
 from passes.cardcode import short_number
-from service.design.card_design import build_pass, program_files
+from service.design.card_design import build_pass, card_files
 from service.google_wallet import sync as google
 from service.loyalty.engine import tier_for, tier_measure
 from service.models import Card, Customer, Program, Tier
@@ -99,7 +99,10 @@ def sample_card(program: Program, language: str = "en", tier_name: str | None = 
     """A card of `program` that is never stored: a typical balance and the tier it reaches (as the
     engine derives it), or a card just at the threshold of the tier asked for."""
     asked = _tier(program, tier_name)
-    if asked is None:
+    if program.kind == "stamps":  # a card a little over half full (and never a full one)
+        required = program.stamps_required or 1
+        balance, spend = max(program.starter_stamps or 0, min(required - 1, (required + 1) // 2)), SAMPLE_SPEND
+    elif asked is None:
         balance, spend = SAMPLE_BALANCE, SAMPLE_SPEND
     else:
         balance, spend = int(asked.threshold), max(Decimal(asked.threshold), Decimal("0.00"))
@@ -122,7 +125,7 @@ def sample_card(program: Program, language: str = "en", tier_name: str | None = 
 def apple_pass(settings: Settings, program: Program, card: Card) -> tuple[dict[str, Any], dict[str, bytes]]:
     """pass.json and the package files (images, pass.strings) the real pass of `card` would carry."""
     pass_ = build_pass(card, settings.web_service_url)
-    return pass_.to_json_dict(), program_files(program, card.current_tier)
+    return pass_.to_json_dict(), card_files(card)
 
 
 def render(settings: Settings, program: Program, asked: Request) -> bytes:

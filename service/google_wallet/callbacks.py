@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from passes.google import CallbackVerificationError, RootKey, load_root_keys, verify_callback
+from service.design.card_design import design, stamp_strip_files
 from service.enrolment.i18n import choose_language
 from service.google_wallet import sync
 from service.loyalty import terms as program_terms
@@ -112,6 +113,23 @@ def logo(program_id: int) -> Response:
     response = Response(sync.logo_png(program), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.set_etag(sync.logo_version(program))
+    return response.make_conditional(request)
+
+
+@bp.get("/programs/<int:program_id>/stamps/<int:filled>.png")
+def stamps(program_id: int, filled: int) -> Response:
+    """A stamp card's picture with `filled` slots stamped (the @3x strip, 1125 x 369 px), the
+    heroImage of its Google objects; ?tier= for a tier's colours. Nothing personal in it, so it
+    is cached like the logo (a new design is a new ?v=)."""
+    program = _program(program_id)
+    if program.kind != "stamps" or filled > (program.stamps_required or 0):
+        abort(404)
+    tier_id = request.args.get("tier", type=int)
+    tier = next((tier for tier in program.tiers if tier.id == tier_id), None)
+    files = stamp_strip_files(program, design(program, tier), filled)
+    response = Response(files["strip@3x.png"], mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.set_etag(f"{sync.stamps_version(program, tier)}-{filled}")
     return response.make_conditional(request)
 
 

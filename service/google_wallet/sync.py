@@ -53,7 +53,7 @@ from passes.google import (
     save_jwt,
     save_url,
 )
-from service.design.card_design import STRINGS, design, label_translations, nearest_stores
+from service.design.card_design import STRINGS, design, label_translations, nearest_stores, stamp_count
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import terms as program_terms
@@ -205,6 +205,8 @@ def class_resource(settings: Settings, program: Program, tier: Tier | None = Non
 
 def _points(card: Card) -> tuple[str, str, int | str]:
     """(field key, our label, value) of the card's main figure."""
+    if card.program.kind == "stamps":
+        return "stamps", "Stamps", stamp_count(card)  # "3/10": fits Google's 7 recommended characters up to 40 slots
     discount = effective_discount(card)
     if discount is not None:
         return "discount", "Discount", f"{format(discount.normalize(), 'f')}%"
@@ -237,7 +239,28 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         merchant_locations=_locations(program, card),
         active=not card.voided,
         notify_on_update=notify,
+        hero_image_uri=stamps_image_url(settings, card),
+        hero_image_description=f"{stamp_count(card)} stamps",
     ))
+
+
+def stamps_version(program: Program, tier: Tier | None = None) -> str:
+    """Changes whenever a stamp picture would (stamp image, colours, N): part of its URL."""
+    look = design(program, tier)
+    digest = hashlib.sha256(program.stamp_png or b"")
+    digest.update(f"|{look.background_color}|{look.foreground_color}|{program.stamps_required}".encode())
+    return digest.hexdigest()[:12]
+
+
+def stamps_image_url(settings: Settings, card: Card) -> str | None:
+    """The same stamp strip the Apple pass shows, as the object's heroImage (None: not a stamp card).
+    The URL names the program, the filled count and the design version, nothing of the customer."""
+    program = card.program
+    if program.kind != "stamps":
+        return None
+    tier = card.current_tier
+    query = f"v={stamps_version(program, tier)}" + (f"&tier={tier.id}" if tier is not None else "")
+    return f"{_base(settings)}/google/programs/{program.id}/stamps/{card.balance}.png?{query}"
 
 
 def class_resources(settings: Settings, program: Program) -> list[dict[str, Any]]:

@@ -42,6 +42,13 @@ def touch(card: Card, now: dt.datetime | None = None) -> None:
     card.version = (card.version or 0) + 1
 
 
+def starter_stamps(program: Program) -> int:
+    """The stamps a new card of a stamp-card program starts with (people finish a card started for
+    them more often); 0 for every other kind. Only the first card: the next one starts with the
+    stamps carried over from the full one."""
+    return int(program.starter_stamps or 0) if program.kind == "stamps" else 0
+
+
 def find_existing(session: Session, program: Program, details: CustomerDetails) -> Card | None:
     """A customer already enrolled with the same email or phone gets their card back."""
     conditions = []
@@ -92,9 +99,12 @@ def issue_card(session: Session, program: Program, details: CustomerDetails) -> 
         updated_at=now,
         created_at=now,
     )
+    starter = starter_stamps(program)
+    card.balance = starter
     session.add_all([customer, card])
     session.flush()
-    session.add(LedgerEntry(card_id=card.id, kind="issue", points=0, reason="card issued"))
+    session.add(LedgerEntry(card_id=card.id, kind="issue", points=starter,
+                            reason=f"card issued with {starter} starter stamps" if starter else "card issued"))
     return card, True
 
 

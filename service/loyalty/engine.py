@@ -8,6 +8,9 @@ Rules per program kind (Program.kind):
   stays integral; redeeming takes either ``points`` or a money ``amount``.
 - ``discount``: the card shows a fixed percentage (the tier's, if it sets one); purchases
   are only totalled (``lifetime_spend``). Such a card has no points to earn or redeem.
+- ``stamps``: the balance is the stamps on the current card; ``stamp`` transactions and
+  purchases add stamps (service/loyalty/stamps.py), a full card turns into a reward and the
+  stamps beyond N start the next card. Points are neither earned nor redeemed by hand.
 
 Fractions are rounded by the program's ``rounding`` (down | nearest | up, nearest = half up)
 once, on the final figure, with Decimal arithmetic throughout.
@@ -35,13 +38,14 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from service.loyalty import stamps as stamp_rules
 from service.loyalty.cards import touch
-from service.models import Card, LedgerEntry, Program, Tier, utcnow
+from service.models import Card, LedgerEntry, Program, StampReward, Tier, utcnow
 
-PROGRAM_KINDS = ("points", "cashback", "discount")
+PROGRAM_KINDS = ("points", "cashback", "discount", "stamps")
 TIER_BASES = ("lifetime_points", "lifetime_spend", "points")
 ROUNDING_MODES: dict[str, str] = {"down": ROUND_FLOOR, "nearest": ROUND_HALF_UP, "up": ROUND_CEILING}
-TRANSACTION_TYPES = ("earn", "redeem", "purchase")
+TRANSACTION_TYPES = ("earn", "redeem", "purchase", "stamp")
 CENT = Decimal("0.01")
 EXPIRY_BATCH = 500
 
@@ -96,10 +100,12 @@ class TransactionRequest:
     amount: Decimal | None = None
     reason: str | None = None
     store_id: int | None = None
+    stamps: int | None = None
 
     def canonical(self) -> dict[str, Any]:
         """The body reduced to its meaning: "12.5" and "12.50" are the same purchase."""
-        body: dict[str, Any] = {"type": self.type, "points": self.points,
+        stamps = (self.stamps or 1) if self.type == "stamp" else self.stamps  # a stamp is 1 unless told
+        body: dict[str, Any] = {"type": self.type, "points": self.points, "stamps": stamps,
                                 "amount": money_text(self.amount) if self.amount is not None else None,
                                 "reason": self.reason, "store_id": self.store_id}
         return {key: value for key, value in body.items() if value is not None}
@@ -311,7 +317,7 @@ def next_expiry(session: Session, card: Card) -> dt.datetime | None:
 def _visible(card: Card) -> tuple[Any, ...]:
     """Everything the pass shows that a transaction can change (see pass_design)."""
     spend = card.lifetime_spend if card.program.kind == "discount" else None
-    return card.balance, card.tier, card.points_expire_at, spend
+    return card.balance, card.tier, card.points_expire_at, spend, card.stamp_cards_completed
 
 
 def settle(session: Session, card: Card) -> str | None:
@@ -329,11 +335,38 @@ def settle(session: Session, card: Card) -> str | None:
 def _require_points(program: Program, field_name: str) -> None:
     if program.kind == "discount":
         raise NotApplicable(field_name, "This is a discount card: it has no points to earn or redeem.")
+    if program.kind == "stamps":
+        raise NotApplicable(field_name, "This is a stamp card: send type stamp (with stamps) or a purchase.")
+
+
+@dataclass(frozen=True)
+class StampEarning:
+    """What a stamp or purchase transaction does on a stamp card (before it is written)."""
+
+    earned: int
+    multiplier: int
+    filling: stamp_rules.Filling
+
+
+def _stamp_earning(card: Card, request: TransactionRequest, store_id: int | None,
+                   now: dt.datetime) -> StampEarning:
+    program = card.program
+    if request.type == "stamp":
+        base = request.stamps or 1
+    else:
+        assert request.amount is not None
+        base = stamp_rules.purchase_stamps(program, request.amount)
+    factor = stamp_rules.multiplier(program, store_id, now) if base else 1
+    earned = base * factor
+    filling = stamp_rules.fill(program, card.balance, card.stamp_cards_completed or 0, earned)
+    return StampEarning(earned, factor, filling)
 
 
 def _points_and_amount(card: Card, request: TransactionRequest) -> tuple[int, Decimal | None]:
     """The signed ledger points and money amount a request means for this card."""
     program = card.program
+    if request.type == "stamp":
+        raise NotApplicable("type", f"This is a {program.kind} card: only stamp-card programs take stamps.")
     if request.type == "purchase":
         assert request.amount is not None
         return purchase_points(program, card.current_tier, request.amount), request.amount
@@ -349,10 +382,24 @@ def _points_and_amount(card: Card, request: TransactionRequest) -> tuple[int, De
     return -request.points, money_value(program, request.points)
 
 
-def transaction_view(card: Card, entry: LedgerEntry, direction: str | None) -> dict[str, Any]:
+def stamps_view(card: Card) -> dict[str, Any]:
+    """A stamp card's figures as the card and transaction answers carry them (nulls elsewhere)."""
+    program = card.program
+    if program.kind != "stamps":
+        return {"stamps": None, "stamps_required": None, "stamp_cards_completed": None}
+    return {"stamps": card.balance, "stamps_required": program.stamps_required,
+            "stamp_cards_completed": card.stamp_cards_completed or 0}
+
+
+def transaction_view(card: Card, entry: LedgerEntry, direction: str | None,
+                     earning: StampEarning | None = None) -> dict[str, Any]:
     """The JSON answer to a transaction, stored with it for idempotent replays."""
     money = balance_money(card)
     discount = effective_discount(card)
+    stamps: dict[str, Any] = stamps_view(card)
+    if earning is not None:
+        stamps.update(stamps_earned=earning.earned, stamp_multiplier=earning.multiplier,
+                      rewards_earned=[reward.as_json() for reward in earning.filling.rewards])
     return {
         "id": entry.id,
         "card_id": card.id,
@@ -373,6 +420,7 @@ def transaction_view(card: Card, entry: LedgerEntry, direction: str | None) -> d
         "reason": entry.reason,
         "idempotency_key": entry.idempotency_key,
         "created_at": entry.created_at.isoformat(),
+        **stamps,
     }
 
 
@@ -431,8 +479,49 @@ def _insert_entry(session: Session, card: Card, entry: LedgerEntry) -> int:
     return int(entry_id)
 
 
+def _apply_stamps(session: Session, card: Card, request: TransactionRequest, actor: Actor,
+                  key: str, now: dt.datetime) -> dict[str, Any]:
+    """A stamp or purchase on a stamp card: one entry of the stamps earned, then one `card_full`
+    entry of -N per card filled (so the ledger still sums to the stamps on the current card), and
+    a StampReward row per rung crossed and card filled, pointing at the entry that earned it."""
+    program = card.program
+    if request.type not in ("stamp", "purchase"):
+        _require_points(program, "type")
+    store_id = actor.store_id if actor.store_id is not None else request.store_id
+    earning = _stamp_earning(card, request, store_id, now)
+    before = _visible(card)
+    entry = LedgerEntry(card_id=card.id, kind=request.type, points=earning.earned,
+                        amount=request.amount if request.type == "purchase" else None,
+                        store_id=store_id, cashier_id=actor.cashier_id, idempotency_key=key,
+                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now)
+    required = program.stamps_required or 0
+    cycle_before, balance_before = card.stamp_cards_completed or 0, card.balance
+    card.balance = earning.filling.stamps
+    card.lifetime_points += earning.earned
+    card.stamp_cards_completed = cycle_before + earning.filling.cards_filled
+    if request.type == "purchase" and request.amount is not None:
+        card.lifetime_spend = (card.lifetime_spend or Decimal(0)) + request.amount
+    direction = _settle_in_memory(card, balance_before, now)  # stamps do not expire (the API refuses days)
+    if _visible(card) != before:
+        touch(card)
+    entry.response = transaction_view(card, entry, direction, earning)
+    entry.id = _insert_entry(session, card, entry)
+    for number in range(earning.filling.cards_filled):
+        session.add(LedgerEntry(card_id=card.id, kind="card_full", points=-required, store_id=store_id,
+                                cashier_id=actor.cashier_id, created_at=now,
+                                reason=f"stamp card {cycle_before + number + 1} full"))
+    session.add_all(StampReward(brand_id=card.brand_id, card_id=card.id, ledger_entry_id=entry.id,
+                                name=reward.name, card_cycle=reward.cycle, at_stamp=reward.at,
+                                full_card=reward.full_card, created_at=now)
+                    for reward in earning.filling.rewards)
+    session.flush()
+    return answer(entry)
+
+
 def _apply(session: Session, card: Card, request: TransactionRequest, actor: Actor,
            key: str, now: dt.datetime) -> dict[str, Any]:
+    if card.program.kind == "stamps":
+        return _apply_stamps(session, card, request, actor, key, now)
     points, amount = _points_and_amount(card, request)
     balance_before = card.balance
     if balance_before + points < 0:

@@ -90,6 +90,8 @@ def after_purchase(session: Session, card_id: int, response: dict[str, Any]) -> 
     if card is None or card.referred_by_id is None:
         return []
     points = card.program.referral_points or 0
+    if card.program.kind == "stamps":  # a referral bonus is points; a stamp card has none to give
+        return []
     if points <= 0 or not _first_purchase(session, card.id):
         return []
     posted = []

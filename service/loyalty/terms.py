@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from service.loyalty import stamps as stamp_rules
 from service.models import Program, Tier
 
 LANGUAGES = ("en", "ru")
@@ -80,8 +81,55 @@ _CASHBACK_ROUNDING = {
 }
 
 
+def _stamps(value: int, language: str) -> str:
+    if language == "ru":
+        return f"{value} {_russian_plural(value, 'штамп', 'штампа', 'штампов')}"
+    return f"{value} {'stamp' if value == 1 else 'stamps'}"
+
+
+_WEEKDAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+             "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс")}
+
+
+def _stamp_earning(program: Program, language: str) -> list[str]:
+    """A stamp card: what earns a stamp, the rewards along the way, starter stamps, happy hours."""
+    ru = language == "ru"
+    required = program.stamps_required or 0
+    amount = f"{_number(program.stamp_rule_amount or 0, language)} {program.currency}"
+    rule = program.stamp_rule or "visit"
+    if rule == "purchase_over":
+        earn = (f"Штамп за каждую покупку от {amount}." if ru else f"Every purchase of {amount} or more earns a stamp.")
+    elif rule == "per_amount":
+        earn = f"Штамп за каждые потраченные {amount}." if ru else f"Every {amount} spent earns a stamp."
+    else:
+        earn = "Штамп за каждый визит." if ru else "Every visit earns a stamp."
+    sentences = [earn, (f"{_stamps(required, language).capitalize()} заполняют карту; остаток переходит на следующую."
+                        if ru else f"{_stamps(required, language).capitalize()} fill a card; stamps beyond start "
+                                   f"the next one.")]
+    rungs = stamp_rules.ladder(program)
+    if rungs:
+        listed = "; ".join(f"{_stamps(at, language)}: {name}" if not ru else f"{_stamps(at, language)} — {name}"
+                           for at, name in rungs)
+        sentences.append(f"Награды: {listed}." if ru else f"Rewards: {listed}.")
+    if program.starter_stamps:
+        sentences.append(f"На новой карте сразу {_stamps(program.starter_stamps, language)}." if ru
+                         else f"A new card starts with {_stamps(program.starter_stamps, language)}.")
+    zone = program.time_zone or "UTC"
+    for hour in program.happy_hours or ():
+        days = ", ".join(_WEEKDAYS[language][day - 1] for day in sorted(hour["weekdays"]))
+        where = ("во всех магазинах" if ru else "at every store") if hour.get("stores") is None else (
+            "в некоторых магазинах" if ru else "at selected stores")
+        sentences.append(f"Счастливые часы: ×{hour['multiplier']} штампов, {days}, {hour['from']}–{hour['to']} "
+                         f"({zone}), {where}." if ru else
+                         f"Happy hours: stamps ×{hour['multiplier']}, {days}, {hour['from']}–{hour['to']} "
+                         f"({zone}), {where}.")
+    return sentences
+
+
 def _earning(program: Program, language: str) -> list[str]:
     ru = language == "ru"
+    if program.kind == "stamps":
+        return _stamp_earning(program, language)
     if program.kind == "discount":
         percent = _number(program.discount_percent or 0, language)
         return [f"Скидка участника — {percent}%." if ru else f"Members get a {percent}% discount."]
@@ -130,7 +178,7 @@ def _tiers(program: Program, language: str) -> list[str]:
 
 
 def _expiry(program: Program, language: str) -> list[str]:
-    if program.kind == "discount":
+    if program.kind in ("discount", "stamps"):
         return []
     ru = language == "ru"
     what = ("Кешбэк сгорает" if program.kind == "cashback" else "Баллы сгорают") if ru else (
@@ -148,7 +196,7 @@ def _expiry(program: Program, language: str) -> list[str]:
 
 def _referral(program: Program, language: str) -> list[str]:
     points = program.referral_points or 0
-    if points <= 0 or program.kind == "discount":
+    if points <= 0 or program.kind in ("discount", "stamps"):
         return []
     if language == "ru":
         return [f"Когда приглашённый вами друг совершит первую покупку, вы оба получите {_points(points, language)}."]

@@ -15,7 +15,7 @@ from service.models.audit import AuditEntry
 from service.models.base import Base, UTCDateTime, utcnow
 from service.models.brands import ApiKey, Brand, SigningCertificate, Store
 from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
-from service.models.cards import Card, CardRecovery, Customer, LedgerEntry
+from service.models.cards import Card, CardRecovery, Customer, LedgerEntry, StampReward
 from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
@@ -40,6 +40,7 @@ __all__ = [
     "Card",
     "LedgerEntry",
     "CardRecovery",
+    "StampReward",
     "Cashier",
     "Till",
     "PassFile",

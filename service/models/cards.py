@@ -88,6 +88,9 @@ class Card(Base):
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
     external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Stamp cards: how many cards this one has filled (the current card is number this + 1);
+    # the stamps on the current card are `balance`.
+    stamp_cards_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     program: Mapped[Program] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -111,7 +114,8 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # no index of its own: ix_ledger_entries_card_created (below) serves lookups by card
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # issue | earn | redeem | purchase | expire | adjust | import
+    # issue | earn | redeem | purchase | expire | adjust | import | stamp | card_full
+    kind: Mapped[str] = mapped_column(String(20))
     points: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
@@ -152,6 +156,27 @@ Index("ix_cards_brand_id_voided", Card.brand_id, Card.id, Card.voided)
 # 1970-01-01, months year * 12 + month; "none" days are the sentinels NO_DAY / NEVER there.
 Index("ix_cards_brand_voided", Card.brand_id, Card.created_at, postgresql_where=text("voided"),
       sqlite_where=text("voided"))
+
+
+class StampReward(Base):
+    """A reward a stamp card earned: a rung of the ladder crossed, or the full card.
+
+    Kept minimal on purpose: what it is, on which card cycle (1 = the first card), at which stamp,
+    and the ledger entry (the transaction) that earned it. Redeeming rewards is not modelled here.
+    """
+
+    __tablename__ = "stamp_rewards"
+    __table_args__ = (Index("ix_stamp_rewards_card_id", "card_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    card_cycle: Mapped[int] = mapped_column(Integer)
+    at_stamp: Mapped[int] = mapped_column(Integer)
+    full_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CardRecovery(Base):

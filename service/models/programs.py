@@ -30,7 +30,7 @@ class Program(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20), default="points")  # points | cashback | discount
+    kind: Mapped[str] = mapped_column(String(20), default="points")  # points | cashback | discount | stamps
     description: Mapped[str] = mapped_column(String(300), default="Loyalty card")
     terms: Mapped[str] = mapped_column(Text, default="")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")  # the API uses DEFAULT_CURRENCY
@@ -78,6 +78,21 @@ class Program(Base):
     join_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     consent_text: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     welcome_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Stamp cards (kind "stamps", service/loyalty/stamps.py): N stamps fill a card; a new card starts
+    # with starter_stamps; stamp_rule says what a purchase earns (visit | purchase_over | per_amount,
+    # the last two with stamp_rule_amount); stamp_ladder [{at, reward}] names the rewards along the
+    # way (the one at N is the full card's); happy_hours [{stores, weekdays, from, to, multiplier}]
+    # multiply stamps at local times of `time_zone` (IANA name; None: UTC).
+    stamps_required: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    starter_stamps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stamp_rule: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    stamp_rule_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    stamp_ladder: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    happy_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip. Deferred on
+    # its own: only stamp cards read it, and the API's has_stamp_image must not load the other images.
+    stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()

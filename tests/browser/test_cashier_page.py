@@ -430,3 +430,34 @@ def test_the_till_speaks_russian(chromium: Callable[..., Any], till: dict[str, A
     visible(driver, "code")
     assert driver.find_element(By.ID, "scan-title").text == "Find the card"
     assert driver.find_element(By.CSS_SELECTOR, ".lang a[aria-current]").text == "EN"
+def test_a_stamp_card_is_stamped_at_the_till_and_its_reward_shown(
+        chromium: Callable[..., Any], till: dict[str, Any]) -> None:
+    """A stamp card offers Stamp (not Redeem points); a stamp that fills the card says its reward."""
+    http, base, key = till["http"], till["base"], bearer(till["api_key"])
+    program = http.post(f"{base}/api/v1/programs", headers=key, json={
+        "name": "Coffee Stamps", "kind": "stamps", "stamps_required": 3,
+        "stamp_ladder": [{"at": 3, "reward": "A free coffee"}]}).json()
+    card = http.post(f"{base}/api/v1/programs/{program['id']}/cards", headers=key,
+                     json={"customer": {"name": "Sam Stamp"}}).json()
+    driver = chromium()
+    sign_in(driver, base, till["cashier_token"])
+    driver.switch_to.active_element.send_keys(card["barcode_message"], Keys.ENTER)
+    assert visible(driver, "holder").text == "Sam Stamp"
+    assert driver.find_element(By.ID, "balance").text == "0 of 3 stamps"
+    assert not driver.find_element(By.ID, "redeem-kind").is_displayed()
+    assert visible(driver, "stamps") == driver.switch_to.active_element  # the stamp is the default at a stamp card
+    driver.switch_to.active_element.send_keys("2", Keys.ENTER)
+    assert "2 stamps for Sam Stamp?" in visible(driver, "confirm-text").text
+    visible(driver, "confirm-yes").click()
+    assert "New balance: 2 of 3 stamps." in status_text(driver, r"Card updated;")
+    screenshot(driver, "4-stamped", PHONE)
+    wait(driver).until(lambda d: d.find_element(By.ID, "balance").text == "2 of 3 stamps")
+    visible(driver, "stamps").send_keys(Keys.ENTER)  # empty: one stamp
+    visible(driver, "confirm-yes").click()
+    status = status_text(driver, r"Card updated;")
+    assert "New balance: 0 of 3 stamps. Reward earned: A free coffee." in status
+    wait(driver).until(lambda d: d.find_element(By.ID, "rewards").text == "Rewards earned: A free coffee.")
+    screenshot(driver, "4-card-full", PHONE)
+    screenshot(driver, "4-card-full", TABLET)
+    answer = http.get(f"{base}/api/v1/cards/{card['id']}", headers=key).json()
+    assert (answer["stamps"], answer["stamp_cards_completed"]) == (0, 1)

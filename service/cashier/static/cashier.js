@@ -209,7 +209,7 @@
     showCard(card);
     say("");
     $("code").value = "";
-    $("amount").focus();
+    $($("tx-form").elements.kind.value === "stamp" ? "stamps" : "amount").focus();
   }
 
   // "12.50" (as the API writes amounts) -> "12.50 EUR", "12,50 EUR": the API's decimals, the page's separators.
@@ -220,6 +220,9 @@
   }
 
   function balanceText(card) {
+    if (card.stamps !== null && card.stamps !== undefined) {
+      return t("stamps_of", { stamps: number(card.stamps), required: number(card.stamps_required) });
+    }
     const points = plural("points", card.balance);
     return card.balance_money ? t("balance_money", { money: money(card.balance_money, card), points }) : points;
   }
@@ -237,6 +240,17 @@
       ? t("points_expire", { date: new Date(card.points_expire_at).toLocaleDateString(LOCALE, { dateStyle: "long" }) })
       : "";
     $("currency").textContent = card.program.currency;
+    // A stamp card takes stamps (and purchases, which earn by its rule), never points by hand.
+    const stampCard = card.stamps !== null && card.stamps !== undefined;
+    $("stamp-kind").hidden = !stampCard;
+    $("redeem-kind").hidden = stampCard;
+    if (stampCard) $("tx-form").elements.kind.value = "stamp";
+    showKind($("tx-form").elements.kind.value);
+    const rewards = card.stamp_rewards || [];
+    $("rewards").hidden = rewards.length === 0;
+    $("rewards").textContent = rewards.length
+      ? t("rewards_earned", { names: rewards.slice(0, 3).map((reward) => reward.name).join(", ")
+                                     + (rewards.length > 3 ? "…" : "") }) : "";
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;
     $("tx-form").hidden = false;
@@ -270,6 +284,7 @@
 
   function showKind(kind) {
     $("amount-field").hidden = kind !== "purchase";
+    $("stamps-field").hidden = kind !== "stamp";
     $("points-field").hidden = kind !== "redeem";
   }
 
@@ -283,6 +298,14 @@
       }
       return { body: { type: "purchase", amount: Number(amount).toFixed(2) },
                text: (name) => t("confirm_purchase", { amount: money(Number(amount).toFixed(2), state.card), name }) };
+    }
+    if (kind === "stamp") {
+      const stamps = $("stamps").value.trim() || "1";
+      if (!/^\d+$/.test(stamps) || Number(stamps) <= 0 || Number(stamps) > 1000) {
+        return { error: t("stamps_invalid") };
+      }
+      return { body: { type: "stamp", stamps: Number(stamps) },
+               text: plural("stamps", Number(stamps)) };
     }
     const points = $("points").value.trim();
     if (!/^\d+$/.test(points) || Number(points) <= 0) {
@@ -328,8 +351,10 @@
       state.pending = null;
       $("tx-form").reset();
       showKind("purchase");
+      const earned = (result.rewards_earned || []).map((reward) => reward.name);
       const saved = `${replayed ? t("replayed") : t("saved")} `
-        + t("new_balance", { balance: balanceText({ ...state.card, ...result }) });
+        + t("new_balance", { balance: balanceText({ ...state.card, ...result }) })
+        + (earned.length ? ` ${t("reward_earned", { names: earned.join(", ") })}` : "");
       say(`${saved} ${t("notifying")}`, "ok");
       const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
       showCard(card);
