@@ -112,6 +112,7 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "points_too_many": ("The card has only {points}.", "На карте только {points}."),
     "confirm_purchase": ("Purchase of {amount} for {name}?", "Провести покупку на {amount} по карте {name}?"),
     "confirm_redeem": ("Redeem {points} for {name}?", "Списать {points} с карты {name}?"),
+    "confirm_stamp": ("{stamps} for {name}?", "Поставить {stamps} на карту {name}?"),
     "saving": ("Saving…", "Сохраняем…"),
     "saved": ("Saved.", "Сохранено."),
     "replayed": ("Already saved earlier; nothing was done twice.",

@@ -305,7 +305,7 @@
         return { error: t("stamps_invalid") };
       }
       return { body: { type: "stamp", stamps: Number(stamps) },
-               text: plural("stamps", Number(stamps)) };
+               text: (name) => t("confirm_stamp", { stamps: plural("stamps", Number(stamps)), name }) };
     }
     const points = $("points").value.trim();
     if (!/^\d+$/.test(points) || Number(points) <= 0) {
