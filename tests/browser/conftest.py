@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from service.platform import migrate
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PHONE = (360, 740)
 
@@ -66,3 +68,13 @@ def chromium(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     for driver in drivers:
         driver.quit()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite only, also when TEST_DATABASE_URL is set: a browser journey drives the same API
+    routes the API tests run on both databases, so a second run on PostgreSQL doubled the
+    slowest part of the suite and tested no query twice. (Overrides tests/conftest.py's.)"""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'test.db'}"
+    migrate.upgrade(url)
+    yield url
