@@ -6,8 +6,10 @@ that filled a card and carried stamps over, card_full), with what undo refuses a
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -429,3 +431,24 @@ def test_another_brands_transaction_is_not_found(client: FlaskClient, seeded: di
     headers = {**api_headers(stranger), "Idempotency-Key": "x1"}
     refused(stranger.post(f"/api/v1/transactions/{earned['id']}/reverse", json={}, headers=headers), 404,
             "/problems/transaction-not-found")
+
+
+def test_two_tills_at_once_on_postgresql_only_one_stamp_passes_once_a_day(client: FlaskClient,
+                                                                          seeded: dict[str, Any],
+                                                                          app: Flask) -> None:
+    """The limit is checked with the card row locked: of many simultaneous stamps, exactly one wins."""
+    if not app.config["PASSCAST"].database_url.startswith("postgresql"):
+        pytest.skip("row-lock concurrency runs against PostgreSQL (set TEST_DATABASE_URL)")
+    card = issue(client, seeded, stamp_program(client, seeded, earn_once_per_hours=24)["id"])
+    tokens = [seeded["cashier_token"], other_cashier(app, seeded)]
+    barrier = threading.Barrier(8)
+
+    def stamp(index: int) -> int:
+        own = app.test_client()
+        barrier.wait(timeout=30)
+        return post(own, tokens[index % 2], card["id"], {"type": "stamp"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(stamp, range(8), timeout=120))
+    assert statuses == [201] + [409] * 7
+    assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 1
