@@ -50,10 +50,15 @@ class Refusal:
     message: str
     limit: int
     next_allowed_at: dt.datetime | None = None
+    #: daily_cap: how much more the card may still get today
+    left: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "limit": self.limit,
-                "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None}
+        body: dict[str, Any] = {"rule": self.rule, "limit": self.limit,
+                                "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None}
+        if self.rule == "daily_cap":
+            body["left"] = self.left
+        return body
 
 
 def limited(program: Program) -> bool:
@@ -145,7 +150,7 @@ def check(session: Session, card: Card, kind: str, earned: int, now: dt.datetime
             return Refusal("daily_cap",
                            f"This card has already got {total} {_unit(program, total)} today and this would "
                            f"add {earned}; this program allows {daily} a day, so {more}. Nothing was posted.",
-                           daily, tomorrow)
+                           daily, tomorrow, left)
     return None
 
 

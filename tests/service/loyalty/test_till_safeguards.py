@@ -152,7 +152,7 @@ def test_daily_cap_says_how_much_is_left(client: FlaskClient, seeded: dict[str, 
         ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 2}))
         body = refused(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 2}), 409,
                        "/problems/limit/daily-cap")
-        assert "it can get 1 more today" in body["detail"]
+        assert "it can get 1 more today" in body["detail"] and body["left"] == 1
         ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 1}))
 
 
