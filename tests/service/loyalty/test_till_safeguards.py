@@ -6,6 +6,7 @@ that filled a card and carried stamps over, card_full), with what undo refuses a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -452,3 +453,28 @@ def test_two_tills_at_once_on_postgresql_only_one_stamp_passes_once_a_day(client
         statuses = sorted(pool.map(stamp, range(8), timeout=120))
     assert statuses == [201] + [409] * 7
     assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 1
+
+
+# --- the console ---------------------------------------------------------------------------------
+
+
+def test_the_members_card_log_offers_reverse_to_those_allowed(client: FlaskClient, seeded: dict[str, Any],
+                                                              app: Flask) -> None:
+    from tests.console_helpers import as_role
+
+    card = issue(client, seeded, program(client, seeded)["id"])
+    here = ok(post(client, seeded["cashier_token"], card["id"], {"type": "earn", "points": 10}))
+    there = ok(post(client, other_cashier(app, seeded), card["id"], {"type": "earn", "points": 20}))
+    undone = ok(post(client, seeded["cashier_token"], card["id"], {"type": "earn", "points": 5}))
+    ok(reverse(client, seeded["api_key"], undone["id"]))
+    page = f"/console/members/{card['id']}"
+
+    def reverse_forms(html: str) -> set[int]:
+        return {int(entry_id) for entry_id in re.findall(r'data-api="POST /api/v1/transactions/(\d+)/reverse"', html)}
+
+    owner = as_role(app, "owner").get(page).get_data(as_text=True)
+    assert reverse_forms(owner) == {here["id"], there["id"]}  # not the issue, the reversed one or the reversal
+    assert ">reversed<" in owner
+    manager = as_role(app, "store_manager", store_ids=[seeded["store_ids"][0]]).get(page).get_data(as_text=True)
+    assert reverse_forms(manager) == {here["id"]}
+    assert reverse_forms(as_role(app, "analyst").get(page).get_data(as_text=True)) == set()
