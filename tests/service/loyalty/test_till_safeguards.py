@@ -478,3 +478,21 @@ def test_the_members_card_log_offers_reverse_to_those_allowed(client: FlaskClien
     manager = as_role(app, "store_manager", store_ids=[seeded["store_ids"][0]]).get(page).get_data(as_text=True)
     assert reverse_forms(manager) == {here["id"]}
     assert reverse_forms(as_role(app, "analyst").get(page).get_data(as_text=True)) == set()
+
+
+def test_the_designer_page_sets_the_limits_through_the_api(client: FlaskClient, seeded: dict[str, Any],
+                                                           app: Flask) -> None:
+    from tests.console_helpers import api_headers, as_role
+
+    marketer = as_role(app, "marketer")
+    html = marketer.get(f"/console/design?program={seeded['program_id']}").get_data(as_text=True)
+    assert f'id="design-limits-form" data-api="PATCH /api/v1/programs/{seeded["program_id"]}"' in html
+    for name in ("earn_once_per_hours", "daily_cap", "per_transaction_cap", "undo_window_minutes"):
+        assert f'name="{name}"' in html and f'for="design-{name}"' in html
+    # what console.js sends for the form: blank boxes as null (off)
+    answer = marketer.patch(f"/api/v1/programs/{seeded['program_id']}", headers=api_headers(marketer), json={
+        "earn_once_per_hours": 24, "daily_cap": None, "per_transaction_cap": 50, "undo_window_minutes": 5})
+    assert answer.status_code == 200, answer.get_json()
+    assert 'value="24"' in marketer.get(f"/console/design?program={seeded['program_id']}").get_data(as_text=True)
+    russian = marketer.get(f"/console/design?program={seeded['program_id']}&lang=ru").get_data(as_text=True)
+    assert "Защита на кассе" in russian
