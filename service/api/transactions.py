@@ -194,11 +194,7 @@ def post(body: dict[str, Any], card_id: int) -> Response:
 
 def _count_refusal(session: Session, error: LimitReached) -> None:
     """Keep the refusal for the counts (its own transaction: the refused one was rolled back)."""
-    card = session.get(Card, error.card.id)
-    if card is None:
-        return
-    till_limits.record_refusal(session, card, error.refusal, store_id=error.store_id,
-                               cashier_id=error.cashier_id, now=utcnow())
+    till_limits.record_refusal(session, error.where, error.refusal, utcnow())
     session.commit()
 
 

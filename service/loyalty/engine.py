@@ -90,9 +90,8 @@ class LimitReached(LoyaltyError):
                  cashier_id: int | None) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
-        self.card = card
-        self.store_id = store_id
-        self.cashier_id = cashier_id
+        # plain values: the card row is expired by the rollback that follows a refusal
+        self.where = till_limits.Where(card.brand_id, card.program_id, card.id, store_id, cashier_id)
 
 
 class ReversalRefused(LoyaltyError):

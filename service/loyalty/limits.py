@@ -154,11 +154,22 @@ def check(session: Session, card: Card, kind: str, earned: int, now: dt.datetime
     return None
 
 
-def record_refusal(session: Session, card: Card, refusal: Refusal, *, store_id: int | None,
-                   cashier_id: int | None, now: dt.datetime) -> None:
+@dataclass(frozen=True)
+class Where:
+    """Which card a refusal was about, where and by whom (kept as plain ids for the count)."""
+
+    brand_id: int
+    program_id: int
+    card_id: int
+    store_id: int | None
+    cashier_id: int | None
+
+
+def record_refusal(session: Session, where: Where, refusal: Refusal, now: dt.datetime) -> None:
     """Count a refusal (the caller commits, after rolling the refused transaction back)."""
-    session.add(LimitRefusal(brand_id=card.brand_id, program_id=card.program_id, card_id=card.id,
-                             store_id=store_id, cashier_id=cashier_id, rule=refusal.rule, created_at=now))
+    session.add(LimitRefusal(brand_id=where.brand_id, program_id=where.program_id, card_id=where.card_id,
+                             store_id=where.store_id, cashier_id=where.cashier_id, rule=refusal.rule,
+                             created_at=now))
 
 
 def refusal_counts(session: Session, program_id: int, start: dt.datetime | None,

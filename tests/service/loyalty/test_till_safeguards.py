@@ -496,3 +496,24 @@ def test_the_designer_page_sets_the_limits_through_the_api(client: FlaskClient, 
     assert 'value="24"' in marketer.get(f"/console/design?program={seeded['program_id']}").get_data(as_text=True)
     russian = marketer.get(f"/console/design?program={seeded['program_id']}&lang=ru").get_data(as_text=True)
     assert "Защита на кассе" in russian
+
+
+def test_two_reversals_of_one_transaction_at_once_on_postgresql_one_wins(client: FlaskClient,
+                                                                         seeded: dict[str, Any],
+                                                                         app: Flask) -> None:
+    if not app.config["PASSCAST"].database_url.startswith("postgresql"):
+        pytest.skip("row-lock concurrency runs against PostgreSQL (set TEST_DATABASE_URL)")
+    card = issue(client, seeded, program(client, seeded)["id"])
+    earned = ok(post(client, seeded["cashier_token"], card["id"], {"type": "earn", "points": 40}))
+    barrier = threading.Barrier(6)
+
+    def undo(index: int) -> int:
+        own = app.test_client()
+        barrier.wait(timeout=30)
+        token = seeded["cashier_token"] if index % 2 else seeded["api_key"]
+        return reverse(own, token, earned["id"]).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(undo, range(6), timeout=120))
+    assert statuses == [201] + [409] * 5
+    assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 0
