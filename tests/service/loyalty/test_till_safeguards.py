@@ -517,3 +517,32 @@ def test_two_reversals_of_one_transaction_at_once_on_postgresql_one_wins(client:
         statuses = sorted(pool.map(undo, range(6), timeout=120))
     assert statuses == [201] + [409] * 5
     assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 0
+
+
+def test_the_limits_cost_one_ledger_read_on_the_stamp_path(client: FlaskClient, seeded: dict[str, Any],
+                                                           app: Flask) -> None:
+    """The hot path's budget: with every limit on, a stamp costs exactly one statement more (the
+    indexed read of the card's recent ledger), and the per-transaction cap alone costs none."""
+    from sqlalchemy import event
+
+    engine = app.extensions["db_engine"]
+
+    def statements_for_a_stamp(**limits: Any) -> int:
+        card = issue(client, seeded, stamp_program(client, seeded, **limits)["id"])
+        ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp"}))  # warm: the program is loaded
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=2), tick=False):
+                ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp"}))
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    plain = statements_for_a_stamp()
+    assert statements_for_a_stamp(per_transaction_cap=5) == plain
+    assert statements_for_a_stamp(earn_once_per_hours=24, daily_cap=5, per_transaction_cap=5) == plain + 1
