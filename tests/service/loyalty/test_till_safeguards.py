@@ -258,6 +258,9 @@ def test_undo_an_earn_restores_balance_lifetime_tier_and_the_pass(client: FlaskC
         assert audit.actor_kind == "cashier" and audit.target_id == card["id"]
         assert audit.changes["ledger_entry_id"] == earned["id"] and audit.changes["reason"] == "wrong card"
         assert audit.changes["balance"] == {"before": 120, "after": 0}
+    from tests.console_helpers import as_role
+
+    assert "Transaction reversed" in as_role(app, "owner").get("/console/audit").get_data(as_text=True)
 
 
 def test_undo_a_redeem_gives_the_points_back(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
