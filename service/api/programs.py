@@ -63,8 +63,9 @@ def _mark_all_cards_changed(program: Program) -> None:
 TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
 
 
-#: Program fields of the till's safeguards (service/loyalty/limits.py): what the pass shows does not change.
-TILL_SAFEGUARDS = frozenset({"earn_once_per_hours", "daily_cap", "per_transaction_cap", "undo_window_minutes"})
+#: Program fields the pass does not show (the till's undo window): changing them updates no pass. The
+#: limits themselves are in the terms on the pass's back (service/loyalty/terms.py).
+NOT_ON_THE_PASS = frozenset({"undo_window_minutes"})
 
 
 def _rules_changed(program: Program) -> None:
@@ -190,7 +191,7 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
         _rules_changed(program)
-    elif body.keys() - TILL_SAFEGUARDS:  # the till's limits are not on the pass: no update for them
+    elif body.keys() - NOT_ON_THE_PASS:
         _mark_all_cards_changed(program)
     db.session().commit()
     return program

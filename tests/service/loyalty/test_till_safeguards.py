@@ -549,3 +549,33 @@ def test_the_limits_cost_one_ledger_read_on_the_stamp_path(client: FlaskClient, 
     plain = statements_for_a_stamp()
     assert statements_for_a_stamp(per_transaction_cap=5) == plain
     assert statements_for_a_stamp(earn_once_per_hours=24, daily_cap=5, per_transaction_cap=5) == plain + 1
+
+
+def test_the_limits_are_in_the_programs_terms_in_both_languages(client: FlaskClient, seeded: dict[str, Any],
+                                                                app: Flask) -> None:
+    """A customer refused at the till could have read why: the terms on the pass's back say it."""
+    from service.loyalty import terms as program_terms
+    from service.models import Program
+
+    created = stamp_program(client, seeded, earn_once_per_hours=24, daily_cap=3, per_transaction_cap=2)
+    hourly = program(client, seeded, earn_once_per_hours=5)
+    with app.app_context():
+        stamps = db.session().get(Program, created["id"])
+        points = db.session().get(Program, hourly["id"])
+        assert stamps is not None and points is not None
+        english, russian = program_terms.rules(stamps, "en"), program_terms.rules(stamps, "ru")
+        assert {"Stamps are given at most once a day.", "At most 3 stamps a day.",
+                "At most 2 stamps per transaction."} <= set(english)
+        assert {"Штампы начисляются не чаще одного раза в день.", "Лимит в день: 3 штампа.",
+                "Лимит за одну операцию: 2 штампа."} <= set(russian)
+        assert "Points are given at most once every 5 hours." in program_terms.rules(points, "en")
+        assert "Баллы начисляются не чаще одного раза в 5 часов." in program_terms.rules(points, "ru")
+    # the undo window is not on the pass: changing it updates no card
+    card = issue(client, seeded, created["id"])
+    version = card_row(app, card["id"]).version
+    assert client.patch(f"/api/v1/programs/{created['id']}", json={"undo_window_minutes": 3},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    assert card_row(app, card["id"]).version == version
+    assert client.patch(f"/api/v1/programs/{created['id']}", json={"daily_cap": 4},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    assert card_row(app, card["id"]).version > version
