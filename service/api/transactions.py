@@ -200,8 +200,9 @@ def _count_refusal(session: Session, error: LimitReached) -> None:
 
 def _may_reverse(entry: LedgerEntry, card: Card) -> None:
     """Who may undo what: a cashier their own transaction within the program's undo window; a store
-    manager's console session transactions of their stores (or of no store? no: brand-wide is the
-    owner's); owners, managers and brand API keys any transaction of the brand, at any time."""
+    manager's console session the transactions of their stores (not those of no store: brand-wide is
+    for the unlimited roles); other roles with `cashier` or `members`, and brand API keys, any
+    transaction of the brand, at any time."""
     cashier = g.cashier
     if cashier is not None:
         if entry.cashier_id != cashier.id:

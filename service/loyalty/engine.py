@@ -23,6 +23,9 @@ Invariants: every balance change is a LedgerEntry; ``Card.balance`` is the ledge
 never negative; the card row is locked while a transaction is decided, so two cashiers
 redeeming at once are serialised and the second sees the first's result. Anything that
 changes what the pass shows calls ``cards.touch`` (which also queues the push).
+
+The till's safeguards (service/loyalty/limits.py) are checked here, with the card locked, once
+what a transaction earns is known; undo is service/loyalty/reversal.py (a `reversal` entry).
 """
 
 from __future__ import annotations
