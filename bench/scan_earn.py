@@ -1,6 +1,7 @@
-"""Cashiers at the till: scan a card, post a purchase; tx/s, latency and commit-to-push.
+"""Cashiers at the till: scan a card, post a purchase (or a stamp); tx/s, latency and commit-to-push.
 
     .venv/bin/python bench/scan_earn.py [--seconds 20] [--cashiers 20] [--cards 2000]
+        [--kind points|stamps] [--with-limits]
         [--gunicorn-workers 2] [--gunicorn-threads 10] [--consumer-workers 4]
         [--client httpx|http.client] [--warmup-seconds 3] [--profile]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench_scan]
@@ -25,6 +26,12 @@ then POST /api/v1/cards/<id from the scan>/transactions {"type": "purchase",
 "amount": "12.50"} with a fresh Idempotency-Key. One transaction = scan + purchase;
 its latency is measured client-side around both requests. A warm-up phase (same
 loop, `--warmup-seconds`) runs first and is left out.
+
+`--kind stamps` (issue 16): the cards are in a stamp-card program of 10 stamps (made in the set-up)
+and each transaction is POST {"type": "stamp"} instead of the purchase: cards fill, write their
+card_full entries and rewards, and the pass's stamp strip changes. `--with-limits` turns the till's
+safeguards on for the program (a daily cap and a per-transaction cap set so high that nothing is
+refused): the price of their one extra indexed query on the hot path.
 
 Every purchase earns points, so the card changes and the outbox queues one push per
 registration. After the timed phase the bench waits for all of them to be accepted.
@@ -317,8 +324,12 @@ class GcPauses:
         gc.callbacks.remove(self._callback)
 
 
+PURCHASE: dict[str, Any] = {"type": "purchase", "amount": "12.50"}
+STAMP: dict[str, Any] = {"type": "stamp"}
+
+
 def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: float, client: str,
-          pace: float | None = None) -> LoadResult:
+          pace: float | None = None, body: dict[str, Any] = PURCHASE) -> LoadResult:
     """`cashiers` threads for `seconds`. With `pace`, each cashier starts a transaction every
     `pace` seconds (staggered) and its latency counts from the scheduled start, so a server
     that falls behind shows it; without, each starts the next as soon as one is done."""
@@ -355,14 +366,14 @@ def drive(port: int, token: str, tills: list[Till], cashiers: int, seconds: floa
                         errors.append(f"scan: HTTP {status} {str(card)[:200]}")
                         continue
                     status, answer = session.post(
-                        f"/api/v1/cards/{card['id']}/transactions", {"type": "purchase", "amount": "12.50"},
+                        f"/api/v1/cards/{card['id']}/transactions", body,
                         {"Idempotency-Key": uuid.uuid4().hex})
                     done = time.perf_counter()
                 except Exception as exc:  # noqa: BLE001 - counted and reported
                     errors.append(f"{type(exc).__name__}: {exc}")
                     continue
                 if status != 201 or answer.get("points", 0) <= 0:
-                    errors.append(f"purchase: HTTP {status} {str(answer)[:200]}")
+                    errors.append(f"{body['type']}: HTTP {status} {str(answer)[:200]}")
                     continue
                 latencies.append(done - began)
                 scans.append(scanned - began)
@@ -468,6 +479,30 @@ def push_latencies(engine: Any, after_id: int, commits: dict[int, float], receiv
             "claim_to_push": claim_to_push}
 
 
+def bench_program(app: Any, seeded: dict[str, Any], kind: str, with_limits: bool) -> int:
+    """The program the bench's cards are in: the demo's (points), or a stamp-card program of 10 stamps
+    made here; with `with_limits`, the till's safeguards on but never refusing (caps out of reach)."""
+    from service.models import Program
+    from service.platform import db
+
+    with app.app_context():
+        session = db.session()
+        program = session.get(Program, seeded["program_id"])
+        assert program is not None
+        if kind == "stamps":
+            program = Program(brand_id=program.brand_id, name="Bench Stamps", kind="stamps", stamps_required=10,
+                              stamp_rule="visit", stamp_ladder=[{"at": 5, "reward": "A pastry"}],
+                              pass_type_identifier=program.pass_type_identifier,
+                              team_identifier=program.team_identifier, certificate_id=program.certificate_id,
+                              currency=program.currency)
+            session.add(program)
+        if with_limits:
+            program.daily_cap = 10_000_000
+            program.per_transaction_cap = 1000
+        session.commit()
+        return program.id
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -502,8 +537,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             queue.storage.flush_all()
         seeded = common.seed_demo(app)
         engine = app.extensions["db_engine"]
-        cards = common.bulk_cards(engine, seeded["program_id"], seeded["brand_id"], args.cards,
+        program_id = bench_program(app, seeded, args.kind, args.with_limits)
+        cards = common.bulk_cards(engine, program_id, seeded["brand_id"], args.cards,
                                   registrations_per_card=1)
+        body = STAMP if args.kind == "stamps" else PURCHASE
         with app.app_context():
             from service.platform import db
 
@@ -529,14 +566,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # the service's processes do, so a full collection here does not pass for server latency.
         freeze_startup_objects()
         client_gc = GcPauses()
-        warm = drive(port, token, tills, args.cashiers, args.warmup_seconds, args.client)
+        warm = drive(port, token, tills, args.cashiers, args.warmup_seconds, args.client, body=body)
         if warm.errors or not warm.count:
             raise RuntimeError(f"warm-up: {len(warm.errors)} errors, e.g. {warm.errors[:3]}\n{server.tail()}")
         wait_for_pushes(engine, 0, timeout=60)
         saturated = None
         if args.saturation_seconds > 0:
             # capacity: the same cashiers with no pause between customers
-            saturated = drive(port, token, tills, args.cashiers, args.saturation_seconds, args.client)
+            saturated = drive(port, token, tills, args.cashiers, args.saturation_seconds, args.client, body=body)
             if saturated.errors:
                 raise RuntimeError(f"saturation: {len(saturated.errors)} errors, e.g. {saturated.errors[:3]}")
             wait_for_pushes(engine, 0, timeout=args.push_timeout)
@@ -556,7 +593,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # pause here stalls all 20 cashier threads and would be counted as server latency.
         gc.disable()
         try:
-            load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=args.pace or None)
+            load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=args.pace or None,
+                         body=body)
             client_pauses = list(client_gc.pauses)  # before enabling: the collection then is after the phase
         finally:
             client_gc.stop()
@@ -624,6 +662,10 @@ def main() -> None:
                         help="a phase with no pause first, for capacity (0: skip)")
     parser.add_argument("--cashiers", type=int, default=20, help="concurrent cashier threads (keep-alive each)")
     parser.add_argument("--cards", type=int, default=2000, help="cards (one registration each), picked at random")
+    parser.add_argument("--kind", choices=("points", "stamps"), default="points",
+                        help="points: scan + purchase on the demo program; stamps: scan + stamp on a stamp card")
+    parser.add_argument("--with-limits", action="store_true",
+                        help="the till's safeguards on (caps out of reach: their query, never a refusal)")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--gunicorn-threads", type=int, default=10)
     parser.add_argument("--consumer-workers", type=int, default=4, help="push queue threads of the worker")
@@ -645,14 +687,16 @@ def main() -> None:
     to_push = pushes["to_push"]
     push_ms = {q: common.percentile(to_push, q) * 1000 for q in (0.5, 0.95, 0.99, 1.0)}
     pacing = f"each starting one every {args.pace:g} s" if args.pace else "no pause"
-    print(f"\nscan + purchase: {args.cashiers} cashiers ({pacing}), {args.cards} cards, "
+    what = "scan + stamp" if args.kind == "stamps" else "scan + purchase"
+    limits = " (till limits on)" if args.with_limits else ""
+    print(f"\n{what}{limits}: {args.cashiers} cashiers ({pacing}), {args.cards} cards, "
           f"gunicorn -w {args.gunicorn_workers} "
           f"--threads {args.gunicorn_threads}, consumer -w {args.consumer_workers}, client {args.client}, "
           f"postgresql")
     print(f"  {load.count} transactions in {load.seconds:.1f} s: {tx_per_s:.1f} tx/s "
           f"({2 * tx_per_s:.0f} requests/s)")
     print(f"  {'latency ms':<22} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
-    for name, values in (("scan + purchase", load.latencies), ("  scan", load.scan), ("  purchase", load.purchase)):
+    for name, values in ((what, load.latencies), ("  scan", load.scan), (f"  {what.split()[-1]}", load.purchase)):
         print(f"  {name:<22} " + " ".join(f"{load.ms(values, q):7.1f}" for q in (0.5, 0.9, 0.99, 1.0)))
     print(f"  pushes: {pushes['deliveries']} deliveries {report['counts']}, {pushes['matched']} matched to the "
           f"double's requests (unmatched {pushes['unmatched']}, no commit stamp {pushes['missing_commit']}); "
@@ -674,7 +718,7 @@ def main() -> None:
           f"commit-to-push p95 target ({TARGET_PUSH_MS:.0f} ms) {'met' if ok_push else 'NOT met'}: "
           f"{push_ms[0.95]:.1f} ms")
     figures = {"tx_per_s": round(tx_per_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
-               "commit_to_push_ms": round(push_ms[0.95], 1)}
+               "commit_to_push_ms": round(push_ms[0.95], 1), "kind": args.kind, "limits": args.with_limits}
     saturated = report["saturated"]
     if saturated is not None:
         # capacity beside the paced figures: tx_per_s is then what the server can do at most

@@ -151,6 +151,9 @@ def init_app(app: Flask) -> PasscastApi:
     api.register_blueprint(cards.blp)
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(transactions.blp)
+    from service.api import refusals
+
+    api.register_blueprint(refusals.blp)
     api.register_blueprint(cashier.blp)
     from service.api import api_keys, card_admin, docs, stores, webhook_endpoints
 

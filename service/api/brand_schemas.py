@@ -17,6 +17,7 @@ from service.design.card_design import LABEL_KEYS
 from service.design.presets import PRESETS
 from service.loyalty import stamps
 from service.loyalty.engine import PROGRAM_KINDS, ROUNDING_MODES, TIER_BASES
+from service.loyalty.limits import MAX_CAP, MAX_HOURS
 from service.webhooks.events import EVENTS, TEST_EVENT
 
 UUID_TEXT = validate.Regexp(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
@@ -234,7 +235,23 @@ class ProgramRules(Schema):
                               validate=validate.Length(max=stamps.MAX_HAPPY_HOURS),
                               metadata={"description": "stamps programs: times that multiply stamps"})
     time_zone = fields.String(allow_none=True, validate=[validate.Length(max=64), _time_zone], metadata={
-        "description": "IANA time zone of happy hours; null: UTC", "example": "Europe/Amsterdam"})
+        "description": "IANA time zone of happy hours and of the daily cap's day; null: UTC",
+        "example": "Europe/Amsterdam"})
+    # the till's safeguards: docs/brands/till-safeguards.md
+    earn_once_per_hours = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_HOURS),
+                                         metadata={"description": "At most one earning transaction (earn, stamp, "
+                                                                  "purchase) per card every N hours; 24: once a "
+                                                                  "day; null: off", "example": 24})
+    daily_cap = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_CAP), metadata={
+        "description": "At most this many points (stamp cards: stamps; cashback: cents) per card per local day of "
+                       "time_zone; null: off", "example": 3})
+    per_transaction_cap = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_CAP),
+                                         metadata={"description": "At most this many in one transaction; a purchase "
+                                                                  "that would earn more is refused; null: off",
+                                                   "example": 2})
+    undo_window_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=24 * 60), metadata={
+        "description": "How long a cashier may undo their own transaction at the till (0: never; managers and "
+                       "the brand's key may reverse at any time)", "example": 10})
 
 
 #: Program fields only a stamp-card program may set.

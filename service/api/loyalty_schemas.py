@@ -136,10 +136,28 @@ class TransactionOut(Schema):
         "description": "Stamp cards: rewards this reached, [{name, card_cycle, at, full_card}]"})
 
 
+class ReversalIn(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=300), metadata={
+        "description": "Why (kept in the ledger and the audit log)", "example": "Wrong card scanned"})
+
+
+class ReversalOut(TransactionOut):
+    """The reversal entry (type `reversal`, points: the negated points of the entry undone)."""
+
+    reverses = fields.Integer(metadata={"description": "The ledger entry undone"})
+    reversed_type = fields.String(metadata={"description": "Its type: earn | redeem | purchase | stamp"})
+    reversed_entries = fields.List(fields.Integer(), metadata={
+        "description": "Every entry this undid: the transaction, then the card_full entries it caused"})
+    balance_change = fields.Integer(metadata={
+        "description": "How the balance moved (stamp cards: a card un-filled puts its stamps back)"})
+
+
 class LedgerEntryOut(Schema):
     id = fields.Integer()
     type = fields.String(attribute="kind", metadata={
-        "description": "issue | earn | redeem | purchase | expire | stamp | card_full"})
+        "description": "issue | earn | redeem | purchase | expire | stamp | card_full | reversal"})
+    reverses = fields.Integer(attribute="reversed_entry_id", allow_none=True, metadata={
+        "description": "A reversal: the entry it undid"})
     points = fields.Integer(metadata={"description": "Signed change of the balance"})
     amount = Money(allow_none=True)
     store_id = fields.Integer(allow_none=True)
@@ -173,6 +191,8 @@ class ProgramSummaryOut(Schema):
     name = fields.String()
     kind = fields.String()
     currency = fields.String()
+    undo_window_minutes = fields.Integer(metadata={
+        "description": "How long the cashier may undo their own transaction (POST /transactions/{id}/reverse)"})
 
 
 class CashierCardOut(Schema):

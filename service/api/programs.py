@@ -63,6 +63,11 @@ def _mark_all_cards_changed(program: Program) -> None:
 TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
 
 
+#: Program fields the pass does not show (the till's undo window): changing them updates no pass. The
+#: limits themselves are in the terms on the pass's back (service/loyalty/terms.py).
+NOT_ON_THE_PASS = frozenset({"undo_window_minutes"})
+
+
 def _rules_changed(program: Program) -> None:
     """Tiers, basis or expiry changed: re-derive each card's tier and expiry, then update all passes
     (cards the re-derivation already changed are not bumped twice: one push each)."""
@@ -186,7 +191,7 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
         _rules_changed(program)
-    elif body:
+    elif body.keys() - NOT_ON_THE_PASS:
         _mark_all_cards_changed(program)
     db.session().commit()
     return program

@@ -114,7 +114,17 @@ class ProgramOut(Schema):
         "example": [{"at": 5, "reward": "A pastry"}, {"at": 10, "reward": "A coffee"}]})
     happy_hours = fields.List(fields.Dict(), allow_none=True, metadata={
         "example": [{"stores": None, "weekdays": [1, 2, 3, 4, 5], "from": "15:00", "to": "17:00", "multiplier": 2}]})
-    time_zone = fields.String(allow_none=True, metadata={"description": "Of happy hours; null: UTC"})
+    time_zone = fields.String(allow_none=True, metadata={"description": "Of happy hours and the daily cap's day; "
+                                                                        "null: UTC"})
+    earn_once_per_hours = fields.Integer(allow_none=True, metadata={
+        "description": "The till's safeguards: one earning transaction per card every N hours (null: off)",
+        "example": 24})
+    daily_cap = fields.Integer(allow_none=True, metadata={
+        "description": "At most this many points (stamp cards: stamps) per card per local day (null: off)"})
+    per_transaction_cap = fields.Integer(allow_none=True, metadata={
+        "description": "At most this many in one transaction; a purchase earning more is refused (null: off)"})
+    undo_window_minutes = fields.Integer(metadata={
+        "description": "How long a cashier may undo their own transaction", "example": 10})
     has_stamp_image = fields.Function(
         lambda program: program.kind == "stamps" and program.stamp_png is not None,
         metadata={"type": "boolean", "description": "A stamp image is uploaded (PUT .../images/stamp)"})

@@ -1,4 +1,4 @@
-"""Transactions on a card (earn, redeem, purchase) and its ledger.
+"""Transactions on a card (earn, redeem, purchase, stamp), their reversal (undo), and its ledger.
 
 Every POST needs an Idempotency-Key: tills retry on flaky networks, and a retried
 purchase must not earn twice. The same key with the same body answers the first answer
@@ -7,6 +7,7 @@ again (201, header `Idempotent-Replayed: true`); with another body, 422.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -20,20 +21,31 @@ from service.access.store_scope import check_store
 from service.api.auth import require_brand_or_cashier
 from service.api.cards import brand_card
 from service.api.counter_view import recent_entries
-from service.api.loyalty_schemas import LedgerEntryOut, LedgerQuery, TransactionIn, TransactionOut
+from service.api.loyalty_schemas import (
+    LedgerEntryOut,
+    LedgerQuery,
+    ReversalIn,
+    ReversalOut,
+    TransactionIn,
+    TransactionOut,
+)
 from service.api.tenancy import brand_row_field
+from service.loyalty import limits as till_limits
+from service.loyalty import reversal
 from service.loyalty.engine import (
     Actor,
     CardNotFound,
     CardVoided,
     IdempotencyMismatch,
     InsufficientBalance,
+    LimitReached,
     LoyaltyError,
     NotApplicable,
+    ReversalRefused,
     TransactionRequest,
     post_transaction,
 )
-from service.models import Store
+from service.models import Card, LedgerEntry, Store, utcnow
 from service.platform import db
 from service.web.problems import Problem, validation_problem
 from service.webhooks import events as webhooks
@@ -105,7 +117,23 @@ def _check_adjustment(body: dict[str, Any]) -> None:
         raise validation_problem([{"field": "reason", "message": "Say why the points are adjusted."}])
 
 
+#: The problem type of each limit (service/loyalty/limits.py) and its status: a transaction too large
+#: is wrong as sent (422); the other two would pass later (409, with next_allowed_at).
+LIMIT_PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "once_per_hours": (409, "Too soon for this card", "/problems/limit/once-per-hours"),
+    "daily_cap": (409, "Daily limit reached", "/problems/limit/daily-cap"),
+    "per_transaction_cap": (422, "Too much in one transaction", "/problems/limit/per-transaction-cap"),
+}
+
+
 def _problem(error: LoyaltyError) -> Problem:
+    if isinstance(error, LimitReached):
+        status, title, type_ = LIMIT_PROBLEMS[error.refusal.rule]
+        return Problem(status, title, str(error), type_=type_, **error.refusal.as_json())
+    if isinstance(error, ReversalRefused):
+        titles = {404: "Transaction not found", 403: "Undo not allowed", 422: "Cannot be reversed"}
+        return Problem(error.status, titles.get(error.status, "Reversal refused"), str(error),
+                       type_=f"/problems/{error.code}", **error.details)
     if isinstance(error, CardNotFound):
         return Problem(404, "Card not found", str(error))
     if isinstance(error, InsufficientBalance):
@@ -139,12 +167,16 @@ def post(body: dict[str, Any], card_id: int) -> Response:
     key = idempotency_key()
     actor = _actor(body.get("store_id"))
     session = db.session()
+    # a brand's own points adjustment (earn by key or console, audited) is not the till's: no limits
+    limited = g.cashier is not None or body["type"] != "earn"
     try:
         # locks the card and checks it is the brand's in one query (a 404 otherwise)
         outcome = post_transaction(session, card_id, TransactionRequest(**body), key, actor=actor,
-                                   brand_id=g.brand.id)
+                                   brand_id=g.brand.id, limits=limited)
     except LoyaltyError as error:
         session.rollback()
+        if isinstance(error, LimitReached):
+            _count_refusal(session, error)
         raise _problem(error) from None
     if not outcome.replayed:
         webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
@@ -154,6 +186,79 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         referrals.after_purchase(session, card_id, outcome.response)  # finds outcome.card in the session
     session.commit()
     response = jsonify(outcome.response)
+    response.status_code = 201
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _count_refusal(session: Session, error: LimitReached) -> None:
+    """Keep the refusal for the counts (its own transaction: the refused one was rolled back)."""
+    till_limits.record_refusal(session, error.where, error.refusal, utcnow())
+    session.commit()
+
+
+def _may_reverse(entry: LedgerEntry, card: Card) -> None:
+    """Who may undo what: a cashier their own transaction within the program's undo window; a store
+    manager's console session the transactions of their stores (not those of no store: brand-wide is
+    for the unlimited roles); other roles with `cashier` or `members`, and brand API keys, any
+    transaction of the brand, at any time."""
+    cashier = g.cashier
+    if cashier is not None:
+        if entry.cashier_id != cashier.id:
+            raise ReversalRefused("reversal-not-yours", "A cashier can undo only their own transactions; "
+                                  "ask a store manager to reverse this one.", status=403)
+        window = card.program.undo_window_minutes
+        deadline = entry.created_at + dt.timedelta(minutes=window)
+        if utcnow() > deadline:
+            raise ReversalRefused("reversal-window-closed",
+                                  f"The undo window of {window} minutes for this transaction closed at "
+                                  f"{deadline:%H:%M} UTC; a store manager can still reverse it from the console.",
+                                  status=403, undo_until=deadline.isoformat())
+        return
+    check_store(entry.store_id)  # a store manager: only their stores' transactions
+
+
+@blp.route("/transactions/<int:entry_id>/reverse", methods=["POST"])
+@require_brand_or_cashier
+@requires("cashier", also="members")
+@blp.arguments(ReversalIn)
+@blp.response(201, ReversalOut, description="Reversed (or, with Idempotent-Replayed: true, reversed before)")
+@blp.alt_response(400, description="Idempotency-Key missing or malformed")
+@blp.alt_response(403, description="A cashier's transaction of someone else or past the undo window; a store "
+                                   "manager's of another store")
+@blp.alt_response(404, description="No such transaction in your brand")
+@blp.alt_response(409, description="Already reversed; the points were spent since; later stamps depend on it; "
+                                   "it earned a reward; the card is voided")
+@blp.alt_response(422, description="This kind of entry cannot be reversed, or the key was used with another body")
+@blp.doc(parameters=[_KEY_PARAMETER], security=BOTH_AUTH)
+def reverse(body: dict[str, Any], entry_id: int) -> Response:
+    """Undo a transaction (earn, redeem, purchase, stamp) with a `reversal` ledger entry.
+
+    Puts back exactly what it changed (balance, lifetime figures, stamps and filled cards) and
+    updates the pass; the audit log keeps it. A cashier may undo their own transaction within the
+    program's `undo_window_minutes`; a store manager (console) those of their stores, the owner
+    and brand API keys any, at any time."""
+    key = idempotency_key()
+    session = db.session()
+    actor = Actor(cashier_id=g.cashier.id, store_id=None) if g.cashier is not None else Actor()
+    try:
+        outcome = reversal.reverse(session, entry_id, key, brand_id=g.brand.id, reason=body.get("reason"),
+                                   actor=actor, authorize=_may_reverse)
+    except LoyaltyError as error:
+        session.rollback()
+        raise _problem(error) from None
+    response_body = outcome.response
+    if not outcome.replayed:
+        audit.record(session, g.brand.id, "transaction.reversed", "card", response_body["card_id"], {
+            "ledger_entry_id": response_body["reverses"], "reversal_id": response_body["id"],
+            "type": response_body["reversed_type"], "points": response_body["points"],
+            "balance": {"before": response_body["balance"] - response_body["balance_change"],
+                        "after": response_body["balance"]},
+            "reversed_entries": response_body["reversed_entries"], "reason": response_body["reason"]})
+        webhooks.emit(session, g.brand.id, "transaction.created", response_body)
+    session.commit()
+    response = jsonify(response_body)
     response.status_code = 201
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -78,6 +78,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "till.created": ("Till created", "Добавлена касса"),
     "till.revoked": ("Till revoked", "Касса отключена"),
     "transaction.created": ("Counter transaction", "Операция на кассе"),
+    "transaction.reversed": ("Transaction reversed", "Операция отменена"),
     "webhook.created": ("Webhook created", "Создан вебхук"),
     "webhook.deleted": ("Webhook deleted", "Вебхук удалён"),
     "webhook.secret_rotated": ("Webhook secret rotated", "Секрет вебхука заменён"),

@@ -60,6 +60,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "stamp": ("Stamp", "Поставить штамп"),
     "stamps_to_give": ("Stamps to give", "Сколько штампов поставить"),
     "stamps_placeholder": ("1", "1"),
+    "undo": ("Undo", "Отменить"),
 }
 
 #: The texts cashier.js shows: status lines, errors, confirmations, figures.
@@ -157,6 +158,38 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "reward_earned": ("Reward earned: {names}.", "Получена награда: {names}."),
     "kind_stamp": ("stamp", "штамп"),
     "kind_card_full": ("card filled", "карта заполнена"),
+    "kind_reversal": ("undone", "отмена операции"),
+    # undo, and the till's safeguards (the API's problem types, service/api/transactions.py)
+    "undo_until": ("You can undo this until {time}.", "Операцию можно отменить до {time}."),
+    "undoing": ("Undoing…", "Отменяем…"),
+    "undone": ("Undone.", "Операция отменена."),
+    "problem_limit_once_per_hours": ("This card has already earned recently; the next can be given from {next}. "
+                                     "Nothing was posted.",
+                                     "По этой карте уже недавно начисляли; следующее начисление возможно с {next}. "
+                                     "Ничего не проведено."),
+    "problem_limit_daily_cap": ("This card has reached today's limit of {limit}; the next can be given from {next}. "
+                                "Nothing was posted.",
+                                "Карта достигла дневного лимита ({limit}); следующее начисление возможно с {next}. "
+                                "Ничего не проведено."),
+    "problem_limit_daily_cap_left": ("This would go over today's limit of {limit} for this card: it can get {left} "
+                                     "more today. Nothing was posted.",
+                                     "Это превысит дневной лимит карты ({limit}): сегодня можно начислить ещё "
+                                     "{left}. Ничего не проведено."),
+    "problem_limit_per_transaction_cap": ("At most {limit} can be given in one transaction here. Nothing was posted.",
+                                          "За одну операцию можно начислить не больше {limit}. Ничего не проведено."),
+    "problem_reversal_window_closed": ("The time to undo this has passed ({until}); ask a store manager.",
+                                       "Время на отмену прошло ({until}); обратитесь к управляющему магазином."),
+    "problem_reversal_not_yours": ("You can undo only your own transactions; ask a store manager.",
+                                   "Отменять можно только свои операции; обратитесь к управляющему магазином."),
+    "problem_reversal_already_reversed": ("This transaction has already been undone.", "Эта операция уже отменена."),
+    "problem_reversal_balance_negative": ("This cannot be undone: the points have been spent since.",
+                                          "Отменить нельзя: баллы уже потрачены."),
+    "problem_reversal_later_stamps": ("Later stamps depend on this one: undo those first, newest first.",
+                                      "От этой операции зависят более поздние штампы: сначала отмените их, "
+                                      "начиная с последнего."),
+    "problem_reversal_rewards_earned": ("This earned a reward, so it cannot be undone here; ask a store manager.",
+                                        "За эту операцию получена награда, поэтому отменить её здесь нельзя; "
+                                        "обратитесь к управляющему магазином."),
 }
 
 WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({**PAGE, **SCRIPT})

@@ -27,6 +27,23 @@ sections.add(sections.Section("design_page.index", "nav_design", "read", 40, "/c
 #: The label boxes the form shows, in the card's order (LABEL_KEYS has the API's names).
 LABEL_ORDER = ("balance", "discount", "tier", "holder", "number", "spend", "news", "expiry", "terms")
 
+# The till's safeguards (service/loyalty/limits.py): a form of their own on this page, PATCHing the program.
+words.add({
+    "design_limits": ("The till's safeguards", "Защита на кассе"),
+    "design_limits_hint": ("Limits on what one card may earn (points, or stamps on a stamp card); leave a box empty "
+                           "to switch that limit off. A refused transaction is explained at the till and counted.",
+                           "Ограничения на то, сколько может получить одна карта (баллы или штампы); оставьте поле "
+                           "пустым, чтобы отключить ограничение. Отказ объясняется на кассе и учитывается."),
+    "design_limit_hours": ("At most one earning transaction every … hours (24: once a day)",
+                           "Не чаще одного начисления раз в … часов (24: раз в день)"),
+    "design_limit_daily": ("At most this much per card per day (the program's time zone)",
+                           "Не больше стольких в день на карту (по часовому поясу программы)"),
+    "design_limit_transaction": ("At most this much in one transaction (a larger purchase is refused)",
+                                 "Не больше стольких за одну операцию (более крупная покупка отклоняется)"),
+    "design_undo_window": ("Minutes a cashier may undo their own transaction (0: never)",
+                           "Сколько минут кассир может отменить свою операцию (0: никогда)"),
+})
+
 words.add({
     "nav_design": ("Card design", "Дизайн карты"),
     "design_title": ("Card designer", "Конструктор карты"),

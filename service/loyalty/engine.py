@@ -23,6 +23,9 @@ Invariants: every balance change is a LedgerEntry; ``Card.balance`` is the ledge
 never negative; the card row is locked while a transaction is decided, so two cashiers
 redeeming at once are serialised and the second sees the first's result. Anything that
 changes what the pass shows calls ``cards.touch`` (which also queues the push).
+
+The till's safeguards (service/loyalty/limits.py) are checked here, with the card locked, once
+what a transaction earns is known; undo is service/loyalty/reversal.py (a `reversal` entry).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from service.loyalty import limits as till_limits
 from service.loyalty import stamps as stamp_rules
 from service.loyalty.cards import touch
 from service.models import Card, LedgerEntry, Program, StampReward, Tier, utcnow
@@ -80,6 +84,27 @@ class NotApplicable(LoyaltyError):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(message)
         self.field = field_name
+
+
+class LimitReached(LoyaltyError):
+    """A program limit (service/loyalty/limits.py) refuses the transaction; the API counts it."""
+
+    def __init__(self, refusal: till_limits.Refusal, card: Card, store_id: int | None,
+                 cashier_id: int | None) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+        # plain values: the card row is expired by the rollback that follows a refusal
+        self.where = till_limits.Where(card.brand_id, card.program_id, card.id, store_id, cashier_id)
+
+
+class ReversalRefused(LoyaltyError):
+    """A reversal the rules refuse (service/loyalty/reversal.py); `code` names the problem type."""
+
+    def __init__(self, code: str, message: str, status: int = 409, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.details = details
 
 
 class IdempotencyMismatch(LoyaltyError):
@@ -479,8 +504,16 @@ def _insert_entry(session: Session, card: Card, entry: LedgerEntry) -> int:
     return int(entry_id)
 
 
+def _check_limits(session: Session, card: Card, request: TransactionRequest, earned: int,
+                  store_id: int | None, actor: Actor, now: dt.datetime) -> None:
+    """Raise LimitReached if a program limit refuses this (the card is locked: no race)."""
+    refusal = till_limits.check(session, card, request.type, earned, now)
+    if refusal is not None:
+        raise LimitReached(refusal, card, store_id, actor.cashier_id)
+
+
 def _apply_stamps(session: Session, card: Card, request: TransactionRequest, actor: Actor,
-                  key: str, now: dt.datetime) -> dict[str, Any]:
+                  key: str, now: dt.datetime, limits: bool = True) -> dict[str, Any]:
     """A stamp or purchase on a stamp card: one entry of the stamps earned, then one `card_full`
     entry of -N per card filled (so the ledger still sums to the stamps on the current card), and
     a StampReward row per rung crossed and card filled, pointing at the entry that earned it."""
@@ -489,6 +522,8 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
         _require_points(program, "type")
     store_id = actor.store_id if actor.store_id is not None else request.store_id
     earning = _stamp_earning(card, request, store_id, now)
+    if limits:
+        _check_limits(session, card, request, earning.earned, store_id, actor, now)
     before = _visible(card)
     entry = LedgerEntry(card_id=card.id, kind=request.type, points=earning.earned,
                         amount=request.amount if request.type == "purchase" else None,
@@ -519,10 +554,13 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
 
 
 def _apply(session: Session, card: Card, request: TransactionRequest, actor: Actor,
-           key: str, now: dt.datetime) -> dict[str, Any]:
+           key: str, now: dt.datetime, limits: bool = True) -> dict[str, Any]:
     if card.program.kind == "stamps":
-        return _apply_stamps(session, card, request, actor, key, now)
+        return _apply_stamps(session, card, request, actor, key, now, limits)
     points, amount = _points_and_amount(card, request)
+    if limits:
+        store_id = actor.store_id if actor.store_id is not None else request.store_id
+        _check_limits(session, card, request, points, store_id, actor, now)
     balance_before = card.balance
     if balance_before + points < 0:
         raise InsufficientBalance(balance_before, -points)
@@ -557,8 +595,11 @@ def _apply(session: Session, card: Card, request: TransactionRequest, actor: Act
 
 def post_transaction(session: Session, card_id: int, request: TransactionRequest, idempotency_key: str,
                      *, actor: Actor | None = None, now: dt.datetime | None = None,
-                     brand_id: int | None = None) -> Outcome:
+                     brand_id: int | None = None, limits: bool = True) -> Outcome:
     """Apply one transaction to a card, once per idempotency key; the caller commits.
+
+    `limits`: check the program's till safeguards (service/loyalty/limits.py); off only for a
+    brand's own points adjustments. A replay is never refused (it changes nothing).
 
     The card row is locked first, so a second request with the same key waits for the
     first to commit and then finds its entry; a second redemption sees the reduced balance.
@@ -574,7 +615,8 @@ def post_transaction(session: Session, card_id: int, request: TransactionRequest
     if card.voided:
         raise CardVoided(f"Card {card.id} is voided; it takes no transactions.")
     try:
-        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow()), card=card)
+        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow(), limits),
+                       card=card)
     except _AlreadyPosted:
         posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
                                                            LedgerEntry.idempotency_key == idempotency_key)).one()

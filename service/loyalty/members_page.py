@@ -16,13 +16,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from service.access.roles import permissions_of
+from service.access.roles import STORE_SCOPED, permissions_of
 from service.api.card_admin import card_search
 from service.api.pagination import decode_cursor, encode_cursor
 from service.console import sections, words
 from service.console.guard import language, render, signed_in
 from service.loyalty.cards import display_number
 from service.loyalty.privacy import is_erased
+from service.loyalty.reversal import REVERSIBLE
 from service.models import Card, LedgerEntry, PushDelivery, Registration, Store
 from service.platform import db
 from service.push.diagnosis import card_diagnosis
@@ -77,6 +78,14 @@ words.add({
     "members_kind_redeem": ("redeemed", "списание"), "members_kind_purchase": ("purchase", "покупка"),
     "members_kind_expire": ("expired", "сгорание"), "members_kind_adjust": ("adjustment", "корректировка"),
     "members_kind_import": ("imported", "импорт"),
+    "members_kind_stamp": ("stamp", "штамп"), "members_kind_card_full": ("card filled", "карта заполнена"),
+    "members_kind_reversal": ("reversal", "отмена"),
+    "members_reverse": ("Reverse", "Отменить"),
+    "members_reversed": ("reversed", "отменена"),
+    "members_reverse_confirm": ("Reverse this transaction? Its points or stamps go back exactly; the ledger and the "
+                                "audit log keep both.",
+                                "Отменить эту операцию? Баллы или штампы вернутся в точности; журнал и аудит "
+                                "сохранят обе записи."),
     "members_devices": ("Devices", "Устройства"),
     "members_devices_none": ("No device holds this card.", "Ни одно устройство не хранит эту карту."),
     "members_device": ("Device", "Устройство"),
@@ -207,7 +216,21 @@ def card_page(card_id: int) -> Response:
     return render("members/card.html", card=card, customer=card.customer, number=display_number,
                   erased=is_erased(card.customer), diagnosis=diagnosis, ledger=ledger, stores=stores,
                   registrations=registrations, last_push=last_push, others=others,
-                  can_change="members" in _permissions())
+                  can_change="members" in _permissions(), reversible=_reversible(card, ledger),
+                  reversed_ids={entry.reversed_entry_id for entry in ledger if entry.reversed_entry_id})
+
+
+def _reversible(card: Card, ledger: list[LedgerEntry]) -> set[int]:
+    """The ledger rows this account may reverse (POST /api/v1/transactions/{id}/reverse, which checks
+    again): with `cashier` or `members`, transactions of a reversible kind not reversed yet, and for a
+    store manager only those of their stores."""
+    account = g.console_session.account
+    if card.voided or not _permissions() & {"cashier", "members"}:
+        return set()
+    stores = set(account.stores or ()) if account.role in STORE_SCOPED else None
+    done = {entry.reversed_entry_id for entry in ledger if entry.reversed_entry_id}
+    return {entry.id for entry in ledger if entry.kind in REVERSIBLE and entry.id not in done
+            and (stores is None or entry.store_id in stores)}
 
 
 def diagnosis_text(texts: dict[str, str], device: dict[str, Any]) -> str:

@@ -203,11 +203,48 @@ def _referral(program: Program, language: str) -> list[str]:
     return [f"When a friend you invite makes a first purchase, you both get {_points(points, language)}."]
 
 
+def _amount(program: Program, value: int, language: str) -> str:
+    """A limit's figure as the customer reads it: stamps, points, or a cashback card's money."""
+    if program.kind == "stamps":
+        return _stamps(value, language)
+    if program.kind == "cashback":
+        return f"{_number(Decimal(value) / 100, language)} {program.currency}"
+    return _points(value, language)
+
+
+def _limits(program: Program, language: str) -> list[str]:
+    """The till's safeguards (service/loyalty/limits.py), so a customer refused at the till was told."""
+    if program.kind == "discount":
+        return []
+    ru = language == "ru"
+    what = ("Штампы" if program.kind == "stamps" else "Кешбэк" if program.kind == "cashback" else "Баллы") if ru \
+        else ("Stamps" if program.kind == "stamps" else "Cashback" if program.kind == "cashback" else "Points")
+    sentences = []
+    hours = program.earn_once_per_hours
+    if hours:
+        if ru:
+            every = "одного раза в день" if hours == 24 else \
+                f"одного раза в {hours} {_russian_plural(hours, 'час', 'часа', 'часов')}"
+            verb = "начисляется" if program.kind == "cashback" else "начисляются"
+            sentences.append(f"{what} {verb} не чаще {every}.")
+        else:
+            every = "once a day" if hours == 24 else f"once every {hours} {'hour' if hours == 1 else 'hours'}"
+            verb = "is" if program.kind == "cashback" else "are"
+            sentences.append(f"{what} {verb} given at most {every}.")
+    if program.daily_cap:
+        amount = _amount(program, program.daily_cap, language)
+        sentences.append(f"Лимит в день: {amount}." if ru else f"At most {amount} a day.")
+    if program.per_transaction_cap:
+        amount = _amount(program, program.per_transaction_cap, language)
+        sentences.append(f"Лимит за одну операцию: {amount}." if ru else f"At most {amount} per transaction.")
+    return sentences
+
+
 def rules(program: Program, language: str = "en") -> tuple[str, ...]:
     """The program's current rules as sentences in `language` (English when we do not speak it)."""
     language = language if language in LANGUAGES else "en"
-    sentences = [*_earning(program, language), *_tiers(program, language), *_expiry(program, language),
-                 *_referral(program, language)]
+    sentences = [*_earning(program, language), *_limits(program, language), *_tiers(program, language),
+                 *_expiry(program, language), *_referral(program, language)]
     return tuple(sentence for sentence in sentences if sentence)
 
 

@@ -24,6 +24,7 @@ from service.models.nps import NpsAnswer, NpsSurvey
 from service.models.programs import Program, Tier
 from service.models.push import PushDelivery
 from service.models.rate_limits import RateLimitCounter
+from service.models.safeguards import LimitRefusal
 from service.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -72,4 +73,5 @@ __all__ = [
     "StaffRecoveryCode",
     "StaffLink",
     "AuditEntry",
+    "LimitRefusal",
 ]

@@ -114,7 +114,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # no index of its own: ix_ledger_entries_card_created (below) serves lookups by card
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
-    # issue | earn | redeem | purchase | expire | adjust | import | stamp | card_full
+    # issue | earn | redeem | purchase | expire | adjust | import | stamp | card_full | reversal
     kind: Mapped[str] = mapped_column(String(20))
     points: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
@@ -125,6 +125,9 @@ class LedgerEntry(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A `reversal` entry (service/loyalty/reversal.py): the entry it undoes. Unique, so an entry is
+    # reversed at most once, whoever tries and however many at once.
+    reversed_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
 
 
 # What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date
@@ -140,6 +143,9 @@ Index("ix_cards_brand_created", Card.brand_id, Card.created_at)
 
 
 Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created_at)
+
+
+Index("ix_ledger_entries_reversed_entry_id", LedgerEntry.reversed_entry_id, unique=True)
 
 
 Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)

@@ -93,6 +93,15 @@ class Program(Base):
     # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip. Deferred on
     # its own: only stamp cards read it, and the API's has_stamp_image must not load the other images.
     stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    # The till's safeguards (service/loyalty/limits.py), on what earn, stamp and purchase transactions
+    # earn (points or stamps; None: off): at most one earning transaction per card every
+    # earn_once_per_hours hours, at most daily_cap per card per local day (time_zone), at most
+    # per_transaction_cap in one transaction. A cashier may undo their own transaction for
+    # undo_window_minutes (service/loyalty/reversal.py); managers and the brand's key at any time.
+    earn_once_per_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    per_transaction_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    undo_window_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()

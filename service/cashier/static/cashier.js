@@ -1,6 +1,7 @@
 // The cashier's page: sign in with a cashier token (or, on a paired till, with a PIN), find a
 // card (camera, scanner or typed number), post a purchase or a redemption, show the new balance
-// and whether phones were told.
+// and whether phones were told; undo it while the program's undo window lasts. The till's
+// refusals (a limit reached, an undo not allowed) are shown in the page's language.
 "use strict";
 
 (() => {
@@ -27,12 +28,27 @@
     return t(form in WORDS ? form : `${key}_other`, { n: number(n) });
   }
 
-  const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null, idle: null };
+  const state = { token: localStorage.getItem(TOKEN_KEY), card: null, pending: null, camera: null, idle: null,
+                  undo: null };
 
   // ---- talking to the API ---------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(message, status) { super(message); this.status = status; }
+    constructor(message, status, problem = {}) { super(message); this.status = status; this.problem = problem; }
+  }
+
+  // The page's own sentence for a problem the till meets often (a limit, an undo refused), in its
+  // language, with the problem's figures; else the API's words.
+  const when = (iso) => new Date(iso).toLocaleString(LOCALE, { dateStyle: "short", timeStyle: "short" });
+  function problemText(data, status) {
+    const slug = String(data.type || "").replace(/^\/problems\//, "").replace(/[/-]/g, "_");
+    const key = `problem_${slug}${slug === "limit_daily_cap" && data.left ? "_left" : ""}`;
+    if (key in WORDS) {
+      return t(key, { limit: number(data.limit ?? ""), left: number(data.left ?? ""),
+                      next: data.next_allowed_at ? when(data.next_allowed_at) : "",
+                      until: data.undo_until ? when(data.undo_until) : "" });
+    }
+    return data.detail || data.title || t("server_answered", { status });
   }
 
   async function api(method, path, body, headers = {}) {
@@ -53,7 +69,7 @@
       throw new ApiError(t("sign_in_again", { reason: data.detail || t("token_invalid") }), 401);
     }
     if (!response.ok) {
-      throw new ApiError(data.detail || data.title || t("server_answered", { status: response.status }), response.status);
+      throw new ApiError(problemText(data, response.status), response.status, data);
     }
     return { data, replayed: response.headers.get("Idempotent-Replayed") === "true" };
   }
@@ -103,7 +119,7 @@
       throw new ApiError(t("pin_locked", { until }), response.status);
     }
     if (!response.ok) {
-      throw new ApiError(data.detail || data.title || t("server_answered", { status: response.status }), response.status);
+      throw new ApiError(problemText(data, response.status), response.status, data);
     }
     return data;
   }
@@ -272,6 +288,7 @@
   }
 
   function clearCard() {
+    hideUndo();
     state.card = null;
     state.pending = null;
     $("card").hidden = true;
@@ -358,6 +375,7 @@
       say(`${saved} ${t("notifying")}`, "ok");
       const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
       showCard(card);
+      offerUndo(result, card);
       await reportPush(pending.cardId, saved);
     } catch (error) {
       const retry = state.pending && (error.status === 0 || error.status >= 500);
@@ -365,6 +383,49 @@
       if (!state.pending) change();
     } finally {
       $("confirm-yes").disabled = false;
+    }
+  }
+
+  // ---- undo: the cashier's own last transaction, while the program's window lasts --------
+
+  function offerUndo(result, card) {
+    hideUndo();
+    const minutes = card.program.undo_window_minutes || 0;
+    const until = new Date(result.created_at).getTime() + minutes * 60000;
+    if (!minutes || until <= Date.now()) return;
+    // one key per undo: pressing again after a lost answer does not reverse twice
+    state.undo = { id: result.id, cardId: card.id, key: crypto.randomUUID(),
+                   timer: setTimeout(hideUndo, until - Date.now()) };
+    const time = new Date(until).toLocaleTimeString(LOCALE, { timeStyle: "short" });
+    $("undo-until").textContent = t("undo_until", { time });
+    $("undo").hidden = false;
+  }
+
+  function hideUndo() {
+    if (state.undo) clearTimeout(state.undo.timer);
+    state.undo = null;
+    $("undo").hidden = true;
+  }
+
+  async function undo() {
+    const pending = state.undo;
+    if (!pending) return;
+    $("undo-button").disabled = true;
+    say(t("undoing"));
+    try {
+      const { data: result } = await api("POST", `/api/v1/transactions/${pending.id}/reverse`, {},
+                                         { "Idempotency-Key": pending.key });
+      hideUndo();
+      const done = `${t("undone")} ${t("new_balance", { balance: balanceText({ ...state.card, ...result }) })}`;
+      say(done, "ok");
+      const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });
+      showCard(card);
+      await reportPush(pending.cardId, done);
+    } catch (error) {
+      if (error.status === 403 || error.status === 409 || error.status === 422) hideUndo();
+      say(error.message, "error");
+    } finally {
+      $("undo-button").disabled = false;
     }
   }
 
@@ -490,6 +551,7 @@
   });
   $("confirm-yes").addEventListener("click", () => confirm());
   $("confirm-no").addEventListener("click", change);
+  $("undo-button").addEventListener("click", () => undo());
   $("next").addEventListener("click", () => { clearCard(); say(""); $("code").focus(); });
   $("sign-out").addEventListener("click", () => { signOut(); say(t("signed_out")); });
   for (const kind of ["pointerdown", "keydown"]) {
