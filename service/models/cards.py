@@ -125,6 +125,9 @@ class LedgerEntry(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Partner programs: the partner brand that posted this entry on a card of another brand's program
+    # (None: the card's own brand). The settlement attributes each entry to this brand or the card's.
+    partner_brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"), nullable=True)
 
 
 # What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date

@@ -93,6 +93,9 @@ class Program(Base):
     # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip. Deferred on
     # its own: only stamp cards read it, and the API's has_stamp_image must not load the other images.
     stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    # Partner programs (service/loyalty/settlement.py): what one point is worth in `currency` when the
+    # brands of a coalition settle who owes whom (None: not set; cashback points are worth 0.01).
+    settlement_point_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
