@@ -324,6 +324,3 @@ def get_settlement(query: dict[str, Any], program_id: int) -> Any:
     filename = f"passcast-settlement-{program.id}-{body['period']['from']}-{body['period']['to']}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-
