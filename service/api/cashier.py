@@ -53,7 +53,8 @@ def _verified_number(brand: Brand, code: str) -> tuple[Brand, int]:
         return owner.code_secret
 
     try:
-        return owner, decode_card_code(code, secret_for).card_number
+        number = decode_card_code(code, secret_for).card_number  # sets `owner` on the way
+        return owner, number
     except _ForeignBrand:
         raise Problem(403, "Card of another brand",
                       f"This code belongs to a card of another brand, not {brand.name}.",

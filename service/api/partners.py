@@ -109,7 +109,7 @@ class SettlementBrandOut(Schema):
 
 class TransferOut(Schema):
     from_brand_id = fields.Integer()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(data_key="from", attribute="from")
     to_brand_id = fields.Integer()
     to = fields.String()
     amount = fields.String()

@@ -119,7 +119,7 @@ def settlement(session: Session, program: Program, start: dt.date, end: dt.date)
     shown = [program.brand_id, *(brand_id for brand_id, state in status.items() if state == "active"),
              *sorted(set(sums) - set(status) - {program.brand_id}),
              *(brand_id for brand_id in status if brand_id in sums and status[brand_id] != "active")]
-    names = dict(session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(shown))).tuples().all())
+    names = {row.id: row.name for row in session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(shown)))}
     figures = []
     for brand_id in dict.fromkeys(shown):
         issued, redeemed, expired, _ = sums.get(brand_id, (0, 0, 0, 0))
