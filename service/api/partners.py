@@ -21,7 +21,7 @@ from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.brand_schemas import PROBLEM, ProblemOut
-from service.api.fields import Id
+from service.api.fields import DecimalText, Id
 from service.api.tenancy import own_row
 from service.loyalty import partners, settlement
 from service.models import Brand, Program, ProgramPartner
@@ -60,7 +60,7 @@ class PartnershipOut(Schema):
 
 
 class PartnerSettingsIn(Schema):
-    settlement_point_value = fields.Decimal(required=True, as_string=True, places=4,
+    settlement_point_value = DecimalText(required=True, places=4,
                                             validate=validate.Range(min=0, min_inclusive=False, max=1000),
                                             metadata={"description": "What one point is worth in the program's "
                                                                      "currency when partners settle",
