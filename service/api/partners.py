@@ -158,8 +158,11 @@ def _partner_or_404(program: Program, brand_id: int) -> ProgramPartner:
 
 
 def _audit(action: str, row: ProgramPartner, brand_id: int) -> None:
+    """In `brand_id`'s audit log; in the other brand's log the actor is the brand, not its key or staff
+    (who is who inside a brand is that brand's business)."""
+    actor = None if brand_id == g.brand.id else audit.Actor("partner_brand", g.brand.id, f"brand {g.brand.name}")
     audit.record(db.session(), brand_id, action, "program", row.program_id,
-                 {"partner_brand_id": row.brand_id, "status": row.status})
+                 {"partner_brand_id": row.brand_id, "status": row.status}, actor=actor)
 
 
 @blp.route("/programs/<int:program_id>/partners", methods=["GET"])

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from service import demo
 from service.loyalty import engine
-from service.models import Card, LedgerEntry, Store, utcnow
+from service.models import AuditEntry, Card, LedgerEntry, Store, utcnow
 from service.platform import db
 from tests.helpers import bearer
 
@@ -227,7 +227,7 @@ def test_partner_earns_and_redeems_across_brands_with_tenancy_intact(
     assert dict(events) == {seeded["brand_id"]: 3, partner["brand_id"]: 2}
 
 
-def test_a_removed_partner_loses_the_cards_at_once(client: FlaskClient, seeded: dict[str, Any],
+def test_a_removed_partner_loses_the_cards_at_once(app: Flask, client: FlaskClient, seeded: dict[str, Any],
                                                    coalition: dict[str, Any]) -> None:
     _admit(client, coalition)
     partner, card = coalition["partner"], coalition["card"]
@@ -249,6 +249,17 @@ def test_a_removed_partner_loses_the_cards_at_once(client: FlaskClient, seeded: 
     assert figures.status_code == 200
     rows = {row["brand_id"]: row for row in figures.get_json()["brands"]}
     assert rows[partner["brand_id"]]["status"] == "left" and rows[partner["brand_id"]]["points_issued"] == 40
+    # both audit logs say who did it; the host's names the partner brand, never the partner's key
+    with app.app_context():
+        logged = db.session().execute(select(AuditEntry.brand_id, AuditEntry.action, AuditEntry.actor_kind,
+                                             AuditEntry.actor_label).order_by(AuditEntry.id)).all()
+    partner_prefix = partner["key"].split("_")[1]
+    assert [(brand, action, kind) for brand, action, kind, _ in logged if action.startswith("program.partner")] == [
+        (seeded["brand_id"], "program.partner_invited", "api_key"),
+        (partner["brand_id"], "program.partnership_accepted", "api_key"),
+        (seeded["brand_id"], "program.partnership_accepted", "partner_brand"),
+        (seeded["brand_id"], "program.partner_removed", "api_key")]
+    assert not [label for brand, _, _, label in logged if brand == seeded["brand_id"] and partner_prefix in label]
     # a partner that leaves by itself loses them too, and cannot rejoin without a new invitation
     client.post(f"/api/v1/programs/{coalition['program_id']}/partners", headers=coalition["host"],
                 json={"brand_id": partner["brand_id"]})
