@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,12 +91,15 @@ def host_brand_for_code(session: Session, partner_brand_id: int, code_ref: str) 
     return session.scalar(
         select(Brand).join(Program, Program.brand_id == Brand.id)
         .join(ProgramPartner, ProgramPartner.program_id == Program.id)
-        .where(Brand.code_ref == code_ref, ProgramPartner.brand_id == partner_brand_id, _active()).limit(1))
+        .where(Brand.code_ref == code_ref, ProgramPartner.brand_id == partner_brand_id, _active(),
+               Program.kind.in_(PARTNER_KINDS)).limit(1))
 
 
-def partner_program_ids(partner_brand_id: int) -> object:
-    """A subquery: the programs `partner_brand_id` takes part in now."""
-    return select(ProgramPartner.program_id).where(ProgramPartner.brand_id == partner_brand_id, _active())
+def partner_program_ids(partner_brand_id: int) -> Select[tuple[int]]:
+    """A subquery: the programs `partner_brand_id` takes part in now (still of a kind partners share:
+    a host that turned the program into stamp cards has closed it to its partners)."""
+    return (select(ProgramPartner.program_id).join(Program, Program.id == ProgramPartner.program_id)
+            .where(ProgramPartner.brand_id == partner_brand_id, _active(), Program.kind.in_(PARTNER_KINDS)))
 
 
 def record_presentation(session: Session, card_id: int, brand_id: int, now: dt.datetime | None = None) -> None:
@@ -123,11 +126,10 @@ def partner_card(session: Session, card_id: int, brand_id: int, now: dt.datetime
     the API answers exactly like a card that does not exist."""
     since = (now or utcnow()) - PRESENTATION_WINDOW
     return session.scalar(
-        select(Card).join(ProgramPartner, and_(ProgramPartner.program_id == Card.program_id,
-                                               ProgramPartner.brand_id == brand_id))
+        select(Card).where(Card.program_id.in_(partner_program_ids(brand_id)))
         .join(PartnerPresentation, and_(PartnerPresentation.card_id == Card.id,
                                         PartnerPresentation.brand_id == brand_id))
-        .where(Card.id == card_id, Card.brand_id != brand_id, _active(), PartnerPresentation.presented_at >= since))
+        .where(Card.id == card_id, Card.brand_id != brand_id, PartnerPresentation.presented_at >= since))
 
 
 def key_used_by_another(session: Session, card_id: int, key: str, brand_id: int) -> bool:

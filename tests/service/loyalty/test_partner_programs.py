@@ -391,3 +391,4 @@ def test_only_points_and_cashback_programs_take_partners(client: FlaskClient, co
     assert settings["settlement_point_value"] is None and settings["point_value"] == "0.01"
     assert client.post(f"/api/v1/programs/{cashback['id']}/partners", headers=host,
                        json={"brand_id": coalition["partner"]["brand_id"]}).status_code == 201
+
