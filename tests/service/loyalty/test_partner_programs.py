@@ -19,9 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service import demo
+from service.access import accounts
 from service.loyalty import engine
-from service.models import AuditEntry, Card, LedgerEntry, Store, utcnow
+from service.models import AuditEntry, Brand, Card, LedgerEntry, Store, utcnow
 from service.platform import db
+from tests.console_helpers import PASSWORD, as_role, sign_in
 from tests.helpers import bearer
 
 VALUE = "0.0500"
@@ -392,3 +394,37 @@ def test_only_points_and_cashback_programs_take_partners(client: FlaskClient, co
     assert client.post(f"/api/v1/programs/{cashback['id']}/partners", headers=host,
                        json={"brand_id": coalition["partner"]["brand_id"]}).status_code == 201
 
+
+
+def test_the_console_page_shows_partners_invitations_and_the_settlement(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], coalition: dict[str, Any]) -> None:
+    """/console/partners (the owner): the host's partners and settlement, the partner's invitation;
+    the changes are the brand API's, called with the console session."""
+    _admit(client, coalition)
+    partner, card = coalition["partner"], coalition["card"]
+    _scan(client, partner["cashier_token"], card["barcode_message"])
+    assert _post(client, seeded["cashier_token"], card["id"], "h", {"type": "earn", "points": 100}).status_code == 201
+    assert _post(client, partner["cashier_token"], card["id"], "p", {"type": "redeem", "points": 60}).status_code == 201
+    owner = as_role(app, "owner", email="second-owner@demo.example")
+    today = utcnow().date().isoformat()
+    page = owner.get(f"/console/partners?from={today}&to={today}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Tea House" in html and 'data-status="active"' in html and f"/partners/{partner['brand_id']}" in html
+    assert "Demo Coffee pays Tea House 3.00 EUR" in html  # (0 - 60) x 0.05: the host pays the partner
+    assert f"/settlement?from={today}&amp;to={today}&amp;format=csv" in html
+    russian = owner.get(f"/console/partners?lang=ru&from={today}&to={today}").get_data(as_text=True)
+    assert "Партнёрские программы" in russian and "Demo Coffee платит Tea House 3.00 EUR" in russian
+    # the partner's owner sees the invitation side and the same settlement, no holder
+    with app.app_context():
+        session = db.session()
+        accounts.create_account(session, session.get(Brand, partner["brand_id"]), "owner@tea.example", PASSWORD,
+                                "owner", None)
+        session.commit()
+    partner_owner = app.test_client()
+    assert sign_in(partner_owner, "owner@tea.example").status_code == 302
+    theirs = partner_owner.get(f"/console/partners?from={today}&to={today}").get_data(as_text=True)
+    assert 'id="partnerships"' in theirs and f'id="leave-{coalition["program_id"]}"' in theirs
+    assert "Demo Coffee pays Tea House 3.00 EUR" in theirs and "Anna" not in theirs
+    # the page is the owner's: a marketer is refused it
+    assert as_role(app, "marketer").get("/console/partners").status_code == 403
