@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PERMISSIONS: frozenset[str] = frozenset({
     "read", "cashier", "campaigns", "design", "members", "stores", "staff", "webhooks", "keys", "accounts", "audit",
+    "partners",
 })
 
 ROLES: dict[str, frozenset[str]] = {

@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, str] = {
     "keys": "API keys",
     "accounts": "staff accounts",
     "audit": "reading the audit log",
+    "partners": "partner programs: admitting partner brands to a program, joining or leaving another brand's",
 }
 ALL: frozenset[str] = frozenset(PERMISSIONS)
 

@@ -186,5 +186,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import members
 
     api.register_blueprint(members.blp)
+    from service.api import partners
+
+    api.register_blueprint(partners.blp)
     docs.init_app(app)
     return api

@@ -12,11 +12,13 @@ from service.api.auth import require_brand, require_brand_or_cashier
 from service.api.counter_view import card_state, counter_card_view
 from service.api.loyalty_schemas import CashierCardOut
 from service.api.schemas import CardIssueIn, CardOut
-from service.api.tenancy import brand_row, brand_row_field
+from service.api.tenancy import brand_row, brand_row_field, own_row
 from service.google_wallet.sync import card_google_view
+from service.loyalty import partners
 from service.loyalty.cards import CustomerDetails, apple_pass_url, barcode_message, issue_card
 from service.models import Card, Program, Store
 from service.platform import db
+from service.web.problems import Problem
 from service.webhooks import events as webhooks
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Loyalty cards")
@@ -47,6 +49,18 @@ def brand_card(card_id: int) -> Card:
     return brand_row(Card, card_id, "card")
 
 
+def counter_card(card_id: int) -> tuple[Card, int | None]:
+    """The brand's card, or a partner program's card its counter just scanned (service/loyalty/partners.py);
+    with the partner brand's id for the latter (None for an own card). 404 otherwise, as for a missing card."""
+    card = own_row(Card, card_id)
+    if card is not None:
+        return card, None
+    card = partners.partner_card(db.session(), card_id, g.brand.id)
+    if card is None:
+        raise Problem(404, "Card not found", f"No card {card_id} in your brand.")
+    return card, g.brand.id
+
+
 @blp.route("/programs/<int:program_id>/cards", methods=["POST"])
 @require_brand
 @requires("members")
@@ -74,8 +88,10 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
 @blp.doc(security=[{"apiKey": []}, {"cashierToken": []}])
 def get_card(card_id: int) -> Any:
     """A card with its balance, tier and links. A cashier token (or PIN session) gets the counter
-    view instead, the scan's answer (`CashierCardOut`): the holder's name, no contact details or links."""
-    card = brand_card(card_id)
-    if g.cashier is not None:
-        return jsonify(CashierCardOut().dump(counter_card_view(card)))
+    view instead, the scan's answer (`CashierCardOut`): the holder's name, no contact details or links.
+    A partner program's card of another brand, just scanned at your counter, answers that view too,
+    without the holder."""
+    card, partner_brand_id = counter_card(card_id)
+    if g.cashier is not None or partner_brand_id is not None:
+        return jsonify(CashierCardOut().dump(counter_card_view(card, partner_brand_id=partner_brand_id)))
     return card_view(card, ensure_google=True)

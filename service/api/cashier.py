@@ -1,8 +1,10 @@
 """The till: a cashier scans a card (or types its short number) and sees what to do with it.
 
 Cashiers authenticate with their own token (disabled cashiers get 403) and only ever see
-cards of their own brand. A code is trusted only after its HMAC verifies with the brand's
-secret; each way a scan can fail has its own problem type so the till can say why.
+cards of their own brand, and the cards of partner programs their brand takes part in
+(service/loyalty/partners.py: scanned codes only, shown without the holder). A code is trusted
+only after its HMAC verifies with its brand's secret; each way a scan can fail has its own
+problem type so the till can say why.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from service.access.scopes import requires
 from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
+from service.loyalty import partners
 from service.models import Brand, Card, Program
 from service.platform import db
 from service.web.problems import Problem
@@ -35,14 +38,23 @@ class _ForeignBrand(Exception):
     """Raised from inside decode_card_code: the code names a brand other than the cashier's."""
 
 
-def _verified_number(brand: Brand, code: str) -> int:
+def _verified_number(brand: Brand, code: str) -> tuple[Brand, int]:
+    """The brand whose card the code names (the cashier's, or the host of a partner program the
+    cashier's brand takes part in) and the card number, once the code's HMAC verified."""
+    owner = brand
+
     def secret_for(brand_ref: str) -> bytes:
+        nonlocal owner
         if brand_ref != brand.code_ref:
-            raise _ForeignBrand(brand_ref)
-        return brand.code_secret
+            host = partners.host_brand_for_code(db.session(), brand.id, brand_ref)
+            if host is None:
+                raise _ForeignBrand(brand_ref)
+            owner = host
+        return owner.code_secret
 
     try:
-        return decode_card_code(code, secret_for).card_number
+        number = decode_card_code(code, secret_for).card_number  # sets `owner` on the way
+        return owner, number
     except _ForeignBrand:
         raise Problem(403, "Card of another brand",
                       f"This code belongs to a card of another brand, not {brand.name}.",
@@ -63,13 +75,20 @@ def _invalid(error: CardCodeError) -> Problem:
 
 
 def card_for_code(brand: Brand, code: str) -> Card:
-    """The brand's card a scanned code or typed short number names; problems otherwise."""
+    """The brand's card a scanned code or typed short number names (a typed number: the brand's own
+    cards only), or a card of a partner program the brand takes part in; problems otherwise."""
     text = code.strip()
-    number = _typed_number(text) if _TYPED.fullmatch(text) else _verified_number(brand, text)
+    owner, number = (brand, _typed_number(text)) if _TYPED.fullmatch(text) else _verified_number(brand, text)
     # what the till shows next comes in the same query (program, its tiers, the holder)
+    statement = select(Card).where(Card.brand_id == owner.id, Card.number == number)
+    if owner is not brand:  # the host's card, in a program this brand takes part in: else another brand's
+        statement = statement.where(Card.program_id.in_(partners.partner_program_ids(brand.id)))
     card = db.session().scalars(
-        select(Card).where(Card.brand_id == brand.id, Card.number == number)
-        .options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))).unique().first()
+        statement.options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))
+    ).unique().first()
+    if card is None and owner is not brand:
+        raise Problem(403, "Card of another brand", f"This code belongs to a card of another brand, not {brand.name}.",
+                      type_="/problems/foreign-card")
     if card is None:
         raise Problem(404, "Card not found", f"No card with this number in {brand.name}.",
                       type_="/problems/card-not-found")
@@ -90,8 +109,15 @@ def card_for_code(brand: Brand, code: str) -> Card:
 @blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit")
 @blp.doc(security=CASHIER_AUTH)
 def scan(body: dict[str, Any]) -> Any:
-    """Identify a card from what the scanner read, or from its short number typed by hand."""
-    return counter_card_view(card_for_code(g.brand, body["code"]))
+    """Identify a card from what the scanner read, or from its short number typed by hand. A partner
+    program's card of another brand answers without its holder (`customer` null, `partner_card` true)
+    and opens the card to this brand by id (its transactions) for a while."""
+    card = card_for_code(g.brand, body["code"])
+    if card.brand_id == g.brand.id:
+        return counter_card_view(card)
+    partners.record_presentation(db.session(), card.id, g.brand.id)
+    db.session().commit()
+    return counter_card_view(card, partner_brand_id=g.brand.id)
 
 
 @blp.route("/me", methods=["GET"])

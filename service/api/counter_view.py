@@ -23,9 +23,13 @@ RECENT_TRANSACTIONS = 10
 RECENT_REWARDS = 20
 
 
-def recent_entries(card_id: int, limit: int) -> list[LedgerEntry]:
+def recent_entries(card_id: int, limit: int, *, partner_brand_id: int | None = None) -> list[LedgerEntry]:
+    """The card's latest entries; with `partner_brand_id`, only those that partner posted (the rest,
+    and their reasons, are the host's business)."""
     statement = (select(LedgerEntry).where(LedgerEntry.card_id == card_id)
                  .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit))
+    if partner_brand_id is not None:
+        statement = statement.where(LedgerEntry.partner_brand_id == partner_brand_id)
     return list(db.session().scalars(statement))
 
 
@@ -58,15 +62,19 @@ def card_state(card: Card) -> dict[str, Any]:
     }
 
 
-def counter_card_view(card: Card) -> dict[str, Any]:
+def counter_card_view(card: Card, *, partner_brand_id: int | None = None) -> dict[str, Any]:
+    """`partner_brand_id`: a partner brand's view of a card of another brand's program (service/loyalty/
+    partners.py): the same figures, no holder (`customer` null) and only that partner's own entries."""
     money, discount = balance_money(card), effective_discount(card)
+    partner = partner_brand_id is not None
     return {
         **card_state(card),
-        "customer": {"id": card.customer.id, "name": card.customer.name},
+        "customer": None if partner else {"id": card.customer.id, "name": card.customer.name},
+        "partner_card": partner,
         "program": card.program,
         "balance_money": money_text(money) if money is not None else None,
         "lifetime_spend": money_text(card.lifetime_spend),
         "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
         "points_expire_at": card.points_expire_at,
-        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS),
+        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS, partner_brand_id=partner_brand_id),
     }

@@ -203,7 +203,10 @@ class CashierCardOut(Schema):
     program_id = fields.Integer()
     number = fields.String(metadata={"description": "Short number printed under the QR code",
                                      "example": "1234 5678 90"})
-    customer = fields.Nested(HolderOut)
+    customer = fields.Nested(HolderOut, allow_none=True, metadata={
+        "description": "The holder; null on a partner program's card of another brand (its customer, not yours)"})
+    partner_card = fields.Boolean(metadata={
+        "description": "true: a card of a partner program hosted by another brand (balance and program only)"})
     balance = fields.Integer(metadata={"example": 120})
     lifetime_points = fields.Integer()
     tier = fields.String(allow_none=True)

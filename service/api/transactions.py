@@ -7,6 +7,7 @@ again (201, header `Idempotent-Replayed: true`); with another body, 422.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -19,7 +20,7 @@ from service import audit
 from service.access.scopes import requires
 from service.access.store_scope import check_store
 from service.api.auth import require_brand_or_cashier
-from service.api.cards import brand_card
+from service.api.cards import counter_card
 from service.api.counter_view import recent_entries
 from service.api.loyalty_schemas import (
     LedgerEntryOut,
@@ -31,7 +32,7 @@ from service.api.loyalty_schemas import (
 )
 from service.api.tenancy import brand_row_field
 from service.loyalty import limits as till_limits
-from service.loyalty import reversal
+from service.loyalty import partners, reversal
 from service.loyalty.engine import (
     Actor,
     CardNotFound,
@@ -41,6 +42,7 @@ from service.loyalty.engine import (
     LimitReached,
     LoyaltyError,
     NotApplicable,
+    Outcome,
     ReversalRefused,
     TransactionRequest,
     post_transaction,
@@ -148,6 +150,20 @@ def _problem(error: LoyaltyError) -> Problem:
     return Problem(422, "Transaction refused", str(error))
 
 
+def _post_as_partner(session: Session, card_id: int, request: TransactionRequest, key: str, actor: Actor,
+                     not_found: CardNotFound, limits: bool) -> Outcome:
+    """Not the brand's card: a partner program's card its counter just scanned may take the transaction,
+    posted in the partner's name (service/loyalty/partners.py), with the `cashier` permission only
+    (a partner adjusts nobody's points); anything else is the same 404."""
+    card = partners.partner_card(session, card_id, g.brand.id)
+    if card is None or "cashier" not in g.get("permissions", frozenset()):
+        raise _problem(not_found) from None
+    if partners.key_used_by_another(session, card_id, key, g.brand.id):
+        raise _problem(IdempotencyMismatch(key)) from None
+    return post_transaction(session, card_id, request, key, brand_id=card.brand_id, limits=limits,
+                            actor=dataclasses.replace(actor, partner_brand_id=g.brand.id))
+
+
 @blp.route("/cards/<int:card_id>/transactions", methods=["POST"])
 @require_brand_or_cashier
 @requires("cashier", also="members")
@@ -173,12 +189,23 @@ def post(body: dict[str, Any], card_id: int) -> Response:
         # locks the card and checks it is the brand's in one query (a 404 otherwise)
         outcome = post_transaction(session, card_id, TransactionRequest(**body), key, actor=actor,
                                    brand_id=g.brand.id, limits=limited)
+    except CardNotFound as error:
+        session.rollback()
+        try:
+            outcome = _post_as_partner(session, card_id, TransactionRequest(**body), key, actor, error, limited)
+        except LoyaltyError as partner_error:
+            session.rollback()
+            if isinstance(partner_error, LimitReached):
+                _count_refusal(session, partner_error)
+            raise _problem(partner_error) from None
     except LoyaltyError as error:
         session.rollback()
         if isinstance(error, LimitReached):
             _count_refusal(session, error)
         raise _problem(error) from None
     if not outcome.replayed:
+        if outcome.card is not None and outcome.card.brand_id != g.brand.id:  # the host hears of it too
+            webhooks.emit(session, outcome.card.brand_id, "transaction.created", outcome.response)
         webhooks.emit(session, g.brand.id, "transaction.created", outcome.response)
         _audit_adjustment(session, outcome.response)
         from service.loyalty import referrals  # referral bonuses at a referred card's first purchase
@@ -272,6 +299,7 @@ def reverse(body: dict[str, Any], entry_id: int) -> Response:
 @blp.response(200, LedgerEntryOut(many=True))
 @blp.doc(security=BOTH_AUTH)
 def ledger(query: dict[str, Any], card_id: int) -> Any:
-    """The card's ledger, newest first: every change of its balance."""
-    card = brand_card(card_id)
-    return recent_entries(card.id, query["limit"])
+    """The card's ledger, newest first: every change of its balance. On a partner program's card of
+    another brand (just scanned at your counter): only the entries your brand posted."""
+    card, partner_brand_id = counter_card(card_id)
+    return recent_entries(card.id, query["limit"], partner_brand_id=partner_brand_id)

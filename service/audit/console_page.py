@@ -56,7 +56,12 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "program.enrolment_updated": ("Enrolment settings changed", "Изменены настройки записи"),
     "program.image_removed": ("Program image removed", "Удалено изображение программы"),
     "program.image_set": ("Program image set", "Задано изображение программы"),
+    "program.partner_invited": ("Partner brand invited", "Приглашён бренд-партнёр"),
+    "program.partner_removed": ("Partner brand removed", "Бренд-партнёр исключён"),
+    "program.partnership_accepted": ("Partner program joined", "Вступление в партнёрскую программу"),
+    "program.partnership_left": ("Partner program left", "Выход из партнёрской программы"),
     "program.preset_applied": ("Design preset applied", "Применён шаблон оформления"),
+    "program.settlement_value_changed": ("Settlement point value changed", "Изменена стоимость балла для расчётов"),
     "program.updated": ("Program changed", "Программа изменена"),
     "restock_event.sent": ("Back-in-stock message sent", "Отправлено сообщение о поступлении"),
     "staff.invited": ("Person invited", "Приглашён сотрудник"),
@@ -93,6 +98,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "tier": ("Tier", "Уровень"), "store": ("Store", "Магазин"), "campaign": ("Campaign", "Кампания"),
     "webhook": ("Webhook", "Вебхук"), "till": ("Till", "Касса"), "restock_event": ("Back-in-stock", "Поступление"),
     "customer": ("Customer", "Клиент"), "nps_survey": ("NPS survey", "Опрос NPS"),
+    "partner_brand": ("Partner brand", "Бренд-партнёр"),
 }
 
 words.add({

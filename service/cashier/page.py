@@ -20,7 +20,7 @@ from flask import Blueprint, Response, make_response, render_template, request
 from sqlalchemy import func, select
 
 from service.api.auth import require_cashier
-from service.api.cards import brand_card
+from service.api.cards import counter_card
 from service.cashier.words import script_words, words_for
 from service.console.guard import LANGUAGE_COOKIE, language
 from service.models import PushDelivery, Registration
@@ -57,7 +57,7 @@ def page() -> Response:
 @require_cashier
 def push_status(card_id: int) -> dict[str, Any]:
     """Did the change leave for the phones? Counts for the card's current version."""
-    card = brand_card(card_id)
+    card, _ = counter_card(card_id)  # a partner program's card just scanned here too
     session = db.session()
     devices = session.scalar(select(func.count()).select_from(Registration)
                              .where(Registration.card_id == card.id, Registration.active.is_(True))) or 0

@@ -97,6 +97,8 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "money": ("{amount} {currency}", "{amount} {currency}"),
     "balance_money": ("{money} ({points})", "{money} ({points})"),
     "card_meta": ("Card {number} · {program}", "Карта {number} · {program}"),
+    # A partner program's card of another brand: its holder is that brand's customer, not shown here.
+    "partner_holder": ("Partner programme member", "Участник партнёрской программы"),
     "percent": ("{percent} %", "{percent} %"),
     "points_expire": ("Points expire on {date}.", "Баллы сгорят {date}"),  # the Russian date ends in "г."
     # A ledger entry's kind in the "Recent" list (service/models/cards.py Transaction.kind).

@@ -138,10 +138,12 @@ class TransactionRequest:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who posts: a cashier (and so their store), or the brand itself (store optional)."""
+    """Who posts: a cashier (and so their store), or the brand itself (store optional); on a card of
+    another brand's program, the partner brand posting (service/loyalty/partners.py)."""
 
     cashier_id: int | None = None
     store_id: int | None = None
+    partner_brand_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -528,7 +530,8 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
     entry = LedgerEntry(card_id=card.id, kind=request.type, points=earning.earned,
                         amount=request.amount if request.type == "purchase" else None,
                         store_id=store_id, cashier_id=actor.cashier_id, idempotency_key=key,
-                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now)
+                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now,
+                        partner_brand_id=actor.partner_brand_id)
     required = program.stamps_required or 0
     cycle_before, balance_before = card.stamp_cards_completed or 0, card.balance
     card.balance = earning.filling.stamps
@@ -543,7 +546,7 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
     entry.id = _insert_entry(session, card, entry)
     for number in range(earning.filling.cards_filled):
         session.add(LedgerEntry(card_id=card.id, kind="card_full", points=-required, store_id=store_id,
-                                cashier_id=actor.cashier_id, created_at=now,
+                                cashier_id=actor.cashier_id, created_at=now, partner_brand_id=actor.partner_brand_id,
                                 reason=f"stamp card {cycle_before + number + 1} full"))
     session.add_all(StampReward(brand_id=card.brand_id, card_id=card.id, ledger_entry_id=entry.id,
                                 name=reward.name, card_cycle=reward.cycle, at_stamp=reward.at,
@@ -569,7 +572,8 @@ def _apply(session: Session, card: Card, request: TransactionRequest, actor: Act
     entry = LedgerEntry(card_id=card.id, kind=request.type, points=points, amount=amount,
                         store_id=actor.store_id if actor.store_id is not None else request.store_id,
                         cashier_id=actor.cashier_id, idempotency_key=key,
-                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now)
+                        request_fingerprint=fingerprint(request), reason=request.reason, created_at=now,
+                        partner_brand_id=actor.partner_brand_id)
     card.balance += points
     card.lifetime_points += max(points, 0)
     if request.type == "purchase" and amount is not None:

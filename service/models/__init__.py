@@ -21,6 +21,7 @@ from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, S
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
 from service.models.nps import NpsAnswer, NpsSurvey
+from service.models.partners import PartnerPresentation, ProgramPartner
 from service.models.programs import Program, Tier
 from service.models.push import PushDelivery
 from service.models.rate_limits import RateLimitCounter
@@ -74,4 +75,6 @@ __all__ = [
     "StaffLink",
     "AuditEntry",
     "LimitRefusal",
+    "ProgramPartner",
+    "PartnerPresentation",
 ]

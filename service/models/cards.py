@@ -128,6 +128,9 @@ class LedgerEntry(Base):
     # A `reversal` entry (service/loyalty/reversal.py): the entry it undoes. Unique, so an entry is
     # reversed at most once, whoever tries and however many at once.
     reversed_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    # Partner programs: the partner brand that posted this entry on a card of another brand's program
+    # (None: the card's own brand). The settlement attributes each entry to this brand or the card's.
+    partner_brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"), nullable=True)
 
 
 # What the dashboard's queries scan: a brand's cards by issue date, a card's ledger by date

@@ -102,6 +102,9 @@ class Program(Base):
     daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     per_transaction_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     undo_window_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # Partner programs (service/loyalty/settlement.py): what one point is worth in `currency` when the
+    # brands of a coalition settle who owes whom (None: not set; cashback points are worth 0.01).
+    settlement_point_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()

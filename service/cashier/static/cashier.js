@@ -243,10 +243,13 @@
     return card.balance_money ? t("balance_money", { money: money(card.balance_money, card), points }) : points;
   }
 
+  // A partner program's card of another brand comes without its holder: that brand's customer.
+  const holderName = (card) => (card.customer ? card.customer.name : t("partner_holder"));
+
   function showCard(card) {
     state.card = card;
     state.pending = null;
-    $("holder").textContent = card.customer.name;
+    $("holder").textContent = holderName(card);
     $("card-meta").textContent = t("card_meta", { number: card.number, program: card.program.name });
     $("balance").textContent = balanceText(card);
     $("tier").textContent = card.tier || "—";
@@ -344,7 +347,7 @@
     // One key per intended transaction: retries of this confirmation reuse it, so a purchase
     // whose answer got lost on the network is never recorded twice.
     state.pending = { cardId: state.card.id, body, key: crypto.randomUUID() };
-    $("confirm-text").textContent = text(state.card.customer.name);
+    $("confirm-text").textContent = text(holderName(state.card));
     $("tx-form").hidden = true;
     $("confirm").hidden = false;
     say("");

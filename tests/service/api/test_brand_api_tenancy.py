@@ -231,3 +231,114 @@ def test_webhook_events_go_only_to_their_brand(app: Flask, client: FlaskClient, 
             WebhookDelivery.endpoint_id == other_brand["endpoint_id"])).all()
         assert all(d.brand_id == other_brand["brand_id"] for d in deliveries)
         assert all(d.event.brand_id == other_brand["brand_id"] for d in deliveries)
+
+
+# -- partner programs: brand A takes part in brand B's program ---------------------------------------
+
+#: What a partner reaches of the host's ids once its counter scanned the host's card: the card's
+#: figures and ledger (its own entries), transactions on it, and the program's partner figures.
+PARTNER_REACHES = {
+    ("get", "/api/v1/cards/{card_id}"), ("get", "/api/v1/cards/{card_id}/transactions"),
+    ("post", "/api/v1/cards/{card_id}/transactions"),
+    ("get", "/api/v1/programs/{program_id}/partners"), ("get", "/api/v1/programs/{program_id}/partner-settings"),
+    ("get", "/api/v1/programs/{program_id}/settlement"),
+}
+
+
+def _partner_of(client: FlaskClient, seeded: dict[str, Any], other_brand: dict[str, Any]) -> dict[str, Any]:
+    """B admits A to its program, A accepts, and A's cashier scans B's card."""
+    b, program_id = bearer(other_brand["key"]), other_brand["program_id"]
+    assert client.patch(f"/api/v1/programs/{program_id}/partner-settings", headers=b,
+                        json={"settlement_point_value": "0.01"}).status_code == 200
+    assert client.post(f"/api/v1/programs/{program_id}/partners", headers=b,
+                       json={"brand_id": seeded["brand_id"]}).status_code == 201
+    assert client.post(f"/api/v1/partnerships/{program_id}/accept",
+                       headers=bearer(seeded["api_key"])).status_code == 200
+    code = client.get(f"/api/v1/cards/{other_brand['card_id']}", headers=b).get_json()["barcode_message"]
+    scan = client.post("/api/v1/cashier/scan", headers=bearer(seeded["cashier_token"]), json={"code": code})
+    assert scan.status_code == 200 and scan.get_json()["customer"] is None
+    return {"code": code}
+
+
+def test_a_partner_reaches_only_the_counters_view_of_the_hosts_card(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], other_brand: dict[str, Any]) -> None:
+    """Every operation with the host's ids, called with the partner's key and cashier token: only the
+    counter's view of the scanned card, transactions on it and the program's partner figures answer;
+    nothing answers the holder's name or contact; nothing of the host changes but the partner's own
+    ledger entries."""
+    _partner_of(client, seeded, other_brand)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    before = snapshot(app, other_brand["brand_id"])
+    answered = set()
+    for credential in (seeded["api_key"], seeded["cashier_token"]):
+        for method, path, operation in operations(spec):
+            names = re.findall(r"{(\w+)}", path)
+            if path.startswith("/api/v1/partnerships") or any(name not in other_brand for name in names):
+                continue  # the partner's own side of the partnership is its own business
+            url = path.format(**{name: other_brand[name] for name in names})
+            required = {p["name"]: p.get("example", p.get("schema", {}).get("example"))
+                        for p in operation.get("parameters", []) if p.get("in") == "query" and p.get("required")}
+            if required:
+                url += "?" + "&".join(f"{name}={value}" for name, value in required.items())
+            headers = {**bearer(credential), "Idempotency-Key": f"partner-{method}"}
+            if path.endswith("/images/{kind}") and method == "put":
+                response = client.put(url, headers=headers, data=png(), content_type="image/png")
+            elif path.endswith("/certificate"):
+                response = client.post(url, headers=headers, data={
+                    "certificate": (io.BytesIO(b"x"), "c.p12"), "wwdr": (io.BytesIO(b"x"), "w.cer")})
+            else:
+                body, _ = example_body(method, path, operation)
+                response = client.open(url, method=method.upper(), headers=headers,
+                                       data=None if body is None else json.dumps(body),
+                                       content_type="application/json")
+            text = response.get_data(as_text=True)
+            assert "Bea" not in text and "bea@example.com" not in text, (method, url, text)
+            if response.status_code in (200, 201, 202, 204):
+                answered.add((method, path))
+                assert (method, path) in PARTNER_REACHES, (credential[:3], method, url, response.status_code)
+            else:
+                assert response.status_code != 403, (method, url)
+    # the key and the cashier both read the card and post on it; only the key reads the partner figures
+    assert {("get", "/api/v1/cards/{card_id}"), ("post", "/api/v1/cards/{card_id}/transactions"),
+            ("get", "/api/v1/programs/{program_id}/settlement")} <= answered
+    after = snapshot(app, other_brand["brand_id"])
+    for name in ("ledger", "cards", "deliveries"):  # the partner's transactions, and B's webhook hearing of them
+        before.pop(name), after.pop(name)
+    assert after == before
+    with app.app_context():
+        added = db.session().execute(select(LedgerEntry.partner_brand_id, LedgerEntry.store_id).where(
+            LedgerEntry.card_id == other_brand["card_id"], LedgerEntry.idempotency_key.like("partner-%"))).all()
+    assert added and {brand for brand, _ in added} == {seeded["brand_id"]}
+
+
+def test_a_partner_lists_only_its_own_and_a_removed_partner_sees_nothing(
+        client: FlaskClient, seeded: dict[str, Any], other_brand: dict[str, Any]) -> None:
+    _partner_of(client, seeded, other_brand)
+    a, b = bearer(seeded["api_key"]), bearer(other_brand["key"])
+    for url, b_id in [("/api/v1/cards", other_brand["card_id"]),
+                      ("/api/v1/cards?email=bea@example.com", other_brand["card_id"]),
+                      (f"/api/v1/cards?program_id={other_brand['program_id']}", other_brand["card_id"]),
+                      ("/api/v1/stores", other_brand["store_id"]), ("/api/v1/programs", other_brand["program_id"]),
+                      ("/api/v1/api-keys", other_brand["key_id"]), ("/api/v1/webhooks", other_brand["endpoint_id"])]:
+        listed = client.get(url, headers=a)
+        assert listed.status_code == 200, url
+        assert "Bea" not in listed.get_data(as_text=True) and "Tea Shop" not in listed.get_data(as_text=True), url
+        assert b_id not in [row["id"] for row in listed.get_json()], url
+    # B's other program is not shared: a card of it is another brand's at A's counter
+    other = client.post("/api/v1/programs", headers=b, json={"name": "Tea Leaves"}).get_json()
+    card = client.post(f"/api/v1/programs/{other['id']}/cards", headers=b,
+                       json={"customer": {"name": "Bo"}}).get_json()
+    scan = client.post("/api/v1/cashier/scan", headers=bearer(seeded["cashier_token"]),
+                       json={"code": card["barcode_message"]})
+    assert scan.status_code == 403 and "Bo" not in scan.get_data(as_text=True)
+    assert client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["cashier_token"])).status_code == 404
+    # removed: the card that answered a moment ago is as missing as any other brand's
+    card_url = f"/api/v1/cards/{other_brand['card_id']}"
+    assert client.get(card_url, headers=a).status_code == 200
+    assert client.delete(f"/api/v1/programs/{other_brand['program_id']}/partners/{seeded['brand_id']}",
+                         headers=b).status_code == 204
+    for credential in (seeded["api_key"], seeded["cashier_token"]):
+        assert client.get(card_url, headers=bearer(credential)).status_code == 404
+        assert client.post(f"{card_url}/transactions", headers={**bearer(credential), "Idempotency-Key": "gone"},
+                           json={"type": "earn", "points": 1}).status_code == 404
+    assert client.get(f"/api/v1/programs/{other_brand['program_id']}/partners", headers=a).status_code == 200
