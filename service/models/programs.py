@@ -93,6 +93,9 @@ class Program(Base):
     # The brand's stamp (PUT .../images/stamp): drawn filled and faded in the stamp strip. Deferred on
     # its own: only stamp cards read it, and the API's has_stamp_image must not load the other images.
     stamp_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    # The symbology of the cards' barcode (passes/barcodes.py): qr (the signed code, the default) |
+    # code128 | ean13 | pdf417 | aztec, for a brand whose POS scanners read its plastic cards' numbers.
+    barcode_format: Mapped[str] = mapped_column(String(10), default="qr", server_default="qr")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
