@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from passes.barcodes import FORMATS as BARCODE_FORMATS
 from service.access.scopes import DEFAULT_SCOPE, SCOPES
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
@@ -235,6 +236,12 @@ class ProgramRules(Schema):
                               metadata={"description": "stamps programs: times that multiply stamps"})
     time_zone = fields.String(allow_none=True, validate=[validate.Length(max=64), _time_zone], metadata={
         "description": "IANA time zone of happy hours; null: UTC", "example": "Europe/Amsterdam"})
+    # cards brands already have: docs/brands/existing-cards.md
+    barcode_format = fields.String(validate=validate.OneOf(BARCODE_FORMATS), metadata={
+        "description": "The cards' barcode: qr (the signed code, the default) or the symbology of the brand's "
+                       "plastic cards, code128 | ean13 | pdf417 | aztec, which then carries each card's "
+                       "legacy_number (cards without one keep the signed code; EAN-13 ones as QR)",
+        "example": "ean13"})
 
 
 #: Program fields only a stamp-card program may set.

@@ -1,5 +1,9 @@
 """The till: a cashier scans a card (or types its short number) and sees what to do with it.
 
+A program showing its brand's plastic-card numbers as the barcode (code128, ean13, pdf417, aztec)
+has its cards found by that number too, as the POS scanner reads it (service/loyalty/legacy_numbers.py);
+such a number is not signed, as the plastic card's never was (docs/brands/existing-cards.md).
+
 Cashiers authenticate with their own token (disabled cashiers get 403) and only ever see
 cards of their own brand. A code is trusted only after its HMAC verifies with the brand's
 secret; each way a scan can fail has its own problem type so the till can say why.
@@ -15,12 +19,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from passes.cardcode import decode_card_code, parse_short_number
+from passes.cardcode import CODE_PREFIX, decode_card_code, parse_short_number
 from passes.errors import CardCodeError
 from service.access.scopes import requires
 from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
+from service.loyalty.legacy_numbers import card_for_legacy_number
 from service.models import Brand, Card, Program
 from service.platform import db
 from service.web.problems import Problem
@@ -65,11 +70,15 @@ def _invalid(error: CardCodeError) -> Problem:
 def card_for_code(brand: Brand, code: str) -> Card:
     """The brand's card a scanned code or typed short number names; problems otherwise."""
     text = code.strip()
-    number = _typed_number(text) if _TYPED.fullmatch(text) else _verified_number(brand, text)
-    # what the till shows next comes in the same query (program, its tiers, the holder)
-    card = db.session().scalars(
-        select(Card).where(Card.brand_id == brand.id, Card.number == number)
-        .options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))).unique().first()
+    # A plastic card's number, as the brand's POS scanner reads it (programs with a legacy barcode
+    # format only; never for a signed code, which no legacy number may look like).
+    card = None if text.upper().startswith(CODE_PREFIX) else card_for_legacy_number(db.session(), brand.id, text)
+    if card is None:
+        number = _typed_number(text) if _TYPED.fullmatch(text) else _verified_number(brand, text)
+        # what the till shows next comes in the same query (program, its tiers, the holder)
+        card = db.session().scalars(
+            select(Card).where(Card.brand_id == brand.id, Card.number == number)
+            .options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))).unique().first()
     if card is None:
         raise Problem(404, "Card not found", f"No card with this number in {brand.name}.",
                       type_="/problems/card-not-found")
@@ -87,10 +96,12 @@ def card_for_code(brand: Brand, code: str) -> Card:
 @blp.alt_response(403, description="Cashier disabled, or a card of another brand")
 @blp.alt_response(404, description="No card with that number in this brand")
 @blp.alt_response(409, description="The card is voided")
-@blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit")
+@blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit "
+                                   "(and not the legacy number of a card of a program with a legacy barcode)")
 @blp.doc(security=CASHIER_AUTH)
 def scan(body: dict[str, Any]) -> Any:
-    """Identify a card from what the scanner read, or from its short number typed by hand."""
+    """Identify a card from what the scanner read (the signed code, or a plastic card's number in a
+    program with a legacy barcode format), or from its short number typed by hand."""
     return counter_card_view(card_for_code(g.brand, body["code"]))
 
 

@@ -26,7 +26,7 @@ from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
 from passes.stamps import stamp_strip
 from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import card_barcode, display_number
+from service.loyalty.cards import card_barcode, printed_number
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
 
@@ -269,7 +269,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         header.insert(0, Field(key="stamps", label=label(program, "stamps", "Stamps"), value=stamp_count(card),
                                change_message="Stamps: %@"))
     secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
-    number = display_number(card)
+    number = printed_number(card)
     auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
     if program.kind == "discount":  # a discount card keeps no points; it totals purchases
         auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),

@@ -57,7 +57,7 @@ from service.design.card_design import STRINGS, design, label_translations, near
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import card_barcode, display_number
+from service.loyalty.cards import card_barcode, printed_number
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, GoogleWalletEvent, Program, Tier, utcnow
 from service.platform.config import Settings
@@ -225,8 +225,8 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
     return loyalty_object(LoyaltyObjectSpec(
         object_id=object_id(settings, card),
         class_id=class_id(settings, program, card.current_tier),
-        account_id=display_number(card),
-        account_name=_or(card.customer.name, display_number(card)),
+        account_id=printed_number(card),
+        account_name=_or(card.customer.name, printed_number(card)),
         barcode_value=barcode.message,
         barcode_type=barcode.google_type,
         alternate_text=barcode.alt_text,

@@ -127,8 +127,15 @@ def barcode_message(card: Card, brand: Brand) -> str:
 
 
 def display_number(card: Card) -> str:
-    """The number the pass prints: the plastic card's when the program shows it as the barcode,
-    else Passcast's short number (the card number with a check digit)."""
+    """Passcast's short number (the card number with a check digit): what tills and the console
+    show and accept typed. Never the legacy number there: that one is the barcode itself, unsigned,
+    and the counter view must not hand out what would print a customer's card."""
+    return short_number(card.number)
+
+
+def printed_number(card: Card) -> str:
+    """The number the pass prints: the plastic card's when the program shows it as the barcode
+    (the holder knows it from the plastic), else the short number."""
     if card.legacy_number and (card.program.barcode_format or DEFAULT_FORMAT) != DEFAULT_FORMAT:
         return card.legacy_number
     return short_number(card.number)
