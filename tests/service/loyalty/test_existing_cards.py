@@ -5,9 +5,11 @@ finds the card by what the POS scanner reads; QR with the signed code stays the 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import zxingcpp
+from console_helpers import as_role
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -165,3 +167,25 @@ def test_the_members_import_keeps_existing_card_numbers(client: FlaskClient, app
         assert (again.created, again.matched, again.balances_added) == (0, 3, 0)
     dana = scan(client, seeded, "9780201379624").get_json()
     assert dana["customer"]["name"] == "Dana" and dana["balance"] == 7
+
+
+def test_the_designer_offers_the_format_and_previews_the_draft_in_it(client: FlaskClient, app: Flask,
+                                                                     seeded: dict[str, Any]) -> None:
+    marketer = as_role(app, "marketer")
+    html = marketer.get("/console/design").get_data(as_text=True)
+    select_html = html.split('id="design-barcode_format"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w+)"', select_html) == ["qr", "code128", "ean13", "pdf417", "aztec"]
+    assert '<option value="qr" selected>' in select_html and 'for="design-barcode_format"' in html
+    russian = marketer.get("/console/design?lang=ru").get_data(as_text=True)
+    assert "Штрихкод карт" in russian and "номера ваших пластиковых карт" in russian
+    # the live preview of an unsaved draft: the sample card carries a sample plastic number
+    url = f"/api/v1/programs/{seeded['program_id']}/preview.png"
+    for format_name, expected in (("ean13", (zxingcpp.BarcodeFormat.EAN13, EAN)),
+                                  ("pdf417", (zxingcpp.BarcodeFormat.PDF417, "CARD-00123456"))):
+        picture = client.post(url, json={"barcode_format": format_name}, headers=bearer(seeded["api_key"]))
+        assert picture.status_code == 200 and decoded(picture.data) == [expected]
+        google = client.post(url + "?platform=google", json={"barcode_format": format_name},
+                             headers=bearer(seeded["api_key"]))
+        assert decoded(google.data) == [expected]
+    saved = client.get(url, headers=bearer(seeded["api_key"]))  # nothing was saved: the signed QR code
+    assert [found[0] for found in decoded(saved.data)] == [zxingcpp.BarcodeFormat.QRCode]
