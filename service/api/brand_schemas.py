@@ -106,6 +106,9 @@ class CardPatch(Schema):
     birthday = fields.Date(allow_none=True, validate=birthday_range, metadata={"example": "1990-04-01"})
     language = fields.String(validate=validate.OneOf(["en", "ru"]))
     home_store_id = Id(allow_none=True, strict=True)
+    legacy_number = fields.String(allow_none=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "The customer's plastic card number (checked against the program's barcode_format, "
+                       "unique in the brand); null removes it", "example": "4006381333931"})
 
 
 class VoidIn(Schema):

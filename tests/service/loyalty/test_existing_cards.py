@@ -189,3 +189,28 @@ def test_the_designer_offers_the_format_and_previews_the_draft_in_it(client: Fla
         assert decoded(google.data) == [expected]
     saved = client.get(url, headers=bearer(seeded["api_key"]))  # nothing was saved: the signed QR code
     assert [found[0] for found in decoded(saved.data)] == [zxingcpp.BarcodeFormat.QRCode]
+
+
+def test_a_cards_number_is_corrected_found_and_audited(client: FlaskClient, app: Flask,
+                                                       seeded: dict[str, Any]) -> None:
+    program_id = make_program(app, seeded, barcode_format="code128")
+    headers = bearer(seeded["api_key"])
+    card = issue(client, seeded, program_id, legacy_number="ACME-0042").get_json()
+    issue(client, seeded, program_id, name="Boris", legacy_number="4006381333931")
+    url = f"/api/v1/cards/{card['id']}"
+    assert client.patch(url, json={"legacy_number": "4006381333931"}, headers=headers).status_code == 409
+    assert client.patch(url, json={"legacy_number": "Grüße"}, headers=headers).status_code == 422
+    fixed = client.patch(url, json={"legacy_number": "5901234123457"}, headers=headers)
+    assert fixed.status_code == 200 and fixed.get_json()["legacy_number"] == "5901234123457"
+    assert fixed.get_json()["version"] > card["version"]
+    pass_json, _ = download_pass(client, fixed.get_json())
+    assert pass_json["barcodes"][0]["message"] == "5901234123457"
+    assert scan(client, seeded, "5901234123457").get_json()["id"] == card["id"]
+    assert scan(client, seeded, "ACME-0042").status_code == 422  # the old number names nobody now
+    found = client.get("/api/v1/cards?q=5901234123457", headers=headers).get_json()
+    assert [c["id"] for c in found] == [card["id"]]
+    log = client.get(f"/api/v1/audit-log?action=card.updated&target=card:{card['id']}", headers=headers).get_json()
+    assert [entry["changes"] for entry in log] == [
+        {"legacy_number": {"before": "ACME-0042", "after": "5901234123457"}}]
+    cleared = client.patch(url, json={"legacy_number": None}, headers=headers).get_json()
+    assert cleared["legacy_number"] is None and cleared["barcode_message"].startswith("PC1:")
