@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import zxingcpp
-from console_helpers import as_role
+from console_helpers import api_headers, as_role
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -214,3 +214,17 @@ def test_a_cards_number_is_corrected_found_and_audited(client: FlaskClient, app:
         {"legacy_number": {"before": "ACME-0042", "after": "5901234123457"}}]
     cleared = client.patch(url, json={"legacy_number": None}, headers=headers).get_json()
     assert cleared["legacy_number"] is None and cleared["barcode_message"].startswith("PC1:")
+
+
+def test_the_plastic_number_is_in_the_customers_export_and_gone_after_erasure(client: FlaskClient, app: Flask,
+                                                                              seeded: dict[str, Any]) -> None:
+    program_id = make_program(app, seeded, barcode_format="ean13")
+    card = issue(client, seeded, program_id, legacy_number=EAN).get_json()
+    owner = as_role(app, "owner")
+    customer = f"/api/v1/customers/{card['customer']['id']}"
+    assert owner.get(f"{customer}/export").get_json()["cards"][0]["legacy_number"] == EAN
+    erased = owner.post(f"{customer}/erase", json={"reason": "Art. 17 request"}, headers=api_headers(owner))
+    assert erased.status_code == 200, erased.get_json()
+    after = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
+    assert after["legacy_number"] is None and after["voided"]
+    assert scan(client, seeded, EAN).status_code == 422  # the number names no card any more
