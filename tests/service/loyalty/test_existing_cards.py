@@ -223,6 +223,9 @@ def test_the_plastic_number_is_in_the_customers_export_and_gone_after_erasure(cl
     owner = as_role(app, "owner")
     customer = f"/api/v1/customers/{card['customer']['id']}"
     assert owner.get(f"{customer}/export").get_json()["cards"][0]["legacy_number"] == EAN
+    page = owner.get(f"/console/members/{card['id']}").get_data(as_text=True)
+    assert f'<dd id="card-legacy-number">{EAN}</dd>' in page and "Plastic card number" in page
+    assert f"/console/members/{card['id']}" in owner.get(f"/console/members?q={EAN}").get_data(as_text=True)
     erased = owner.post(f"{customer}/erase", json={"reason": "Art. 17 request"}, headers=api_headers(owner))
     assert erased.status_code == 200, erased.get_json()
     after = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
