@@ -46,13 +46,17 @@ __all__ = [
     "DEFAULT_FORMAT",
     "FORMATS",
     "LegacyNumberError",
+    "ShownBarcode",
     "Symbology",
     "SYMBOLOGIES",
     "barcode_image",
     "barcode_png",
     "ean13_check_digit",
+    "from_apple",
+    "from_google",
     "normalise_legacy_number",
     "shown_barcode",
+    "symbology",
 ]
 
 DEFAULT_FORMAT = "qr"
