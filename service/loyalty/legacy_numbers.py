@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from passes.barcodes import DEFAULT_FORMAT, LegacyNumberError, normalise_legacy_number, symbology
@@ -48,11 +49,18 @@ def holder_of(session: Session, brand_id: int, number: str) -> int | None:
 
 
 def assign(session: Session, card: Card, number: str) -> None:
-    """Give `card` the (already checked) number; LegacyNumberTaken if another card of the brand has it."""
+    """Give `card` the (already checked) number; LegacyNumberTaken if another card of the brand has it
+    (also when a concurrent request gave it to another card a moment ago: the unique index decides,
+    inside a savepoint, so the caller answers 409 rather than failing at commit)."""
     other = holder_of(session, card.brand_id, number)
     if other is not None and other != card.id:
         raise LegacyNumberTaken(number, other)
-    card.legacy_number = number
+    try:
+        with session.begin_nested():
+            card.legacy_number = number
+            session.flush()
+    except IntegrityError:
+        raise LegacyNumberTaken(number, holder_of(session, card.brand_id, number) or 0) from None
 
 
 def format_change_problems(session: Session, program: Program, new_format: str) -> list[str]:
