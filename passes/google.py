@@ -154,6 +154,12 @@ class LoyaltyObjectSpec:
     hero_image_uri: str | None = None
     hero_image_description: str = "Stamps"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Google's BarcodeType of the card's barcode (passes/barcodes.py: the brand's symbology).
+    barcode_type: str = "QR_CODE"
+
+
+#: The BarcodeType values we send (Google's canonical names; the lower-case aliases are deprecated).
+BARCODE_TYPES = frozenset({"QR_CODE", "CODE_128", "EAN_13", "PDF_417", "AZTEC"})
 
 
 def _color(value: str, path: str) -> str:
@@ -257,6 +263,12 @@ def loyalty_class(spec: LoyaltyClassSpec) -> dict[str, Any]:
     return body
 
 
+def _barcode_type(value: str) -> str:
+    if value not in BARCODE_TYPES:
+        raise PassValidationError("loyaltyObject.barcode.type", f"must be one of {', '.join(sorted(BARCODE_TYPES))}")
+    return value
+
+
 def loyalty_object(spec: LoyaltyObjectSpec) -> dict[str, Any]:
     """The LoyaltyObject resource of one card: balance in loyaltyPoints, tier as secondary points."""
     object_id = check_id(spec.object_id, "loyaltyObject.id")
@@ -273,7 +285,8 @@ def loyalty_object(spec: LoyaltyObjectSpec) -> dict[str, Any]:
         "accountId": _text(spec.account_id, "loyaltyObject.accountId"),
         "accountName": _text(spec.account_name, "loyaltyObject.accountName"),
         "loyaltyPoints": {**_words("label", spec.points_label, "loyaltyObject.loyaltyPoints"), "balance": balance},
-        "barcode": {"type": "QR_CODE", "value": _text(spec.barcode_value, "loyaltyObject.barcode.value"),
+        "barcode": {"type": _barcode_type(spec.barcode_type),
+                    "value": _text(spec.barcode_value, "loyaltyObject.barcode.value"),
                     "alternateText": spec.alternate_text},
     }
     if spec.tier:

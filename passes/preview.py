@@ -29,6 +29,7 @@ from typing import Any
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
+from passes.barcodes import Symbology, barcode_image, from_apple, from_google
 from passes.localization import parse_strings
 
 #: Wallet's pass width in points, drawn at @2x.
@@ -111,6 +112,19 @@ def _cached(key: str, draw: Any) -> bytes:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+def _barcode(message: str, chosen: Symbology | None, square: int, wide: int) -> Image.Image:
+    """The pass's barcode in its own symbology (QR when we do not draw the one named): square ones
+    `square` pixels a side, 1D and PDF417 `wide` pixels across."""
+    if chosen is None or chosen.name == "qr":
+        return _qr(message, square)
+    try:
+        if chosen.wide:
+            return barcode_image(message, chosen.name, wide, 150 if chosen.name != "pdf417" else 200)
+        return barcode_image(message, chosen.name, square)
+    except ValueError:  # a message the symbology cannot carry: the preview shows it as a QR code
+        return _qr(message, square)
 
 
 def _qr(message: str, size: int) -> Image.Image:
@@ -287,13 +301,14 @@ def draw_front(pass_json: Mapping[str, Any], files: Mapping[str, bytes], languag
     barcode = (pass_json.get("barcodes") or [{}])[0]
     if barcode.get("message"):
         alt = barcode.get("altText", "")
-        plate_w, plate_h = 280, 240 + 40 + (36 if alt else 0)
+        picture = _barcode(barcode["message"], from_apple(str(barcode.get("format", ""))), 240, 520)
+        plate_w, plate_h = picture.width + 40, picture.height + 40 + (36 if alt else 0)
         left, plate_top = (WIDTH - plate_w) // 2, y + 10
         pen.rounded_rectangle((left, plate_top, left + plate_w, plate_top + plate_h), 12, fill="white")
-        card.alpha_composite(_qr(barcode["message"], 240), (left + 20, plate_top + 20))
+        card.alpha_composite(picture, (left + 20, plate_top + 20))
         if alt:
             width = pen.textlength(alt, font=font(22))
-            pen.text(((WIDTH - width) / 2, plate_top + 268), alt, font=font(22), fill="black")
+            pen.text(((WIDTH - width) / 2, plate_top + picture.height + 28), alt, font=font(22), fill="black")
         y = plate_top + plate_h + pad
     if pass_json.get("voided"):
         pen.text((pad, y - pad // 2), strings.get("Voided", "VOID"), font=font(24, True), fill=label_colour)
@@ -446,14 +461,15 @@ def draw_google(loyalty_class: Mapping[str, Any], loyalty_object: Mapping[str, A
     y += 120
     barcode = loyalty_object.get("barcode") or {}
     if barcode.get("value"):
-        size = 300
-        left = (GOOGLE_WIDTH - size - 40) // 2
-        plate_h = size + 40 + (40 if texts["barcode_text"] else 0)
-        pen.rounded_rectangle((left, y, left + size + 40, y + plate_h), 16, fill="white")
-        card.alpha_composite(_qr(barcode["value"], size), (left + 20, y + 20))
+        picture = _barcode(barcode["value"], from_google(str(barcode.get("type", ""))), 300, 560)
+        left = (GOOGLE_WIDTH - picture.width - 40) // 2
+        plate_h = picture.height + 40 + (40 if texts["barcode_text"] else 0)
+        pen.rounded_rectangle((left, y, left + picture.width + 40, y + plate_h), 16, fill="white")
+        card.alpha_composite(picture, (left + 20, y + 20))
         if texts["barcode_text"]:
             width = pen.textlength(texts["barcode_text"], font=font(24))
-            pen.text(((GOOGLE_WIDTH - width) / 2, y + size + 30), texts["barcode_text"], font=font(24), fill="black")
+            pen.text(((GOOGLE_WIDTH - width) / 2, y + picture.height + 30), texts["barcode_text"], font=font(24),
+                     fill="black")
         y += plate_h + pad
     return _rounded(card.crop((0, 0, GOOGLE_WIDTH, y)), 28)
 

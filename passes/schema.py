@@ -58,9 +58,14 @@ DATE_STYLES = frozenset(
 NUMBER_STYLES = frozenset(
     {"PKNumberStyleDecimal", "PKNumberStylePercent", "PKNumberStyleScientific", "PKNumberStyleSpellOut"}
 )
-BARCODE_FORMATS = frozenset(
+#: What every iPhone since iOS 9 draws.
+BARCODE_FORMATS_EVERYWHERE = frozenset(
     {"PKBarcodeFormatQR", "PKBarcodeFormatPDF417", "PKBarcodeFormatAztec", "PKBarcodeFormatCode128"}
 )
+#: Drawn from iOS 27 on (Apple's Pass.Barcodes); an older system shows the first entry it knows further
+#: down the array, so one of these needs a fallback after it (docs/developers/vendor-facts.md).
+BARCODE_FORMATS_IOS27 = frozenset({"PKBarcodeFormatEAN13"})
+BARCODE_FORMATS = BARCODE_FORMATS_EVERYWHERE | BARCODE_FORMATS_IOS27
 MAX_LOCATIONS = 10
 MAX_BEACONS = 10
 MIN_TOKEN_LENGTH = 16
@@ -365,6 +370,9 @@ class Barcode:
             raise PassValidationError("message", f"cannot be encoded as {self.message_encoding}") from None
         if self.format == "PKBarcodeFormatCode128" and not (self.message.isascii() and self.message.isprintable()):
             raise PassValidationError("message", "Code 128 carries printable ASCII only")
+        if self.format == "PKBarcodeFormatEAN13" and not (
+                len(self.message) == 13 and self.message.isascii() and self.message.isdigit()):
+            raise PassValidationError("message", "EAN-13 carries exactly 13 digits")
         _optional_text(self.alt_text, "altText")
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -551,6 +559,10 @@ class Pass:
         self._check_identity()
         _set(self, "store_card", _build(StoreCard, self.store_card, "storeCard"))
         _set(self, "barcodes", _build_all(Barcode, self.barcodes, "barcodes"))
+        if self.barcodes and not any(item.format in BARCODE_FORMATS_EVERYWHERE for item in self.barcodes):
+            raise PassValidationError("barcodes", "an iOS 27 format (EAN-13) needs a fallback every iPhone draws "
+                                                  "after it (QR, PDF417, Aztec or Code 128), or older iPhones "
+                                                  "show no barcode")
         self._check_relevance()
         self._check_web_service()
         self._check_appearance()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from passes.barcodes import FORMATS as BARCODE_FORMATS
 from service.access.scopes import DEFAULT_SCOPE, SCOPES
 from service.api.fields import DecimalText, Id, birthday_range
 from service.api.pagination import PageQuery
@@ -106,6 +107,9 @@ class CardPatch(Schema):
     birthday = fields.Date(allow_none=True, validate=birthday_range, metadata={"example": "1990-04-01"})
     language = fields.String(validate=validate.OneOf(["en", "ru"]))
     home_store_id = Id(allow_none=True, strict=True)
+    legacy_number = fields.String(allow_none=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "The customer's plastic card number (checked against the program's barcode_format, "
+                       "unique in the brand); null removes it", "example": "4006381333931"})
 
 
 class VoidIn(Schema):
@@ -252,6 +256,12 @@ class ProgramRules(Schema):
     undo_window_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=24 * 60), metadata={
         "description": "How long a cashier may undo their own transaction at the till (0: never; managers and "
                        "the brand's key may reverse at any time)", "example": 10})
+    # cards brands already have: docs/brands/existing-cards.md
+    barcode_format = fields.String(validate=validate.OneOf(BARCODE_FORMATS), metadata={
+        "description": "The cards' barcode: qr (the signed code, the default) or the symbology of the brand's "
+                       "plastic cards, code128 | ean13 | pdf417 | aztec, which then carries each card's "
+                       "legacy_number (cards without one keep the signed code; EAN-13 ones as QR)",
+        "example": "ean13"})
 
 
 #: Program fields only a stamp-card program may set.

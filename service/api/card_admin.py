@@ -10,6 +10,7 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import Select, func, or_, select
 
+from passes.barcodes import LegacyNumberError
 from passes.cardcode import CardCodeError, parse_short_number
 from service import audit
 from service.access.scopes import requires
@@ -19,6 +20,7 @@ from service.api.cards import brand_card, card_view
 from service.api.pagination import LINK_HEADER, page
 from service.api.schemas import CardOut
 from service.api.tenancy import brand_row_field
+from service.loyalty import legacy_numbers
 from service.loyalty.cards import touch
 from service.models import Card, Customer, LedgerEntry, Store
 from service.platform import db
@@ -55,7 +57,8 @@ def card_search(brand_id: int, query: dict[str, Any]) -> Select[Any]:
     if query.get("q") and query["q"].strip():
         text = query["q"].strip()
         matches = [func.lower(Customer.name).contains(text.lower(), autoescape=True),
-                   Customer.email == text.lower(), Customer.phone == text, Card.serial_number == text]
+                   Customer.email == text.lower(), Customer.phone == text, Card.serial_number == text,
+                   Card.legacy_number == text]
         number = _card_number(text)
         if number is not None:
             matches.append(Card.number == number)
@@ -104,11 +107,14 @@ def _check_unique(card: Card, body: dict[str, Any]) -> None:
 @blp.response(200, CardOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description=_NOT_FOUND)
 @blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
-                  description="Another card of the program has that email or phone")
+                  description="Another card of the program has that email or phone, or another card of the "
+                              "brand that legacy_number")
 def patch_card(body: dict[str, Any], card_id: int) -> Any:
-    """Change the holder's name, email, phone, birthday, language or home store; the pass is updated."""
+    """Change the holder's name, email, phone, birthday, language or home store, or the card's plastic
+    number (`legacy_number`); the pass is updated."""
     card = brand_card(card_id)
     session = db.session()
+    number_changed = "legacy_number" in body and _set_legacy_number(card, body.pop("legacy_number"))
     if body.get("email"):
         body["email"] = body["email"].lower()
     if body.get("name") is None:
@@ -126,9 +132,35 @@ def patch_card(body: dict[str, Any], card_id: int) -> Any:
         # The holder may have cards in other programs of the brand: all of them show the change.
         for holder_card in session.scalars(select(Card).where(Card.customer_id == customer.id)):
             touch(holder_card)
-        webhooks.emit(session, g.brand.id, "card.updated", webhooks.card_data(card, changed=sorted(changed)))
+    if number_changed and not changed:
+        touch(card)  # the pass shows the number (as its barcode in a legacy-format program)
+    if changed or number_changed:
+        names = sorted([*changed, *(["legacy_number"] if number_changed else [])])
+        webhooks.emit(session, g.brand.id, "card.updated", webhooks.card_data(card, changed=names))
     session.commit()
     return card_view(card)
+
+
+def _set_legacy_number(card: Card, text: str | None) -> bool:
+    """Give the card its plastic number (None: remove it); whether it changed. 422 for a number the
+    program's barcode format cannot carry, 409 for another card's; the change is audited."""
+    try:
+        number = None if text is None else legacy_numbers.checked_number(card.program, text)
+        if number == card.legacy_number:
+            return False
+        before = card.legacy_number
+        if number is None:
+            card.legacy_number = None
+        else:
+            legacy_numbers.assign(db.session(), card, number)
+    except LegacyNumberError as error:
+        raise validation_problem([{"field": "legacy_number", "message": str(error)}]) from None
+    except legacy_numbers.LegacyNumberTaken as taken:
+        raise Problem(409, "Card number taken", f"{str(taken).capitalize()}.",
+                      type_="/problems/legacy-number-taken") from None
+    audit.record(db.session(), g.brand.id, "card.updated", "card", card.id,
+                 {"legacy_number": {"before": before, "after": number}})
+    return True
 
 
 @blp.route("/cards/<int:card_id>/void", methods=["POST"])

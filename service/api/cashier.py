@@ -1,5 +1,9 @@
 """The till: a cashier scans a card (or types its short number) and sees what to do with it.
 
+A program showing its brand's plastic-card numbers as the barcode (code128, ean13, pdf417, aztec)
+has its cards found by that number too, as the POS scanner reads it (service/loyalty/legacy_numbers.py);
+such a number is not signed, as the plastic card's never was (docs/brands/existing-cards.md).
+
 Cashiers authenticate with their own token (disabled cashiers get 403) and only ever see
 cards of their own brand, and the cards of partner programs their brand takes part in
 (service/loyalty/partners.py: scanned codes only, shown without the holder). A code is trusted
@@ -17,13 +21,14 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from passes.cardcode import decode_card_code, parse_short_number
+from passes.cardcode import CODE_PREFIX, decode_card_code, parse_short_number
 from passes.errors import CardCodeError
 from service.access.scopes import requires
 from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
 from service.loyalty import partners
+from service.loyalty.legacy_numbers import card_for_legacy_number
 from service.models import Brand, Card, Program
 from service.platform import db
 from service.web.problems import Problem
@@ -78,14 +83,20 @@ def card_for_code(brand: Brand, code: str) -> Card:
     """The brand's card a scanned code or typed short number names (a typed number: the brand's own
     cards only), or a card of a partner program the brand takes part in; problems otherwise."""
     text = code.strip()
-    owner, number = (brand, _typed_number(text)) if _TYPED.fullmatch(text) else _verified_number(brand, text)
-    # what the till shows next comes in the same query (program, its tiers, the holder)
-    statement = select(Card).where(Card.brand_id == owner.id, Card.number == number)
-    if owner is not brand:  # the host's card, in a program this brand takes part in: else another brand's
-        statement = statement.where(Card.program_id.in_(partners.partner_program_ids(brand.id)))
-    card = db.session().scalars(
-        statement.options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))
-    ).unique().first()
+    # A plastic card's number, as the brand's POS scanner reads it (programs with a legacy barcode
+    # format only; never for a signed code, which no legacy number may look like). Own cards only.
+    card = None if text.upper().startswith(CODE_PREFIX) else card_for_legacy_number(db.session(), brand.id, text)
+    if card is not None:
+        owner = brand
+    else:
+        owner, number = (brand, _typed_number(text)) if _TYPED.fullmatch(text) else _verified_number(brand, text)
+        # what the till shows next comes in the same query (program, its tiers, the holder)
+        statement = select(Card).where(Card.brand_id == owner.id, Card.number == number)
+        if owner is not brand:  # the host's card, in a program this brand takes part in: else another brand's
+            statement = statement.where(Card.program_id.in_(partners.partner_program_ids(brand.id)))
+        card = db.session().scalars(
+            statement.options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))
+        ).unique().first()
     if card is None and owner is not brand:
         raise Problem(403, "Card of another brand", f"This code belongs to a card of another brand, not {brand.name}.",
                       type_="/problems/foreign-card")
@@ -106,10 +117,12 @@ def card_for_code(brand: Brand, code: str) -> Card:
 @blp.alt_response(403, description="Cashier disabled, or a card of another brand")
 @blp.alt_response(404, description="No card with that number in this brand")
 @blp.alt_response(409, description="The card is voided")
-@blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit")
+@blp.alt_response(422, description="Not a valid code: malformed, forged or altered, or a wrong check digit "
+                                   "(and not the legacy number of a card of a program with a legacy barcode)")
 @blp.doc(security=CASHIER_AUTH)
 def scan(body: dict[str, Any]) -> Any:
-    """Identify a card from what the scanner read, or from its short number typed by hand. A partner
+    """Identify a card from what the scanner read (the signed code, or a plastic card's number in a
+    program with a legacy barcode format), or from its short number typed by hand. A partner
     program's card of another brand answers without its holder (`customer` null, `partner_card` true)
     and opens the card to this brand by id (its transactions) for a while."""
     card = card_for_code(g.brand, body["code"])

@@ -22,8 +22,8 @@ from service.web.problems import Problem, validation_problem
 blp = Blueprint("imports", __name__, url_prefix="/api/v1",
                 description="Members moving in from another platform (CSV imports)")
 
-_CSV_EXAMPLE = ("name,email,phone,birthday,balance,tier,joined_at,external_id\n"
-                "Anna Smith,anna@example.com,+31612345678,1990-04-01,250,Gold,2023-05-02,old-1001\n")
+_CSV_EXAMPLE = ("name,email,phone,birthday,balance,tier,joined_at,external_id,card_number\n"
+                "Anna Smith,anna@example.com,+31612345678,1990-04-01,250,Gold,2023-05-02,old-1001,4006381333931\n")
 
 
 class ImportQuery(Schema):
@@ -77,8 +77,10 @@ def job_view(job: ImportJob) -> dict[str, Any]:
 def create_import(query: dict[str, Any], program_id: int) -> Any:
     """Import members from a CSV (the request body); runs as a job.
 
-    Re-running the same file is safe: rows find their card by external_id, email, then phone,
-    and each opening balance is one `import` ledger entry per external row."""
+    Re-running the same file is safe: rows find their card by external_id, card_number, email, then
+    phone, and each opening balance is one `import` ledger entry per external row. `card_number` is
+    the member's plastic card number, which the card keeps (checked against the program's
+    barcode_format; docs/brands/existing-cards.md)."""
     program = brand_program(program_id)
     # The size is bounded app-wide (IMPORT_LIMIT_BYTES, service/web/request_guard.py).
     if request.mimetype == "multipart/form-data" or request.is_json:

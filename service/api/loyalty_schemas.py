@@ -173,7 +173,8 @@ class LedgerQuery(Schema):
 
 class ScanIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
-        "description": "What the scanner read (the QR message), or the short number typed by hand",
+        "description": "What the scanner read (the QR message, or a plastic card's number in a program with a "
+                       "legacy barcode_format), or the short number typed by hand",
         "example": "PC1:DEMO1A2B:123456789:EX2FV6X4YBOJYTJR",
         # Keyboard-wedge scanners end what they read with a tab or a line break: allowed, then stripped.
         "free_text": True})

@@ -33,6 +33,7 @@ from service.apple import signing
 from service.design.presets import PRESETS
 from service.google_wallet.tasks import queue_sync_held
 from service.loyalty import engine as loyalty
+from service.loyalty import legacy_numbers
 from service.loyalty import stamps as stamp_rules
 from service.models import Card, Program, Store, Tier
 from service.platform import db
@@ -100,6 +101,14 @@ def _check_rules(program: Program, body: dict[str, Any]) -> None:
         errors.append({"field": "points_expire_days", "message": "Stamps do not expire; leave it null."})
     if errors:
         raise validation_problem(errors)
+
+
+def _check_barcode_format(program: Program, new_format: str) -> None:
+    """Every legacy number the program's cards carry must fit the new symbology as it is."""
+    problems = legacy_numbers.format_change_problems(db.session(), program, new_format)
+    if problems:
+        raise Problem(409, "Card numbers do not fit", f"The program's cards cannot show {new_format}: "
+                      + "; ".join(problems) + ".", type_="/problems/barcode-format-change")
 
 
 def _check_kind_change(program: Program, old_kind: str) -> None:
@@ -175,12 +184,17 @@ def get_program(program_id: int) -> Any:
                                       "background_color": "#1f2937"})
 @blp.response(200, ProgramOut)
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such program in your brand")
+@blp.alt_response(409, schema=ProblemOut, content_type=PROBLEM,
+                  description="A kind change of a program with cards, or a barcode_format its cards' numbers "
+                              "do not fit")
 def patch_program(body: dict[str, Any], program_id: int) -> Any:
     """Change texts, colours, earn rules (kind, points_per_unit, rounding, cashback/discount
     percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
     before = audit.snapshot(program, body)
     old_kind = program.kind
+    if body.get("barcode_format", program.barcode_format) != program.barcode_format:
+        _check_barcode_format(program, body["barcode_format"])
     for key, value in body.items():
         setattr(program, key, value)
     if program.kind == "stamps" and program.stamp_rule is None:

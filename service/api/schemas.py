@@ -21,6 +21,11 @@ class CustomerIn(Schema):
 
 class CardIssueIn(Schema):
     customer = fields.Nested(CustomerIn, required=True)
+    legacy_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                                  metadata={"description": "The number of the customer's plastic card, checked "
+                                                           "against the program's barcode_format (EAN-13: 13 digits "
+                                                           "with a correct check digit, or 12 and it is added); "
+                                                           "unique in the brand", "example": "4006381333931"})
 
 
 class CustomerOut(Schema):
@@ -72,7 +77,14 @@ class CardOut(Schema):
     version = fields.Integer()
     updated_at = fields.DateTime()
     created_at = fields.DateTime()
-    barcode_message = fields.String(metadata={"description": "What the QR code on the pass encodes"})
+    barcode_message = fields.String(metadata={"description": "What the barcode on the pass encodes: the signed "
+                                                             "code, or legacy_number in a program with a legacy "
+                                                             "barcode_format"})
+    legacy_number = fields.String(allow_none=True, metadata={
+        "description": "The number of the customer's plastic card (null: none)", "example": "4006381333931"})
+    barcode_format = fields.String(metadata={
+        "description": "The symbology of the pass's barcode: qr | code128 | ean13 | pdf417 | aztec (an EAN-13 "
+                       "program's card without a legacy number shows qr)", "example": "qr"})
     apple_pass_url = fields.Url(metadata={"description": "GET it: the signed .pkpass"})
     google_save_url = fields.String(allow_none=True, metadata={
         "description": "Save to Google Wallet link (see google_wallet.dev and google_wallet.status)"})
@@ -125,6 +137,8 @@ class ProgramOut(Schema):
         "description": "At most this many in one transaction; a purchase earning more is refused (null: off)"})
     undo_window_minutes = fields.Integer(metadata={
         "description": "How long a cashier may undo their own transaction", "example": 10})
+    barcode_format = fields.String(metadata={"description": "qr | code128 | ean13 | pdf417 | aztec",
+                                             "example": "qr"})
     has_stamp_image = fields.Function(
         lambda program: program.kind == "stamps" and program.stamp_png is not None,
         metadata={"type": "boolean", "description": "A stamp image is uploaded (PUT .../images/stamp)"})

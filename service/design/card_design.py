@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from passes.barcodes import ShownBarcode
 from passes.errors import PassValidationError
 from passes.images import image_set
 from passes.localization import lproj_files
@@ -25,7 +26,7 @@ from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
 from passes.stamps import stamp_strip
 from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import barcode_message, display_number
+from service.loyalty.cards import card_barcode, printed_number
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
 
@@ -268,7 +269,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         header.insert(0, Field(key="stamps", label=label(program, "stamps", "Stamps"), value=stamp_count(card),
                                change_message="Stamps: %@"))
     secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
-    number = display_number(card)
+    number = printed_number(card)
     auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
     if program.kind == "discount":  # a discount card keeps no points; it totals purchases
         auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),
@@ -293,7 +294,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         store_card=StoreCard(header_fields=tuple(header), primary_fields=tuple(primary),
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
-        barcodes=(Barcode(message=barcode_message(card, brand), alt_text=number),),
+        barcodes=_barcodes(card_barcode(card, brand)),
         locations=locations,
         beacons=beacons,
         web_service_url=web_service_url,
@@ -304,6 +305,13 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         voided=card.voided,
         allow_http=web_service_url.startswith("http://"),
     )
+
+
+def _barcodes(shown: ShownBarcode) -> tuple[Barcode, ...]:
+    """One pass.json entry per Apple format of the symbology, in order: EAN-13 (iOS 27) comes with
+    its Code 128 fallback of the same digits (passes/barcodes.py)."""
+    return tuple(Barcode(message=shown.message, format=apple, alt_text=shown.alt_text)
+                 for apple in shown.apple_formats)
 
 
 def _digest(data: bytes | None) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, request
 from sqlalchemy import select
 
+from passes.barcodes import FORMATS as BARCODE_FORMATS
 from service.console import sections, words
 from service.console.guard import render, signed_in
 from service.design.card_design import LABEL_KEYS, STRINGS
@@ -73,6 +74,21 @@ words.add({
     "design_description": ("Description (what the phone reads out)", "Описание (его читает телефон)"),
     "design_terms": ("Your own terms text (the rules are written for you in both languages)",
                      "Ваш текст условий (правила пишутся сами, на обоих языках)"),
+    "design_barcode": ("Barcode", "Штрихкод"),
+    "design_barcode_format": ("The cards' barcode", "Штрихкод карт"),
+    "design_barcode_qr": ("QR code with the signed card code (recommended)",
+                          "QR-код с подписанным кодом карты (рекомендуется)"),
+    "design_barcode_code128": ("Code 128 (your plastic cards' numbers)", "Code 128 (номера ваших пластиковых карт)"),
+    "design_barcode_ean13": ("EAN-13 (your plastic cards' numbers)", "EAN-13 (номера ваших пластиковых карт)"),
+    "design_barcode_pdf417": ("PDF417 (your plastic cards' numbers)", "PDF417 (номера ваших пластиковых карт)"),
+    "design_barcode_aztec": ("Aztec (your plastic cards' numbers)", "Aztec (номера ваших пластиковых карт)"),
+    "design_barcode_hint": ("Moving from plastic cards? Choose their barcode so your till scanners keep reading "
+                            "them: a card imported with its card number shows that number; the others keep the "
+                            "signed code. A plastic number is not signed and can be copied, as on plastic.",
+                            "Переходите с пластиковых карт? Выберите их штрихкод, и сканеры на кассах будут "
+                            "читать их как раньше: карта, импортированная с номером, показывает этот номер; "
+                            "остальные — подписанный код. Номер пластиковой карты не подписан и его можно "
+                            "скопировать, как и пластик."),
     "design_labels": ("Figures and their labels", "Показатели и их подписи"),
     "design_labels_hint": ("Where each figure shows: the balance (or discount) large on the front, the tier in "
                            "the header, member and card number below, news, expiry and terms on the back. "
@@ -181,4 +197,4 @@ def index() -> Response:
     return render("design/designer.html", programs=programs, program=program, presets=list(PRESETS.values()),
                   label_keys=_label_keys(program) if program is not None else [],
                   placeholders=_placeholders(program) if program is not None else {},
-                  image_kinds=("logo", "icon", "strip"))
+                  image_kinds=("logo", "icon", "strip"), barcode_formats=BARCODE_FORMATS)

@@ -36,6 +36,10 @@ SAMPLE_BALANCE = 135
 SAMPLE_SPEND = Decimal("13.50")
 SAMPLE_NUMBER = 1_234_567
 SAMPLE_SERIAL = "passcast-preview-sample"
+#: The plastic card number the sample card of a program with a legacy barcode format carries, per
+#: format (the GS1 example EAN-13 number), so the designer shows the brand its own symbology.
+SAMPLE_LEGACY_NUMBERS = {"code128": "CARD-00123456", "ean13": "4006381333931", "pdf417": "CARD-00123456",
+                         "aztec": "CARD-00123456"}
 #: What the lock screen writes for a notification that has just come, per language.
 NOW = {"en": "now", "ru": "сейчас"}
 #: The change messages a preview can show, by pass field key.
@@ -113,6 +117,7 @@ def sample_card(program: Program, language: str = "en", tier_name: str | None = 
                 serial_number=SAMPLE_SERIAL, authentication_token="preview-" + "0" * 32,
                 balance=balance, lifetime_points=balance, lifetime_spend=spend, news=news, voided=False,
                 version=1, points_expire_at=_expiry(program, balance),
+                legacy_number=SAMPLE_LEGACY_NUMBERS.get(program.barcode_format or "qr"),
                 updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     set_committed_value(card, "program", program)
     set_committed_value(card, "customer", customer)

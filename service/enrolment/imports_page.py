@@ -27,10 +27,12 @@ words.add({
     "nav_imports": ("Import", "Импорт"),
     "imports_title": ("Import members", "Импорт участников"),
     "imports_intro": ("A CSV file (UTF-8, comma-separated) whose first line names its columns. Each row needs a "
-                      "name and an external_id, e-mail or phone. Importing the same file again adds nobody twice. "
+                      "name and an external_id, e-mail, phone or card_number (the number of the member's "
+                      "plastic card, which the card keeps). Importing the same file again adds nobody twice. "
                       "The columns, any of: ",
                       "Файл CSV (UTF-8, через запятую), первая строка называет столбцы. В каждой строке нужны имя "
-                      "и external_id, почта или телефон. Повторный импорт того же файла никого не добавит дважды. "
+                      "и external_id, почта, телефон или card_number (номер пластиковой карты участника, "
+                      "карта его сохранит). Повторный импорт того же файла никого не добавит дважды. "
                       "Столбцы, любые из: "),
     "imports_program": ("Into the program", "В программу"),
     "imports_file": ("CSV file", "Файл CSV"),

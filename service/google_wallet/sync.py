@@ -57,7 +57,7 @@ from service.design.card_design import STRINGS, design, label_translations, near
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.google_wallet.dev_account import ensure_google_service_account
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import barcode_message, display_number
+from service.loyalty.cards import card_barcode, printed_number
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, GoogleWalletEvent, Program, Tier, utcnow
 from service.platform.config import Settings
@@ -221,13 +221,15 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
     key, label, balance = _points(card)
     language = language_of(card)
     news = as_spoken(card.news, language) if card.news and card.news.strip() else words("No news yet.", language)
+    barcode = card_barcode(card, brand)
     return loyalty_object(LoyaltyObjectSpec(
         object_id=object_id(settings, card),
         class_id=class_id(settings, program, card.current_tier),
-        account_id=display_number(card),
-        account_name=_or(card.customer.name, display_number(card)),
-        barcode_value=barcode_message(card, brand),
-        alternate_text=display_number(card),
+        account_id=printed_number(card),
+        account_name=_or(card.customer.name, printed_number(card)),
+        barcode_value=barcode.message,
+        barcode_type=barcode.google_type,
+        alternate_text=barcode.alt_text,
         points_label=label_words(program, key, label, language),
         balance=balance,
         tier=card.tier,

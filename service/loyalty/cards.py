@@ -13,6 +13,7 @@ from flask import url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from passes.barcodes import DEFAULT_FORMAT, ShownBarcode, shown_barcode
 from passes.cardcode import encode_card_code, short_number
 from service.models import Brand, Card, Customer, LedgerEntry, Program, utcnow
 from service.platform.secrets import random_token
@@ -108,11 +109,35 @@ def issue_card(session: Session, program: Program, details: CustomerDetails) -> 
     return card, True
 
 
-def barcode_message(card: Card, brand: Brand) -> str:
+def signed_code(card: Card, brand: Brand) -> str:
+    """The signed card code (passes/cardcode.py): what the default QR code carries."""
     return encode_card_code(brand.code_ref, card.number, brand.code_secret)
 
 
+def card_barcode(card: Card, brand: Brand) -> ShownBarcode:
+    """The barcode the card's passes show: the program's symbology, the legacy number or the signed
+    code, and the text under it (passes/barcodes.py: shown_barcode)."""
+    return shown_barcode(card.program.barcode_format or DEFAULT_FORMAT, signed_code(card, brand),
+                         short_number(card.number), card.legacy_number)
+
+
+def barcode_message(card: Card, brand: Brand) -> str:
+    """What the card's barcode encodes (the API's `barcode_message`)."""
+    return card_barcode(card, brand).message
+
+
 def display_number(card: Card) -> str:
+    """Passcast's short number (the card number with a check digit): what tills and the console
+    show and accept typed. Never the legacy number there: that one is the barcode itself, unsigned,
+    and the counter view must not hand out what would print a customer's card."""
+    return short_number(card.number)
+
+
+def printed_number(card: Card) -> str:
+    """The number the pass prints: the plastic card's when the program shows it as the barcode
+    (the holder knows it from the plastic), else the short number."""
+    if card.legacy_number and (card.program.barcode_format or DEFAULT_FORMAT) != DEFAULT_FORMAT:
+        return card.legacy_number
     return short_number(card.number)
 
 

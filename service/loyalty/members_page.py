@@ -49,6 +49,7 @@ words.add({
     "members_first": ("First page", "Первая страница"),
     "members_name": ("Name", "Имя"),
     "members_number": ("Card number", "Номер карты"),
+    "members_legacy_number": ("Plastic card number", "Номер пластиковой карты"),
     "members_email": ("E-mail", "Эл. почта"),
     "members_phone": ("Phone", "Телефон"),
     "members_birthday": ("Birthday", "День рождения"),

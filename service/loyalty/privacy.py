@@ -113,6 +113,7 @@ def export(session: Session, customer: Customer) -> dict[str, Any]:
             "lifetime_spend": _plain(card.lifetime_spend), "tier": card.tier, "voided": card.voided,
             "created_at": _plain(card.created_at), "updated_at": _plain(card.updated_at),
             "points_expire_at": _plain(card.points_expire_at), "external_id": card.external_id,
+            "legacy_number": card.legacy_number,
             "referral_code": card.referral_code, "referred_by_card_id": card.referred_by_id,
             "referred_card_ids": [row.id for row in referred if row.referred_by_id == card.id],
             **{name: rows.get(card.id, []) for name, rows in sorted(by_card.items())},
@@ -168,7 +169,7 @@ def erase(session: Session, customer: Customer) -> dict[str, int]:
                                                       ProductSubscription.ended_at.is_(None))
                     .values(ended_at=utcnow(), end_reason="card_voided"))
     for card in cards:
-        card.external_id, card.referral_code = None, None
+        card.external_id, card.referral_code, card.legacy_number = None, None, None
         if not card.voided:
             card.voided = True
             counts["cards_voided"] += 1

@@ -91,6 +91,10 @@ class Card(Base):
     # Stamp cards: how many cards this one has filled (the current card is number this + 1);
     # the stamps on the current card are `balance`.
     stamp_cards_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The number the brand's plastic card carried (passes/barcodes.py: normalised for the program's
+    # barcode format); a program with a legacy format shows it as the barcode. Unique in the brand,
+    # so what a till's scanner reads names one card.
+    legacy_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     program: Mapped[Program] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -103,6 +107,9 @@ Index("ix_cards_brand_number", Card.brand_id, Card.number, unique=True)
 
 
 Index("ix_cards_program_external_id", Card.program_id, Card.external_id, unique=True)
+
+
+Index("ix_cards_brand_legacy_number", Card.brand_id, Card.legacy_number, unique=True)
 
 
 class LedgerEntry(Base):

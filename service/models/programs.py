@@ -105,6 +105,9 @@ class Program(Base):
     # Partner programs (service/loyalty/settlement.py): what one point is worth in `currency` when the
     # brands of a coalition settle who owes whom (None: not set; cashback points are worth 0.01).
     settlement_point_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
+    # The symbology of the cards' barcode (passes/barcodes.py): qr (the signed code, the default) |
+    # code128 | ean13 | pdf417 | aztec, for a brand whose POS scanners read its plastic cards' numbers.
+    barcode_format: Mapped[str] = mapped_column(String(10), default="qr", server_default="qr")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()

@@ -469,11 +469,15 @@
     });
   }
 
-  // A function frame -> code (or null): the browser's own detector where it has one, else jsQR.
+  // The symbologies a card may carry (QR with the signed code; a brand's plastic-card formats).
+  const CARD_FORMATS = ["qr_code", "code_128", "ean_13", "pdf417", "aztec"];
+
+  // A function frame -> code (or null): the browser's own detector where it has one (it also reads
+  // the plastic-card formats it supports), else jsQR (QR only).
   async function makeDecoder() {
-    if ("BarcodeDetector" in window
-        && (await window.BarcodeDetector.getSupportedFormats()).includes("qr_code")) {
-      const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    const supported = "BarcodeDetector" in window ? await window.BarcodeDetector.getSupportedFormats() : [];
+    if (supported.includes("qr_code")) {
+      const detector = new window.BarcodeDetector({ formats: CARD_FORMATS.filter((name) => supported.includes(name)) });
       return async (video) => ((await detector.detect(video))[0] || {}).rawValue || null;
     }
     const jsQR = await loadJsQR();
