@@ -20,6 +20,7 @@ from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
+from service.models.messaging import CardMessage, MessageOptOut, MessagingRules, PacedRecipient
 from service.models.nps import NpsAnswer, NpsSurvey
 from service.models.programs import Program, Tier
 from service.models.push import PushDelivery
@@ -72,4 +73,8 @@ __all__ = [
     "StaffRecoveryCode",
     "StaffLink",
     "AuditEntry",
+    "MessagingRules",
+    "MessageOptOut",
+    "CardMessage",
+    "PacedRecipient",
 ]
