@@ -63,6 +63,18 @@ words.add({
     "rules_read_only": ("Your role can see these rules but not change them.",
                         "Ваша роль видит эти правила, но не может их менять."),
     "rules_no_program": ("Your brand has no program yet.", "У вашего бренда пока нет программы."),
+    # the campaign page's report (campaigns_rules/_paced.html) and its recipients' states
+    "paced_title": ("Held back by the messaging rules", "Задержано правилами рассылок"),
+    "paced_deferred": ("Waiting to be sent", "Ждут отправки"),
+    "paced_sent_later": ("Waited, then sent", "Подождали и отправлены"),
+    "paced_dropped": ("Not sent", "Не отправлено"),
+    "paced_reason_cap": ("frequency cap", "лимит частоты"),
+    "paced_reason_quiet_hours": ("quiet hours", "тихие часы"),
+    "paced_reason_opted_out": ("turned messages off", "отключил сообщения"),
+    "paced_reason_voided": ("card voided", "карта аннулирована"),
+    "paced_reason_cancelled": ("campaign cancelled", "рассылка отменена"),
+    "campaigns_state_deferred": ("waiting (rules)", "ждёт (правила)"),
+    "campaigns_state_dropped": ("not sent (rules)", "не отправлено (правила)"),
 })
 
 
