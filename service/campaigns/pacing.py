@@ -28,7 +28,7 @@ Google's own limit (3 notifying messages per object per 24 h) is applied later, 
 message is sent (service/google_wallet/messages.py): over it the message is shown silently.
 
 Batches use `decide_many` (a handful of queries per batch, whatever its size); on PostgreSQL the
-capped cards are locked (in id order) before their messages are counted, so two campaigns sending
+capped cards are locked (FOR NO KEY UPDATE, in id order) before their messages are counted, so two campaigns sending
 to one card at the same moment cannot both take its last place under the cap.
 """
 
@@ -198,9 +198,11 @@ def _sent_times(session: Session, rules: dict[int, CardRules], now: dt.datetime)
     sent: dict[int, list[dt.datetime]] = defaultdict(list)
     if not capped:
         return sent
-    # FOR UPDATE (ignored by SQLite, whose writers take turns anyway): a second campaign batch
-    # counting the same card waits until this one has committed its messages
-    session.execute(select(Card.id).where(Card.id.in_(capped)).order_by(Card.id).with_for_update())
+    # FOR NO KEY UPDATE (ignored by SQLite, whose writers take turns anyway): a second campaign batch
+    # counting the same card waits until this one has committed its messages. Not FOR UPDATE: each
+    # batch already holds KEY SHARE locks on its cards (its recipient rows' foreign keys), which FOR
+    # UPDATE would wait for, two batches each for the other's; the version bump takes this same lock.
+    session.execute(select(Card.id).where(Card.id.in_(capped)).order_by(Card.id).with_for_update(key_share=True))
     since = now - dt.timedelta(days=max(rules[card_id].cap_days for card_id in capped))
     for card_id, sent_at in session.execute(select(CardMessage.card_id, CardMessage.sent_at)
                                             .where(CardMessage.card_id.in_(capped), CardMessage.sent_at > since)):
