@@ -14,7 +14,7 @@ from service.api.auth import require_brand
 from service.api.brand_schemas import _CLOCK, PROBLEM, ProblemOut  # _CLOCK: the happy hours' HH:MM
 from service.api.cards import brand_program
 from service.campaigns import rules
-from service.campaigns.pacing import OVER_CAP
+from service.campaigns.pacing import MAX_CAP_DAYS, OVER_CAP
 from service.platform import db
 
 blp = Blueprint("messaging_rules", __name__, url_prefix="/api/v1",
@@ -29,7 +29,7 @@ class MessagingRulesIn(Schema):
                                    "description": "At most this many marketing messages per card in cap_days "
                                                   "(campaigns and journeys together); null: no cap",
                                    "example": 2})
-    cap_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(min=1, max=90),
+    cap_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(min=1, max=MAX_CAP_DAYS),
                               metadata={"description": "The cap's window in days", "example": 7})
     over_cap = fields.String(load_default="defer", validate=validate.OneOf(OVER_CAP), metadata={
         "description": "A message over the cap: defer (sent when the cap allows) or drop", "example": "defer"})

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from service.models import Card, CardMessage, Customer, MessageOptOut, MessagingRules, Program, Store, utcnow
@@ -49,6 +49,8 @@ SEND, DEFER, DROP = "send", "defer", "drop"
 #: Why a message was held, in the order the rules are checked.
 REASONS = ("opted_out", "cap", "quiet_hours")
 OVER_CAP = ("defer", "drop")
+#: The longest cap window the API allows (days): older messages count for nothing and are purged.
+MAX_CAP_DAYS = 90
 UTC = ZoneInfo("UTC")
 
 
@@ -236,3 +238,10 @@ def record_messages(session: Session, card_ids: Iterable[int], source: str, now:
 def record_message(session: Session, card: Card | int, source: str, now: dt.datetime | None = None) -> None:
     """Count one message (e.g. a journey's step) against the card's cap; the caller commits."""
     record_messages(session, [card if isinstance(card, int) else card.id], source, now)
+
+
+def purge_old_messages(session: Session, now: dt.datetime | None = None) -> int:
+    """Forget messages older than any cap's window (the daily job); the caller commits."""
+    before = (now or utcnow()) - dt.timedelta(days=MAX_CAP_DAYS + 1)
+    result = session.execute(delete(CardMessage).where(CardMessage.sent_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

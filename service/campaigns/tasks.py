@@ -13,7 +13,7 @@ import logging
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from service.campaigns import birthday, deferred, geo, google, restock, sending
+from service.campaigns import birthday, deferred, geo, google, pacing, restock, sending
 from service.models import utcnow
 from service.platform.jobs import campaign_queue, google_queue, worker_app
 
@@ -105,6 +105,15 @@ def run_deferred(now: dt.datetime | None = None) -> int:
 def deferred_every_minute() -> int:
     """Quiet hours end and caps free up on the minute: deferred messages go within one."""
     return run_deferred()
+
+
+@campaign_queue.periodic_task(crontab(hour="4", minute="41"))
+def purge_card_messages_daily() -> int:
+    """Messages older than the longest cap window no longer count: forget them."""
+    with _app().extensions["db_sessionmaker"]() as session:
+        purged = pacing.purge_old_messages(session)
+        session.commit()
+    return purged
 
 
 def run_birthdays(now: dt.datetime | None = None) -> dict[str, int]:

@@ -330,3 +330,15 @@ def test_store_time_zone_changes_do_not_touch_passes(client: FlaskClient, seeded
     assert changed.status_code == 200 and changed.get_json()["time_zone"] == "Asia/Tokyo"
     with app.app_context():
         assert db.session().get(Card, card).version == version  # type: ignore[union-attr]
+
+
+def test_messages_older_than_any_cap_are_purged(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    card = issue(client, seeded, "Anna", email="anna@example.com")["id"]
+    with app.app_context():
+        session = db.session()
+        pacing.record_message(session, card, "campaign:1", MONDAY - dt.timedelta(days=pacing.MAX_CAP_DAYS + 2))
+        pacing.record_message(session, card, "campaign:2", MONDAY - dt.timedelta(days=pacing.MAX_CAP_DAYS))
+        session.commit()
+        assert pacing.purge_old_messages(session, MONDAY) == 1
+        session.commit()
+        assert session.scalars(select(CardMessage.source)).all() == ["campaign:2"]
