@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from service.campaigns import optout
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.page import program_ref
+from service.loyalty.cards import display_number
 from service.models import Card
 from service.platform import db
 from service.web.page_headers import secure_page
@@ -66,8 +67,6 @@ def _card(serial: str, key: str) -> Card:
 
 
 def _page(card: Card, words: PageWords, **context: Any) -> Response:
-    from service.loyalty.cards import display_number
-
     program = card.program
     html = render_template("campaigns_messages/messages.html", program=program, brand=program.brand, card=card,
                            words=words, ref=program_ref(program), number=display_number(card),

@@ -13,13 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from passes.package import read_pkpass
 from service.campaigns import optout, tasks
 from service.google_wallet import sync
 from service.models import Card, MessageOptOut, PushDelivery
 from service.platform import db
 from tests.doubles.apns import ApnsDouble
 from tests.helpers import bearer
-from tests.service.campaigns.campaign_helpers import issue, news, pass_json, register, token
+from tests.service.campaigns.campaign_helpers import PASS_TYPE, issue, news, pass_json, register, token
 
 
 def link_on_pass(client: FlaskClient, app: Flask, card_id: int) -> str:
@@ -43,6 +44,13 @@ def test_the_link_is_on_the_pass_and_the_google_object_in_both_languages(client:
         card = db.session().get(Card, card_id)
         assert card is not None
         assert url == optout.messages_url(card, app.config["PASSCAST"].public_base_url)
+        serial, auth = card.serial_number, card.authentication_token
+    pkpass = client.get(f"/passkit/v1/passes/{PASS_TYPE}/{serial}", headers={"Authorization": f"ApplePass {auth}"})
+    strings = read_pkpass(pkpass.data)["ru.lproj/pass.strings"].decode("utf-16")
+    assert f'"{optout.LINK_LABEL}" = "Наши сообщения: выключить или включить";' in strings
+    with app.app_context():
+        card = db.session().get(Card, card_id)
+        assert card is not None
         resource = sync.object_resource(app.config["PASSCAST"], card)
     links = {link["id"]: link for link in resource["linksModuleData"]["uris"]}
     assert links["messages"]["uri"] == url
