@@ -50,10 +50,10 @@ words.add({
     "rules_quiet_hint": ("Messages that would arrive in quiet hours wait until they end. Empty: no quiet hours.",
                          "Сообщения, которые пришли бы в тихие часы, ждут их окончания. Пусто — без тихих часов."),
     "rules_zone": ("Time zone", "Часовой пояс"),
-    "rules_zone_hint": ("The customer's home store's time zone, else the program's: {zone}. Set a store's time zone "
-                        "through the API (PATCH /api/v1/stores/{{id}}, time_zone).",
+    "rules_zone_hint": ("The customer's home store's time zone, else the program's: {zone}. A store's time zone is "
+                        "set on its page under Stores.",
                         "Часовой пояс домашнего магазина клиента, иначе программы: {zone}. Часовой пояс магазина "
-                        "задаётся через API (PATCH /api/v1/stores/{{id}}, time_zone)."),
+                        "задаётся на его странице в разделе «Магазины»."),
     "rules_stores_with_zone": ("Stores with their own time zone", "Магазины со своим часовым поясом"),
     "rules_opted_out": ("Cards that turned messages off", "Карт, отключивших сообщения"),
     "rules_opted_out_hint": ("Each pass carries a link on its back (and on the Google Wallet card) where its holder "

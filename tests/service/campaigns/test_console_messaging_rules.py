@@ -73,3 +73,15 @@ def test_the_campaign_page_says_who_the_rules_held_back_and_why(app: Flask, seed
     assert f'<tr data-card-id="{held}" data-state="dropped">' in page
     russian = marketer.get(f"/console/campaigns/{sent.get_json()['id']}?lang=ru").get_data(as_text=True)
     assert "Задержано правилами рассылок" in russian and "отключил сообщения" in russian
+
+
+def test_a_stores_time_zone_is_set_on_its_console_page(app: Flask, seeded: dict[str, Any]) -> None:
+    owner = as_role(app, "owner")
+    store_id = seeded["store_ids"][0]
+    page = owner.get(f"/console/stores/{store_id}").get_data(as_text=True)
+    assert 'name="time_zone"' in page and "Time zone (optional)" in page
+    changed = owner.patch(f"/api/v1/stores/{store_id}", headers=api_headers(owner), json={"time_zone": "Europe/Berlin"})
+    assert changed.status_code == 200
+    assert 'value="Europe/Berlin"' in owner.get(f"/console/stores/{store_id}").get_data(as_text=True)
+    rules = owner.get("/console/campaigns/rules?lang=ru").get_data(as_text=True)
+    assert "Часовой пояс магазина задаётся на его странице" in rules and "Europe/Berlin" in rules
