@@ -69,18 +69,29 @@ def due(session: Session, now: dt.datetime | None = None, limit: int = BATCH) ->
 AfterSend = Callable[[int, dict[int, str]], None]
 
 
+#: One minute job works this long at most (the next one carries on): the end of quiet hours
+#: releases a whole campaign's held recipients at the same minute.
+BUDGET = dt.timedelta(seconds=50)
+
+
 def send_due(session: Session, now: dt.datetime | None = None, *, limit: int = BATCH,
-             after_send: AfterSend | None = None) -> int:
-    """Send (or re-defer, or drop) the deferred messages due at `now`; returns how many were sent."""
+             after_send: AfterSend | None = None, budget: dt.timedelta = BUDGET) -> int:
+    """Send (or re-defer, or drop) the deferred messages due at `now`, `limit` at a time until none
+    is left or `budget` is spent; returns how many were sent."""
     now = now or utcnow()
-    sent = 0
-    for campaign_id, recipient_ids in due(session, now, limit).items():
-        texts = send_campaign_due(session, campaign_id, recipient_ids, now)
-        session.commit()
-        sent += len(texts)
-        if after_send is not None and texts:
-            after_send(campaign_id, texts)
-    return sent
+    sent, stop = 0, utcnow() + budget
+    while True:
+        found = due(session, now, limit)
+        if not found:
+            return sent
+        for campaign_id, recipient_ids in found.items():
+            texts = send_campaign_due(session, campaign_id, recipient_ids, now)
+            session.commit()
+            sent += len(texts)
+            if after_send is not None and texts:
+                after_send(campaign_id, texts)
+        if utcnow() >= stop:
+            return sent
 
 
 def send_campaign_due(session: Session, campaign_id: int, recipient_ids: list[int],

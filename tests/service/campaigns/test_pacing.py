@@ -342,3 +342,17 @@ def test_messages_older_than_any_cap_are_purged(client: FlaskClient, seeded: dic
         assert pacing.purge_old_messages(session, MONDAY) == 1
         session.commit()
         assert session.scalars(select(CardMessage.source)).all() == ["campaign:2"]
+
+
+def test_a_whole_campaign_released_at_the_end_of_quiet_hours_goes_in_one_run(
+        client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    cards = [issue(client, seeded, f"Member {n}", email=f"m{n}@example.com")["id"] for n in range(7)]
+    set_rules(client, seeded, quiet_start="22:00", quiet_end="07:00")
+    campaign = send_campaign(client, seeded, app, "Night", "Morning offer", at(2026, 6, 1, 23, 0))
+    with app.app_context():
+        session = db.session()
+        # three at a time (the job's batch), all of them in one run of the minute job
+        assert deferred.send_due(session, at(2026, 6, 2, 7, 0), limit=3) == len(cards)
+        assert deferred.send_due(session, at(2026, 6, 2, 7, 1), limit=3) == 0
+    assert pushes_of(app, campaign) == []  # no phones here: every card has the message on its pass
+    assert report(client, seeded, campaign)["paced"]["sent_later"] == len(cards)
