@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -54,14 +54,18 @@ def hold(session: Session, campaign_id: int, held: Mapping[int, pacing.Decision]
     session.execute(insert(PacedRecipient), rows)
 
 
-def due(session: Session, now: dt.datetime | None = None, limit: int = BATCH) -> dict[int, list[int]]:
-    """Deferred recipients whose moment has come: campaign id -> recipient ids (oldest first)."""
+def due(session: Session, now: dt.datetime | None = None, limit: int = BATCH,
+        skip: Collection[int] = ()) -> dict[int, list[int]]:
+    """Deferred recipients whose moment has come: campaign id -> recipient ids (oldest first),
+    leaving out the campaigns in `skip`."""
     now = now or utcnow()
     found: dict[int, list[int]] = defaultdict(list)
+    statement = select(PacedRecipient.recipient_id, PacedRecipient.campaign_id).where(
+        PacedRecipient.state == "deferred", PacedRecipient.defer_until <= now)
+    if skip:
+        statement = statement.where(PacedRecipient.campaign_id.not_in(list(skip)))
     for recipient_id, campaign_id in session.execute(
-            select(PacedRecipient.recipient_id, PacedRecipient.campaign_id)
-            .where(PacedRecipient.state == "deferred", PacedRecipient.defer_until <= now)
-            .order_by(PacedRecipient.defer_until, PacedRecipient.recipient_id).limit(limit)):
+            statement.order_by(PacedRecipient.defer_until, PacedRecipient.recipient_id).limit(limit)):
         found[campaign_id].append(recipient_id)
     return dict(found)
 
@@ -79,14 +83,20 @@ def send_due(session: Session, now: dt.datetime | None = None, *, limit: int = B
     """Send (or re-defer, or drop) the deferred messages due at `now`, `limit` at a time until none
     is left or `budget` is spent; returns how many were sent."""
     now = now or utcnow()
-    sent, stop = 0, utcnow() + budget
+    sent, stop, failed = 0, utcnow() + budget, set()
     while True:
-        found = due(session, now, limit)
+        found = due(session, now, limit, skip=failed)
         if not found:
             return sent
         for campaign_id, recipient_ids in found.items():
-            texts = send_campaign_due(session, campaign_id, recipient_ids, now)
-            session.commit()
+            try:
+                texts = send_campaign_due(session, campaign_id, recipient_ids, now)
+                session.commit()
+            except Exception:  # noqa: BLE001 - one campaign's trouble must not hold the others' messages
+                session.rollback()  # its rows stay deferred: the next minute's run tries them again
+                log.exception("campaign %s: deferred messages not sent this time", campaign_id)
+                failed.add(campaign_id)
+                continue
             sent += len(texts)
             if after_send is not None and texts:
                 after_send(campaign_id, texts)
