@@ -23,7 +23,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.audit.console_page import bp as audit_page_bp
+    from service.campaigns import optout as messages_optout
     from service.campaigns.console_page import bp as campaigns_page_bp
+    from service.campaigns.optout_page import bp as messages_page_bp
+    from service.campaigns.rules_page import bp as messaging_rules_page_bp
     from service.cashier.page import bp as cashier_page_bp
     from service.cashier.staff_page import bp as staff_page_bp
     from service.console.page import bp as console_bp
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jobs.configure(settings)
     jobs.set_app_factory(create_app)
     nps_survey.register()  # the survey link on the pass's back (service/design hook)
+    messages_optout.register()  # the messages page's link on the pass's back and the Google object
     signing.configure(settings.signing_key_passphrase)
     db.init_app(app, settings.database_url)
     problems.register(app)
@@ -70,6 +74,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(stores_page_bp)
     app.register_blueprint(staff_page_bp)
     app.register_blueprint(campaigns_page_bp)
+    app.register_blueprint(messages_page_bp)
+    app.register_blueprint(messaging_rules_page_bp)
     app.register_blueprint(members_page_bp)
     app.register_blueprint(partners_page_bp)
     app.register_blueprint(nps_page_bp)

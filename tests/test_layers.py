@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "service.api": 5,
     "service.apple.web_service": 5, "service.apple.downloads": 5, "service.cashier.page": 5,
     "service.analytics.dashboard": 5, "service.nps.page": 5, "service.enrolment.page": 5,
-    "service.campaigns.console_page": 5,
+    "service.campaigns.console_page": 5, "service.campaigns.optout_page": 5, "service.campaigns.rules_page": 5,
     "service.google_wallet.callbacks": 5, "service.console": 5,
     "service.audit.console_page": 5, "service.access.keys_page": 5,
     "service.design.console_page": 5,

@@ -164,6 +164,9 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import campaigns, subscriptions
 
     api.register_blueprint(campaigns.blp)
+    from service.api import messaging_rules
+
+    api.register_blueprint(messaging_rules.blp)
     api.register_blueprint(subscriptions.blp)
     from service.api import analytics, nps
 

@@ -48,6 +48,10 @@ class StoreIn(Schema):
                                   metadata={"example": 1})
     beacon_minor = fields.Integer(load_default=None, allow_none=True, strict=True, validate=UINT16,
                                   metadata={"example": 7})
+    time_zone = fields.String(load_default=None, allow_none=True,
+                              validate=[validate.Length(max=64), lambda name: _time_zone(name)], metadata={
+                                  "description": "IANA time zone: quiet hours of the customers whose home store "
+                                                 "this is; null: the program's", "example": "Europe/Berlin"})
 
     @validates_schema
     def _beacon(self, data: dict[str, Any], partial: Any = None, **_kwargs: Any) -> None:
@@ -70,6 +74,7 @@ class StoreOut(Schema):
     beacon_uuid = fields.String(allow_none=True, metadata={"example": "E2C56DB5-DFFB-48D2-B060-D0F5A71096E0"})
     beacon_major = fields.Integer(allow_none=True, metadata={"example": 1})
     beacon_minor = fields.Integer(allow_none=True, metadata={"example": 7})
+    time_zone = fields.String(allow_none=True, metadata={"example": "Europe/Berlin"})
 
 
 class StoreQuery(PageQuery):

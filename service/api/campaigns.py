@@ -116,6 +116,19 @@ class PlatformOut(Schema):
     silent = fields.Integer(metadata={"description": "google: messages shown without notifying (quota)"})
 
 
+class PacedOut(Schema):
+    """What the messaging rules (frequency cap, quiet hours, opt-out) did to the campaign."""
+
+    deferred = fields.Integer(metadata={"description": "Recipients held back now, sent when their time comes"})
+    deferred_reasons = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                   metadata={"description": "Deferred ones by reason: cap | quiet_hours"})
+    sent_later = fields.Integer(metadata={"description": "Deferred, then sent"})
+    dropped = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Recipients never sent it, by reason: cap, quiet_hours, opted_out (always given); "
+                       "voided, cancelled when they occur",
+        "example": {"cap": 3, "quiet_hours": 0, "opted_out": 1}})
+
+
 class ReportOut(PlatformOut):
     campaign_id = fields.Integer()
     status = fields.String()
@@ -123,6 +136,7 @@ class ReportOut(PlatformOut):
     cards_with_devices = fields.Integer()
     platforms = fields.Dict(keys=fields.String(), values=fields.Nested(PlatformOut),
                             metadata={"description": "apple | fcm | relay | google"})
+    paced = fields.Nested(PacedOut)
 
 
 class PushOut(Schema):
@@ -137,6 +151,13 @@ class PushOut(Schema):
     confirmed_at = fields.DateTime(allow_none=True)
 
 
+class RecipientPacedOut(Schema):
+    state = fields.String(metadata={"description": "deferred | dropped | sent (deferred, then sent)"})
+    reason = fields.String(metadata={"description": "cap | quiet_hours | opted_out | voided | cancelled"})
+    defer_until = fields.DateTime(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+
+
 class RecipientOut(Schema):
     id = fields.Integer()
     card_id = fields.Integer()
@@ -148,6 +169,9 @@ class RecipientOut(Schema):
                                     + " (no_device: the pass shows the message when next opened)"})
     reasons = fields.List(fields.String(), metadata={"description": "Why, when the state is a failure"})
     pushes = fields.List(fields.Nested(PushOut))
+    paced = fields.Nested(RecipientPacedOut, allow_none=True, metadata={
+        "description": "What the messaging rules did (null: sent at once); a held recipient without pushes "
+                       "has state deferred or dropped"})
 
 
 class BirthdayIn(Schema):

@@ -114,7 +114,7 @@ def patch_store(body: dict[str, Any], store_id: int) -> Any:
     before = audit.snapshot(store, body)
     for key, value in body.items():
         setattr(store, key, value)
-    if body:
+    if body.keys() - {"time_zone"}:  # the time zone is not on any pass (quiet hours: campaigns/pacing.py)
         _update_passes()
     if changes := audit.diff(before, audit.snapshot(store, body)):
         audit.record(db.session(), g.brand.id, "store.updated", "store", store.id, changes)

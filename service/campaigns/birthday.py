@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.campaigns import optout, pacing
 from service.campaigns.segments import BIRTHDAY_KEY_PREFIX, birthday_on
 from service.google_wallet.messages import NOTIFY
 from service.loyalty.cards import touch
@@ -72,7 +73,10 @@ def greet(session: Session, program: Program, card_id: int, now: dt.datetime) ->
         points = 0
         session.add(LedgerEntry(card_id=card_id, kind="adjust", points=0, idempotency_key=key,
                                 reason="birthday greeting", created_at=now))
-    if program.birthday_message:
+    # the greeting is a marketing message: not for a holder who turned them off (the points still go);
+    # it counts against the cap (pacing.py) but, once a year, is not held by it
+    if program.birthday_message and not optout.opted_out(session, card_id):
+        pacing.record_message(session, card_id, f"birthday:{now.year}", now)
         card.news = greeting(program.birthday_message, card.customer)
         if card.version == version:  # the earn did not already make a new version
             touch(card)

@@ -8,6 +8,11 @@ the campaign), and the campaign's cursor moves past the batch. A worker that die
 most its uncommitted batch, which the next run (after the lease) does again; a card is
 never messaged twice because its recipient row is the gate. Memory stays at one batch of
 ids whatever the audience size.
+
+The messaging rules (service/campaigns/pacing.py: the holder's opt-out, the program's frequency
+cap and quiet hours) are asked about the newly recorded recipients of each batch; those held
+back keep their recipient row (so they are never messaged twice either) plus a PacedRecipient
+row saying dropped or deferred, and the deferred ones go later (service/campaigns/deferred.py).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.campaigns import segments
+from service.campaigns import deferred, pacing, segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
@@ -51,7 +56,7 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
     `max_batches` bounds one call's work (the next periodic run continues where it stopped);
     the lease stays held until then, as it would if the worker had died.
     """
-    now = now or utcnow()
+    fixed_now, now = now is not None, now or utcnow()
     started = acquire(session, campaign_id, ("scheduled", "sending"), now, lease=lease,
                       due=(Campaign.send_at <= now) | (Campaign.status == "sending"),
                       status="sending", started_at=func.coalesce(Campaign.started_at, now),
@@ -72,7 +77,13 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
             break
         languages = {card_id: language for card_id, language in rows}
         fresh = add_recipients(session, campaign_id, rows)
-        texts = {card_id: pick_message(default, variants, languages[card_id]) for card_id in fresh}
+        # the messaging rules (opt-out, cap, quiet hours), asked once the recipient is recorded
+        moment = now if fixed_now else utcnow()
+        decisions = pacing.decide_many(session, fresh, moment)
+        held = {card_id: decision for card_id, decision in decisions.items() if not decision.allowed}
+        deferred.hold(session, campaign_id, held, moment)
+        texts = {card_id: pick_message(default, variants, languages[card_id]) for card_id in fresh
+                 if card_id not in held}
         by_text: dict[str, list[int]] = defaultdict(list)
         for card_id, text in texts.items():
             by_text[text].append(card_id)
@@ -80,6 +91,7 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
             bump_cards(session, sorted(ids), values={"news": text}, campaign_id=campaign_id)
         queue_google(session, sorted(texts))
         queued = queue_messages(session, campaign_id, header, texts)
+        pacing.record_messages(session, texts, deferred.source(campaign_id), moment)
         cursor = rows[-1][0]
         if not renew(session, campaign_id, ("sending",), lease, cursor=cursor):
             session.rollback()  # cancelled meanwhile: this batch is not sent

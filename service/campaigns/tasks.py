@@ -13,7 +13,7 @@ import logging
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from service.campaigns import birthday, geo, google, restock, sending
+from service.campaigns import birthday, deferred, geo, google, pacing, restock, sending
 from service.models import utcnow
 from service.platform.jobs import campaign_queue, google_queue, worker_app
 
@@ -93,6 +93,27 @@ def geo_end(campaign_id: int, now: dt.datetime | None = None) -> int:
 @campaign_queue.periodic_task(crontab(minute="*"))
 def campaigns_every_minute() -> dict[str, int]:
     return run_due()
+
+
+def run_deferred(now: dt.datetime | None = None) -> int:
+    """Send the campaign messages the messaging rules deferred whose moment has come."""
+    with _app().extensions["db_sessionmaker"]() as session:
+        return deferred.send_due(session, now, after_send=_after_batch)
+
+
+@campaign_queue.periodic_task(crontab(minute="*"))
+def deferred_every_minute() -> int:
+    """Quiet hours end and caps free up on the minute: deferred messages go within one."""
+    return run_deferred()
+
+
+@campaign_queue.periodic_task(crontab(hour="4", minute="41"))
+def purge_card_messages_daily() -> int:
+    """Messages older than the longest cap window no longer count: forget them."""
+    with _app().extensions["db_sessionmaker"]() as session:
+        purged = pacing.purge_old_messages(session)
+        session.commit()
+    return purged
 
 
 def run_birthdays(now: dt.datetime | None = None) -> dict[str, int]:

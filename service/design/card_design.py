@@ -57,6 +57,7 @@ RUSSIAN: dict[str, str] = {
     "Stamps: %@": "Штампы: %@",
     "Next reward": "Следующая награда",
     "Cards filled": "Заполнено карт",
+    "Messages from us: turn off or on": "Наши сообщения: выключить или включить",  # service/campaigns/optout.py
 }
 STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
 

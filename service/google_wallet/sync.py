@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,22 @@ def _points(card: Card) -> tuple[str, str, int | str]:
     return "balance", "Points", int(card.balance)
 
 
+#: (settings, card, language) -> links a concern adds to the object's links module, after the terms
+LinkContributor = Callable[[Settings, Card, str], Sequence[Link]]
+_link_contributors: dict[str, LinkContributor] = {}
+
+
+def register_links(name: str, contributor: LinkContributor) -> None:
+    """Let a concern add links to every card's object (the messages opt-out page registers at app
+    start), as card_design.register_back_fields does for the Apple pass's back: this module never
+    imports the concerns above it. Registering the same name again replaces it."""
+    _link_contributors[name] = contributor
+
+
+def contributed_links(settings: Settings, card: Card, language: str) -> list[Link]:
+    return [link for contributor in _link_contributors.values() for link in contributor(settings, card, language)]
+
+
 def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> dict[str, Any]:
     program, brand = card.program, card.program.brand
     key, label, balance = _points(card)
@@ -237,7 +254,7 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         text_modules=[TextModule("news", label_words(program, "news", "News", language), news),
                       TextModule("terms", label_words(program, "terms", "Terms and conditions", language),
                                  _terms(program, language))],
-        links=[_terms_link(settings, program, language)],
+        links=[_terms_link(settings, program, language), *contributed_links(settings, card, language)],
         merchant_locations=_locations(program, card),
         active=not card.voided,
         notify_on_update=notify,

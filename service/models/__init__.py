@@ -20,6 +20,7 @@ from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
+from service.models.messaging import CardMessage, MessageOptOut, MessagingRules, PacedRecipient
 from service.models.nps import NpsAnswer, NpsSurvey
 from service.models.partners import PartnerPresentation, ProgramPartner
 from service.models.programs import Program, Tier
@@ -77,4 +78,8 @@ __all__ = [
     "LimitRefusal",
     "ProgramPartner",
     "PartnerPresentation",
+    "MessagingRules",
+    "MessageOptOut",
+    "CardMessage",
+    "PacedRecipient",
 ]

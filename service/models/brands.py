@@ -92,5 +92,7 @@ class Store(Base):
     # A running geo campaign's text for this store (service/campaigns/geo.py); None: the default.
     geo_relevant_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
     geo_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # IANA time zone of the store (None: the program's): quiet hours of its customers (home store).
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     brand: Mapped[Brand] = relationship(back_populates="stores")

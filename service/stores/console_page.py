@@ -47,6 +47,11 @@ words.add({
     "stores_relevant_text": ("Lock-screen text", "Текст на экране блокировки"),
     "stores_relevant_hint": ("Shown when a holder is near the store (up to 200 characters).",
                              "Показывается, когда владелец карты рядом с магазином (до 200 символов)."),
+    "stores_time_zone": ("Time zone (optional)", "Часовой пояс (необязательно)"),
+    "stores_time_zone_hint": ("An IANA name such as Europe/Berlin: the quiet hours of customers whose home store this "
+                              "is (campaigns' messaging rules); empty: the program's.",
+                              "Название IANA, например Europe/Moscow: тихие часы клиентов, для которых это домашний "
+                              "магазин (правила рассылок); пусто — часовой пояс программы."),
     "stores_beacon": ("Beacon", "Маячок"),
     "stores_beacon_legend": ("iBeacon in the store (optional)", "iBeacon в магазине (необязательно)"),
     "stores_beacon_uuid": ("Beacon UUID", "UUID маячка"),
