@@ -8,6 +8,10 @@ not_sent: refused here before any vendor was asked (a relay app whose relay URL 
 configured, an unknown app; Google Wallet not configured): counted as failed with its reason,
 never as sent.
 
+`lift` sets the treated group's figures beside the holdout's (the cards kept back by hash, sent
+nothing) and measures the difference (service/campaigns/lift.py, outcomes.py); `report` carries
+them as `treated`, `holdout` and `lift`.
+
 `recipients` lists a campaign's cards one page at a time, each with the state of its pushes.
 """
 
@@ -19,7 +23,10 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from passes.cardcode import short_number
-from service.models import Campaign, CampaignRecipient, Card, Customer, GoogleMessage, PushDelivery
+from service.campaigns import holdout as holdout_split
+from service.campaigns import lift as lift_maths
+from service.campaigns import outcomes
+from service.models import Campaign, CampaignRecipient, Card, Customer, GoogleMessage, Program, PushDelivery, utcnow
 from service.push.senders import never_sent
 
 PENDING = ("queued", "sending", "retry")
@@ -32,8 +39,11 @@ def _empty() -> dict[str, Any]:
 
 
 def report(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The delivery figures (targeted = recipients sent the campaign, the holdout not included)
+    and the lift: `treated`, `holdout`, `lift` (see `lift`)."""
     targeted = session.scalar(select(func.count()).select_from(CampaignRecipient)
-                              .where(CampaignRecipient.campaign_id == campaign.id)) or 0
+                              .where(CampaignRecipient.campaign_id == campaign.id,
+                                     CampaignRecipient.holdout.is_(False))) or 0
     platforms: dict[str, dict[str, Any]] = {}
     rows = session.execute(
         select(PushDelivery.client_kind, PushDelivery.status, PushDelivery.reason, func.count())
@@ -86,11 +96,57 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
         for label, n in figures["failure_reasons"].items():
             totals["failure_reasons"][label] = totals["failure_reasons"].get(label, 0) + n
     return {"campaign_id": campaign.id, "status": campaign.status, "targeted": int(targeted),
-            "cards_with_devices": int(reached), **totals, "platforms": platforms}
+            "cards_with_devices": int(reached), **totals, "platforms": platforms, **lift(session, campaign)}
+
+
+def currency(session: Session, brand_id: int) -> str:
+    """The brand's money: its first program's currency (EUR without one)."""
+    return session.scalar(select(Program.currency).where(Program.brand_id == brand_id).order_by(Program.id)
+                          .limit(1)) or "EUR"
+
+
+def lift(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The treated group beside the holdout over the attribution window, and the difference.
+
+    treated: `recipients` (sent the campaign), `reachable` (a phone or Google object when it was
+    sent), `reached` (a vendor took it), and over the `compared` cards (the reachable ones)
+    `buyers`, `purchases`, `revenue`, `conversion`, `revenue_per_card`. holdout: the same, with
+    `percent`, `salt` (recompute the split: SHA-256 of "salt:card id") and `reached` = the cards
+    that would have been reachable. lift: service/campaigns/lift.py `measure`; not causal
+    without a holdout. Before the campaign starts every figure is zero and the lift is empty.
+    """
+    sizes = outcomes.group_sizes(session, campaign.id)
+    started = campaign.started_at
+    window_end = None if started is None else started + outcomes.WINDOW
+    if started is None:
+        groups = {False: lift_maths.Group(cards=0), True: lift_maths.Group(cards=0)}
+        reached = 0
+    else:
+        groups = outcomes.campaign_groups(session, campaign.id, started)
+        reached = outcomes.reached_count(session, campaign.id)
+
+    def compared(side: bool) -> dict[str, Any]:
+        figures = groups[side].as_dict()
+        figures["compared"] = figures.pop("cards")
+        return figures
+
+    treated = {"recipients": sizes[False]["cards"], "reachable": sizes[False]["reachable"], "reached": reached,
+               **compared(False)}
+    held = {"percent": campaign.holdout_percent or 0, "salt": holdout_split.campaign_salt(campaign.id),
+            "recipients": sizes[True]["cards"], "reachable": sizes[True]["reachable"],
+            "reached": sizes[True]["reachable"], **compared(True)}
+    kept = groups[True] if (campaign.holdout_percent or 0) > 0 else None
+    measured = lift_maths.measure(groups[False], kept, campaign.cost)
+    measured.update(window_days=outcomes.WINDOW.days, window_ends_at=window_end,
+                    window_closed=window_end is not None and window_end <= utcnow(),
+                    currency=currency(session, campaign.brand_id))
+    return {"treated": treated, "holdout": held, "lift": measured}
 
 
 #: A recipient's state, best first: a card with several devices shows the best any of them reached.
 STATES = ("fetched", "pushed", "pending", "failed", "unreachable", "not_sent", "no_device")
+#: The state of a recipient kept back for the holdout: recorded, sent nothing.
+HOLDOUT_STATE = "holdout"
 GOOGLE_DEV_REASON = "Google Wallet is not configured: recorded, not sent"
 
 
@@ -113,12 +169,14 @@ def google_state(status: str) -> str:
 
 def recipients(session: Session, campaign: Campaign, after: int | None, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` recipients after recipient id `after` (oldest first), each with its card's
-    customer, its overall state (the best of its devices', STATES) and every push it got.
+    customer, its overall state (the best of its devices', STATES; "holdout" for a card kept
+    back, which got nothing) and every push it got.
 
     Three queries per page whatever its size: the recipients, their pushes, their Google messages.
     """
     statement = (select(CampaignRecipient.id, CampaignRecipient.card_id, CampaignRecipient.language,
-                        CampaignRecipient.created_at, Customer.name, Card.number)
+                        CampaignRecipient.created_at, CampaignRecipient.holdout, CampaignRecipient.reachable,
+                        Customer.name, Card.number)
                  .join(Card, Card.id == CampaignRecipient.card_id).join(Customer, Customer.id == Card.customer_id)
                  .where(CampaignRecipient.campaign_id == campaign.id))
     if after is not None:
@@ -151,8 +209,11 @@ def recipients(session: Session, campaign: Campaign, after: int | None, limit: i
     for row in rows:
         mine = pushes[row.card_id]
         state = min((push["state"] for push in mine), key=STATES.index, default="no_device")
+        if row.holdout:
+            state = HOLDOUT_STATE
         reasons = sorted({push["reason"] for push in mine if push["reason"] and push["state"] == state})
         listed.append({"id": row.id, "card_id": row.card_id, "card_number": short_number(row.number),
                        "customer_name": row.name, "language": row.language, "recorded_at": row.created_at,
+                       "holdout": bool(row.holdout), "reachable": row.reachable,
                        "state": state, "reasons": reasons, "pushes": mine})
     return listed

@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.campaigns import segments
+from service.campaigns import holdout, segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
@@ -46,7 +46,8 @@ def due(session: Session, now: dt.datetime) -> list[int]:
 
 def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, batch: int = BATCH,
          max_batches: int | None = None, after_batch: AfterBatch | None = None, lease: dt.timedelta = LEASE) -> int:
-    """Run or resume one campaign; returns how many cards it reached in this call.
+    """Run or resume one campaign; returns how many cards it reached in this call (the
+    holdout's cards, recorded but sent nothing, are not counted).
 
     `max_batches` bounds one call's work (the next periodic run continues where it stopped);
     the lease stays held until then, as it would if the worker had died.
@@ -62,6 +63,7 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
     assert campaign is not None and campaign.audience_at is not None
     brand_id, audience, audience_at = campaign.brand_id, campaign.audience, campaign.audience_at
     default, variants = campaign.message or "", dict(campaign.messages or {})
+    salt, holdout_percent = holdout.campaign_salt(campaign_id), campaign.holdout_percent or 0
     brand = session.get(Brand, brand_id)
     header = brand.name if brand is not None else campaign.name  # the Google message's title
     cursor, reached, batches = campaign.cursor, 0, 0
@@ -71,7 +73,11 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
         if not rows:
             break
         languages = {card_id: language for card_id, language in rows}
-        fresh = add_recipients(session, campaign_id, rows)
+        # the holdout is chosen here, by hash, and recorded with the batch: it gets nothing
+        kept_back = holdout.split(salt, list(languages), holdout_percent)
+        fresh = add_recipients(session, campaign_id, rows, holdout=kept_back,
+                               reachable=holdout.reachable_ids(session, list(languages)))
+        fresh = [card_id for card_id in fresh if card_id not in kept_back]
         texts = {card_id: pick_message(default, variants, languages[card_id]) for card_id in fresh}
         by_text: dict[str, list[int]] = defaultdict(list)
         for card_id, text in texts.items():
@@ -108,7 +114,8 @@ def finish(session: Session, campaign_id: int) -> None:
     assert campaign is not None
     session.refresh(campaign)
     targeted = session.scalar(select(func.count()).select_from(CampaignRecipient)
-                              .where(CampaignRecipient.campaign_id == campaign_id)) or 0
+                              .where(CampaignRecipient.campaign_id == campaign_id,
+                                     CampaignRecipient.holdout.is_(False))) or 0
     emit_finished(session, campaign, int(targeted))
     # who scheduled it is in its campaign.scheduled entry; this one says it went out, and to how many
     audit.record(session, campaign.brand_id, "campaign.sent", "campaign", campaign.id,
