@@ -38,7 +38,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    distinct,
     exists,
     extract,
     func,

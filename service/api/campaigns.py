@@ -16,9 +16,9 @@ from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_program
+from service.api.fields import DecimalText
 from service.api.pagination import LINK_HEADER, PageQuery, decode_cursor, link_next
 from service.api.tenancy import brand_row
-from service.api.fields import DecimalText
 from service.campaigns import geo, segments, tasks
 from service.campaigns.holdout import DEFAULT_PERCENT, MAX_PERCENT
 from service.campaigns.report import HOLDOUT_STATE, STATES, recipients, report
