@@ -297,3 +297,60 @@ def test_a_campaign_that_reached_no_phone_shows_no_conversions(client: FlaskClie
             by_id[nobody["id"]]["conversion_7d"]) == (0, 0, None)
     assert (by_id[some["id"]]["buyers_7d"], by_id[some["id"]]["reached"], by_id[some["id"]]["conversion_7d"]) == (
         1, 1, 1.0)
+
+
+# -- the console and the CSV -----------------------------------------------------------------------
+
+
+def test_the_console_shows_the_lift_or_says_plainly_it_is_not_causal(client: FlaskClient, seeded: dict[str, Any],
+                                                                     app: Flask) -> None:
+    from tests.console_helpers import as_role
+
+    planted = _plant(app, seeded)
+    card = issue(client, seeded, "Anna")["id"]
+    register(app, card, token(1))
+    plain = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "Plain", "message": "Hello", "audience": {"all_cards": True}, "holdout_percent": 0}).get_json()
+    with app.app_context():  # started, so that it has a report, without sending it to 8 000 cards
+        session = db.session()
+        row = session.get(Campaign, plain["id"])
+        assert row is not None
+        row.status, row.started_at = "finished", utcnow()
+        session.commit()
+    analyst = as_role(app, "analyst")
+    page = analyst.get(f"/console/campaigns/{planted}").get_data(as_text=True)
+    assert 'id="campaign-lift" data-causal="true"' in page and 'id="lift-not-causal"' not in page
+    assert '<tr data-row="buyers"><th scope="row">Buyers</th>' in page
+    assert "1320" in page and "1200" in page
+    assert '<dd data-figure="incremental_revenue"><strong>3600.00 EUR' in page
+    assert "260 %" in page  # ROMI: (3600 - 1000) / 1000
+    assert "The interval excludes zero" in page
+    russian = analyst.get(f"/console/campaigns/{planted}?lang=ru").get_data(as_text=True)
+    assert "Дополнительная выручка" in russian and "Контрольная группа" in russian
+    page = analyst.get(f"/console/campaigns/{plain['id']}?lang=en").get_data(as_text=True)
+    assert 'data-causal="false"' in page and "these figures are not causal" in page
+    russian = analyst.get(f"/console/campaigns/{plain['id']}?lang=ru").get_data(as_text=True)
+    assert "эти цифры не причинные" in russian
+    compose = as_role(app, "marketer").get("/console/campaigns/new").get_data(as_text=True)
+    assert 'name="holdout_percent" type="number" data-type="int" min="0" max="50" step="1" value="10"' in compose
+
+
+def test_the_campaigns_csv_carries_the_lift_columns(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    planted = _plant(app, seeded)
+    today = utcnow().date()
+    answer = client.get(f"/api/v1/analytics/campaigns?format=csv&from={today - dt.timedelta(days=30)}&to={today}",
+                        headers=bearer(seeded["api_key"]))
+    if answer.status_code == 202:  # counted in the background the first time: ask again
+        answer = client.get(f"/api/v1/analytics/campaigns?format=csv&from={today - dt.timedelta(days=30)}"
+                            f"&to={today}", headers=bearer(seeded["api_key"]))
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    lines = [line for line in answer.get_data(as_text=True).splitlines() if line and not line.startswith("#")]
+    header = lines[0].split(",")
+    for column in ("reached", "holdout_percent", "holdout", "causal", "incremental_revenue",
+                   "incremental_revenue_low", "incremental_revenue_high", "romi"):
+        assert column in header
+    row = dict(zip(header, next(line for line in lines[1:] if line.startswith(f"{planted},")).split(","),
+                   strict=True))
+    assert (row["holdout_percent"], row["holdout"], row["causal"]) == ("50", str(GROUP), "True")
+    assert row["incremental_revenue"] == "3600.00" and float(row["romi"]) == pytest.approx(2.6)
+    assert float(row["incremental_revenue_low"]) < 3600 < float(row["incremental_revenue_high"])
