@@ -61,6 +61,8 @@ def _mark_all_cards_changed(program: Program) -> None:
 
 #: Program fields that decide a card's tier or points expiry (the others only change how passes look).
 TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
+#: Program settings no pass shows: changing only these re-sends no card.
+NOT_ON_THE_PASS = frozenset({"point_value"})
 
 
 def _rules_changed(program: Program) -> None:
@@ -186,7 +188,7 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
         _rules_changed(program)
-    elif body:
+    elif body.keys() - NOT_ON_THE_PASS:
         _mark_all_cards_changed(program)
     db.session().commit()
     return program

@@ -25,7 +25,8 @@ from sqlalchemy import Select, and_, case, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from service.campaigns.lift import Group
-from service.models import CampaignRecipient, GoogleMessage, LedgerEntry, PushDelivery
+from service.loyalty.engine import points_to_money
+from service.models import CampaignRecipient, GoogleMessage, LedgerEntry, Program, PushDelivery
 
 WINDOW = dt.timedelta(days=7)
 #: Push statuses that mean a phone's vendor took the push (or the phone then fetched the pass).
@@ -103,3 +104,25 @@ def groups(session: Session, members: Select[Any], start: dt.datetime,
 def campaign_groups(session: Session, campaign_id: int, started_at: dt.datetime) -> dict[bool, Group]:
     """The treated (False) and holdout (True) groups of a campaign over its attribution window."""
     return groups(session, compared(campaign_id), started_at, started_at + WINDOW)
+
+
+def points_money(program: Program, points: int) -> Decimal | None:
+    """What `points` given away cost the brand: cashback points are money (minor units); a
+    points program's point is worth its `point_value` (None while the brand has not said, and
+    for kinds whose points are not money: discount, stamps)."""
+    if program.kind == "cashback":
+        return points_to_money(points)
+    if program.kind == "points" and program.point_value is not None:
+        return (Decimal(points) * program.point_value).quantize(Decimal("0.01"))
+    return None
+
+
+def cost(campaign_cost: Decimal | None, points_given: Decimal | None = Decimal(0)) -> Decimal | None:
+    """The cost the lift's ROMI divides by: what the brand counts against the send plus the money
+    value of the points it gave (`points_money`; a message campaign gives none). None when the
+    brand said neither, or when points were given whose value is unknown (ROMI would flatter)."""
+    if points_given is None:
+        return None
+    if campaign_cost is None and not points_given:
+        return None
+    return (campaign_cost or Decimal(0)) + points_given

@@ -136,7 +136,8 @@ def lift(session: Session, campaign: Campaign) -> dict[str, Any]:
             "recipients": sizes[True]["cards"], "reachable": sizes[True]["reachable"],
             "reached": sizes[True]["reachable"], **compared(True)}
     kept = groups[True] if (campaign.holdout_percent or 0) > 0 else None
-    measured = lift_maths.measure(groups[False], kept, campaign.cost)
+    # a message campaign gives no points; journeys add theirs (outcomes.points_money) to the cost
+    measured = lift_maths.measure(groups[False], kept, outcomes.cost(campaign.cost))
     measured.update(window_days=outcomes.WINDOW.days, window_ends_at=window_end,
                     window_closed=window_end is not None and window_end <= utcnow(),
                     currency=currency(session, campaign.brand_id))

@@ -354,3 +354,28 @@ def test_the_campaigns_csv_carries_the_lift_columns(client: FlaskClient, seeded:
     assert (row["holdout_percent"], row["holdout"], row["causal"]) == ("50", str(GROUP), "True")
     assert row["incremental_revenue"] == "3600.00" and float(row["romi"]) == pytest.approx(2.6)
     assert float(row["incremental_revenue_low"]) < 3600 < float(row["incremental_revenue_high"])
+
+
+def test_points_given_cost_their_money_value(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    """Cashback points are money; a points program's point is worth what the brand says (PATCH
+    point_value, which re-sends no pass); until then points given make the cost unknown."""
+    from service.campaigns.outcomes import cost, points_money
+
+    headers = bearer(seeded["api_key"])
+    program_id = seeded["program_id"]
+    with app.app_context():
+        program = db.session().get(Program, program_id)
+        assert program is not None and program.kind == "points"
+        assert points_money(program, 500) is None
+        assert cost(Decimal("10.00"), points_money(program, 500)) is None  # an unknown value flatters no ROMI
+    answer = client.patch(f"/api/v1/programs/{program_id}", headers=headers, json={"point_value": "0.02"})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["point_value"] == "0.0200"
+    with app.app_context():
+        program = db.session().get(Program, program_id)
+        assert program is not None
+        assert points_money(program, 500) == Decimal("10.00")
+        assert cost(Decimal("5.00"), points_money(program, 500)) == Decimal("15.00")
+        program.kind = "cashback"
+        assert points_money(program, 1234) == Decimal("12.34")  # minor units of money
+    assert cost(None) is None and cost(Decimal("0")) == Decimal("0")
