@@ -7,6 +7,10 @@ Every existing campaign kept no holdout (holdout_percent 0) and has no cost; eve
 recipient was sent the campaign (holdout false) and its reachability was not recorded (NULL:
 the reports fall back to whether a push or Google message reached it). Programs get no point
 value (NULL: points given are not counted as a cost until the brand says what a point is worth).
+
+The stored 7-day purchases of finished campaigns are cleared: they credited every recipient,
+reached or not, and the next analytics report counts them again among the reached recipients
+only (from the ledger and the pushes, both kept) and stores them anew.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reachable', sa.Boolean(), nullable=True))
     with op.batch_alter_table('programs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('point_value', sa.Numeric(precision=12, scale=4), nullable=True))
+    op.execute("UPDATE campaigns SET buyers_7d = NULL, purchases_7d = NULL, revenue_7d = NULL")
 
 
 def downgrade() -> None:
