@@ -8,6 +8,10 @@ the campaign), and the campaign's cursor moves past the batch. A worker that die
 most its uncommitted batch, which the next run (after the lease) does again; a card is
 never messaged twice because its recipient row is the gate. Memory stays at one batch of
 ids whatever the audience size.
+
+The campaign's holdout (service/campaigns/holdout.py: a hash of campaign and card id, so a
+resumed run chooses exactly the same cards) is recorded with each batch, `holdout` set, and
+sent nothing; every recipient row also says whether the card was reachable then.
 """
 
 from __future__ import annotations
