@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from decimal import Decimal
 from typing import Any
 
-from flask import g
+from flask import Response, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
@@ -21,9 +23,10 @@ from service.api.pagination import LINK_HEADER, PageQuery, decode_cursor, link_n
 from service.api.tenancy import brand_row
 from service.campaigns import geo, segments, tasks
 from service.campaigns.holdout import DEFAULT_PERCENT, MAX_PERCENT
-from service.campaigns.report import HOLDOUT_STATE, STATES, recipients, report
+from service.campaigns.report import HOLDOUT_STATE, LIFT_COLUMNS, STATES, lift_rows, recipients, report
 from service.models import Campaign, Program, Store, Tier, utcnow
 from service.platform import db
+from service.platform.csv_cells import safe_cell
 from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns, geo campaigns, birthdays")
@@ -435,15 +438,31 @@ def cancel(campaign_id: int) -> Any:
     return campaign_view(campaign)
 
 
+class ReportQuery(Schema):
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]), metadata={
+        "description": "csv: the treated and holdout groups and the lift as a table (figure, treated, holdout, "
+                       "difference, low, high, currency)"})
+
+
 @blp.route("/campaigns/<int:campaign_id>/report", methods=["GET"])
 @require_brand
 @requires("read")
+@blp.arguments(ReportQuery, location="query")
 @blp.response(200, ReportOut)
-def campaign_report(campaign_id: int) -> Any:
+def campaign_report(query: dict[str, Any], campaign_id: int) -> Any:
     """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons);
     the treated group beside the holdout (buyers, purchases, revenue in the attribution window)
-    and the lift: the differences with 95 % intervals, incremental revenue, cost and ROMI."""
-    return report(db.session(), brand_campaign(campaign_id))
+    and the lift: the differences with 95 % intervals, incremental revenue, cost and ROMI.
+    `?format=csv`: the groups and the lift as a table."""
+    figures = report(db.session(), brand_campaign(campaign_id))
+    if query["format"] == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(LIFT_COLUMNS)
+        writer.writerows([safe_cell(value) for value in row] for row in lift_rows(figures))
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="passcast-campaign-{campaign_id}-lift.csv"'})
+    return figures
 
 
 @blp.route("/campaigns/<int:campaign_id>/recipients", methods=["GET"])

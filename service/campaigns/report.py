@@ -218,3 +218,35 @@ def recipients(session: Session, campaign: Campaign, after: int | None, limit: i
                        "holdout": bool(row.holdout), "reachable": row.reachable,
                        "state": state, "reasons": reasons, "pushes": mine})
     return listed
+
+
+#: The columns of a campaign's lift as CSV (`lift_rows`).
+LIFT_COLUMNS = ["figure", "treated", "holdout", "difference", "low", "high", "currency"]
+
+
+def lift_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    """A report's treated and holdout groups and its lift as rows of LIFT_COLUMNS: one row per
+    group figure (the two sides, and for conversion and revenue per card the difference with its
+    95 % interval), then incremental revenue and buyers, cost, ROMI and whether it is causal."""
+    treated, held, lift_figures = figures["treated"], figures["holdout"], figures["lift"]
+    money = lift_figures["currency"]
+
+    def interval(key: str) -> list[Any]:
+        one = lift_figures.get(key)
+        return ["", "", ""] if one is None else [one["estimate"], one["low"], one["high"]]
+
+    rows: list[list[Any]] = [["holdout_percent", "", held["percent"], "", "", "", ""]]
+    for key in ("recipients", "reachable", "reached", "compared", "buyers", "purchases"):
+        rows.append([key, treated[key], held[key], "", "", "", ""])
+    rows.append(["revenue", treated["revenue"], held["revenue"], "", "", "", money])
+    rows.append(["conversion", treated["conversion"], held["conversion"], *interval("conversion_difference"), ""])
+    rows.append(["revenue_per_card", treated["revenue_per_card"], held["revenue_per_card"],
+                 *interval("revenue_per_card_difference"), money])
+    rows.append(["incremental_revenue", "", "", *interval("incremental_revenue"), money])
+    rows.append(["incremental_buyers", "", "", *interval("incremental_buyers"), ""])
+    rows.append(["cost", "", "", lift_figures["cost"] or "", "", "", money])
+    romi = lift_figures["romi"]
+    rows.append(["romi", "", "", *(["", "", ""] if romi is None else [romi["estimate"], romi["low"], romi["high"]]),
+                 ""])
+    rows.append(["causal", "", "", lift_figures["causal"], "", "", ""])
+    return rows

@@ -379,3 +379,19 @@ def test_points_given_cost_their_money_value(client: FlaskClient, seeded: dict[s
         program.kind = "cashback"
         assert points_money(program, 1234) == Decimal("12.34")  # minor units of money
     assert cost(None) is None and cost(Decimal("0")) == Decimal("0")
+
+
+def test_the_campaign_report_as_csv_is_the_lift_table(client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    planted = _plant(app, seeded)
+    answer = client.get(f"/api/v1/campaigns/{planted}/report?format=csv", headers=bearer(seeded["api_key"]))
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    lines = answer.get_data(as_text=True).splitlines()
+    assert lines[0] == "figure,treated,holdout,difference,low,high,currency"
+    rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
+    assert rows["buyers"][:2] == [str(TREATED_BUYERS), str(HOLDOUT_BUYERS)]
+    assert rows["revenue_per_card"][:3] == ["9.90", "9.00", "0.90"] and rows["revenue_per_card"][-1] == "EUR"
+    assert rows["incremental_revenue"][2] == "3600.00"
+    assert float(rows["incremental_revenue"][3]) < 3600 < float(rows["incremental_revenue"][4])
+    assert rows["causal"][2] == "True" and rows["holdout_percent"][1] == "50"
+    bad = client.get(f"/api/v1/campaigns/{planted}/report?format=xml", headers=bearer(seeded["api_key"]))
+    assert bad.status_code == 422
