@@ -171,7 +171,9 @@ class RomiOut(Schema):
 class LiftOut(Schema):
     causal = fields.Boolean(metadata={"description": "False without a holdout (or with an empty one): the "
                                                      "figures then show correlation, not what the campaign caused"})
-    note = fields.String(allow_none=True, metadata={"description": "Why it is not causal, in words"})
+    note = fields.String(allow_none=True, metadata={
+        "description": "Why it is not causal, in words; when causal: that few buyers (under 10 a side) make the "
+                       "interval rough"})
     confidence = fields.Float(metadata={"example": 0.95})
     conversion_difference = fields.Nested(IntervalOut, allow_none=True, metadata={
         "description": "Treated minus holdout conversion (normal approximation)"})

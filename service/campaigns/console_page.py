@@ -226,8 +226,13 @@ words.add({
                                   "recipients did, not what the message made them do.",
                                   "Контрольной группы нет, поэтому эти цифры не причинные: они показывают, что "
                                   "сделали получатели, а не что сделало сообщение."),
-    "campaigns_lift_too_small": ("The holdout has no reachable cards yet, so no difference can be measured.",
-                                 "В контрольной группе пока нет достижимых карт, поэтому разницу не измерить."),
+    "campaigns_lift_too_small": ("A group has fewer than two reachable cards yet, so no difference can be "
+                                 "measured.",
+                                 "В одной из групп пока меньше двух достижимых карт, поэтому разницу не измерить."),
+    "campaigns_lift_few_buyers": ("Few buyers on a side (under 10): the interval is rough; read it as a guide and "
+                                  "wait for more purchases or a larger holdout.",
+                                  "Мало покупателей в одной из групп (меньше 10): интервал приблизительный; "
+                                  "считайте его ориентиром и дождитесь покупок или возьмите группу больше."),
     "campaigns_lift_window": ("Purchases in the {days} days from the start, by the cards a message could reach "
                               "when it was sent (a phone or a Google Wallet card).",
                               "Покупки за {days} дней с начала — по картам, до которых сообщение могло дойти в "

@@ -36,7 +36,11 @@ Z95 = 1.959963984540054
 CENT = Decimal("0.01")
 NOT_CAUSAL = ("No holdout was kept, so these figures are not causal: they show what the recipients did, "
               "not what the message made them do.")
-TOO_SMALL = "The holdout has no reachable cards yet, so no difference can be measured."
+TOO_SMALL = "A group has fewer than two reachable cards yet, so no difference can be measured."
+FEW_BUYERS = ("Few buyers on a side (under 10): the interval's normal approximation is rough; read it as a "
+              "guide and wait for more purchases or a larger holdout.")
+#: Below this many buyers on either side the interval is flagged as rough (causal still).
+FEW = 10
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def difference(estimate: float, standard_error: float) -> Interval:
 
 def conversion_difference(treated: Group, holdout: Group) -> Interval | None:
     """Treated minus holdout conversion, with the normal-approximation 95 % interval."""
-    if not treated.cards or not holdout.cards:
+    if treated.cards < 2 or holdout.cards < 2:
         return None
     p_t, p_h = treated.buyers / treated.cards, holdout.buyers / holdout.cards
     se = math.sqrt(p_t * (1 - p_t) / treated.cards + p_h * (1 - p_h) / holdout.cards)
@@ -110,7 +114,7 @@ def conversion_difference(treated: Group, holdout: Group) -> Interval | None:
 
 def revenue_difference(treated: Group, holdout: Group) -> Interval | None:
     """Treated minus holdout revenue per card, with Welch's normal-approximation 95 % interval."""
-    if not treated.cards or not holdout.cards:
+    if treated.cards < 2 or holdout.cards < 2:
         return None
     mean_t, mean_h = float(treated.revenue) / treated.cards, float(holdout.revenue) / holdout.cards
     se = math.sqrt(treated.revenue_variance / treated.cards + holdout.revenue_variance / holdout.cards)
@@ -134,7 +138,8 @@ def _interval_dict(interval: Interval, as_money: bool = False, digits: int = 6) 
 def measure(treated: Group, holdout: Group | None, cost: Decimal | None = None) -> dict[str, Any]:
     """The lift of a send: `holdout` None (or empty of cards) when none was kept.
 
-    Returns `causal` (whether a difference could be measured), `note` (why not, in words),
+    Returns `causal` (whether a difference could be measured), `note` (why not, in words; or,
+    when causal, that few buyers make the interval rough),
     `conversion_difference`, `revenue_per_card_difference`, `incremental_revenue`,
     `incremental_buyers` (each an estimate with low/high and whether the interval excludes 0),
     `relative_uplift` (difference per card / holdout revenue per card), `cost` and `romi`
@@ -151,7 +156,8 @@ def measure(treated: Group, holdout: Group | None, cost: Decimal | None = None) 
     if conversion is None or revenue is None:
         return {**result, "note": TOO_SMALL}
     incremental = revenue.scaled(treated.cards)
-    result.update(causal=True, conversion_difference=_interval_dict(conversion),
+    result.update(causal=True, note=FEW_BUYERS if min(treated.buyers, holdout.buyers) < FEW else None,
+                  conversion_difference=_interval_dict(conversion),
                   revenue_per_card_difference=_interval_dict(revenue, as_money=True),
                   incremental_revenue=_interval_dict(incremental, as_money=True),
                   incremental_buyers=_interval_dict(conversion.scaled(treated.cards), digits=1))

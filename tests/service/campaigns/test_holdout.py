@@ -179,6 +179,12 @@ def test_lift_maths_on_no_effect_and_on_empty_groups() -> None:
     assert interval["significant"] is False and measured["romi"] is None  # no cost: no ROMI
     empty = lift.measure(same, lift.Group(cards=0))
     assert empty["causal"] is False and empty["note"] == lift.TOO_SMALL
+    assert lift.measure(same, lift.Group(cards=1, buyers=1, revenue=Decimal(5)))["note"] == lift.TOO_SMALL
+    assert measured["note"] is None  # 10 buyers a side: the normal approximation is fair enough
+    few = lift.Group(cards=100, buyers=5, purchases=5, revenue=Decimal(50), revenue_squares=Decimal(500))
+    rough = lift.measure(same, few)
+    assert rough["causal"] is True and rough["note"] == lift.FEW_BUYERS
+    assert lift.measure(same, None)["note"] == lift.NOT_CAUSAL
 
 
 # -- through the API: nothing for the holdout, "not causal" without one ------------------------------
