@@ -22,9 +22,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "dash_retention_curves": ("Retention curves per cohort", "Кривые удержания по когортам"),
     "dash_campaigns": ("Campaigns", "Рассылки"),
     "dash_campaigns_hint": ("Cards targeted, sent to a phone, accepted by Apple/Google, fetched by the phone; "
-                            "buyers in the 7 days after.",
+                            "buyers in the 7 days after, among the cards the campaign reached. Lift: the revenue "
+                            "the campaign caused, against the cards kept back (95 % interval).",
                             "Карты в аудитории, отправленные на телефон, принятые Apple/Google, скачанные "
-                            "телефоном; покупатели за 7 дней после."),
+                            "телефоном; покупатели за 7 дней после — среди карт, до которых рассылка дошла. "
+                            "Эффект: выручка, которую принесла рассылка, по сравнению с отложенными картами "
+                            "(95 % интервал)."),
     "dash_funnel": ("Campaign delivery funnel", "Воронка доставки рассылок"),
     "dash_nps_hint": ("% promoters (9-10) minus % detractors (0-6), from the survey on the back of the pass.",
                       "% сторонников (9–10) минус % критиков (0–6), по опросу на обороте карты."),
@@ -86,6 +89,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "dash_buyers_7d": ("Buyers 7d", "Покупатели 7 дн."),
     "dash_revenue_7d": ("Revenue 7d", "Выручка 7 дн."),
     "dash_conversion": ("Conversion", "Конверсия"),
+    "dash_lift": ("Lift (incremental revenue)", "Эффект (доп. выручка)"),
+    "dash_not_causal": ("no holdout: not causal", "без контрольной группы: не причинно"),
+    "dash_lift_range": ("{estimate} ({low} to {high})", "{estimate} (от {low} до {high})"),
     "dash_no_campaigns": ("No campaign started in this period.", "За этот период рассылок не было."),
     "dash_no_answers": ("No answers in this period yet.", "За этот период ответов пока нет."),
     "dash_nps_total": ("NPS {nps} · {answers} answers ({promoters} promoters, {passives} passives, "

@@ -38,7 +38,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    distinct,
     exists,
     extract,
     func,
@@ -51,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.campaigns import lift, outcomes
 from service.models import (
     Campaign,
     CampaignRecipient,
@@ -71,7 +71,7 @@ BIRTHDAY_KEY_PREFIX = "birthday:"
 #: that open .pkpass files (WalletPasses relay, FCM).
 PASSKIT_KINDS = ("apple", "relay", "fcm")
 COHORT_MONTHS = 12
-CAMPAIGN_WINDOW = dt.timedelta(days=7)
+CAMPAIGN_WINDOW = outcomes.WINDOW
 #: A campaign's 7-day purchases are final this long after its window closed: the request that
 #: wrote a purchase stamped it before it committed (the roll-ups wait as long: their LAG).
 SETTLE = dt.timedelta(minutes=2)
@@ -393,11 +393,12 @@ def campaigns(session: Session, brand_id: int, period: Period) -> list[dict[str,
 
 
 def campaign_rows(session: Session, brand_id: int, period: Period) -> list[Any]:
-    """(id, name, kind, status, started_at, buyers_7d, purchases_7d, revenue_7d) of the
+    """(id, name, kind, status, started_at, buyers_7d, purchases_7d, revenue_7d, holdout_percent, cost) of the
     campaigns started in the period, newest first."""
     return list(session.execute(
         select(Campaign.id, Campaign.name, Campaign.kind, Campaign.status, Campaign.started_at,
-               Campaign.buyers_7d, Campaign.purchases_7d, Campaign.revenue_7d)
+               Campaign.buyers_7d, Campaign.purchases_7d, Campaign.revenue_7d, Campaign.holdout_percent,
+               Campaign.cost)
         .where(Campaign.brand_id == brand_id, Campaign.started_at.is_not(None),
                Campaign.started_at >= period.start, Campaign.started_at < period.end)
         .order_by(Campaign.started_at.desc(), Campaign.id.desc()).limit(MAX_CAMPAIGNS)).all())
@@ -413,16 +414,11 @@ def purchases_final(row: Any, now: dt.datetime) -> bool:
 
 
 def campaign_purchases(session: Session, campaign_id: int, started_at: dt.datetime) -> tuple[int, int, Decimal]:
-    """(buyers, purchases, revenue) of a campaign's recipients in the 7 days after its start,
-    counted from the ledger."""
-    bought = session.execute(
-        select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
-        .select_from(CampaignRecipient.__table__.join(
-            LedgerEntry.__table__, LedgerEntry.card_id == CampaignRecipient.card_id))
-        .where(CampaignRecipient.campaign_id == campaign_id, LedgerEntry.kind == "purchase",
-               LedgerEntry.created_at >= started_at,
-               LedgerEntry.created_at < started_at + CAMPAIGN_WINDOW)).one()
-    return _int(bought[0]), _int(bought[1]), Decimal(bought[2] or 0).quantize(Decimal("0.01"))
+    """(buyers, purchases, revenue) in the 7 days after a campaign's start of the recipients it
+    reached (a vendor took the push, or Google the message: service/campaigns/outcomes.py), counted
+    from the ledger. A recipient without a phone was told nothing; its purchases are not the
+    campaign's, and neither are the holdout's (sent nothing)."""
+    return outcomes.purchases(session, campaign_id, started_at)
 
 
 def campaign_figures(session: Session, row: Any) -> dict[str, Any]:
@@ -431,7 +427,9 @@ def campaign_figures(session: Session, row: Any) -> dict[str, Any]:
     0.1 s per campaign of 200 000 recipients at 10 million entries)."""
     campaign_id = row.id
     targeted = _int(session.scalar(select(func.count()).select_from(CampaignRecipient)
-                                   .where(CampaignRecipient.campaign_id == campaign_id)))
+                                   .where(CampaignRecipient.campaign_id == campaign_id,
+                                          CampaignRecipient.holdout.is_(False))))
+    reached = outcomes.reached_count(session, campaign_id)
     # Per card first, then counted: the pushes come in card order from an index-only scan of
     # ix_push_deliveries_campaign_card_status (three COUNT(DISTINCT) sorted them three times).
     per_card = (select(func.max(case((PushDelivery.status != "queued", 1), else_=0)).label("sent"),
@@ -449,11 +447,34 @@ def campaign_figures(session: Session, row: Any) -> dict[str, Any]:
         "id": campaign_id, "name": row.name, "kind": row.kind, "status": row.status,
         "started_at": row.started_at.isoformat(),
         "targeted": targeted, "sent": _int(funnel[0]), "accepted": _int(funnel[1]),
-        "confirmed": _int(funnel[2]),
+        "confirmed": _int(funnel[2]), "reached": reached,
         "buyers_7d": buyers, "purchases_7d": purchases,
         "revenue_7d": str(revenue.quantize(Decimal("0.01"))),
-        "conversion_7d": ratio(buyers, targeted),
+        "conversion_7d": ratio(buyers, reached),
+        **campaign_lift(session, row),
     }
+
+
+def campaign_lift(session: Session, row: Any) -> dict[str, Any]:
+    """The lift columns of a campaign's figures: its holdout's size, whether the figures are
+    causal, and (with a holdout) the incremental revenue with its 95 % interval and ROMI. One
+    more ledger query, only for campaigns that kept a holdout."""
+    columns: dict[str, Any] = {"holdout_percent": _int(row.holdout_percent), "holdout": 0, "causal": False,
+                               "incremental_revenue": None, "incremental_revenue_low": None,
+                               "incremental_revenue_high": None, "romi": None}
+    if not row.holdout_percent:
+        return columns
+    sizes = outcomes.group_sizes(session, row.id)
+    groups = outcomes.campaign_groups(session, row.id, row.started_at)
+    measured = lift.measure(groups[False], groups[True], row.cost)
+    columns.update(holdout=sizes[True]["cards"], causal=measured["causal"])
+    if measured["incremental_revenue"] is not None:
+        incremental = measured["incremental_revenue"]
+        columns.update(incremental_revenue=incremental["estimate"], incremental_revenue_low=incremental["low"],
+                       incremental_revenue_high=incremental["high"])
+    if measured["romi"] is not None:
+        columns["romi"] = measured["romi"]["estimate"]
+    return columns
 
 
 def store_purchases(session: Session, figures: list[dict[str, Any]]) -> int:

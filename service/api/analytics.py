@@ -125,10 +125,21 @@ class CampaignFiguresOut(Schema):
     sent = fields.Integer()
     accepted = fields.Integer()
     confirmed = fields.Integer()
-    buyers_7d = fields.Integer(metadata={"description": "Recipients who bought within 7 days of the start"})
+    reached = fields.Integer(metadata={"description": "Recipients whose push a vendor took or whose Google "
+                                                     "message was sent"})
+    buyers_7d = fields.Integer(metadata={"description": "Reached recipients who bought within 7 days of the start"})
     purchases_7d = fields.Integer()
     revenue_7d = fields.String()
-    conversion_7d = fields.Float(allow_none=True, metadata={"description": "buyers_7d / targeted"})
+    conversion_7d = fields.Float(allow_none=True, metadata={"description": "buyers_7d / reached"})
+    holdout_percent = fields.Integer(metadata={"description": "The share kept back (0: no holdout)"})
+    holdout = fields.Integer(metadata={"description": "Cards kept back (recorded, sent nothing)"})
+    causal = fields.Boolean(metadata={"description": "False without a holdout: the purchases above are "
+                                                     "correlation, not what the campaign caused"})
+    incremental_revenue = fields.String(allow_none=True, metadata={
+        "description": "What the campaign caused, against its holdout (the campaign's report has the detail)"})
+    incremental_revenue_low = fields.String(allow_none=True, metadata={"description": "95 % interval, low end"})
+    incremental_revenue_high = fields.String(allow_none=True, metadata={"description": "95 % interval, high end"})
+    romi = fields.Float(allow_none=True, metadata={"description": "(incremental revenue - cost) / cost"})
 
 
 class CampaignsOut(ReportOut):
@@ -283,7 +294,9 @@ def cohorts(args: dict[str, Any]) -> Any:
 
 
 CAMPAIGN_COLUMNS = ["id", "name", "kind", "status", "started_at", "targeted", "sent", "accepted", "confirmed",
-                    "buyers_7d", "purchases_7d", "revenue_7d", "conversion_7d"]
+                    "reached", "buyers_7d", "purchases_7d", "revenue_7d", "conversion_7d", "holdout_percent",
+                    "holdout", "causal", "incremental_revenue", "incremental_revenue_low",
+                    "incremental_revenue_high", "romi"]
 
 
 @blp.route("/campaigns", methods=["GET"])
@@ -294,7 +307,9 @@ CAMPAIGN_COLUMNS = ["id", "name", "kind", "status", "started_at", "targeted", "s
 @blp.alt_response(202, schema=CountingOut, **COUNTING)
 def campaigns(args: dict[str, Any]) -> Any:
     """Campaigns started in the period (newest first, at most 100): the delivery funnel in
-    cards (targeted, sent, accepted, confirmed) and the recipients' purchases in 7 days."""
+    cards (targeted, sent, accepted, confirmed, reached), the reached recipients' purchases in
+    7 days, and against the holdout (if one was kept) the incremental revenue with its 95 %
+    interval and ROMI; `causal` false says the purchases are correlation only."""
     body = _report("campaigns", args)
     if isinstance(body, Response):
         return body

@@ -220,6 +220,12 @@ class ProgramRules(Schema):
     tier_basis = fields.String(validate=validate.OneOf(TIER_BASES), metadata={"example": "lifetime_points"})
     points_expire_days = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=3650),
                                         metadata={"description": "null: points never expire", "example": 365})
+    point_value = DecimalText(as_string=True, places=4, allow_none=True,
+                              validate=validate.Range(min=Decimal(0), max=Decimal(1000000)), metadata={
+                                  "description": "points programs: the money value of one point, what points "
+                                                 "a campaign or journey gives cost you (for ROMI); null: not said. "
+                                                 "Cashback points are money already (minor units)",
+                                  "example": "0.01"})
     # stamp cards (kind "stamps"): docs/brands/stamp-cards.md
     stamps_required = fields.Integer(strict=True, validate=validate.Range(min=1, max=stamps.MAX_STAMPS_REQUIRED),
                                      metadata={"description": "stamps programs: stamps that fill a card",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
+from decimal import Decimal
 from typing import Any
 
-from flask import g
+from flask import Response, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
@@ -15,12 +18,15 @@ from service import audit
 from service.access.scopes import requires
 from service.api.auth import require_brand
 from service.api.cards import brand_program
+from service.api.fields import DecimalText
 from service.api.pagination import LINK_HEADER, PageQuery, decode_cursor, link_next
 from service.api.tenancy import brand_row
 from service.campaigns import geo, segments, tasks
-from service.campaigns.report import STATES, recipients, report
+from service.campaigns.holdout import DEFAULT_PERCENT, MAX_PERCENT
+from service.campaigns.report import HOLDOUT_STATE, LIFT_COLUMNS, STATES, lift_rows, recipients, report
 from service.models import Campaign, Program, Store, Tier, utcnow
 from service.platform import db
+from service.platform.csv_cells import safe_cell
 from service.web.problems import Problem, validation_problem
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns, geo campaigns, birthdays")
@@ -55,6 +61,15 @@ class CampaignIn(AudienceIn):
     send_at = fields.AwareDateTime(load_default=None, allow_none=True, **UTC_DATETIME,
                                    metadata={"description": "When to send; omit with send_now false for a draft"})
     send_now = fields.Boolean(load_default=False)
+    holdout_percent = fields.Integer(
+        load_default=DEFAULT_PERCENT, strict=True, validate=validate.Range(min=0, max=MAX_PERCENT), metadata={
+            "description": "The share of the audience kept back, chosen by hash (SHA-256 of the report's "
+                           "holdout.salt and the card id): recorded, sent nothing, and compared with the rest to "
+                           "measure the lift. 0: no holdout (the report then says its figures are not causal)"})
+    cost = DecimalText(places=2, load_default=None, allow_none=True,
+                       validate=validate.Range(min=Decimal(0), max=Decimal("1000000000")), metadata={
+                           "description": "Money you count against the campaign (its offer, its production), "
+                                          "in the program's currency; the report's ROMI needs it", "example": "150.00"})
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -99,6 +114,8 @@ class CampaignOut(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    holdout_percent = fields.Integer(metadata={"description": "The share of the audience kept back (0: none)"})
+    cost = DecimalText(allow_none=True, metadata={"description": "Money counted against the campaign, for ROMI"})
 
 
 class PlatformOut(Schema):
@@ -127,16 +144,77 @@ class PacedOut(Schema):
         "description": "Recipients never sent it, by reason: cap, quiet_hours, opted_out (always given); "
                        "voided, cancelled when they occur",
         "example": {"cap": 3, "quiet_hours": 0, "opted_out": 1}})
+class GroupOut(Schema):
+    recipients = fields.Integer(metadata={"description": "Cards of the group recorded"})
+    reachable = fields.Integer(metadata={"description": "Of them, cards with a phone registration or a Google "
+                                                        "Wallet object when the campaign came to them"})
+    reached = fields.Integer(metadata={"description": "treated: cards whose push a vendor took or whose Google "
+                                                      "message was sent; holdout: cards that would have been "
+                                                      "reachable (= reachable)"})
+    compared = fields.Integer(metadata={"description": "The cards the figures below count: the reachable ones"})
+    buyers = fields.Integer(metadata={"description": "Compared cards that bought in the attribution window"})
+    purchases = fields.Integer()
+    revenue = fields.String()
+    conversion = fields.Float(allow_none=True, metadata={"description": "buyers / compared"})
+    revenue_per_card = fields.String(allow_none=True, metadata={"description": "revenue / compared"})
+
+
+class HoldoutOut(GroupOut):
+    percent = fields.Integer(metadata={"description": "The share asked for (0: no holdout)"})
+    salt = fields.String(metadata={"description": "A card is held back when the first 8 bytes of "
+                                                  "SHA-256(salt + ':' + card id), modulo 10000, are below "
+                                                  "percent x 100"})
+
+
+class IntervalOut(Schema):
+    estimate = fields.Raw(metadata={"description": "A number (rates) or a decimal string (money)"})
+    low = fields.Raw(metadata={"description": "The 95 % interval's lower end"})
+    high = fields.Raw()
+    significant = fields.Boolean(metadata={"description": "The interval excludes 0"})
+
+
+class RomiOut(Schema):
+    estimate = fields.Float()
+    low = fields.Float()
+    high = fields.Float()
+
+
+class LiftOut(Schema):
+    causal = fields.Boolean(metadata={"description": "False without a holdout (or with an empty one): the "
+                                                     "figures then show correlation, not what the campaign caused"})
+    note = fields.String(allow_none=True, metadata={
+        "description": "Why it is not causal, in words; when causal: that few buyers (under 10 a side) make the "
+                       "interval rough"})
+    confidence = fields.Float(metadata={"example": 0.95})
+    conversion_difference = fields.Nested(IntervalOut, allow_none=True, metadata={
+        "description": "Treated minus holdout conversion (normal approximation)"})
+    revenue_per_card_difference = fields.Nested(IntervalOut, allow_none=True, metadata={
+        "description": "Treated minus holdout revenue per card (Welch, normal approximation)"})
+    incremental_revenue = fields.Nested(IntervalOut, allow_none=True, metadata={
+        "description": "revenue_per_card_difference x treated compared cards"})
+    incremental_buyers = fields.Nested(IntervalOut, allow_none=True)
+    relative_uplift = fields.Float(allow_none=True, metadata={
+        "description": "revenue_per_card_difference / holdout revenue per card"})
+    cost = fields.String(allow_none=True, metadata={"description": "The campaign's cost (null: not given)"})
+    romi = fields.Nested(RomiOut, allow_none=True, metadata={
+        "description": "(incremental revenue - cost) / cost; null without a cost"})
+    window_days = fields.Integer(metadata={"description": "The attribution window, from the campaign's start"})
+    window_ends_at = fields.DateTime(allow_none=True)
+    window_closed = fields.Boolean(metadata={"description": "False: purchases may still come in"})
+    currency = fields.String()
 
 
 class ReportOut(PlatformOut):
     campaign_id = fields.Integer()
     status = fields.String()
-    targeted = fields.Integer()
+    targeted = fields.Integer(metadata={"description": "Cards sent the campaign (the holdout not included)"})
     cards_with_devices = fields.Integer()
     platforms = fields.Dict(keys=fields.String(), values=fields.Nested(PlatformOut),
                             metadata={"description": "apple | fcm | relay | google"})
     paced = fields.Nested(PacedOut)
+    treated = fields.Nested(GroupOut, metadata={"description": "The cards sent the campaign"})
+    holdout = fields.Nested(HoldoutOut, metadata={"description": "The cards kept back, and their figures"})
+    lift = fields.Nested(LiftOut)
 
 
 class PushOut(Schema):
@@ -165,8 +243,12 @@ class RecipientOut(Schema):
     customer_name = fields.String()
     language = fields.String(allow_none=True)
     recorded_at = fields.DateTime(metadata={"description": "When the campaign reached the card"})
+    holdout = fields.Boolean(metadata={"description": "Kept back for the holdout: recorded, sent nothing"})
+    reachable = fields.Boolean(allow_none=True, metadata={
+        "description": "Had a phone registration or Google object then (null: recorded before this was kept)"})
     state = fields.String(metadata={"description": "The best its devices reached: " + " | ".join(STATES)
-                                    + " (no_device: the pass shows the message when next opened)"})
+                                    + " (no_device: the pass shows the message when next opened); "
+                                    + HOLDOUT_STATE + ": kept back, sent nothing"})
     reasons = fields.List(fields.String(), metadata={"description": "Why, when the state is a failure"})
     pushes = fields.List(fields.Nested(PushOut))
     paced = fields.Nested(RecipientPacedOut, allow_none=True, metadata={
@@ -275,20 +357,25 @@ def preview(body: dict[str, Any]) -> Any:
 @blp.arguments(CampaignIn, example={
     "name": "Weekend", "audience": {"any": [{"new": {"days": 30}}, {"tier": ["Gold"]}]},
     "message": "Double points this weekend", "messages": {"ru": "Двойные баллы в эти выходные"},
-    "send_at": "2026-12-05T08:00:00Z"})
+    "send_at": "2026-12-05T08:00:00Z", "holdout_percent": 10})
 @blp.response(201, CampaignOut)
 def create(body: dict[str, Any]) -> Any:
-    """A message campaign: a draft, scheduled (send_at), or sent now (send_now)."""
+    """A message campaign: a draft, scheduled (send_at), or sent now (send_now).
+
+    `holdout_percent` (default 10) of the audience is kept back by hash and sent nothing, so
+    that the report can measure what the campaign caused (its `lift`); 0 keeps nobody back."""
     session = db.session()
     audience = _audience(body["audience"])
     send_at = utcnow() if body["send_now"] else _future_send_at(body["send_at"])
     campaign = Campaign(brand_id=g.brand.id, kind="message", name=body["name"], message=body["message"],
                         messages=body["messages"], audience=audience, send_at=send_at,
-                        status="scheduled" if send_at else "draft")
+                        status="scheduled" if send_at else "draft", holdout_percent=body["holdout_percent"],
+                        cost=body["cost"])
     session.add(campaign)
     session.flush()
     audit.record(session, g.brand.id, "campaign.scheduled" if send_at else "campaign.created", "campaign",
-                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "send_at", "status")))
+                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "send_at", "status",
+                                                        "holdout_percent", "cost")))
     session.commit()
     _kick(campaign)
     return campaign_view(campaign)
@@ -375,13 +462,31 @@ def cancel(campaign_id: int) -> Any:
     return campaign_view(campaign)
 
 
+class ReportQuery(Schema):
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]), metadata={
+        "description": "csv: the treated and holdout groups and the lift as a table (figure, treated, holdout, "
+                       "difference, low, high, currency)"})
+
+
 @blp.route("/campaigns/<int:campaign_id>/report", methods=["GET"])
 @require_brand
 @requires("read")
+@blp.arguments(ReportQuery, location="query")
 @blp.response(200, ReportOut)
-def campaign_report(campaign_id: int) -> Any:
-    """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons)."""
-    return report(db.session(), brand_campaign(campaign_id))
+def campaign_report(query: dict[str, Any], campaign_id: int) -> Any:
+    """Targeted cards, and per platform: pushes sent, accepted, confirmed, failed (with reasons);
+    the treated group beside the holdout (buyers, purchases, revenue in the attribution window)
+    and the lift: the differences with 95 % intervals, incremental revenue, cost and ROMI.
+    `?format=csv`: the groups and the lift as a table."""
+    figures = report(db.session(), brand_campaign(campaign_id))
+    if query["format"] == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(LIFT_COLUMNS)
+        writer.writerows([safe_cell(value) for value in row] for row in lift_rows(figures))
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="passcast-campaign-{campaign_id}-lift.csv"'})
+    return figures
 
 
 @blp.route("/campaigns/<int:campaign_id>/recipients", methods=["GET"])

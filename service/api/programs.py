@@ -62,6 +62,8 @@ def _mark_all_cards_changed(program: Program) -> None:
 
 #: Program fields that decide a card's tier or points expiry (the others only change how passes look).
 TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
+#: Program settings no pass shows: changing only these re-sends no card.
+NOT_ON_THE_PASS = frozenset({"point_value"})
 
 
 #: Program fields the pass does not show (the till's undo window): changing them updates no pass. The

@@ -112,6 +112,8 @@ class ProgramOut(Schema):
     tier_basis = fields.String(metadata={"description": "lifetime_points | lifetime_spend | points",
                                          "example": "lifetime_points"})
     points_expire_days = fields.Integer(allow_none=True, metadata={"example": 365})
+    point_value = DecimalText(allow_none=True, metadata={"description": "The money value of one point (null: not "
+                                                                        "said)", "example": "0.0100"})
     background_color = fields.String(metadata={"example": "#3b2417"})
     foreground_color = fields.String(metadata={"example": "#ffffff"})
     label_color = fields.String(metadata={"example": "#e8c9a0"})

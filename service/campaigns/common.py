@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, update
@@ -44,13 +45,17 @@ def renew(session: Session, campaign_id: int, statuses: Sequence[str], lease: dt
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def add_recipients(session: Session, campaign_id: int, rows: Iterable[tuple[int, str | None]]) -> list[int]:
+def add_recipients(session: Session, campaign_id: int, rows: Iterable[tuple[int, str | None]], *,
+                   holdout: AbstractSet[int] = frozenset(), reachable: AbstractSet[int] | None = None) -> list[int]:
     """Record (card id, language) recipients; returns the card ids that were NOT already there.
 
     INSERT ... ON CONFLICT DO NOTHING RETURNING: a card that already got this campaign (an
     earlier run, or another worker) is skipped by the database, not by a check that can race.
+    Cards of `holdout` are recorded as kept back (the caller sends them nothing); `reachable`
+    (when given) marks the cards a message could reach at this moment.
     """
-    values = [{"campaign_id": campaign_id, "card_id": card_id, "language": language, "created_at": utcnow()}
+    values = [{"campaign_id": campaign_id, "card_id": card_id, "language": language, "created_at": utcnow(),
+               "holdout": card_id in holdout, "reachable": None if reachable is None else card_id in reachable}
               for card_id, language in rows]
     if not values:
         return []

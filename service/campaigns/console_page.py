@@ -1,6 +1,7 @@
 """The console's campaigns section (/console/campaigns): the list, composing a message campaign
 (per-language text, an audience with its live size, the lock-screen preview, now / later / draft),
-a geo campaign and a back-in-stock event, and each campaign's state and report.
+a geo campaign and a back-in-stock event, and each campaign's state and report, with its lift
+against the holdout (the cards kept back) or, without one, a plain "not causal".
 
 Reads are rendered here from the models, always within the signed-in person's brand; every
 change (create, send, schedule, cancel, restock) goes through the brand API from the page
@@ -14,9 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from sqlalchemy import func, select
 
-from service.analytics.figures import campaign_purchases
 from service.api.pagination import decode_cursor, encode_cursor
-from service.campaigns import segments
+from service.campaigns import outcomes, segments
 from service.campaigns.report import STATES, recipients, report
 from service.console import sections, words
 from service.console.guard import language, render, signed_in
@@ -166,12 +166,13 @@ words.add({
     "campaigns_watching": ("Sending; this page follows it.", "Идёт отправка; страница следит за ней."),
     "campaigns_funnel": ("Funnel", "Воронка"),
     "campaigns_f_audience": ("Cards in the audience now", "Карт в аудитории сейчас"),
-    "campaigns_f_targeted": ("Recipients (cards reached)", "Получатели (карт)"),
+    "campaigns_f_targeted": ("Recipients (cards sent the campaign)", "Получатели (карт, кому отправлена)"),
     "campaigns_f_devices": ("Cards with a phone to push to", "Карт с телефоном для уведомления"),
     "campaigns_f_sent": ("Pushes sent (one per phone)", "Отправлено уведомлений (по одному на телефон)"),
     "campaigns_f_accepted": ("Delivered to Apple / Google", "Принято Apple / Google"),
     "campaigns_f_confirmed": ("Fetched by the phone", "Получено телефоном"),
-    "campaigns_f_buyers": ("Bought within 7 days", "Купили за 7 дней"),
+    "campaigns_f_reached": ("Reached (a phone or Google took it)", "Дошло (принял телефон или Google)"),
+    "campaigns_f_buyers": ("Reached and bought within 7 days", "Дошло и купили за 7 дней"),
     "campaigns_f_failed": ("Failed or unreachable", "Не доставлено или недоступно"),
     "campaigns_f_not_sent": ("Not sent (no route configured)", "Не отправлено (нет настроенного канала)"),
     "campaigns_f_pending": ("Waiting to be sent", "Ждут отправки"),
@@ -206,6 +207,61 @@ words.add({
                               "Нет телефона: у карты нет телефона для уведомления; сообщение покажется при "
                               "следующем открытии карты. Не отправлено: на сервере не настроен канал к "
                               "приложению-кошельку телефона. Получено: телефон загрузил обновлённую карту."),
+    "campaigns_state_holdout": ("held back", "в контрольной группе"),
+    # holdout and lift
+    "campaigns_holdout": ("Holdout: % of the audience kept back", "Контрольная группа: % аудитории без рассылки"),
+    "campaigns_holdout_hint": ("These cards, chosen at random, get nothing; comparing them with the rest shows what "
+                               "the campaign really caused. 0 keeps nobody back, and the report then cannot tell "
+                               "effect from coincidence.",
+                               "Эти карты, выбранные случайно, ничего не получат; сравнение с остальными покажет, "
+                               "что на самом деле дала рассылка. 0 — никого не откладывать, и тогда отчёт не "
+                               "отличит эффект от совпадения."),
+    "campaigns_cost": ("Cost of the campaign (optional)", "Стоимость рассылки (необязательно)"),
+    "campaigns_cost_hint": ("What you count against it (the offer, its production), in your program's currency; "
+                            "the report's ROMI needs it.",
+                            "Что вы на неё относите (предложение, подготовка), в валюте программы; без неё отчёт "
+                            "не посчитает ROMI."),
+    "campaigns_lift": ("Lift against the holdout", "Эффект по сравнению с контрольной группой"),
+    "campaigns_lift_not_causal": ("No holdout was kept, so these figures are not causal: they show what the "
+                                  "recipients did, not what the message made them do.",
+                                  "Контрольной группы нет, поэтому эти цифры не причинные: они показывают, что "
+                                  "сделали получатели, а не что сделало сообщение."),
+    "campaigns_lift_too_small": ("A group has fewer than two reachable cards yet, so no difference can be "
+                                 "measured.",
+                                 "В одной из групп пока меньше двух достижимых карт, поэтому разницу не измерить."),
+    "campaigns_lift_few_buyers": ("Few buyers on a side (under 10): the interval is rough; read it as a guide and "
+                                  "wait for more purchases or a larger holdout.",
+                                  "Мало покупателей в одной из групп (меньше 10): интервал приблизительный; "
+                                  "считайте его ориентиром и дождитесь покупок или возьмите группу больше."),
+    "campaigns_lift_window": ("Purchases in the {days} days from the start, by the cards a message could reach "
+                              "when it was sent (a phone or a Google Wallet card).",
+                              "Покупки за {days} дней с начала — по картам, до которых сообщение могло дойти в "
+                              "момент отправки (телефон или карта Google Wallet)."),
+    "campaigns_lift_open": ("Purchases may still come in until", "Покупки ещё могут прийти до"),
+    "campaigns_lift_treated": ("Sent", "Получили"),
+    "campaigns_lift_holdout": ("Held back", "Контрольная группа"),
+    "campaigns_lift_recipients": ("Cards", "Карт"),
+    "campaigns_lift_reached": ("Reached (held back: would have been)", "Дошло (у контрольной — могло бы)"),
+    "campaigns_lift_compared": ("Compared (reachable when sent)", "В сравнении (достижимы при отправке)"),
+    "campaigns_lift_buyers": ("Buyers", "Покупатели"),
+    "campaigns_lift_purchases": ("Purchases", "Покупки"),
+    "campaigns_lift_revenue": ("Revenue", "Выручка"),
+    "campaigns_lift_conversion": ("Conversion", "Конверсия"),
+    "campaigns_lift_revenue_per_card": ("Revenue per card", "Выручка на карту"),
+    "campaigns_lift_groups_hint": ("Buyers, purchases and revenue count the compared cards of each side.",
+                                   "Покупатели, покупки и выручка — по картам в сравнении с каждой стороны."),
+    "campaigns_lift_conversion_difference": ("Conversion difference", "Разница в конверсии"),
+    "campaigns_lift_points": ("percentage points", "п. п."),
+    "campaigns_lift_revenue_difference": ("Revenue per card difference", "Разница выручки на карту"),
+    "campaigns_lift_incremental": ("Incremental revenue", "Дополнительная выручка"),
+    "campaigns_lift_cost": ("Cost", "Стоимость"),
+    "campaigns_lift_no_cost": ("not given (no ROMI)", "не указана (ROMI не считается)"),
+    "campaigns_lift_from": ("95 % interval", "95 % интервал"),
+    "campaigns_lift_to": ("to", "до"),
+    "campaigns_lift_significant": ("The interval excludes zero: the difference is unlikely to be chance.",
+                                   "Интервал не включает ноль: разница вряд ли случайна."),
+    "campaigns_lift_chance": ("The interval includes zero: the data cannot tell this difference from chance yet.",
+                              "Интервал включает ноль: по этим данным разницу пока не отличить от случайности."),
     "campaigns_platform_apple": ("Apple", "Apple"),
     "campaigns_platform_fcm": ("Android (FCM)", "Android (FCM)"),
     "campaigns_platform_relay": ("Android wallet app", "Android-приложение"),
@@ -239,7 +295,8 @@ def index() -> Response:
                                      .order_by(Campaign.id.desc()).limit(100)))
     counts = dict(session.execute(  # type: ignore[arg-type]
         select(CampaignRecipient.campaign_id, func.count())
-        .where(CampaignRecipient.campaign_id.in_([campaign.id for campaign in campaigns]))
+        .where(CampaignRecipient.campaign_id.in_([campaign.id for campaign in campaigns]),
+               CampaignRecipient.holdout.is_(False))
         .group_by(CampaignRecipient.campaign_id)).all()) if campaigns else {}
     return render("campaigns/list.html", campaigns=campaigns, counts=counts)
 
@@ -297,7 +354,7 @@ def detail(campaign_id: int) -> Response:
     buyers = None
     if campaign.started_at is not None:
         buyers = (campaign.buyers_7d if campaign.buyers_7d is not None
-                  else campaign_purchases(session, campaign.id, campaign.started_at)[0])
+                  else outcomes.purchases(session, campaign.id, campaign.started_at)[0])
     event = (session.scalar(select(RestockEvent).where(RestockEvent.campaign_id == campaign.id))
              if campaign.kind == "restock" else None)
     stores = {store.id: store.name for store in _stores()} if campaign.kind == "geo" else {}

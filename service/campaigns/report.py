@@ -8,6 +8,10 @@ not_sent: refused here before any vendor was asked (a relay app whose relay URL 
 configured, an unknown app; Google Wallet not configured): counted as failed with its reason,
 never as sent.
 
+`lift` sets the treated group's figures beside the holdout's (the cards kept back by hash, sent
+nothing) and measures the difference (service/campaigns/lift.py, outcomes.py); `report` carries
+them as `treated`, `holdout` and `lift`.
+
 `recipients` lists a campaign's cards one page at a time, each with the state of its pushes.
 
 `paced`: what the messaging rules (service/campaigns/pacing.py) did: recipients deferred now
@@ -23,7 +27,20 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from passes.cardcode import short_number
-from service.models import Campaign, CampaignRecipient, Card, Customer, GoogleMessage, PacedRecipient, PushDelivery
+from service.campaigns import holdout as holdout_split
+from service.campaigns import lift as lift_maths
+from service.campaigns import outcomes
+from service.models import (
+    Campaign,
+    CampaignRecipient,
+    Card,
+    Customer,
+    GoogleMessage,
+    PacedRecipient,
+    Program,
+    PushDelivery,
+    utcnow,
+)
 from service.push.senders import never_sent
 
 PENDING = ("queued", "sending", "retry")
@@ -36,8 +53,11 @@ def _empty() -> dict[str, Any]:
 
 
 def report(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The delivery figures (targeted = recipients sent the campaign, the holdout not included)
+    and the lift: `treated`, `holdout`, `lift` (see `lift`)."""
     targeted = session.scalar(select(func.count()).select_from(CampaignRecipient)
-                              .where(CampaignRecipient.campaign_id == campaign.id)) or 0
+                              .where(CampaignRecipient.campaign_id == campaign.id,
+                                     CampaignRecipient.holdout.is_(False))) or 0
     platforms: dict[str, dict[str, Any]] = {}
     rows = session.execute(
         select(PushDelivery.client_kind, PushDelivery.status, PushDelivery.reason, func.count())
@@ -91,7 +111,7 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
             totals["failure_reasons"][label] = totals["failure_reasons"].get(label, 0) + n
     return {"campaign_id": campaign.id, "status": campaign.status, "targeted": int(targeted),
             "cards_with_devices": int(reached), **totals, "platforms": platforms,
-            "paced": paced_figures(session, campaign.id)}
+            "paced": paced_figures(session, campaign.id), **lift(session, campaign)}
 
 
 def paced_figures(session: Session, campaign_id: int) -> dict[str, Any]:
@@ -113,10 +133,57 @@ def paced_figures(session: Session, campaign_id: int) -> dict[str, Any]:
     return figures
 
 
+def currency(session: Session, brand_id: int) -> str:
+    """The brand's money: its first program's currency (EUR without one)."""
+    return session.scalar(select(Program.currency).where(Program.brand_id == brand_id).order_by(Program.id)
+                          .limit(1)) or "EUR"
+
+
+def lift(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The treated group beside the holdout over the attribution window, and the difference.
+
+    treated: `recipients` (sent the campaign), `reachable` (a phone or Google object when it was
+    sent), `reached` (a vendor took it), and over the `compared` cards (the reachable ones)
+    `buyers`, `purchases`, `revenue`, `conversion`, `revenue_per_card`. holdout: the same, with
+    `percent`, `salt` (recompute the split: SHA-256 of "salt:card id") and `reached` = the cards
+    that would have been reachable. lift: service/campaigns/lift.py `measure`; not causal
+    without a holdout. Before the campaign starts every figure is zero and the lift is empty.
+    """
+    sizes = outcomes.group_sizes(session, campaign.id)
+    started = campaign.started_at
+    window_end = None if started is None else started + outcomes.WINDOW
+    if started is None:
+        groups = {False: lift_maths.Group(cards=0), True: lift_maths.Group(cards=0)}
+        reached = 0
+    else:
+        groups = outcomes.campaign_groups(session, campaign.id, started)
+        reached = outcomes.reached_count(session, campaign.id)
+
+    def compared(side: bool) -> dict[str, Any]:
+        figures = groups[side].as_dict()
+        figures["compared"] = figures.pop("cards")
+        return figures
+
+    treated = {"recipients": sizes[False]["cards"], "reachable": sizes[False]["reachable"], "reached": reached,
+               **compared(False)}
+    held = {"percent": campaign.holdout_percent or 0, "salt": holdout_split.campaign_salt(campaign.id),
+            "recipients": sizes[True]["cards"], "reachable": sizes[True]["reachable"],
+            "reached": sizes[True]["reachable"], **compared(True)}
+    kept = groups[True] if (campaign.holdout_percent or 0) > 0 else None
+    # a message campaign gives no points; journeys add theirs (outcomes.points_money) to the cost
+    measured = lift_maths.measure(groups[False], kept, outcomes.cost(campaign.cost))
+    measured.update(window_days=outcomes.WINDOW.days, window_ends_at=window_end,
+                    window_closed=window_end is not None and window_end <= utcnow(),
+                    currency=currency(session, campaign.brand_id))
+    return {"treated": treated, "holdout": held, "lift": measured}
+
+
 #: A recipient's state, best first: a card with several devices shows the best any of them reached.
 STATES = ("fetched", "pushed", "pending", "failed", "unreachable", "not_sent", "no_device")
 #: A recipient the messaging rules held back shows this instead while it has no push (service/campaigns/pacing.py).
 PACED_STATES = ("deferred", "dropped")
+#: The state of a recipient kept back for the holdout: recorded, sent nothing.
+HOLDOUT_STATE = "holdout"
 GOOGLE_DEV_REASON = "Google Wallet is not configured: recorded, not sent"
 
 
@@ -139,12 +206,14 @@ def google_state(status: str) -> str:
 
 def recipients(session: Session, campaign: Campaign, after: int | None, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` recipients after recipient id `after` (oldest first), each with its card's
-    customer, its overall state (the best of its devices', STATES) and every push it got.
+    customer, its overall state (the best of its devices', STATES; "holdout" for a card kept
+    back, which got nothing) and every push it got.
 
     Three queries per page whatever its size: the recipients, their pushes, their Google messages.
     """
     statement = (select(CampaignRecipient.id, CampaignRecipient.card_id, CampaignRecipient.language,
-                        CampaignRecipient.created_at, Customer.name, Card.number,
+                        CampaignRecipient.created_at, CampaignRecipient.holdout, CampaignRecipient.reachable,
+                        Customer.name, Card.number,
                         PacedRecipient.state.label("paced_state"), PacedRecipient.reason.label("paced_reason"),
                         PacedRecipient.defer_until, PacedRecipient.sent_at.label("paced_sent_at"))
                  .join(Card, Card.id == CampaignRecipient.card_id).join(Customer, Customer.id == Card.customer_id)
@@ -180,6 +249,8 @@ def recipients(session: Session, campaign: Campaign, after: int | None, limit: i
     for row in rows:
         mine = pushes[row.card_id]
         state = min((push["state"] for push in mine), key=STATES.index, default="no_device")
+        if row.holdout:
+            state = HOLDOUT_STATE
         reasons = sorted({push["reason"] for push in mine if push["reason"] and push["state"] == state})
         paced = None
         if row.paced_state is not None:
@@ -189,5 +260,38 @@ def recipients(session: Session, campaign: Campaign, after: int | None, limit: i
                 state, reasons = paced["state"], [row.paced_reason]
         listed.append({"id": row.id, "card_id": row.card_id, "card_number": short_number(row.number),
                        "customer_name": row.name, "language": row.language, "recorded_at": row.created_at,
+                       "holdout": bool(row.holdout), "reachable": row.reachable,
                        "state": state, "reasons": reasons, "pushes": mine, "paced": paced})
     return listed
+
+
+#: The columns of a campaign's lift as CSV (`lift_rows`).
+LIFT_COLUMNS = ["figure", "treated", "holdout", "difference", "low", "high", "currency"]
+
+
+def lift_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    """A report's treated and holdout groups and its lift as rows of LIFT_COLUMNS: one row per
+    group figure (the two sides, and for conversion and revenue per card the difference with its
+    95 % interval), then incremental revenue and buyers, cost, ROMI and whether it is causal."""
+    treated, held, lift_figures = figures["treated"], figures["holdout"], figures["lift"]
+    money = lift_figures["currency"]
+
+    def interval(key: str) -> list[Any]:
+        one = lift_figures.get(key)
+        return ["", "", ""] if one is None else [one["estimate"], one["low"], one["high"]]
+
+    rows: list[list[Any]] = [["holdout_percent", "", held["percent"], "", "", "", ""]]
+    for key in ("recipients", "reachable", "reached", "compared", "buyers", "purchases"):
+        rows.append([key, treated[key], held[key], "", "", "", ""])
+    rows.append(["revenue", treated["revenue"], held["revenue"], "", "", "", money])
+    rows.append(["conversion", treated["conversion"], held["conversion"], *interval("conversion_difference"), ""])
+    rows.append(["revenue_per_card", treated["revenue_per_card"], held["revenue_per_card"],
+                 *interval("revenue_per_card_difference"), money])
+    rows.append(["incremental_revenue", "", "", *interval("incremental_revenue"), money])
+    rows.append(["incremental_buyers", "", "", *interval("incremental_buyers"), ""])
+    rows.append(["cost", "", "", lift_figures["cost"] or "", "", "", money])
+    romi = lift_figures["romi"]
+    rows.append(["romi", "", "", *(["", "", ""] if romi is None else [romi["estimate"], romi["low"], romi["high"]]),
+                 ""])
+    rows.append(["causal", "", "", lift_figures["causal"], "", "", ""])
+    return rows

@@ -13,6 +13,9 @@ The messaging rules (service/campaigns/pacing.py: the holder's opt-out, the prog
 cap and quiet hours) are asked about the newly recorded recipients of each batch; those held
 back keep their recipient row (so they are never messaged twice either) plus a PacedRecipient
 row saying dropped or deferred, and the deferred ones go later (service/campaigns/deferred.py).
+The campaign's holdout (service/campaigns/holdout.py: a hash of campaign and card id, so a
+resumed run chooses exactly the same cards) is recorded with each batch, `holdout` set, and
+sent nothing; every recipient row also says whether the card was reachable then.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.campaigns import deferred, pacing, segments
+from service.campaigns import deferred, holdout, pacing, segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
@@ -51,7 +54,8 @@ def due(session: Session, now: dt.datetime) -> list[int]:
 
 def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, batch: int = BATCH,
          max_batches: int | None = None, after_batch: AfterBatch | None = None, lease: dt.timedelta = LEASE) -> int:
-    """Run or resume one campaign; returns how many cards it reached in this call.
+    """Run or resume one campaign; returns how many cards it reached in this call (the
+    holdout's cards, recorded but sent nothing, are not counted).
 
     `max_batches` bounds one call's work (the next periodic run continues where it stopped);
     the lease stays held until then, as it would if the worker had died.
@@ -67,6 +71,7 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
     assert campaign is not None and campaign.audience_at is not None
     brand_id, audience, audience_at = campaign.brand_id, campaign.audience, campaign.audience_at
     default, variants = campaign.message or "", dict(campaign.messages or {})
+    salt, holdout_percent = holdout.campaign_salt(campaign_id), campaign.holdout_percent or 0
     brand = session.get(Brand, brand_id)
     header = brand.name if brand is not None else campaign.name  # the Google message's title
     cursor, reached, batches = campaign.cursor, 0, 0
@@ -76,8 +81,13 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
         if not rows:
             break
         languages = {card_id: language for card_id, language in rows}
-        fresh = add_recipients(session, campaign_id, rows)
-        # the messaging rules (opt-out, cap, quiet hours), asked once the recipient is recorded
+        # the holdout is chosen here, by hash, and recorded with the batch: it gets nothing
+        kept_back = holdout.split(salt, list(languages), holdout_percent)
+        fresh = add_recipients(session, campaign_id, rows, holdout=kept_back,
+                               reachable=holdout.reachable_ids(session, list(languages)))
+        fresh = [card_id for card_id in fresh if card_id not in kept_back]
+        # the messaging rules (opt-out, cap, quiet hours), asked once the recipient is recorded; the
+        # held back stay in the treated group (what the campaign was meant to do is what is compared)
         moment = now if fixed_now else utcnow()
         decisions = pacing.decide_many(session, fresh, moment)
         held = {card_id: decision for card_id, decision in decisions.items() if not decision.allowed}
@@ -120,7 +130,8 @@ def finish(session: Session, campaign_id: int) -> None:
     assert campaign is not None
     session.refresh(campaign)
     targeted = session.scalar(select(func.count()).select_from(CampaignRecipient)
-                              .where(CampaignRecipient.campaign_id == campaign_id)) or 0
+                              .where(CampaignRecipient.campaign_id == campaign_id,
+                                     CampaignRecipient.holdout.is_(False))) or 0
     emit_finished(session, campaign, int(targeted))
     # who scheduled it is in its campaign.scheduled entry; this one says it went out, and to how many
     audit.record(session, campaign.brand_id, "campaign.sent", "campaign", campaign.id,

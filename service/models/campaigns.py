@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,10 +65,17 @@ class Campaign(Base):
     buyers_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     purchases_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revenue_7d: Mapped[Decimal | None] = mapped_column(Numeric(16, 2), nullable=True)
+    # The share of the audience kept back to measure lift (service/campaigns/holdout.py); 0: none
+    holdout_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Money the brand counts against the campaign (its offer, its production), for ROMI; None: unknown
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
 
 
 class CampaignRecipient(Base):
-    """A card a campaign reached; unique per (campaign, card), so nobody gets it twice."""
+    """A card a campaign reached, or kept back (`holdout`: recorded, sent nothing); unique per
+    (campaign, card), so nobody gets it twice. `reachable`: the card had an active device
+    registration or a Google Wallet object when the campaign came to it (None: recorded before
+    this was kept)."""
 
     __tablename__ = "campaign_recipients"
     __table_args__ = (UniqueConstraint("campaign_id", "card_id"),)
@@ -75,6 +85,8 @@ class CampaignRecipient(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class ProductSubscription(Base):

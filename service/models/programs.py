@@ -65,6 +65,9 @@ class Program(Base):
     # Google Wallet: digest of the LoyaltyClass last sent, so a design change re-sends it once.
     google_class_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Birthday automation (service/campaigns/birthday.py): points and/or a message once a year.
+    # The money value of one point (points programs; cashback points are minor units of money):
+    # what points a campaign or journey gives cost the brand, for ROMI. None: not said.
+    point_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
     birthday_points: Mapped[int | None] = mapped_column(Integer, nullable=True)
     birthday_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Enrolment (service/enrolment): the public join page is /join/<slug> (or /join/<id>), and

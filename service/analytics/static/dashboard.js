@@ -217,7 +217,7 @@
     const table = $("campaigns-table");
     const head = document.createElement("tr");
     [t("campaign"), t("started"), t("targeted"), t("sent"), t("accepted"), t("confirmed"), t("buyers_7d"),
-     t("revenue_7d"), t("conversion")]
+     t("revenue_7d"), t("conversion"), t("lift")]
       .forEach((t) => cell(head, t, "th"));
     const rows = report.campaigns.map((c) => {
       const row = document.createElement("tr");
@@ -226,6 +226,11 @@
       [c.targeted, c.sent, c.accepted, c.confirmed, c.buyers_7d].forEach((n) => cell(row, num(n)));
       cell(row, money(c.revenue_7d, report.currency));
       cell(row, pct(c.conversion_7d));
+      // the lift against the holdout; without one the purchases are correlation, and it says so
+      cell(row, c.incremental_revenue === null || c.incremental_revenue === undefined ? t("not_causal")
+        : t("lift_range", { estimate: money(c.incremental_revenue, report.currency),
+                            low: money(c.incremental_revenue_low, report.currency),
+                            high: money(c.incremental_revenue_high, report.currency) }));
       return row;
     });
     table.replaceChildren(head, ...rows);

@@ -289,11 +289,13 @@ def test_campaigns(app: Flask, data: dict[str, Any]) -> None:
     june = campaigns[0]
     # targeted c1, c2, c3; sent (left us; c2 has no phone): c1, c3; accepted: c1 (confirmed), c3 (accepted);
     # confirmed: c1. In the 7 days from 06-01 00:00: c3's 50.00 on 06-05 (06-20 is too late,
-    # c1's redemption is no purchase): 1 buyer of 3.
-    assert {key: june[key] for key in ("id", "targeted", "sent", "accepted", "confirmed", "buyers_7d",
-                                       "purchases_7d", "revenue_7d", "conversion_7d")} == {
-        "id": data["campaign"], "targeted": 3, "sent": 2, "accepted": 2, "confirmed": 1, "buyers_7d": 1,
-        "purchases_7d": 1, "revenue_7d": "50.00", "conversion_7d": round(1 / 3, 4)}
+    # c1's redemption is no purchase): 1 buyer of the 2 cards the campaign reached (c1, c3: a
+    # vendor took their pushes; c2 had no phone, so its purchases would not count).
+    assert {key: june[key] for key in ("id", "targeted", "sent", "accepted", "confirmed", "reached", "buyers_7d",
+                                       "purchases_7d", "revenue_7d", "conversion_7d", "causal")} == {
+        "id": data["campaign"], "targeted": 3, "sent": 2, "accepted": 2, "confirmed": 1, "reached": 2,
+        "buyers_7d": 1, "purchases_7d": 1, "revenue_7d": "50.00", "conversion_7d": round(1 / 2, 4),
+        "causal": False}
 
 
 # -- campaigns' 7-day purchases: counted live while they can change, stored once final ----------
@@ -356,7 +358,7 @@ def test_final_campaign_purchases_are_stored_once_and_then_read(app: Flask, data
         assert {key: again[key] for key in ("targeted", "sent", "confirmed", "buyers_7d", "purchases_7d",
                                             "revenue_7d", "conversion_7d")} == {
             "targeted": 3, "sent": 2, "confirmed": 1, "buyers_7d": 2, "purchases_7d": 7, "revenue_7d": "123.45",
-            "conversion_7d": round(2 / 3, 4)}
+            "conversion_7d": 1.0}  # 2 buyers of the 2 cards reached
         assert analytics.campaigns(session, a, P)[0]["revenue_7d"] == "123.45"
         # Stored once: a report never overwrites it.
         assert analytics.store_purchases(session, [first]) == 0
@@ -384,6 +386,9 @@ def test_open_campaign_purchases_are_counted_live_until_final(app: Flask, data: 
         for campaign in (recent, running):
             for card in cards[:2]:
                 session.add(CampaignRecipient(campaign_id=campaign.id, card_id=card.id, created_at=campaign.started_at))
+        w.push(running, cards[0], "accepted")  # the geo campaign reached cards[0]'s phone,
+        for card in cards[:2]:  # the message campaign both phones
+            w.push(recent, card, "confirmed")
         w.entry(cards[0], "purchase", 5, running.started_at + dt.timedelta(days=1), "5.00")
         session.commit()
         ids = (recent.id, running.id)
@@ -404,6 +409,7 @@ def test_open_campaign_purchases_are_counted_live_until_final(app: Flask, data: 
         assert [_stored(session, i) for i in ids] == [(None, None, None)] * 2
         # The geo campaign ends (a recipient more); then its figures are final and stored.
         session.add(CampaignRecipient(campaign_id=running.id, card_id=cards[2].id, created_at=now))
+        w.push(running, cards[2], "accepted")
         w.entry(cards[2], "purchase", 7, running.started_at + dt.timedelta(days=6), "7.00")
         session.execute(update(Campaign).where(Campaign.id == running.id).values(status="finished"))
         session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 
 from service import create_app, demo
 from service.campaigns import sending, tasks
+from service.campaigns.holdout import campaign_salt, split
 from service.models import Campaign, CampaignRecipient, Card, Customer, PushDelivery, Registration, utcnow
 from service.platform import db
 from service.platform.config import Settings
@@ -30,8 +31,11 @@ CARDS = 2000
 BATCH = 50
 
 
-def test_killed_campaign_worker_sends_each_card_once(settings: Settings, database_url: str,
-                                                     apns: ApnsDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("holdout_percent", [0, 20])
+def test_killed_campaign_worker_sends_each_card_once(settings: Settings, database_url: str, apns: ApnsDouble,
+                                                     monkeypatch: pytest.MonkeyPatch, holdout_percent: int) -> None:
+    """With a holdout too: the resumed worker keeps back exactly the same cards (the split is a
+    hash, not a draw), which are recorded once and sent nothing."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only")
     settings = dataclasses.replace(settings, jobs_immediate=False, push_lease_seconds=2, campaign_batch=BATCH,
@@ -57,7 +61,8 @@ def test_killed_campaign_worker_sends_each_card_once(settings: Settings, databas
                  "pass_type_identifier": "pass.dev.passcast.loyalty", "client_kind": "apple"}
                 for n, card_id in enumerate(card_ids)])
             campaign = Campaign(brand_id=brand_id, kind="message", name="Crash", message="Sent once",
-                                audience={"all_cards": True}, status="scheduled", send_at=utcnow())
+                                audience={"all_cards": True}, status="scheduled", send_at=utcnow(),
+                                holdout_percent=holdout_percent)
             session.add(campaign)
             session.commit()
             campaign_id = campaign.id
@@ -100,13 +105,21 @@ def test_killed_campaign_worker_sends_each_card_once(settings: Settings, databas
         with app.app_context():
             session = db.session()
             assert recipients() == CARDS
+            kept = split(campaign_salt(campaign_id), list(card_ids), holdout_percent)
+            assert (len(kept) > 0) == (holdout_percent > 0)
+            marked = set(session.scalars(select(CampaignRecipient.card_id).where(
+                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.holdout.is_(True))))
+            assert marked == kept
             per_card = session.execute(select(PushDelivery.card_id, func.count())
                                        .where(PushDelivery.campaign_id == campaign_id)
                                        .group_by(PushDelivery.card_id)).all()
-            assert len(per_card) == CARDS and {count for _, count in per_card} == {1}
+            assert {card_id for card_id, _ in per_card} == set(card_ids) - kept
+            assert {count for _, count in per_card} == {1}
             versions = session.execute(select(Card.version, Card.news, func.count())
-                                       .where(Card.id.in_(card_ids)).group_by(Card.version, Card.news)).all()
-            assert versions == [(2, "Sent once", CARDS)]  # each card bumped exactly once
+                                       .where(Card.id.in_(card_ids)).group_by(Card.version, Card.news)
+                                       .order_by(Card.version)).all()
+            # each sent card bumped exactly once; the held-back ones never
+            assert versions == ([(1, None, len(kept))] if kept else []) + [(2, "Sent once", CARDS - len(kept))]
     finally:
         app.extensions["db_engine"].dispose()
         _empty_tables(settings.database_url)  # the next tests share this database and the demo brand
