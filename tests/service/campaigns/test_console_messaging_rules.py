@@ -66,7 +66,8 @@ def test_the_campaign_page_says_who_the_rules_held_back_and_why(app: Flask, seed
         db.session().commit()
     marketer = as_role(app, "marketer")
     sent = marketer.post("/api/v1/campaigns", headers=api_headers(marketer), json={
-        "name": "Weekend", "message": "Double points", "send_now": True, "audience": {"all_cards": True}})
+        "name": "Weekend", "message": "Double points", "send_now": True, "audience": {"all_cards": True},
+        "holdout_percent": 0})
     assert sent.status_code == 201, sent.get_json()
     page = marketer.get(f"/console/campaigns/{sent.get_json()['id']}").get_data(as_text=True)
     assert 'data-paced="dropped-opted_out">Not sent (turned messages off): <strong>1</strong>' in page

@@ -107,7 +107,8 @@ def test_campaigns_skip_an_opted_out_card_while_its_balance_still_reaches_the_ph
 
     headers = bearer(seeded["api_key"])
     campaign = client.post("/api/v1/campaigns", headers=headers, json={
-        "name": "Weekend", "message": "Double points", "send_now": True, "audience": {"all_cards": True}}).get_json()
+        "name": "Weekend", "message": "Double points", "send_now": True, "audience": {"all_cards": True},
+        "holdout_percent": 0}).get_json()
     assert campaign["status"] == "finished"
     assert [request.token for request in apns.requests] == [token(62)]
     report = client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=headers).get_json()

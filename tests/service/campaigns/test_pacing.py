@@ -104,7 +104,7 @@ def send_campaign(client: FlaskClient, seeded: dict[str, Any], app: Flask, name:
                   now: dt.datetime, audience: dict[str, Any] | None = None) -> int:
     """A campaign sent by the worker at `now` (a draft through the API, then the send job at that moment)."""
     draft = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
-        "name": name, "message": message, "audience": audience or {"all_cards": True}})
+        "name": name, "message": message, "audience": audience or {"all_cards": True}, "holdout_percent": 0})
     assert draft.status_code == 201, draft.get_json()
     campaign_id = int(draft.get_json()["id"])
     with app.app_context():

@@ -58,7 +58,8 @@ def campaigns(client: FlaskClient, seeded: dict[str, Any], app: Flask, count: in
     ids = []
     for n in range(count):
         draft = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
-            "name": f"Race {n}", "message": f"Offer {n}", "audience": {"all_cards": True}}).get_json()
+            "name": f"Race {n}", "message": f"Offer {n}", "audience": {"all_cards": True},
+            "holdout_percent": 0}).get_json()
         ids.append(int(draft["id"]))
     with app.app_context():
         for campaign_id in ids:
