@@ -142,5 +142,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import members
 
     api.register_blueprint(members.blp)
+    from service.api import rewards
+
+    api.register_blueprint(rewards.blp)
     docs.init_app(app)
     return api

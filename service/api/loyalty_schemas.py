@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.fields import Id
-from service.api.schemas import StampRewardOut
+from service.api.schemas import HeldRewardOut, StampRewardOut
 from service.loyalty.engine import TRANSACTION_TYPES, money_text
 from service.loyalty.stamps import MAX_STAMPS_PER_TRANSACTION
 
@@ -139,7 +139,8 @@ class TransactionOut(Schema):
 class LedgerEntryOut(Schema):
     id = fields.Integer()
     type = fields.String(attribute="kind", metadata={
-        "description": "issue | earn | redeem | purchase | expire | stamp | card_full"})
+        "description": "issue | earn | redeem | purchase | expire | stamp | card_full | reward_buy | reward_grant "
+                       "| reward_redeem"})
     points = fields.Integer(metadata={"description": "Signed change of the balance"})
     amount = Money(allow_none=True)
     store_id = fields.Integer(allow_none=True)
@@ -204,6 +205,8 @@ class CashierCardOut(Schema):
     stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
     stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
+    rewards = fields.List(fields.Nested(HeldRewardOut), metadata={
+        "description": "What the customer can redeem now (POST /api/v1/cards/{id}/rewards/{reward}/redeem)"})
 
 
 class StoreSummaryOut(Schema):
