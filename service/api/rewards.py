@@ -63,7 +63,8 @@ class CatalogueRewardPatch(Schema):
     description = fields.String(allow_none=True, validate=validate.Length(max=500))
     cost_points = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_COST))
     costs_full_card = fields.Boolean()
-    valid_days = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=rewards.MAX_VALID_DAYS))
+    valid_days = fields.Integer(allow_none=True, strict=True,
+                                validate=validate.Range(min=1, max=rewards.MAX_VALID_DAYS))
     active = fields.Boolean()
 
 

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from service.loyalty import stamps as stamp_rules
 from service.loyalty.cards import touch
 from service.loyalty.engine import (
     Actor,
@@ -141,6 +142,30 @@ def redeemable(session: Session, card_id: int, now: dt.datetime | None = None) -
     statement = (select(HeldReward).where(HeldReward.card_id == card_id, *_redeemable_clause(now))
                  .order_by(HeldReward.expires_at.is_(None), HeldReward.expires_at, HeldReward.id))
     return list(session.scalars(statement))
+
+
+def on_the_pass(card: Card, now: dt.datetime | None = None) -> list[HeldReward]:
+    """What a card's pass (and its Google object) lists: the rewards redeemable now. None for a
+    card outside any session (the designer's sample card)."""
+    session = object_session(card)
+    if session is None or card.id is None:
+        return []
+    return redeemable(session, card.id, now)
+
+
+def pass_summary(held: Sequence[HeldReward]) -> str | None:
+    """The front field's value: the first reward's name, and how many more ("Free coffee +2")."""
+    if not held:
+        return None
+    return held[0].name if len(held) == 1 else f"{held[0].name} +{len(held) - 1}"
+
+
+def pass_lines(card: Card, held: Sequence[HeldReward]) -> str:
+    """The back's list, one reward a line, with its last day in the program's time zone
+    ("Free coffee — 2026-12-12"); the label says "valid until", so the line needs no words."""
+    zone = stamp_rules.zone(card.program)
+    return "\n".join(f"{reward.name} \N{EM DASH} {reward.expires_at.astimezone(zone):%Y-%m-%d}"
+                     if reward.expires_at is not None else reward.name for reward in held)
 
 
 def held_rewards(session: Session, card_id: int, *, limit: int = 100) -> list[HeldReward]:
