@@ -268,6 +268,12 @@ def _locked_card(session: Session, card_id: int, key: str, body: dict[str, Any],
     card, posted = lock_card_for_transaction(session, card_id, key)
     if card is None or (brand_id is not None and card.brand_id != brand_id):
         raise CardNotFound(card_id)
+    if posted is None:
+        # PostgreSQL re-reads only the locked card row after waiting for its lock, not the joined
+        # ledger: a twin with this key that committed meanwhile is seen by a new statement only, and
+        # must be found before the checks (its redemption would otherwise read as "already redeemed").
+        posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card.id,
+                                                           LedgerEntry.idempotency_key == key)).one_or_none()
     if posted is not None:
         return card, _replay(posted, key, body, card)
     if card.voided:
