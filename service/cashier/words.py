@@ -60,6 +60,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "stamp": ("Stamp", "Поставить штамп"),
     "stamps_to_give": ("Stamps to give", "Сколько штампов поставить"),
     "stamps_placeholder": ("1", "1"),
+    "rewards_title": ("Rewards to redeem", "Награды к выдаче"),
 }
 
 #: The texts cashier.js shows: status lines, errors, confirmations, figures.
@@ -157,6 +158,14 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "reward_earned": ("Reward earned: {names}.", "Получена награда: {names}."),
     "kind_stamp": ("stamp", "штамп"),
     "kind_card_full": ("card filled", "карта заполнена"),
+    # rewards and coupons the customer holds (service/loyalty/rewards.py)
+    "redeem_reward": ("Redeem", "Выдать"),
+    "reward_until": ("until {date}", "до {date}"),
+    "confirm_reward": ("Redeem “{reward}” for {name}?", "Выдать «{reward}» по карте {name}?"),
+    "reward_redeemed": ("Redeemed: {reward}.", "Выдано: {reward}."),
+    "kind_reward_buy": ("reward bought", "награда куплена"),
+    "kind_reward_grant": ("coupon", "купон"),
+    "kind_reward_redeem": ("reward redeemed", "награда выдана"),
 }
 
 WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({**PAGE, **SCRIPT})
