@@ -19,7 +19,7 @@ from service.api.pagination import LINK_HEADER, PageQuery, decode_cursor, link_n
 from service.api.tenancy import brand_row
 from service.campaigns import geo, segments, tasks
 from service.campaigns.report import STATES, recipients, report
-from service.models import Campaign, Program, Store, Tier, utcnow
+from service.models import Campaign, CatalogueReward, Program, Store, Tier, utcnow
 from service.platform import db
 from service.web.problems import Problem, validation_problem
 
@@ -45,6 +45,22 @@ class CountOut(Schema):
     count = fields.Integer()
 
 
+class CampaignCouponIn(Schema):
+    """A coupon every recipient gets with the message (and on the pass until redeemed or its end)."""
+
+    reward_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+                               metadata={"description": "A catalogue reward (only cards of its program get it)"})
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=100), metadata={
+        "description": "Without reward_id: the coupon's name", "example": "Free pastry"})
+    description = fields.String(load_default=None, validate=validate.Length(max=500))
+    valid_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=3650))
+
+    @validates_schema
+    def _named(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("reward_id") is None and not data.get("name"):
+            raise ValidationError("Give reward_id (a catalogue reward) or the coupon's name.", "name")
+
+
 class CampaignIn(AudienceIn):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     message = fields.String(required=True, validate=MESSAGE_LENGTH, metadata={
@@ -55,6 +71,8 @@ class CampaignIn(AudienceIn):
     send_at = fields.AwareDateTime(load_default=None, allow_none=True, **UTC_DATETIME,
                                    metadata={"description": "When to send; omit with send_now false for a draft"})
     send_now = fields.Boolean(load_default=False)
+    coupon = fields.Nested(CampaignCouponIn, load_default=None, allow_none=True, metadata={
+        "description": "A coupon each recipient gets with the message (rewards and coupons)"})
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -90,6 +108,7 @@ class CampaignOut(Schema):
     message = fields.String(allow_none=True)
     messages = fields.Dict()
     audience = fields.Dict()
+    coupon = fields.Dict(allow_none=True, metadata={"description": "The coupon recipients get (null: none)"})
     send_at = fields.DateTime(allow_none=True)
     store_ids = fields.List(fields.Integer())
     relevant_text = fields.String(allow_none=True)
@@ -258,16 +277,30 @@ def create(body: dict[str, Any]) -> Any:
     session = db.session()
     audience = _audience(body["audience"])
     send_at = utcnow() if body["send_now"] else _future_send_at(body["send_at"])
+    coupon = _coupon(body.get("coupon"))
     campaign = Campaign(brand_id=g.brand.id, kind="message", name=body["name"], message=body["message"],
-                        messages=body["messages"], audience=audience, send_at=send_at,
+                        messages=body["messages"], audience=audience, send_at=send_at, coupon=coupon,
                         status="scheduled" if send_at else "draft")
     session.add(campaign)
     session.flush()
     audit.record(session, g.brand.id, "campaign.scheduled" if send_at else "campaign.created", "campaign",
-                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "send_at", "status")))
+                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "coupon", "send_at",
+                                                          "status")))
     session.commit()
     _kick(campaign)
     return campaign_view(campaign)
+
+
+def _coupon(coupon: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The campaign's coupon as stored (None values left out); its catalogue reward must be the brand's."""
+    if not coupon:
+        return None
+    if coupon.get("reward_id") is not None:
+        reward = db.session().get(CatalogueReward, coupon["reward_id"])
+        if reward is None or reward.brand_id != g.brand.id or not reward.active:
+            raise validation_problem([{"field": "coupon.reward_id",
+                                       "message": "No such reward in your brand's catalogues (or it is retired)."}])
+    return {key: value for key, value in coupon.items() if value is not None}
 
 
 def _kick(campaign: Campaign) -> None:

@@ -4,8 +4,9 @@ Each batch is one transaction: the next cards of the audience (keyset by card id
 recorded as recipients with INSERT ... ON CONFLICT DO NOTHING, exactly the newly recorded
 ones get the message in their pass's news field (changeMessage "%@", so it shows on the
 lock screen), their versions are bumped and their pushes queued (`bump_cards`, tagged with
-the campaign), and the campaign's cursor moves past the batch. A worker that dies loses at
-most its uncommitted batch, which the next run (after the lease) does again; a card is
+the campaign), and the campaign's cursor moves past the batch. A campaign with a coupon grants it
+to the same newly recorded cards in the batch's transaction (idempotent per card by its key).
+A worker that dies loses at most its uncommitted batch, which the next run (after the lease) does again; a card is
 never messaged twice because its recipient row is the gate. Memory stays at one batch of
 ids whatever the audience size.
 """
@@ -24,6 +25,7 @@ from service import audit
 from service.campaigns import segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
+from service.loyalty import rewards
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
 from service.push.fanout import bump_cards
 
@@ -62,6 +64,8 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
     assert campaign is not None and campaign.audience_at is not None
     brand_id, audience, audience_at = campaign.brand_id, campaign.audience, campaign.audience_at
     default, variants = campaign.message or "", dict(campaign.messages or {})
+    coupon = (rewards.CouponSpec(**campaign.coupon, origin="campaign", campaign_id=campaign_id)
+              if campaign.coupon else None)
     brand = session.get(Brand, brand_id)
     header = brand.name if brand is not None else campaign.name  # the Google message's title
     cursor, reached, batches = campaign.cursor, 0, 0
@@ -72,6 +76,9 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
             break
         languages = {card_id: language for card_id, language in rows}
         fresh = add_recipients(session, campaign_id, rows)
+        if coupon is not None:  # not bumped here: the bump below carries the news and the coupon in one push
+            rewards.grant_to_cards(session, fresh, coupon, f"campaign:{campaign_id}", now=now, brand_id=brand_id,
+                                   bump=False)
         texts = {card_id: pick_message(default, variants, languages[card_id]) for card_id in fresh}
         by_text: dict[str, list[int]] = defaultdict(list)
         for card_id, text in texts.items():

@@ -349,8 +349,10 @@ def buy(session: Session, card_id: int, reward_id: int, key: str, *, actor: Acto
 
 
 def grant(session: Session, card_id: int, coupon: CouponSpec, key: str, *, actor: Actor | None = None,
-          now: dt.datetime | None = None, brand_id: int | None = None) -> Outcome:
-    """Grant a coupon to a card: a `reward_grant` entry of 0 points and the coupon held."""
+          now: dt.datetime | None = None, brand_id: int | None = None, bump: bool = True) -> Outcome:
+    """Grant a coupon to a card: a `reward_grant` entry of 0 points and the coupon held.
+
+    `bump` false: the caller bumps the card's version itself (a campaign, with its message: one push)."""
     now, actor = now or utcnow(), actor or Actor()
     body = coupon.canonical()
     card, replay = _locked_card(session, card_id, key, body, brand_id)
@@ -377,7 +379,8 @@ def grant(session: Session, card_id: int, coupon: CouponSpec, key: str, *, actor
                       name=name, description=description, origin=coupon.origin, campaign_id=coupon.campaign_id,
                       ledger_entry_id=entry.id, expires_at=expires_at, created_at=now)
     session.add(held)
-    touch(card, now)
+    if bump:
+        touch(card, now)
     return _finish(session, card, entry, held, now)
 
 
@@ -460,18 +463,19 @@ def cancel(session: Session, card_id: int, held_id: int, *, now: dt.datetime | N
 
 
 def grant_to_cards(session: Session, card_ids: Sequence[int], coupon: CouponSpec, key_prefix: str,
-                   *, now: dt.datetime | None = None, brand_id: int | None = None) -> int:
+                   *, now: dt.datetime | None = None, brand_id: int | None = None, bump: bool = True) -> int:
     """Grant one coupon to many cards (a campaign's audience), each under its own savepoint and key
-    `<key_prefix>:<card id>`, so a rerun grants nothing twice and a voided card is simply skipped.
-    Returns how many cards got it now. The caller commits."""
+    `<key_prefix>:<card id>`, so a rerun grants nothing twice; a voided card, or one of another
+    program than the catalogue reward's, is simply skipped.
+    Returns how many cards got it now. The caller commits; `bump` as for `grant`."""
     granted = 0
     for card_id in card_ids:
         try:
             with session.begin_nested():
                 outcome = grant(session, card_id, coupon, f"{key_prefix}:{card_id}"[:200], now=now,
-                                brand_id=brand_id)
-        except (CardVoided, CardNotFound):
-            continue
+                                brand_id=brand_id, bump=bump)
+        except (CardVoided, CardNotFound, RewardNotFound, RewardUnavailable):
+            continue  # a voided card, or a card of another program than the catalogue reward's
         granted += not outcome.replayed
     return granted
 

@@ -394,3 +394,36 @@ def test_unredeem_puts_a_reward_back_and_a_reversed_buy_is_refunded(
             session.rollback()
         else:
             raise AssertionError("a redeemed reward cannot be refunded")
+
+
+# --- a campaign grants a coupon to its audience -----------------------------------------------------------------
+
+
+def test_a_campaign_grants_its_coupon_to_each_recipient_once_with_one_version_bump(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    cards = [issue(client, seeded, name=f"Member {n}") for n in range(3)]
+    with app.app_context():
+        db.session().get(Card, cards[2]["id"]).voided = True
+        db.session().commit()
+        versions = {c["id"]: db.session().get(Card, c["id"]).version for c in cards}
+    gift = catalogue_reward(client, seeded, name="Free pastry", cost_points=None, valid_days=10)
+    bad = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "x", "message": "x", "send_now": True, "audience": {"all_cards": True},
+        "coupon": {"reward_id": 999999}})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "coupon.reward_id"
+    response = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "Pastry week", "message": "A pastry on us this week", "send_now": True,
+        "audience": {"all_cards": True}, "coupon": {"reward_id": gift["id"]}})
+    assert response.status_code == 201, response.get_json()
+    campaign = response.get_json()
+    assert campaign["status"] == "finished" and campaign["coupon"] == {"reward_id": gift["id"]}
+    for card in cards[:2]:
+        (coupon,) = held(client, seeded, card["id"])
+        assert (coupon["name"], coupon["origin"], coupon["campaign_id"]) == ("Free pastry", "campaign", campaign["id"])
+        pass_json, _ = download_pass(client, card)
+        assert pass_field(pass_json, "rewards")["value"] == "Free pastry"
+        assert pass_field(pass_json, "news")["value"] == "A pastry on us this week"
+    assert held(client, seeded, cards[2]["id"]) == []  # voided: skipped
+    with app.app_context():
+        # the message and the coupon came in one version (one push), not two
+        assert [db.session().get(Card, c["id"]).version - versions[c["id"]] for c in cards[:2]] == [1, 1]
