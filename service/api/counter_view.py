@@ -51,6 +51,18 @@ def redeemable_rewards(card: Card) -> list[dict[str, Any]]:
     return [held_rewards.reward_view(reward, now) for reward in held_rewards.redeemable(db.session(), card.id, now)]
 
 
+def rewards_for_points(card: Card) -> list[dict[str, Any]] | None:
+    """The catalogue rewards the card can buy with points (the till's Buy buttons), cheapest first,
+    with whether the balance reaches each; None where the card holds no points."""
+    if card.program.kind not in held_rewards.POINTS_KINDS:
+        return None
+    offers = [reward for reward in held_rewards.catalogue(db.session(), card.program_id, active_only=True)
+              if reward.cost_points is not None]
+    return [{"id": reward.id, "name": reward.name, "cost_points": reward.cost_points,
+             "affordable": card.balance >= reward.cost_points}
+            for reward in sorted(offers, key=lambda reward: (reward.cost_points, reward.id))]
+
+
 def card_state(card: Card) -> dict[str, Any]:
     """What every view of a card shows, the counter's and the brand's alike: no personal data."""
     return {
@@ -81,4 +93,5 @@ def counter_card_view(card: Card) -> dict[str, Any]:
         "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
         "points_expire_at": card.points_expire_at,
         "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS),
+        "rewards_for_points": rewards_for_points(card),
     }

@@ -176,6 +176,13 @@ class ProgramSummaryOut(Schema):
     currency = fields.String()
 
 
+class RewardOfferOut(Schema):
+    id = fields.Integer(metadata={"description": "The catalogue reward (POST /api/v1/cards/{id}/rewards buys it)"})
+    name = fields.String(metadata={"example": "Free coffee"})
+    cost_points = fields.Integer(metadata={"example": 150})
+    affordable = fields.Boolean(metadata={"description": "The card's balance reaches the cost"})
+
+
 class CashierCardOut(Schema):
     """The counter view (service/api/counter_view.py): who, how much, which tier, what discount,
     lately what. No contact details, birthday, barcode or pass links: a cashier has no use for them."""
@@ -207,6 +214,8 @@ class CashierCardOut(Schema):
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
     rewards = fields.List(fields.Nested(HeldRewardOut), metadata={
         "description": "What the customer can redeem now (POST /api/v1/cards/{id}/rewards/{reward}/redeem)"})
+    rewards_for_points = fields.List(fields.Nested(RewardOfferOut), allow_none=True, metadata={
+        "description": "Points and cashback cards: the catalogue rewards sold for points, cheapest first"})
 
 
 class StoreSummaryOut(Schema):

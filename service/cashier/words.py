@@ -61,6 +61,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "stamps_to_give": ("Stamps to give", "Сколько штампов поставить"),
     "stamps_placeholder": ("1", "1"),
     "rewards_title": ("Rewards to redeem", "Награды к выдаче"),
+    "offers_title": ("Rewards for points", "Награды за баллы"),
 }
 
 #: The texts cashier.js shows: status lines, errors, confirmations, figures.
@@ -163,6 +164,10 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "reward_until": ("until {date}", "до {date}"),
     "confirm_reward": ("Redeem “{reward}” for {name}?", "Выдать «{reward}» по карте {name}?"),
     "reward_redeemed": ("Redeemed: {reward}.", "Выдано: {reward}."),
+    "buy_reward": ("Buy", "Купить"),
+    "confirm_buy": ("Buy “{reward}” for {points} from {name}'s card?", "Купить «{reward}» за {points} с карты {name}?"),
+    "reward_bought": ("Bought: {reward}; it is on the card to redeem.", "Куплено: {reward}; награда на карте, "
+                      "её можно выдать."),
     "kind_reward_buy": ("reward bought", "награда куплена"),
     "kind_reward_grant": ("coupon", "купон"),
     "kind_reward_redeem": ("reward redeemed", "награда выдана"),

@@ -65,3 +65,30 @@ def test_the_till_lists_a_coupon_and_redeems_it_once(chromium: Callable[..., Any
     visible(driver, "confirm-yes").click()
     assert "already redeemed" in status_text(driver, r"already redeemed")
     screenshot(driver, "5-reward-already-redeemed-ru", PHONE)
+
+
+def test_the_till_buys_a_reward_with_points_and_it_is_then_to_redeem(
+        chromium: Callable[..., Any], till: dict[str, Any]) -> None:  # noqa: F811
+    http, base, key = till["http"], till["base"], bearer(till["api_key"])
+    card = till["card"]
+    program_id = http.get(f"{base}/api/v1/cards/{card['id']}", headers=key).json()["program_id"]
+    for name, cost in (("Espresso", 30), ("Big breakfast", 5000)):
+        assert http.post(f"{base}/api/v1/programs/{program_id}/rewards", headers=key,
+                         json={"name": name, "cost_points": cost}).status_code == 201
+    http.post(f"{base}/api/v1/cards/{card['id']}/transactions", json={"type": "earn", "points": 40},
+              headers={**key, "Idempotency-Key": str(uuid.uuid4())})
+    driver = chromium()
+    sign_in(driver, base, till["cashier_token"])
+    driver.switch_to.active_element.send_keys(card["barcode_message"], Keys.ENTER)
+    visible(driver, "offer-box")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#offer-list li")
+    assert [row.text.split("\n")[0] for row in rows] == ["Espresso", "Big breakfast"]
+    espresso, breakfast = (row.find_element(By.TAG_NAME, "button") for row in rows)
+    assert espresso.is_enabled() and not breakfast.is_enabled()  # 40 points reach 30, not 5000
+    espresso.click()
+    assert visible(driver, "confirm-text").text.startswith("Buy “Espresso” for 30 points")
+    visible(driver, "confirm-yes").click()
+    status = status_text(driver, r"Bought:")
+    assert "Bought: Espresso" in status and "New balance: 10 points." in status
+    wait(driver).until(lambda d: "Espresso" in d.find_element(By.ID, "reward-list").text)
+    screenshot(driver, "5-reward-bought", PHONE)

@@ -254,6 +254,9 @@
     const redeemable = card.rewards || [];
     $("reward-box").hidden = redeemable.length === 0;
     $("reward-list").replaceChildren(...redeemable.map((reward) => rewardItem(reward, card)));
+    const offers = card.rewards_for_points || [];
+    $("offer-box").hidden = offers.length === 0;
+    $("offer-list").replaceChildren(...offers.map((offer) => offerItem(offer, card)));
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;
     $("tx-form").hidden = false;
@@ -295,6 +298,37 @@
     $("confirm").hidden = false;
     say("");
     $("confirm-yes").focus();
+  }
+
+  // A catalogue reward sold for points, with a Buy button while the balance reaches its cost.
+  function offerItem(offer, card) {
+    const item = document.createElement("li");
+    const what = document.createElement("div");
+    const name = document.createElement("span");
+    name.className = "reward-name";
+    name.textContent = offer.name;
+    const cost = document.createElement("span");
+    cost.className = "hint";
+    cost.textContent = plural("points", offer.cost_points);
+    what.append(name, cost);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = t("buy_reward");
+    button.dataset.offer = offer.id;
+    button.disabled = !offer.affordable;
+    button.addEventListener("click", () => {
+      state.pending = { cardId: card.id, path: `/api/v1/cards/${card.id}/rewards`, body: { reward_id: offer.id },
+                        key: crypto.randomUUID(), bought: offer.name };
+      $("confirm-text").textContent = t("confirm_buy", { reward: offer.name, points: plural("points", offer.cost_points),
+                                                         name: card.customer.name });
+      $("tx-form").hidden = true;
+      $("confirm").hidden = false;
+      say("");
+      $("confirm-yes").focus();
+    });
+    item.append(what, button);
+    return item;
   }
 
   function recentItem(entry, card) {
@@ -393,6 +427,8 @@
       const earned = (result.rewards_earned || []).map((reward) => reward.name);
       const saved = `${replayed ? t("replayed") : t("saved")} `
         + (pending.reward ? t("reward_redeemed", { reward: result.reward.name })
+          : pending.bought ? `${t("reward_bought", { reward: result.reward.name })} `
+            + t("new_balance", { balance: balanceText({ ...state.card, balance: result.transaction.balance }) })
           : t("new_balance", { balance: balanceText({ ...state.card, ...result }) }))
         + (earned.length ? ` ${t("reward_earned", { names: earned.join(", ") })}` : "");
       say(`${saved} ${t("notifying")}`, "ok");

@@ -137,9 +137,13 @@ def test_a_reward_is_bought_with_points_once_per_key_and_never_past_the_balance(
     assert (body["balance"], body["requested"]) == (40, 50)
     assert client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()["balance"] == 40
     assert [r["id"] for r in held(client, seeded, card["id"])] == [reward["id"]]
+    # the till's scan offers what points buy, and says what the balance reaches
+    cookie = catalogue_reward(client, seeded, name="Cookie", cost_points=5)
+    offers = scan(client, seeded, card)["rewards_for_points"]
+    assert [(o["name"], o["cost_points"], o["affordable"]) for o in offers] == [
+        ("Cookie", 5, True), ("Free coffee", 50, False)]
     # the same key with another body is refused
-    other = catalogue_reward(client, seeded, name="Cookie", cost_points=5)
-    problem(buy(client, seeded["cashier_token"], card["id"], other["id"], key="buy-1"), 422,
+    problem(buy(client, seeded["cashier_token"], card["id"], cookie["id"], key="buy-1"), 422,
             "/problems/idempotency-key-reused")
 
 
