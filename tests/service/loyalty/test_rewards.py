@@ -431,3 +431,16 @@ def test_a_campaign_grants_its_coupon_to_each_recipient_once_with_one_version_bu
     with app.app_context():
         # the message and the coupon came in one version (one push), not two
         assert [db.session().get(Card, c["id"]).version - versions[c["id"]] for c in cards[:2]] == [1, 1]
+
+
+def test_a_customers_export_lists_the_rewards_their_cards_held(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    card = issue(client, seeded)
+    coupon = grant(client, seeded, card["id"], name="Birthday cake", valid_days=3).get_json()["reward"]
+    ok(redeem(client, seeded["cashier_token"], card["id"], coupon["id"]))
+    full = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
+    customer_id = full["customer"]["id"]
+    document = client.get(f"/api/v1/customers/{customer_id}/export", headers=bearer(seeded["api_key"])).get_json()
+    (exported,) = document["cards"]
+    assert [(r["name"], r["source"], r["redeemed_store_id"]) for r in exported["rewards"]] == [
+        ("Birthday cake", "coupon", seeded["store_ids"][0])]
