@@ -1,11 +1,11 @@
-"""rewards and coupons: a program's reward catalogue, the rewards a card holds, a campaign's coupon
+"""rewards and coupons: a program's reward catalogue, the rewards a card holds, campaign and birthday coupons
 
 Revision ID: 0012
 Revises: 0011
 
 `held_rewards` replaces `stamp_rewards` (one concept, one table): every stamp reward earned so far
 is copied in with its id (source `ladder`, or `full_card` for a full card), no expiry and not
-redeemed, and `stamp_rewards` is dropped. Campaigns get `coupon` (NULL: none, as every existing one). The downgrade copies the stamp rewards back (rewards
+redeemed, and `stamp_rewards` is dropped. Campaigns get `coupon` and programs `birthday_reward_id` (NULL: none, as for every existing one). The downgrade copies the stamp rewards back (rewards
 bought with points and coupons have no place there and are lost on a downgrade).
 """
 
@@ -48,6 +48,8 @@ def upgrade() -> None:
     op.create_index('ix_catalogue_rewards_program_id', 'catalogue_rewards', ['program_id', 'id'], unique=False)
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('coupon', sa.JSON(), nullable=True))
+    with op.batch_alter_table('programs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('birthday_reward_id', sa.Integer(), nullable=True))
     op.create_table(
         'held_rewards',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -124,6 +126,8 @@ def downgrade() -> None:
     op.drop_index('ix_held_rewards_expires_at', table_name='held_rewards')
     op.drop_index('ix_held_rewards_card_id', table_name='held_rewards')
     op.drop_table('held_rewards')
+    with op.batch_alter_table('programs', schema=None) as batch_op:
+        batch_op.drop_column('birthday_reward_id')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_column('coupon')
     op.drop_index('ix_catalogue_rewards_program_id', table_name='catalogue_rewards')

@@ -174,12 +174,17 @@ class BirthdayIn(Schema):
                             validate=validate.Range(min=0, max=1_000_000))
     message = fields.String(load_default=None, allow_none=True, validate=MESSAGE_LENGTH,
                             metadata={"example": "Happy birthday, {name}! 100 points are on your card."})
+    reward_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                               validate=validate.Range(min=1, max=2**31 - 1), metadata={
+                                   "description": "A catalogue reward of this program given as a coupon (origin "
+                                                  "birthday; its valid_days are the coupon's)"})
 
 
 class BirthdayOut(Schema):
     program_id = fields.Integer()
     points = fields.Integer(allow_none=True)
     message = fields.String(allow_none=True)
+    reward_id = fields.Integer(allow_none=True, metadata={"description": "The birthday coupon (null: none)"})
 
 
 def brand_campaign(campaign_id: int) -> Campaign:
@@ -453,7 +458,12 @@ def create_geo(body: dict[str, Any]) -> Any:
 def get_birthday(program_id: int) -> Any:
     """The program's birthday points and message (null: none)."""
     program = brand_program(program_id)
-    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}
+    return _birthday_view(program)
+
+
+def _birthday_view(program: Program) -> dict[str, Any]:
+    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message,
+            "reward_id": program.birthday_reward_id}
 
 
 @blp.route("/programs/<int:program_id>/birthday", methods=["PUT"])
@@ -462,16 +472,23 @@ def get_birthday(program_id: int) -> Any:
 @blp.arguments(BirthdayIn, example={"points": 100, "message": "Happy birthday, {name}! 100 points for you."})
 @blp.response(200, BirthdayOut)
 def put_birthday(body: dict[str, Any], program_id: int) -> Any:
-    """Points and/or a message on each customer's birthday (daily at 08:03 UTC, once a year).
+    """Points, a message and/or a coupon (a catalogue reward) on each customer's birthday (daily at
+    08:03 UTC, once a year).
 
-    Both null switches it off. "{name}" in the message becomes the customer's first name."""
+    All null switches it off. "{name}" in the message becomes the customer's first name."""
     program = brand_program(program_id)
     if body["points"] and program.kind == "discount":
         raise validation_problem([{"field": "points", "message": "a discount card has no points; send a message"}])
-    fields = ("birthday_points", "birthday_message")
+    if body["reward_id"] is not None:
+        reward = db.session().get(CatalogueReward, body["reward_id"])
+        if reward is None or reward.program_id != program.id or not reward.active:
+            raise validation_problem([{"field": "reward_id",
+                                       "message": "No such reward in this program's catalogue (or it is retired)."}])
+    fields = ("birthday_points", "birthday_message", "birthday_reward_id")
     before = audit.snapshot(program, fields)
     program.birthday_points, program.birthday_message = body["points"] or None, body["message"]
+    program.birthday_reward_id = body["reward_id"]
     if changes := audit.diff(before, audit.snapshot(program, fields)):
         audit.record(db.session(), g.brand.id, "program.birthday_updated", "program", program.id, changes)
     db.session().commit()
-    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}
+    return _birthday_view(program)

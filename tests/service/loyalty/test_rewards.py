@@ -444,3 +444,34 @@ def test_a_customers_export_lists_the_rewards_their_cards_held(
     (exported,) = document["cards"]
     assert [(r["name"], r["source"], r["redeemed_store_id"]) for r in exported["rewards"]] == [
         ("Birthday cake", "coupon", seeded["store_ids"][0])]
+
+
+def test_a_birthday_gives_the_programs_coupon_once_a_year_in_the_greetings_one_push(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    from service.campaigns import tasks
+
+    cake = catalogue_reward(client, seeded, name="Birthday cake", cost_points=None, valid_days=14)
+    other = client.post("/api/v1/programs", json={"name": "Other", "kind": "points"},
+                        headers=bearer(seeded["api_key"])).get_json()
+    put = client.put(f"/api/v1/programs/{other['id']}/birthday", headers=bearer(seeded["api_key"]),
+                     json={"points": None, "message": None, "reward_id": cake["id"]})
+    assert put.status_code == 422 and put.get_json()["errors"][0]["field"] == "reward_id"  # another program's
+    put = client.put(f"/api/v1/programs/{seeded['program_id']}/birthday", headers=bearer(seeded["api_key"]),
+                     json={"points": 10, "message": "Happy birthday, {name}!", "reward_id": cake["id"]})
+    assert put.status_code == 200 and put.get_json()["reward_id"] == cake["id"]
+    response = client.post(f"/api/v1/programs/{seeded['program_id']}/cards", headers=bearer(seeded["api_key"]),
+                           json={"customer": {"name": "Dana Lee", "birthday": "1991-06-15"}})
+    card = response.get_json()
+    with app.app_context():
+        version = db.session().get(Card, card["id"]).version
+    today = dt.datetime(2026, 6, 15, 8, 3, tzinfo=dt.UTC)
+    with app.app_context():
+        assert tasks.run_birthdays(today)["cards"] == 1
+        assert tasks.run_birthdays(today)["cards"] == 0  # twice the same day: nothing more
+        assert db.session().get(Card, card["id"]).version == version + 1  # points, message and coupon: one version
+    (coupon,) = held(client, seeded, card["id"], state="all")
+    assert (coupon["name"], coupon["origin"]) == ("Birthday cake", "birthday")
+    assert coupon["expires_at"] == (today + dt.timedelta(days=14)).isoformat()
+    with app.app_context():
+        tasks.run_birthdays(today.replace(year=2027))
+    assert [r["origin"] for r in held(client, seeded, card["id"], state="all")] == ["birthday", "birthday"]
