@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.google_wallet.callbacks import bp as google_wallet_bp
     from service.loyalty.members_page import bp as members_page_bp
     from service.loyalty.partners_page import bp as partners_page_bp
+    from service.loyalty.rewards_page import bp as rewards_page_bp
     from service.nps import survey as nps_survey
     from service.nps.answers_page import bp as nps_console_bp
     from service.nps.page import bp as nps_page_bp
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(messaging_rules_page_bp)
     app.register_blueprint(members_page_bp)
     app.register_blueprint(partners_page_bp)
+    app.register_blueprint(rewards_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

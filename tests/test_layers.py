@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "service.audit.console_page": 5, "service.access.keys_page": 5,
     "service.design.console_page": 5,
     "service.stores.console_page": 5, "service.cashier.staff_page": 5,
-    "service.loyalty.members_page": 5, "service.loyalty.partners_page": 5,
+    "service.loyalty.members_page": 5, "service.loyalty.partners_page": 5, "service.loyalty.rewards_page": 5,
     "service.enrolment.settings_page": 5, "service.enrolment.imports_page": 5, "service.nps.answers_page": 5,
     "service.webhooks.console_page": 5,
     # 4 concerns: what the service does

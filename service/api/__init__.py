@@ -192,5 +192,9 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import partners
 
     api.register_blueprint(partners.blp)
+
+    from service.api import rewards
+
+    api.register_blueprint(rewards.blp)
     docs.init_app(app)
     return api

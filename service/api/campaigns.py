@@ -24,7 +24,7 @@ from service.api.tenancy import brand_row
 from service.campaigns import geo, segments, tasks
 from service.campaigns.holdout import DEFAULT_PERCENT, MAX_PERCENT
 from service.campaigns.report import HOLDOUT_STATE, LIFT_COLUMNS, STATES, lift_rows, recipients, report
-from service.models import Campaign, Program, Store, Tier, utcnow
+from service.models import Campaign, CatalogueReward, Program, Store, Tier, utcnow
 from service.platform import db
 from service.platform.csv_cells import safe_cell
 from service.web.problems import Problem, validation_problem
@@ -51,6 +51,22 @@ class CountOut(Schema):
     count = fields.Integer()
 
 
+class CampaignCouponIn(Schema):
+    """A coupon every recipient gets with the message (and on the pass until redeemed or its end)."""
+
+    reward_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+                               metadata={"description": "A catalogue reward (only cards of its program get it)"})
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=100), metadata={
+        "description": "Without reward_id: the coupon's name", "example": "Free pastry"})
+    description = fields.String(load_default=None, validate=validate.Length(max=500))
+    valid_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=3650))
+
+    @validates_schema
+    def _named(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("reward_id") is None and not data.get("name"):
+            raise ValidationError("Give reward_id (a catalogue reward) or the coupon's name.", "name")
+
+
 class CampaignIn(AudienceIn):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     message = fields.String(required=True, validate=MESSAGE_LENGTH, metadata={
@@ -70,6 +86,8 @@ class CampaignIn(AudienceIn):
                        validate=validate.Range(min=Decimal(0), max=Decimal("1000000000")), metadata={
                            "description": "Money you count against the campaign (its offer, its production), "
                                           "in the program's currency; the report's ROMI needs it", "example": "150.00"})
+    coupon = fields.Nested(CampaignCouponIn, load_default=None, allow_none=True, metadata={
+        "description": "A coupon each recipient gets with the message (rewards and coupons)"})
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_: Any) -> None:
@@ -105,6 +123,7 @@ class CampaignOut(Schema):
     message = fields.String(allow_none=True)
     messages = fields.Dict()
     audience = fields.Dict()
+    coupon = fields.Dict(allow_none=True, metadata={"description": "The coupon recipients get (null: none)"})
     send_at = fields.DateTime(allow_none=True)
     store_ids = fields.List(fields.Integer())
     relevant_text = fields.String(allow_none=True)
@@ -261,12 +280,17 @@ class BirthdayIn(Schema):
                             validate=validate.Range(min=0, max=1_000_000))
     message = fields.String(load_default=None, allow_none=True, validate=MESSAGE_LENGTH,
                             metadata={"example": "Happy birthday, {name}! 100 points are on your card."})
+    reward_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                               validate=validate.Range(min=1, max=2**31 - 1), metadata={
+                                   "description": "A catalogue reward of this program given as a coupon (origin "
+                                                  "birthday; its valid_days are the coupon's)"})
 
 
 class BirthdayOut(Schema):
     program_id = fields.Integer()
     points = fields.Integer(allow_none=True)
     message = fields.String(allow_none=True)
+    reward_id = fields.Integer(allow_none=True, metadata={"description": "The birthday coupon (null: none)"})
 
 
 def brand_campaign(campaign_id: int) -> Campaign:
@@ -367,18 +391,31 @@ def create(body: dict[str, Any]) -> Any:
     session = db.session()
     audience = _audience(body["audience"])
     send_at = utcnow() if body["send_now"] else _future_send_at(body["send_at"])
+    coupon = _coupon(body.get("coupon"))
     campaign = Campaign(brand_id=g.brand.id, kind="message", name=body["name"], message=body["message"],
-                        messages=body["messages"], audience=audience, send_at=send_at,
+                        messages=body["messages"], audience=audience, send_at=send_at, coupon=coupon,
                         status="scheduled" if send_at else "draft", holdout_percent=body["holdout_percent"],
                         cost=body["cost"])
     session.add(campaign)
     session.flush()
     audit.record(session, g.brand.id, "campaign.scheduled" if send_at else "campaign.created", "campaign",
-                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "send_at", "status",
-                                                        "holdout_percent", "cost")))
+                 campaign.id, audit.snapshot(campaign, ("kind", "name", "message", "audience", "coupon", "send_at",
+                                                        "status", "holdout_percent", "cost")))
     session.commit()
     _kick(campaign)
     return campaign_view(campaign)
+
+
+def _coupon(coupon: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The campaign's coupon as stored (None values left out); its catalogue reward must be the brand's."""
+    if not coupon:
+        return None
+    if coupon.get("reward_id") is not None:
+        reward = db.session().get(CatalogueReward, coupon["reward_id"])
+        if reward is None or reward.brand_id != g.brand.id or not reward.active:
+            raise validation_problem([{"field": "coupon.reward_id",
+                                       "message": "No such reward in your brand's catalogues (or it is retired)."}])
+    return {key: value for key, value in coupon.items() if value is not None}
 
 
 def _kick(campaign: Campaign) -> None:
@@ -549,7 +586,12 @@ def create_geo(body: dict[str, Any]) -> Any:
 def get_birthday(program_id: int) -> Any:
     """The program's birthday points and message (null: none)."""
     program = brand_program(program_id)
-    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}
+    return _birthday_view(program)
+
+
+def _birthday_view(program: Program) -> dict[str, Any]:
+    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message,
+            "reward_id": program.birthday_reward_id}
 
 
 @blp.route("/programs/<int:program_id>/birthday", methods=["PUT"])
@@ -558,16 +600,23 @@ def get_birthday(program_id: int) -> Any:
 @blp.arguments(BirthdayIn, example={"points": 100, "message": "Happy birthday, {name}! 100 points for you."})
 @blp.response(200, BirthdayOut)
 def put_birthday(body: dict[str, Any], program_id: int) -> Any:
-    """Points and/or a message on each customer's birthday (daily at 08:03 UTC, once a year).
+    """Points, a message and/or a coupon (a catalogue reward) on each customer's birthday (daily at
+    08:03 UTC, once a year).
 
-    Both null switches it off. "{name}" in the message becomes the customer's first name."""
+    All null switches it off. "{name}" in the message becomes the customer's first name."""
     program = brand_program(program_id)
     if body["points"] and program.kind == "discount":
         raise validation_problem([{"field": "points", "message": "a discount card has no points; send a message"}])
-    fields = ("birthday_points", "birthday_message")
+    if body["reward_id"] is not None:
+        reward = db.session().get(CatalogueReward, body["reward_id"])
+        if reward is None or reward.program_id != program.id or not reward.active:
+            raise validation_problem([{"field": "reward_id",
+                                       "message": "No such reward in this program's catalogue (or it is retired)."}])
+    fields = ("birthday_points", "birthday_message", "birthday_reward_id")
     before = audit.snapshot(program, fields)
     program.birthday_points, program.birthday_message = body["points"] or None, body["message"]
+    program.birthday_reward_id = body["reward_id"]
     if changes := audit.diff(before, audit.snapshot(program, fields)):
         audit.record(db.session(), g.brand.id, "program.birthday_updated", "program", program.id, changes)
     db.session().commit()
-    return {"program_id": program.id, "points": program.birthday_points, "message": program.birthday_message}
+    return _birthday_view(program)

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.loyalty import rewards as held_rewards
 from service.loyalty.cards import display_number
 from service.loyalty.engine import balance_money, effective_discount, money_text, stamps_view
-from service.models import Card, LedgerEntry, StampReward
+from service.models import Card, HeldReward, LedgerEntry, utcnow
 from service.platform import db
 
 RECENT_TRANSACTIONS = 10
@@ -34,14 +35,36 @@ def recent_entries(card_id: int, limit: int, *, partner_brand_id: int | None = N
 
 
 def stamp_rewards(card: Card, limit: int = RECENT_REWARDS) -> list[dict[str, Any]] | None:
-    """A stamp card's earned rewards, newest first (None for other kinds: no query)."""
+    """A stamp card's earned rewards (ladder rungs and full cards), newest first, with whether each is
+    still to redeem (None for other kinds: no query)."""
     if card.program.kind != "stamps":
         return None
-    statement = (select(StampReward).where(StampReward.card_id == card.id)
-                 .order_by(StampReward.id.desc()).limit(limit))
+    statement = (select(HeldReward).where(HeldReward.card_id == card.id,
+                                          HeldReward.source.in_(("ladder", "full_card")))
+                 .order_by(HeldReward.id.desc()).limit(limit))
+    now = utcnow()
     return [{"id": reward.id, "name": reward.name, "card_cycle": reward.card_cycle, "at": reward.at_stamp,
              "full_card": reward.full_card, "ledger_entry_id": reward.ledger_entry_id,
-             "created_at": reward.created_at} for reward in db.session().scalars(statement)]
+             "state": held_rewards.state(reward, now), "created_at": reward.created_at}
+            for reward in db.session().scalars(statement)]
+
+
+def redeemable_rewards(card: Card) -> list[dict[str, Any]]:
+    """What the card can redeem now (every source), soonest to expire first: the till's list."""
+    now = utcnow()
+    return [held_rewards.reward_view(reward, now) for reward in held_rewards.redeemable(db.session(), card.id, now)]
+
+
+def rewards_for_points(card: Card) -> list[dict[str, Any]] | None:
+    """The catalogue rewards the card can buy with points (the till's Buy buttons), cheapest first,
+    with whether the balance reaches each; None where the card holds no points."""
+    if card.program.kind not in held_rewards.POINTS_KINDS:
+        return None
+    offers = [reward for reward in held_rewards.catalogue(db.session(), card.program_id, active_only=True)
+              if reward.cost_points is not None]
+    return [{"id": reward.id, "name": reward.name, "cost_points": reward.cost_points,
+             "affordable": card.balance >= reward.cost_points}
+            for reward in sorted(offers, key=lambda reward: (reward.cost_points, reward.id))]
 
 
 def card_state(card: Card) -> dict[str, Any]:
@@ -59,6 +82,7 @@ def card_state(card: Card) -> dict[str, Any]:
         "created_at": card.created_at,
         **stamps_view(card),
         "stamp_rewards": stamp_rewards(card),
+        "rewards": redeemable_rewards(card),
     }
 
 
@@ -77,4 +101,5 @@ def counter_card_view(card: Card, *, partner_brand_id: int | None = None) -> dic
         "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
         "points_expire_at": card.points_expire_at,
         "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS, partner_brand_id=partner_brand_id),
+        "rewards_for_points": rewards_for_points(card),
     }

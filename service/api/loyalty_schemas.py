@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.fields import Id
-from service.api.schemas import StampRewardOut
+from service.api.schemas import HeldRewardOut, StampRewardOut
 from service.loyalty.engine import TRANSACTION_TYPES, money_text
 from service.loyalty.stamps import MAX_STAMPS_PER_TRANSACTION
 
@@ -155,7 +155,8 @@ class ReversalOut(TransactionOut):
 class LedgerEntryOut(Schema):
     id = fields.Integer()
     type = fields.String(attribute="kind", metadata={
-        "description": "issue | earn | redeem | purchase | expire | stamp | card_full | reversal"})
+        "description": "issue | earn | redeem | purchase | expire | stamp | card_full | reversal | reward_buy "
+                       "| reward_grant | reward_redeem"})
     reverses = fields.Integer(attribute="reversed_entry_id", allow_none=True, metadata={
         "description": "A reversal: the entry it undid"})
     points = fields.Integer(metadata={"description": "Signed change of the balance"})
@@ -196,6 +197,13 @@ class ProgramSummaryOut(Schema):
         "description": "How long the cashier may undo their own transaction (POST /transactions/{id}/reverse)"})
 
 
+class RewardOfferOut(Schema):
+    id = fields.Integer(metadata={"description": "The catalogue reward (POST /api/v1/cards/{id}/rewards buys it)"})
+    name = fields.String(metadata={"example": "Free coffee"})
+    cost_points = fields.Integer(metadata={"example": 150})
+    affordable = fields.Boolean(metadata={"description": "The card's balance reaches the cost"})
+
+
 class CashierCardOut(Schema):
     """The counter view (service/api/counter_view.py): who, how much, which tier, what discount,
     lately what. No contact details, birthday, barcode or pass links: a cashier has no use for them."""
@@ -228,6 +236,10 @@ class CashierCardOut(Schema):
     stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
     stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
+    rewards = fields.List(fields.Nested(HeldRewardOut), metadata={
+        "description": "What the customer can redeem now (POST /api/v1/cards/{id}/rewards/{reward}/redeem)"})
+    rewards_for_points = fields.List(fields.Nested(RewardOfferOut), allow_none=True, metadata={
+        "description": "Points and cashback cards: the catalogue rewards sold for points, cheapest first"})
 
 
 class StoreSummaryOut(Schema):

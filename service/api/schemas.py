@@ -60,7 +60,39 @@ class StampRewardOut(Schema):
     at = fields.Integer(metadata={"description": "At how many stamps", "example": 5})
     full_card = fields.Boolean()
     ledger_entry_id = fields.Integer(allow_none=True, metadata={"description": "The transaction that earned it"})
+    state = fields.String(metadata={"description": "held | redeemed | expired | cancelled"})
     created_at = fields.DateTime()
+
+
+class HeldRewardOut(Schema):
+    """A reward or coupon a card holds (service/loyalty/rewards.py): redeemable at the till while
+    `redeemable` (held: not redeemed, not cancelled, `expires_at` ahead or none)."""
+
+    id = fields.Integer(metadata={"description": "The held reward (redeem it with POST .../rewards/{id}/redeem)",
+                                  "example": 12})
+    card_id = fields.Integer()
+    name = fields.String(metadata={"example": "Free coffee"})
+    description = fields.String(allow_none=True)
+    source = fields.String(metadata={"description": "ladder | full_card (stamp cards) | bought (with points) | coupon"})
+    state = fields.String(metadata={"description": "held | redeemed | expired | cancelled"})
+    redeemable = fields.Boolean()
+    reward_id = fields.Integer(allow_none=True, metadata={"description": "The catalogue reward, if it came from one"})
+    origin = fields.String(allow_none=True, metadata={
+        "description": "Coupons: api | console | campaign | journey | birthday"})
+    campaign_id = fields.Integer(allow_none=True)
+    card_cycle = fields.Integer(allow_none=True, metadata={"description": "Stamp rewards: which card earned it"})
+    at = fields.Integer(allow_none=True, metadata={"description": "Stamp rewards: at how many stamps"})
+    full_card = fields.Boolean()
+    ledger_entry_id = fields.Integer(allow_none=True, metadata={
+        "description": "The ledger entry that earned it (stamp, purchase, reward_buy or reward_grant)"})
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time",
+                                                          "description": "Not redeemable from then on; null: never"})
+    redeemed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    redeemed_entry_id = fields.Integer(allow_none=True, metadata={"description": "The reward_redeem ledger entry"})
+    redeemed_store_id = fields.Integer(allow_none=True)
+    redeemed_cashier_id = fields.Integer(allow_none=True)
+    cancelled_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    created_at = fields.String(metadata={"format": "date-time"})
 
 
 class CardOut(Schema):
@@ -96,6 +128,8 @@ class CardOut(Schema):
     stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
     stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
+    rewards = fields.List(fields.Nested(HeldRewardOut), metadata={
+        "description": "Rewards and coupons the card can redeem now, soonest to expire first"})
 
 
 class ProgramOut(Schema):

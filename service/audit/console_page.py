@@ -64,6 +64,12 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "program.settlement_value_changed": ("Settlement point value changed", "Изменена стоимость балла для расчётов"),
     "program.updated": ("Program changed", "Программа изменена"),
     "restock_event.sent": ("Back-in-stock message sent", "Отправлено сообщение о поступлении"),
+    "reward.bought": ("Reward bought with points", "Награда куплена за баллы"),
+    "reward.cancelled": ("Reward cancelled on a card", "Награда на карте отменена"),
+    "reward.created": ("Reward added to the catalogue", "Награда добавлена в каталог"),
+    "reward.deactivated": ("Reward retired from the catalogue", "Награда снята из каталога"),
+    "reward.granted": ("Coupon given", "Купон подарен"),
+    "reward.updated": ("Catalogue reward changed", "Награда в каталоге изменена"),
     "staff.invited": ("Person invited", "Приглашён сотрудник"),
     "staff.recovery_code_used": ("Recovery code used to sign in", "Вход по коду восстановления"),
     "staff.recovery_codes_regenerated": ("Recovery codes made anew", "Коды восстановления созданы заново"),
@@ -99,6 +105,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "webhook": ("Webhook", "Вебхук"), "till": ("Till", "Касса"), "restock_event": ("Back-in-stock", "Поступление"),
     "customer": ("Customer", "Клиент"), "nps_survey": ("NPS survey", "Опрос NPS"),
     "partner_brand": ("Partner brand", "Бренд-партнёр"),
+    "reward": ("Reward", "Награда"),
 }
 
 words.add({

@@ -1,11 +1,12 @@
-"""Birthday automation: a program may give points and/or a message on each customer's birthday.
+"""Birthday automation: a program may give points, a message and/or a coupon on each customer's birthday.
 
 A daily job finds today's birthdays (people born on 29 February are greeted on the 28th in
 other years) and greets each card in its own transaction. "Once a year" is the ledger's
 unique (card, idempotency key) with the key "birthday:<card>:<year>": points go through the
 loyalty engine as an earn with that key; a message-only greeting (or a discount card, which
 has no points) writes a zero-point "adjust" entry with the same key, so a second run, a
-retried job or two workers never greet anyone twice.
+retried job or two workers never greet anyone twice. The coupon (a catalogue reward) is granted
+under "<that key>:coupon" (service/loyalty/rewards.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from service.campaigns import optout, pacing
 from service.campaigns.segments import BIRTHDAY_KEY_PREFIX, birthday_on
 from service.google_wallet.messages import NOTIFY
+from service.loyalty import rewards
 from service.loyalty.cards import touch
 from service.loyalty.engine import TransactionRequest, lock_card, post_transaction
 from service.models import Card, Customer, GoogleMessage, LedgerEntry, Program, utcnow
@@ -73,13 +75,24 @@ def greet(session: Session, program: Program, card_id: int, now: dt.datetime) ->
         points = 0
         session.add(LedgerEntry(card_id=card_id, kind="adjust", points=0, idempotency_key=key,
                                 reason="birthday greeting", created_at=now))
-    # the greeting is a marketing message: not for a holder who turned them off (the points still go);
-    # it counts against the cap (pacing.py) but, once a year, is not held by it
-    if program.birthday_message and not optout.opted_out(session, card_id):
+    granted = False
+    if program.birthday_reward_id is not None:  # the coupon, under a key of its own (once a year too)
+        coupon = rewards.CouponSpec(reward_id=program.birthday_reward_id, origin="birthday", reason="birthday coupon")
+        try:
+            with session.begin_nested():  # not bumped there: one new version (one push) for the whole greeting
+                rewards.grant(session, card_id, coupon, f"{key}:coupon", now=now, bump=False)
+            granted = True
+        except (rewards.RewardNotFound, rewards.RewardUnavailable):
+            log.warning("birthday coupon %s of program %s is gone; card %s greeted without it",
+                        program.birthday_reward_id, program.id, card_id)
+    # the greeting is a marketing message: not for a holder who turned them off (the points and the
+    # coupon still go); it counts against the cap (pacing.py) but, once a year, is not held by it
+    greets = bool(program.birthday_message) and not optout.opted_out(session, card_id)
+    if (granted or greets) and card.version == version:  # the earn made no new version
+        touch(card)
+    if greets:
         pacing.record_message(session, card_id, f"birthday:{now.year}", now)
         card.news = greeting(program.birthday_message, card.customer)
-        if card.version == version:  # the earn did not already make a new version
-            touch(card)
         if card.google_synced_version is not None:  # its Google message, queued with the greeting
             session.add(GoogleMessage(card_id=card_id, campaign_id=None, message_id=f"passcast-b{card_id}-{now.year}",
                                       header=program.name[:200], body=card.news, message_type=NOTIFY,
@@ -92,7 +105,8 @@ def run(session: Session, now: dt.datetime, settings: Settings | None = None) ->
     """The daily job: greet every card whose customer's birthday is today (UTC)."""
     result = BirthdayRun()
     programs = session.scalars(select(Program).where(or_(Program.birthday_points > 0,
-                                                         Program.birthday_message.is_not(None)))
+                                                         Program.birthday_message.is_not(None),
+                                                         Program.birthday_reward_id.is_not(None)))
                                .order_by(Program.id)).all()
     days = todays_birthdays(now.date())
     for program_id in [program.id for program in programs]:

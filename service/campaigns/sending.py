@@ -4,8 +4,9 @@ Each batch is one transaction: the next cards of the audience (keyset by card id
 recorded as recipients with INSERT ... ON CONFLICT DO NOTHING, exactly the newly recorded
 ones get the message in their pass's news field (changeMessage "%@", so it shows on the
 lock screen), their versions are bumped and their pushes queued (`bump_cards`, tagged with
-the campaign), and the campaign's cursor moves past the batch. A worker that dies loses at
-most its uncommitted batch, which the next run (after the lease) does again; a card is
+the campaign), and the campaign's cursor moves past the batch. A campaign with a coupon grants it
+to the same newly recorded cards in the batch's transaction (idempotent per card by its key).
+A worker that dies loses at most its uncommitted batch, which the next run (after the lease) does again; a card is
 never messaged twice because its recipient row is the gate. Memory stays at one batch of
 ids whatever the audience size.
 
@@ -32,6 +33,7 @@ from service import audit
 from service.campaigns import deferred, holdout, pacing, segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
+from service.loyalty import rewards
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
 from service.push.fanout import bump_cards
 
@@ -72,6 +74,8 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
     brand_id, audience, audience_at = campaign.brand_id, campaign.audience, campaign.audience_at
     default, variants = campaign.message or "", dict(campaign.messages or {})
     salt, holdout_percent = holdout.campaign_salt(campaign_id), campaign.holdout_percent or 0
+    coupon = (rewards.CouponSpec(**campaign.coupon, origin="campaign", campaign_id=campaign_id)
+              if campaign.coupon else None)
     brand = session.get(Brand, brand_id)
     header = brand.name if brand is not None else campaign.name  # the Google message's title
     cursor, reached, batches = campaign.cursor, 0, 0
@@ -94,6 +98,12 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
         deferred.hold(session, campaign_id, held, moment)
         texts = {card_id: pick_message(default, variants, languages[card_id]) for card_id in fresh
                  if card_id not in held}
+        if coupon is not None:  # treated cards only; the held back by the messaging rules get theirs now too
+            # (a coupon is not a message), pushed on its own; the rest ride on the news bump below
+            rewards.grant_to_cards(session, [card_id for card_id in fresh if card_id not in held], coupon,
+                                   f"campaign:{campaign_id}", now=moment, brand_id=brand_id, bump=False)
+            rewards.grant_to_cards(session, [card_id for card_id in fresh if card_id in held], coupon,
+                                   f"campaign:{campaign_id}", now=moment, brand_id=brand_id, bump=True)
         by_text: dict[str, list[int]] = defaultdict(list)
         for card_id, text in texts.items():
             by_text[text].append(card_id)

@@ -61,6 +61,8 @@ PAGE: dict[str, tuple[str, str]] = {
     "stamps_to_give": ("Stamps to give", "Сколько штампов поставить"),
     "stamps_placeholder": ("1", "1"),
     "undo": ("Undo", "Отменить"),
+    "rewards_title": ("Rewards to redeem", "Награды к выдаче"),
+    "offers_title": ("Rewards for points", "Награды за баллы"),
 }
 
 #: The texts cashier.js shows: status lines, errors, confirmations, figures.
@@ -192,6 +194,18 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "problem_reversal_rewards_earned": ("This earned a reward, so it cannot be undone here; ask a store manager.",
                                         "За эту операцию получена награда, поэтому отменить её здесь нельзя; "
                                         "обратитесь к управляющему магазином."),
+    # rewards and coupons the customer holds (service/loyalty/rewards.py)
+    "redeem_reward": ("Redeem", "Выдать"),
+    "reward_until": ("until {date}", "до {date}"),
+    "confirm_reward": ("Redeem “{reward}” for {name}?", "Выдать «{reward}» по карте {name}?"),
+    "reward_redeemed": ("Redeemed: {reward}.", "Выдано: {reward}."),
+    "buy_reward": ("Buy", "Купить"),
+    "confirm_buy": ("Buy “{reward}” for {points} from {name}'s card?", "Купить «{reward}» за {points} с карты {name}?"),
+    "reward_bought": ("Bought: {reward}; it is on the card to redeem.", "Куплено: {reward}; награда на карте, "
+                      "её можно выдать."),
+    "kind_reward_buy": ("reward bought", "награда куплена"),
+    "kind_reward_grant": ("coupon", "купон"),
+    "kind_reward_redeem": ("reward redeemed", "награда выдана"),
 }
 
 WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({**PAGE, **SCRIPT})

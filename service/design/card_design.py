@@ -24,6 +24,7 @@ from passes.images import image_set
 from passes.localization import lproj_files
 from passes.schema import Barcode, Beacon, Field, Location, Pass, StoreCard
 from passes.stamps import stamp_strip
+from service.loyalty import rewards as held_rewards
 from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
 from service.loyalty.cards import card_barcode, printed_number
@@ -58,6 +59,9 @@ RUSSIAN: dict[str, str] = {
     "Next reward": "Следующая награда",
     "Cards filled": "Заполнено карт",
     "Messages from us: turn off or on": "Наши сообщения: выключить или включить",  # service/campaigns/optout.py
+    "Rewards": "Награды",
+    "Rewards: %@": "Награды: %@",
+    "Your rewards (valid until)": "Ваши награды (действуют до)",
 }
 STRINGS: dict[str, dict[str, str]] = {"en": {key: key for key in RUSSIAN}, "ru": RUSSIAN}
 
@@ -276,7 +280,13 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),
                                value=card.lifetime_spend or Decimal(0), currency_code=program.currency,
                                change_message="Purchases: %@"))
+    rewards = held_rewards.on_the_pass(card)
+    if rewards:  # what the till can redeem; a new one shows on the lock screen
+        auxiliary.append(Field(key="rewards", label="Rewards", value=held_rewards.pass_summary(rewards),
+                               change_message="Rewards: %@"))
     back = [
+        *([Field(key="reward_list", label="Your rewards (valid until)",
+                 value=held_rewards.pass_lines(card, rewards))] if rewards else []),
         Field(key="news", label=label(program, "news", "News"), value=card.news or "No news yet.", change_message="%@"),
         *_expiry_field(card),
         *(_stamp_back(card) if stamp_card else ()),

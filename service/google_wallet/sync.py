@@ -57,6 +57,7 @@ from passes.google import (
 from service.design.card_design import STRINGS, design, label_translations, nearest_stores, stamp_count
 from service.google_wallet.client import AlreadyExists, GoogleWalletError, NotFound, WalletClient, client_for
 from service.google_wallet.dev_account import ensure_google_service_account
+from service.loyalty import rewards as held_rewards
 from service.loyalty import terms as program_terms
 from service.loyalty.cards import card_barcode, printed_number
 from service.loyalty.engine import balance_money, effective_discount
@@ -233,6 +234,14 @@ def contributed_links(settings: Settings, card: Card, language: str) -> list[Lin
     return [link for contributor in _link_contributors.values() for link in contributor(settings, card, language)]
 
 
+def _rewards_module(card: Card, language: str) -> list[TextModule]:
+    """The rewards the card can redeem, as the pass's back lists them (none: no module)."""
+    held = held_rewards.on_the_pass(card)
+    if not held:
+        return []
+    return [TextModule("rewards", words("Your rewards (valid until)", language), held_rewards.pass_lines(card, held))]
+
+
 def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> dict[str, Any]:
     program, brand = card.program, card.program.brand
     key, label, balance = _points(card)
@@ -251,7 +260,8 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         balance=balance,
         tier=card.tier,
         tier_label=label_words(program, "tier", "Tier", language),
-        text_modules=[TextModule("news", label_words(program, "news", "News", language), news),
+        text_modules=[*_rewards_module(card, language),
+                      TextModule("news", label_words(program, "news", "News", language), news),
                       TextModule("terms", label_words(program, "terms", "Terms and conditions", language),
                                  _terms(program, language))],
         links=[_terms_link(settings, program, language), *contributed_links(settings, card, language)],

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, joinedload
 from service.loyalty import limits as till_limits
 from service.loyalty import stamps as stamp_rules
 from service.loyalty.cards import touch
-from service.models import Card, LedgerEntry, Program, StampReward, Tier, utcnow
+from service.models import Card, HeldReward, LedgerEntry, Program, Tier, utcnow
 
 PROGRAM_KINDS = ("points", "cashback", "discount", "stamps")
 TIER_BASES = ("lifetime_points", "lifetime_spend", "points")
@@ -517,8 +517,9 @@ def _check_limits(session: Session, card: Card, request: TransactionRequest, ear
 def _apply_stamps(session: Session, card: Card, request: TransactionRequest, actor: Actor,
                   key: str, now: dt.datetime, limits: bool = True) -> dict[str, Any]:
     """A stamp or purchase on a stamp card: one entry of the stamps earned, then one `card_full`
-    entry of -N per card filled (so the ledger still sums to the stamps on the current card), and
-    a StampReward row per rung crossed and card filled, pointing at the entry that earned it."""
+    entry of -N per card filled (so the ledger still sums to the stamps on the current card), and a
+    HeldReward row (source ladder or full_card) per rung crossed and card filled, pointing at the
+    entry that earned it."""
     program = card.program
     if request.type not in ("stamp", "purchase"):
         _require_points(program, "type")
@@ -548,12 +549,18 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
         session.add(LedgerEntry(card_id=card.id, kind="card_full", points=-required, store_id=store_id,
                                 cashier_id=actor.cashier_id, created_at=now, partner_brand_id=actor.partner_brand_id,
                                 reason=f"stamp card {cycle_before + number + 1} full"))
-    session.add_all(StampReward(brand_id=card.brand_id, card_id=card.id, ledger_entry_id=entry.id,
-                                name=reward.name, card_cycle=reward.cycle, at_stamp=reward.at,
-                                full_card=reward.full_card, created_at=now)
+    # held until redeemed at the till (service/loyalty/rewards.py); stamp rewards do not expire
+    session.add_all(HeldReward(brand_id=card.brand_id, card_id=card.id, ledger_entry_id=entry.id,
+                               source="full_card" if reward.full_card else "ladder", name=reward.name,
+                               card_cycle=reward.cycle, at_stamp=reward.at, created_at=now)
                     for reward in earning.filling.rewards)
     session.flush()
     return answer(entry)
+
+
+#: For the other writers of the ledger (service/loyalty/rewards.py): the same once-per-key INSERT.
+AlreadyPosted = _AlreadyPosted
+insert_entry = _insert_entry
 
 
 def _apply(session: Session, card: Card, request: TransactionRequest, actor: Actor,

@@ -1,7 +1,7 @@
 """The console's members pages (/console/members): find a card by name, phone, e-mail or card number,
-and a card's page: balance, tier, ledger, devices and why each phone has (not) updated, with the
-actions a brand takes for a customer (adjust points, void, resend the card link, export or erase
-the customer's data).
+and a card's page: balance, tier, rewards and coupons held, ledger, devices and why each phone has (not)
+updated, with the actions a brand takes for a customer (adjust points, give or cancel a coupon, void,
+resend the card link, export or erase the customer's data).
 
 Reads are rendered here from the models, with the same search statement as GET /api/v1/cards
 (service/api/card_admin.py `card_search`) and the same diagnosis as GET /api/v1/cards/{id}/diagnosis
@@ -21,10 +21,11 @@ from service.api.card_admin import card_search
 from service.api.pagination import decode_cursor, encode_cursor
 from service.console import sections, words
 from service.console.guard import language, render, signed_in
+from service.loyalty import rewards
 from service.loyalty.cards import display_number
 from service.loyalty.privacy import is_erased
 from service.loyalty.reversal import REVERSIBLE
-from service.models import Card, LedgerEntry, PushDelivery, Registration, Store
+from service.models import Card, LedgerEntry, PushDelivery, Registration, Store, utcnow
 from service.platform import db
 from service.push.diagnosis import card_diagnosis
 from service.web.problems import Problem
@@ -163,6 +164,28 @@ words.add({
                               "Удалить персональные данные клиента навсегда?"),
     "members_erased": ("This customer's personal data was erased.", "Персональные данные клиента удалены."),
     "members_not_found": ("No such card in your brand.", "В вашем бренде нет такой карты."),
+    "members_kind_reward_buy": ("reward bought", "покупка награды"),
+    "members_kind_reward_grant": ("coupon granted", "купон подарен"),
+    "members_kind_reward_redeem": ("reward redeemed", "награда выдана"),
+    "members_rewards": ("Rewards and coupons", "Награды и купоны"),
+    "members_rewards_none": ("The card holds no rewards.", "На карте нет наград."),
+    "members_reward": ("Reward", "Награда"),
+    "members_reward_source": ("From", "Откуда"),
+    "members_reward_until": ("Until", "До"),
+    "members_source_ladder": ("stamp card", "карта штампов"), "members_source_full_card": ("full stamp card",
+                                                                                         "заполненная карта штампов"),
+    "members_source_bought": ("bought with points", "куплена за баллы"), "members_source_coupon": ("coupon", "купон"),
+    "members_state_held": ("to redeem", "к выдаче"), "members_state_redeemed": ("redeemed", "выдана"),
+    "members_state_expired": ("expired", "истекла"), "members_state_cancelled": ("cancelled", "отменена"),
+    "members_reward_cancel": ("Cancel", "Отменить"),
+    "members_reward_cancel_confirm": ("Cancel this reward? It leaves the pass and cannot be redeemed.",
+                                      "Отменить награду? Она исчезнет с карты, выдать её будет нельзя."),
+    "members_grant": ("Give a coupon", "Подарить купон"),
+    "members_grant_catalogue": ("From the catalogue", "Из каталога"),
+    "members_grant_own": ("— or name one below —", "— или назовите свой ниже —"),
+    "members_grant_name": ("Coupon name", "Название купона"),
+    "members_grant_days": ("Valid for (days)", "Действует (дней)"),
+    "members_grant_do": ("Give the coupon", "Подарить купон"),
 })
 
 
@@ -214,10 +237,13 @@ def card_page(card_id: int) -> Response:
         last_push.setdefault(delivery.registration_id, delivery)
     others = session.scalars(select(Card).where(Card.customer_id == card.customer_id, Card.id != card.id)
                              .order_by(Card.id)).all()
+    now = utcnow()
+    held = [(reward, rewards.state(reward, now)) for reward in rewards.held_rewards(session, card.id)]
     return render("members/card.html", card=card, customer=card.customer, number=display_number,
                   erased=is_erased(card.customer), diagnosis=diagnosis, ledger=ledger, stores=stores,
                   registrations=registrations, last_push=last_push, others=others,
-                  can_change="members" in _permissions(), reversible=_reversible(card, ledger),
+                  can_change="members" in _permissions(), reversible=_reversible(card, ledger), held=held,
+                  catalogue=rewards.catalogue(session, card.program_id, active_only=True),
                   reversed_ids={entry.reversed_entry_id for entry in ledger if entry.reversed_entry_id})
 
 

@@ -28,6 +28,7 @@ from service.models import (
     Customer,
     DeviceLog,
     GoogleWalletEvent,
+    HeldReward,
     LedgerEntry,
     NpsAnswer,
     PassFile,
@@ -78,6 +79,10 @@ def export(session: Session, customer: Customer) -> dict[str, Any]:
         collect("ledger", session.scalars(select(LedgerEntry).where(LedgerEntry.card_id.in_(ids))
                                           .order_by(LedgerEntry.id)),
                 ("id", "kind", "points", "amount", "store_id", "reason", "created_at"))
+        collect("rewards", session.scalars(select(HeldReward).where(HeldReward.card_id.in_(ids))
+                                           .order_by(HeldReward.id)),
+                ("id", "name", "description", "source", "origin", "expires_at", "redeemed_at", "redeemed_store_id",
+                 "cancelled_at", "created_at"))
         collect("devices", session.scalars(select(Registration).where(Registration.card_id.in_(ids))
                                            .order_by(Registration.id)),
                 ("id", "device_library_identifier", "push_token", "client_kind", "client_app", "active",

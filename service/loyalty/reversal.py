@@ -6,9 +6,12 @@ entry changed: balance, lifetime_points, lifetime_spend (a purchase), and on a s
 stamps and stamp_cards_completed, with one more reversal per ``card_full`` entry the stamp or
 purchase caused (a card it filled is un-filled, its carried-over stamps go back where they were).
 Tier and points expiry are settled again from the ledger; the pass is updated (``touch``).
-Rewards the entry earned go through service/loyalty/reversal_hooks.py.
+Rewards the entry earned, bought, was granted or redeemed go through service/loyalty/reversal_hooks.py
+(cancelled, or held again; refused when a reward it earned was redeemed since).
 
-Reversible: earn, redeem (the points come back), purchase, stamp. Refused, each with a sentence
+Reversible: earn, redeem (the points come back), purchase, stamp, reward_buy (the cost comes back,
+the reward is cancelled), reward_grant (the coupon is cancelled), reward_redeem (the reward is held
+again). Refused, each with a sentence
 that says why: a reversal (post a new transaction instead), an expiry, a card_full on its own
 (reverse the stamp that filled it), issue / import / adjust entries, an entry already reversed, a
 reversal that would take the balance below zero (the points were spent since), and on a stamp
@@ -49,7 +52,7 @@ from service.loyalty.engine import (
 )
 from service.models import Card, LedgerEntry, utcnow
 
-REVERSIBLE = ("earn", "redeem", "purchase", "stamp")
+REVERSIBLE = ("earn", "redeem", "purchase", "stamp", "reward_buy", "reward_grant", "reward_redeem")
 _WHY_NOT: dict[str, str] = {
     "reversal": "A reversal cannot itself be reversed; post a new transaction instead.",
     "expire": "Expired points are not given back by undo; a manager can add them back with an earn and a reason.",

@@ -1,50 +1,42 @@
-"""What a reversal does to the rewards the reversed entry earned: one seam, rewired at merge.
+"""What a reversal does to the rewards the reversed entry touched (service/loyalty/rewards.py).
 
-Rewards a stamp card earned are StampReward rows pointing at the entry that earned them
-(service/models/cards.py). Putting them back exactly (cancelling a reward not yet used, refusing
-when it was redeemed) belongs to the rewards concern (service/loyalty/rewards.py,
-`cancel_rewards_earned_by(session, entry, reversal_entry, now)`), built alongside this. Until it is
-wired in here, a reversal of an entry that earned a reward is refused with a plain sentence, and
-nothing of the reward tables is touched.
+- A stamp or purchase that earned rewards (a ladder rung, a full card), a `reward_buy` or a
+  `reward_grant`: those rewards are cancelled (they leave the pass and the till). If one of them
+  was redeemed already, the reversal is refused: undo that redemption first.
+- A `reward_redeem`: the reward is held again, until its own end date.
 
-`use(handler)` lets that function (or a test's stand-in for it) take over without an import of the
-rewards concern from here.
+Kept apart from reversal.py so that the ledger arithmetic of undo and the rewards' states each
+have one place; the points themselves (a bought reward's cost coming back) are the reversal
+entry's, as for any other reversal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.loyalty import rewards
 from service.loyalty.engine import ReversalRefused
-from service.models import LedgerEntry, StampReward
+from service.models import LedgerEntry
 
-RewardsHandler = Callable[[Session, LedgerEntry, LedgerEntry, dt.datetime], None]
-_handler: RewardsHandler | None = None
-
-
-def use(handler: RewardsHandler | None) -> RewardsHandler | None:
-    """Let `handler` put back the rewards a reversed entry earned; returns the one it replaces."""
-    global _handler
-    previous, _handler = _handler, handler
-    return previous
+#: Entries whose rewards a reversal cancels.
+EARNING_KINDS = ("stamp", "purchase", "reward_buy", "reward_grant")
 
 
 def rewards_earned_by_entry(session: Session, entry: LedgerEntry, reversal: LedgerEntry, now: dt.datetime) -> None:
-    """Undo the rewards `entry` earned as part of `reversal`, or refuse (ReversalRefused) when that
-    cannot be done yet. Nothing to do for an entry that earned no reward (one indexed read)."""
-    names = list(session.scalars(select(StampReward.name).where(StampReward.ledger_entry_id == entry.id)
-                                 .order_by(StampReward.id)))
-    if not names:
+    """Put the rewards back as they were before `entry`, as part of `reversal`; ReversalRefused
+    (nothing changed: the caller rolls back) when a reward it earned was redeemed since."""
+    if entry.kind == "reward_redeem":
+        rewards.unredeem(session, entry, reversal, now)
         return
-    if _handler is not None:
-        _handler(session, entry, reversal, now)
+    if entry.kind not in EARNING_KINDS:
         return
-    raise ReversalRefused(
-        "reversal-rewards-earned",
-        f"This transaction earned {'a reward' if len(names) == 1 else f'{len(names)} rewards'} "
-        f"({', '.join(names)}); undoing rewards is not available yet, so it cannot be reversed here. "
-        f"Nothing was changed.", rewards=names)
+    try:
+        rewards.cancel_rewards_earned_by(session, entry, reversal, now)
+    except rewards.RedeemedRewardInTheWay as error:
+        raise ReversalRefused(
+            "reversal-rewards-earned",
+            f"This transaction earned “{error.reward_name}”, which was redeemed since; undo that redemption "
+            f"first (newest first). Nothing was changed.", rewards=[error.reward_name],
+            held_reward_id=error.held_reward_id) from None

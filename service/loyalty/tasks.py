@@ -1,4 +1,4 @@
-"""Loyalty jobs: the daily expiry of points.
+"""Loyalty jobs: the daily expiry of points, and the hourly look at rewards that ended.
 
 The consumer registers these by importing this module (service/worker.py imports every
 task module). Expiry runs at night UTC so that cards change while few people look at them;
@@ -13,6 +13,7 @@ import logging
 from huey import crontab
 
 from service.loyalty.engine import expire_points
+from service.loyalty.rewards import note_expired
 from service.models import utcnow
 from service.platform.jobs import job_session, maintenance_queue
 
@@ -30,3 +31,17 @@ def run_expiry() -> dict[str, int]:
 @maintenance_queue.periodic_task(crontab(hour="3", minute="17"))
 def expire_points_daily() -> dict[str, int]:
     return run_expiry()
+
+
+def run_reward_expiry() -> dict[str, int]:
+    """Bump the cards whose held rewards ended (redeeming checks the end by itself; this only takes
+    them off the phones' passes). Hourly, so a reward is gone from the pass within the hour."""
+    with job_session() as session:
+        cards = note_expired(session, utcnow())
+    log.info("reward expiry: %d cards updated", cards)
+    return {"cards": cards}
+
+
+@maintenance_queue.periodic_task(crontab(minute="23"))
+def note_expired_rewards_hourly() -> dict[str, int]:
+    return run_reward_expiry()

@@ -15,7 +15,15 @@ from service.models.audit import AuditEntry
 from service.models.base import Base, UTCDateTime, utcnow
 from service.models.brands import ApiKey, Brand, SigningCertificate, Store
 from service.models.campaigns import Campaign, CampaignRecipient, ProductSubscription, RestockEvent
-from service.models.cards import Card, CardRecovery, Customer, LedgerEntry, StampReward
+from service.models.cards import (
+    HELD_REWARD_SOURCES,
+    Card,
+    CardRecovery,
+    CatalogueReward,
+    Customer,
+    HeldReward,
+    LedgerEntry,
+)
 from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
@@ -43,7 +51,9 @@ __all__ = [
     "Card",
     "LedgerEntry",
     "CardRecovery",
-    "StampReward",
+    "CatalogueReward",
+    "HeldReward",
+    "HELD_REWARD_SOURCES",
     "Cashier",
     "Till",
     "PassFile",

@@ -47,6 +47,9 @@ class Campaign(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     messages: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # message: a coupon each recipient gets with the message (service/loyalty/rewards.py CouponSpec
+    # fields: reward_id | name, description, valid_days); None: none
+    coupon: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # draft | scheduled | sending | finished | cancelled; geo: scheduled | running | ending | finished | cancelled
     status: Mapped[str] = mapped_column(String(12), default="draft")
     send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -122,6 +122,7 @@ class LedgerEntry(Base):
     # no index of its own: ix_ledger_entries_card_created (below) serves lookups by card
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     # issue | earn | redeem | purchase | expire | adjust | import | stamp | card_full | reversal
+    # | reward_buy (-cost) | reward_grant (0) | reward_redeem (0): service/loyalty/rewards.py
     kind: Mapped[str] = mapped_column(String(20))
     points: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
@@ -174,25 +175,81 @@ Index("ix_cards_brand_voided", Card.brand_id, Card.created_at, postgresql_where=
       sqlite_where=text("voided"))
 
 
-class StampReward(Base):
-    """A reward a stamp card earned: a rung of the ladder crossed, or the full card.
+class CatalogueReward(Base):
+    """A reward in a program's catalogue: what it is and what it costs (service/loyalty/rewards.py).
 
-    Kept minimal on purpose: what it is, on which card cycle (1 = the first card), at which stamp,
-    and the ledger entry (the transaction) that earned it. Redeeming rewards is not modelled here.
+    It costs `cost_points` (points and cashback programs: bought with points), or a full stamp card
+    (`costs_full_card`, stamp programs: a full card's reward may be taken as this), or nothing: then
+    it is a coupon the brand grants. `valid_days` (None: no end) starts when a card comes to hold it.
+    Never deleted (held rewards point at it): `active` false takes it out of the catalogue.
     """
 
-    __tablename__ = "stamp_rewards"
-    __table_args__ = (Index("ix_stamp_rewards_card_id", "card_id", "id"),)
+    __tablename__ = "catalogue_rewards"
+    __table_args__ = (Index("ix_catalogue_rewards_program_id", "program_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    cost_points: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    costs_full_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+#: Where a held reward came from: a stamp card's ladder rung or full card, bought with points, a coupon.
+HELD_REWARD_SOURCES = ("ladder", "full_card", "bought", "coupon")
+
+
+class HeldReward(Base):
+    """A reward or coupon a card holds, until it is redeemed at the till, expires or is cancelled.
+
+    One table for every source (`HELD_REWARD_SOURCES`); the stamp cards' earned rewards live here
+    too (migration 0012 moved the old `stamp_rewards` rows in, keeping their ids). `ledger_entry_id`
+    is the entry that earned it (the stamp or purchase, the `reward_buy`, the `reward_grant`), so an
+    undone entry finds what it earned; `redeemed_entry_id` the `reward_redeem` entry. Redeemable
+    means: not redeemed, not cancelled and `expires_at` (None: never) still ahead, checked at the
+    moment of redemption; `expiry_noted_at` is when the expiry job took it off the pass.
+    """
+
+    __tablename__ = "held_rewards"
+    __table_args__ = (
+        Index("ix_held_rewards_card_id", "card_id", "id"),
+        Index("ix_held_rewards_expires_at", "expires_at"),
+        Index("ix_held_rewards_ledger_entry_id", "ledger_entry_id"),
+        Index("ix_held_rewards_redeemed_entry_id", "redeemed_entry_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
-    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    catalogue_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_rewards.id"), nullable=True)
+    source: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(100))
-    card_cycle: Mapped[int] = mapped_column(Integer)
-    at_stamp: Mapped[int] = mapped_column(Integer)
-    full_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # coupons: who granted it (api | console | campaign | journey | birthday)
+    origin: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), nullable=True)
+    # stamp rewards: on which card cycle (1 = the first card) and at which stamp
+    card_cycle: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at_stamp: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    redeemed_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    redeemed_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), nullable=True)
+    redeemed_cashier_id: Mapped[int | None] = mapped_column(ForeignKey("cashiers.id"), nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    expiry_noted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def full_card(self) -> bool:
+        return self.source == "full_card"
 
 
 class CardRecovery(Base):

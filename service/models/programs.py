@@ -70,6 +70,9 @@ class Program(Base):
     point_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
     birthday_points: Mapped[int | None] = mapped_column(Integer, nullable=True)
     birthday_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # ... and/or a coupon: this catalogue reward of the program (service/loyalty/rewards.py). No
+    # foreign key: catalogue_rewards points at programs, and a key back would make the two a cycle.
+    birthday_reward_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Enrolment (service/enrolment): the public join page is /join/<slug> (or /join/<id>), and
     # a referral's first purchase gives both cards this many points (0: referrals are off).
     slug: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)

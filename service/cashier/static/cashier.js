@@ -1,7 +1,8 @@
 // The cashier's page: sign in with a cashier token (or, on a paired till, with a PIN), find a
-// card (camera, scanner or typed number), post a purchase or a redemption, show the new balance
-// and whether phones were told; undo it while the program's undo window lasts. The till's
-// refusals (a limit reached, an undo not allowed) are shown in the page's language.
+// card (camera, scanner or typed number), post a purchase or a redemption, redeem a reward or
+// coupon the customer holds, show the new balance and whether phones were told; undo it while the
+// program's undo window lasts. The till's refusals (a limit reached, an undo not allowed) are shown
+// in the page's language.
 "use strict";
 
 (() => {
@@ -270,11 +271,84 @@
     $("rewards").textContent = rewards.length
       ? t("rewards_earned", { names: rewards.slice(0, 3).map((reward) => reward.name).join(", ")
                                      + (rewards.length > 3 ? "…" : "") }) : "";
+    const redeemable = card.rewards || [];
+    $("reward-box").hidden = redeemable.length === 0;
+    $("reward-list").replaceChildren(...redeemable.map((reward) => rewardItem(reward, card)));
+    const offers = card.rewards_for_points || [];
+    $("offer-box").hidden = offers.length === 0;
+    $("offer-list").replaceChildren(...offers.map((offer) => offerItem(offer, card)));
     $("recent").replaceChildren(...card.recent_transactions.map((entry) => recentItem(entry, card)));
     $("confirm").hidden = true;
     $("tx-form").hidden = false;
     $("card").hidden = false;
     $("till").classList.add("has-card");
+  }
+
+  // A reward or coupon the customer can redeem now, with its last day and a Redeem button.
+  function rewardItem(reward, card) {
+    const item = document.createElement("li");
+    const what = document.createElement("div");
+    const name = document.createElement("span");
+    name.className = "reward-name";
+    name.textContent = reward.name;
+    what.append(name);
+    if (reward.expires_at) {
+      const until = document.createElement("span");
+      until.className = "hint";
+      until.textContent = t("reward_until", {
+        date: new Date(reward.expires_at).toLocaleDateString(LOCALE, { dateStyle: "medium" }) });
+      what.append(until);
+    }
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = t("redeem_reward");
+    button.dataset.reward = reward.id;
+    button.addEventListener("click", () => prepareReward(reward, card));
+    item.append(what, button);
+    return item;
+  }
+
+  // Redeeming asks for the same confirmation as a transaction, under one key for its retries.
+  function prepareReward(reward, card) {
+    state.pending = { cardId: card.id, path: `/api/v1/cards/${card.id}/rewards/${reward.id}/redeem`, body: {},
+                      key: crypto.randomUUID(), reward: reward.name };
+    $("confirm-text").textContent = t("confirm_reward", { reward: reward.name, name: card.customer.name });
+    $("tx-form").hidden = true;
+    $("confirm").hidden = false;
+    say("");
+    $("confirm-yes").focus();
+  }
+
+  // A catalogue reward sold for points, with a Buy button while the balance reaches its cost.
+  function offerItem(offer, card) {
+    const item = document.createElement("li");
+    const what = document.createElement("div");
+    const name = document.createElement("span");
+    name.className = "reward-name";
+    name.textContent = offer.name;
+    const cost = document.createElement("span");
+    cost.className = "hint";
+    cost.textContent = plural("points", offer.cost_points);
+    what.append(name, cost);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = t("buy_reward");
+    button.dataset.offer = offer.id;
+    button.disabled = !offer.affordable;
+    button.addEventListener("click", () => {
+      state.pending = { cardId: card.id, path: `/api/v1/cards/${card.id}/rewards`, body: { reward_id: offer.id },
+                        key: crypto.randomUUID(), bought: offer.name };
+      $("confirm-text").textContent = t("confirm_buy", { reward: offer.name, points: plural("points", offer.cost_points),
+                                                         name: card.customer.name });
+      $("tx-form").hidden = true;
+      $("confirm").hidden = false;
+      say("");
+      $("confirm-yes").focus();
+    });
+    item.append(what, button);
+    return item;
   }
 
   function recentItem(entry, card) {
@@ -366,14 +440,17 @@
     $("confirm-yes").disabled = true;
     say(t("saving"));
     try {
-      const { data: result, replayed } = await api("POST", `/api/v1/cards/${pending.cardId}/transactions`,
-                                                   pending.body, { "Idempotency-Key": pending.key });
+      const path = pending.path || `/api/v1/cards/${pending.cardId}/transactions`;
+      const { data: result, replayed } = await api("POST", path, pending.body, { "Idempotency-Key": pending.key });
       state.pending = null;
       $("tx-form").reset();
       showKind("purchase");
       const earned = (result.rewards_earned || []).map((reward) => reward.name);
       const saved = `${replayed ? t("replayed") : t("saved")} `
-        + t("new_balance", { balance: balanceText({ ...state.card, ...result }) })
+        + (pending.reward ? t("reward_redeemed", { reward: result.reward.name })
+          : pending.bought ? `${t("reward_bought", { reward: result.reward.name })} `
+            + t("new_balance", { balance: balanceText({ ...state.card, balance: result.transaction.balance }) })
+          : t("new_balance", { balance: balanceText({ ...state.card, ...result }) }))
         + (earned.length ? ` ${t("reward_earned", { names: earned.join(", ") })}` : "");
       say(`${saved} ${t("notifying")}`, "ok");
       const { data: card } = await api("POST", "/api/v1/cashier/scan", { code: state.card.number });

@@ -74,7 +74,7 @@ def test_leap_day_message_only_and_switch_off(client: FlaskClient, seeded: dict[
         card = db.session().get(Card, leap)
         assert card is not None and card.news == "Happy birthday!" and card.balance == 0
     off = client.put(f"/api/v1/programs/{program}/birthday", headers=bearer(key), json={})
-    assert off.get_json() == {"program_id": program, "points": None, "message": None}
+    assert off.get_json() == {"program_id": program, "points": None, "message": None, "reward_id": None}
     assert run(app, dt.datetime(2028, 2, 29, 8, 3, tzinfo=dt.UTC)) == {"cards": 0, "points": 0}
     bad = client.put(f"/api/v1/programs/{program}/birthday", headers=bearer(key), json={"points": -5})
     assert bad.status_code == 422

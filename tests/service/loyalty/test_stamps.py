@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from passes.stamps import slot_centres
 from service.google_wallet import sync
 from service.loyalty import stamps as stamp_rules
-from service.models import Card, LedgerEntry, Program, StampReward
+from service.models import Card, HeldReward, LedgerEntry, Program
 from service.platform import db
 from service.platform.config import Settings
 from tests.doubles import wallet_schema
@@ -75,7 +75,7 @@ def ledger_sum(app: Flask, card_id: int) -> int:
 
 def rewards(app: Flask, card_id: int) -> list[tuple[str, int, int, bool]]:
     with app.app_context():
-        rows = db.session().scalars(select(StampReward).where(StampReward.card_id == card_id).order_by(StampReward.id))
+        rows = db.session().scalars(select(HeldReward).where(HeldReward.card_id == card_id).order_by(HeldReward.id))
         return [(row.name, row.card_cycle, row.at_stamp, row.full_card) for row in rows]
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import re
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,8 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service.demo import create_cashier
-from service.loyalty import reversal_hooks
-from service.models import AuditEntry, Brand, Card, LedgerEntry, Store
+from service.models import AuditEntry, Brand, Card, HeldReward, LedgerEntry, Store
 from service.platform import db
 from tests.helpers import bearer
 
@@ -103,14 +101,11 @@ def other_cashier(app: Flask, seeded: dict[str, Any]) -> str:
         return token
 
 
-@pytest.fixture
-def rewards_stand_in() -> Iterator[list[tuple[int, int]]]:
-    """Stands in for the rewards concern's cancel_rewards_earned_by (built on another branch):
-    records (entry, reversal) and accepts, so the stamps arithmetic of a filled card can be tested."""
-    calls: list[tuple[int, int]] = []
-    previous = reversal_hooks.use(lambda session, entry, reversal, now: calls.append((entry.id, reversal.id)))
-    yield calls
-    reversal_hooks.use(previous)
+def held(app: Flask, card_id: int) -> list[tuple[str, int | None, bool]]:
+    """The card's held rewards: (name, the reversal that cancelled it, redeemed)."""
+    with app.app_context():
+        return [(row.name, row.cancelled_entry_id, row.redeemed_at is not None) for row in db.session().scalars(
+            select(HeldReward).where(HeldReward.card_id == card_id).order_by(HeldReward.id))]
 
 
 # --- limits at their boundaries ----------------------------------------------------------------
@@ -306,8 +301,7 @@ def test_undo_a_stamp(client: FlaskClient, seeded: dict[str, Any], app: Flask) -
 
 
 def test_undo_a_stamp_that_filled_a_card_and_carried_stamps_over(client: FlaskClient, seeded: dict[str, Any],
-                                                                 app: Flask,
-                                                                 rewards_stand_in: list[tuple[int, int]]) -> None:
+                                                                 app: Flask) -> None:
     card = issue(client, seeded, stamp_program(client, seeded, starter_stamps=2)["id"])
     ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 6}))  # 8 of 10
     filled = ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 13}))  # 21: 2 cards + 1
@@ -324,20 +318,37 @@ def test_undo_a_stamp_that_filled_a_card_and_carried_stamps_over(client: FlaskCl
     assert len(full_ids) == 2
     assert [entry for entry in entries if entry[0] == "reversal"] == [
         ("reversal", -13, filled["id"]), ("reversal", 10, full_ids[0]), ("reversal", 10, full_ids[1])]
-    assert rewards_stand_in == [(filled["id"], undone["id"])]
+    # the two full cards' rewards it earned are cancelled by the reversal, not deleted
+    assert [(cancelled_by, redeemed) for _, cancelled_by, redeemed in held(app, card["id"])] == [
+        (undone["id"], False), (undone["id"], False)]
     # the full cards are reversed now too: each at most once
     refused(reverse(client, seeded["api_key"], filled["id"]), 409, "/problems/reversal-already-reversed")
 
 
-def test_undo_refused_while_the_rewards_an_entry_earned_cannot_be_undone(client: FlaskClient,
-                                                                         seeded: dict[str, Any], app: Flask) -> None:
-    card = issue(client, seeded, stamp_program(client, seeded,
-                                               stamp_ladder=[{"at": 5, "reward": "A pastry"}])["id"])
+def test_undo_cancels_the_rewards_an_entry_earned_unless_one_was_redeemed(client: FlaskClient,
+                                                                          seeded: dict[str, Any], app: Flask) -> None:
+    program_id = stamp_program(client, seeded, stamp_ladder=[{"at": 5, "reward": "A pastry"}])["id"]
+    card = issue(client, seeded, program_id)
     reached = ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 5}))
-    body = refused(reverse(client, seeded["cashier_token"], reached["id"]), 409, "/problems/reversal-rewards-earned")
-    assert "earned a reward (A pastry)" in body["detail"] and body["rewards"] == ["A pastry"]
+    undone = ok(reverse(client, seeded["cashier_token"], reached["id"]))
+    assert undone["stamps"] == 0 and held(app, card["id"]) == [("A pastry", undone["id"], False)]
+    # earned again and redeemed: the stamp that earned it cannot be undone until the redemption is undone
+    earned = ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 5}))
+    listed = client.get(f"/api/v1/cards/{card['id']}/rewards", headers=bearer(seeded["api_key"])).get_json()
+    held_id = [one for one in listed if one["name"] == "A pastry"][0]["id"]
+    redeemed = client.post(f"/api/v1/cards/{card['id']}/rewards/{held_id}/redeem", json={},
+                           headers={**bearer(seeded["cashier_token"]), "Idempotency-Key": str(uuid.uuid4())})
+    assert redeemed.status_code == 201, redeemed.get_json()
+    body = refused(reverse(client, seeded["cashier_token"], earned["id"]), 409, "/problems/reversal-rewards-earned")
+    assert "earned “A pastry”, which was redeemed since" in body["detail"] and body["rewards"] == ["A pastry"]
     assert card_row(app, card["id"]).balance == 5
-    assert [kind for kind, _, _ in kinds(app, card["id"])] == ["issue", "stamp"]
+    # undo the redemption (the reward is held again), then the stamp (the reward is cancelled)
+    redemption = redeemed.get_json()
+    ok(reverse(client, seeded["api_key"], redemption["transaction"]["id"]))
+    assert [one[2] for one in held(app, card["id"])] == [False, False]
+    second = ok(reverse(client, seeded["api_key"], earned["id"]))
+    assert held(app, card["id"])[-1] == ("A pastry", second["id"], False)
+    assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 0
 
 
 def test_a_card_full_entry_is_undone_through_the_stamp_that_filled_it(client: FlaskClient, seeded: dict[str, Any],
@@ -380,8 +391,7 @@ def test_undo_refuses_what_it_cannot_put_back(client: FlaskClient, seeded: dict[
     assert card_row(app, card["id"]).balance == ledger_sum(app, card["id"]) == 19
 
 
-def test_undo_of_a_stamp_later_stamps_built_on_is_refused(client: FlaskClient, seeded: dict[str, Any],
-                                                          rewards_stand_in: list[tuple[int, int]]) -> None:
+def test_undo_of_a_stamp_later_stamps_built_on_is_refused(client: FlaskClient, seeded: dict[str, Any]) -> None:
     card = issue(client, seeded, stamp_program(client, seeded)["id"])
     first = ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 3}))
     last = ok(post(client, seeded["cashier_token"], card["id"], {"type": "stamp", "stamps": 8}))  # fills: 1 left
