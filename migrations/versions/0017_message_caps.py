@@ -1,7 +1,7 @@
 """messaging rules: frequency caps and quiet hours per program, opt-outs, messages per card
 
-Revision ID: 0018
-Revises: 0011
+Revision ID: 0017
+Revises: 0016
 
 Existing programs have no rules (no cap, no quiet hours), no card has opted out, and no
 message counts against a cap: every campaign sends as before until a brand sets rules.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
