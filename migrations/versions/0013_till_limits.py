@@ -1,7 +1,7 @@
 """the till's safeguards: program earning limits and undo window, reversal entries, refusals
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 Every existing program keeps no limits (the three limit columns NULL) and a 10-minute undo window;
 every existing ledger entry reverses nothing (reversed_entry_id NULL). limit_refusals starts empty.

@@ -2,7 +2,7 @@
 point value, and the partner brand that posted a ledger entry
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 
 Every existing program has no partners and no settlement value; every existing ledger entry was
 posted by its card's own brand (partner_brand_id NULL).

@@ -1,7 +1,7 @@
 """card barcodes: the program's barcode symbology, the card's number from its plastic card
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 
 Every existing program keeps the signed QR code (barcode_format 'qr'); no existing card has a
 legacy number (NULL), so no pass changes.

@@ -1,7 +1,7 @@
 """campaign holdout: the share kept back, recipients marked held back and reachable, costs
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 
 Every existing campaign kept no holdout (holdout_percent 0) and has no cost; every existing
 recipient was sent the campaign (holdout false) and its reachability was not recorded (NULL:
