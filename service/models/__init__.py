@@ -28,6 +28,7 @@ from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
+from service.models.journeys import Journey, JourneyEntry, JourneyTask, JourneyWatermark
 from service.models.messaging import CardMessage, MessageOptOut, MessagingRules, PacedRecipient
 from service.models.nps import NpsAnswer, NpsSurvey
 from service.models.partners import PartnerPresentation, ProgramPartner
@@ -71,6 +72,10 @@ __all__ = [
     "GoogleMessage",
     "GoogleWalletEvent",
     "ImportJob",
+    "Journey",
+    "JourneyEntry",
+    "JourneyTask",
+    "JourneyWatermark",
     "AnalyticsCache",
     "AnalyticsRollupState",
     "AnalyticsDaily",
