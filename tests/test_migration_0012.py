@@ -29,10 +29,11 @@ def test_0012_moves_stamp_rewards_into_held_rewards_and_back(empty_database: str
     assert "stamp_rewards" not in inspect(engine).get_table_names()
     with engine.begin() as connection:
         rows = connection.execute(text(
-            "SELECT id, source, name, card_cycle, at_stamp, redeemed_at, expires_at FROM held_rewards "
+            "SELECT id, source, name, card_cycle, at_stamp, redeemed_at = created_at, expires_at FROM held_rewards "
             "ORDER BY id")).all()
-        assert [tuple(row) for row in rows] == [(7, "ladder", "A pastry", 1, 5, None, None),
-                                                (8, "full_card", "A coffee", 1, 10, None, None)]
+        # handed over at the till when earned (before 0012 nothing was held): copied as redeemed then
+        assert [tuple(row) for row in rows] == [(7, "ladder", "A pastry", 1, 5, True, None),
+                                                (8, "full_card", "A coffee", 1, 10, True, None)]
         # new rows get new ids after the copied ones (PostgreSQL's sequence was moved past them)
         connection.execute(text(
             "INSERT INTO held_rewards (brand_id, card_id, source, name, created_at) "

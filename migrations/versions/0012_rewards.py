@@ -4,8 +4,11 @@ Revision ID: 0012
 Revises: 0011
 
 `held_rewards` replaces `stamp_rewards` (one concept, one table): every stamp reward earned so far
-is copied in with its id (source `ladder`, or `full_card` for a full card), no expiry and not
-redeemed, and `stamp_rewards` is dropped. Campaigns get `coupon` and programs `birthday_reward_id` (NULL: none, as for every existing one). The downgrade copies the stamp rewards back (rewards
+is copied in with its id (source `ladder`, or `full_card` for a full card), no expiry and already
+redeemed at the moment it was earned: before this revision the till announced a stamp reward and
+the cashier handed it over on the spot, so none is owed (copying them as held would let a
+customer collect every past reward again). `stamp_rewards` is dropped. Campaigns get `coupon` and
+programs `birthday_reward_id` (NULL: none, as for every existing one). The downgrade copies the stamp rewards back (rewards
 bought with points and coupons have no place there and are lost on a downgrade).
 """
 
@@ -90,8 +93,8 @@ def upgrade() -> None:
     op.create_index('ix_held_rewards_redeemed_entry_id', 'held_rewards', ['redeemed_entry_id'], unique=False)
     op.execute(
         "INSERT INTO held_rewards (id, brand_id, card_id, source, name, card_cycle, at_stamp, ledger_entry_id, "
-        "created_at) SELECT id, brand_id, card_id, CASE WHEN full_card THEN 'full_card' ELSE 'ladder' END, name, "
-        "card_cycle, at_stamp, ledger_entry_id, created_at FROM stamp_rewards")
+        "created_at, redeemed_at) SELECT id, brand_id, card_id, CASE WHEN full_card THEN 'full_card' ELSE 'ladder' END, "
+        "name, card_cycle, at_stamp, ledger_entry_id, created_at, created_at FROM stamp_rewards")
     _reset_sequence('held_rewards')
     op.drop_index('ix_stamp_rewards_card_id', table_name='stamp_rewards')
     op.drop_table('stamp_rewards')
