@@ -62,13 +62,9 @@ def _mark_all_cards_changed(program: Program) -> None:
 
 #: Program fields that decide a card's tier or points expiry (the others only change how passes look).
 TIER_AND_EXPIRY_RULES = frozenset({"kind", "tier_basis", "points_expire_days"})
-#: Program settings no pass shows: changing only these re-sends no card.
-NOT_ON_THE_PASS = frozenset({"point_value"})
-
-
-#: Program fields the pass does not show (the till's undo window): changing them updates no pass. The
-#: limits themselves are in the terms on the pass's back (service/loyalty/terms.py).
-NOT_ON_THE_PASS = frozenset({"undo_window_minutes"})
+#: Program settings no pass shows (what a point is worth, the till's undo window): changing only these
+#: re-sends no card. The till's limits are in the terms on the pass's back (service/loyalty/terms.py).
+NOT_ON_THE_PASS = frozenset({"point_value", "undo_window_minutes"})
 
 
 def _rules_changed(program: Program) -> None:

@@ -230,6 +230,18 @@ def test_limit_fields_are_program_settings(client: FlaskClient, seeded: dict[str
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize("field_value", [{"undo_window_minutes": 3}, {"point_value": "0.01"},
+                                         {"undo_window_minutes": 4, "point_value": "0.02"}])
+def test_settings_no_pass_shows_resend_no_card(app: Flask, client: FlaskClient, seeded: dict[str, Any],
+                                               field_value: dict[str, Any]) -> None:
+    created = program(client, seeded)
+    card = issue(client, seeded, created["id"])
+    version = card_row(app, card["id"]).version
+    patched = client.patch(f"/api/v1/programs/{created['id']}", json=field_value, headers=bearer(seeded["api_key"]))
+    assert patched.status_code == 200
+    assert card_row(app, card["id"]).version == version
+
+
 # --- undo of each kind of entry ------------------------------------------------------------------
 
 
