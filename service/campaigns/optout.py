@@ -1,9 +1,10 @@
 """The holder's own switch for marketing messages, linked from the back of the pass.
 
 Every pass (Apple: a back field; Google: a link in the object's links module) carries the link
-``/cards/<serial>/messages?key=<key>``: the key is the card's download key (the one the card page
-and the pass download already use, an HMAC of the serial with the brand's secret), so only
-someone holding the pass can open it. The page (service/campaigns/optout_page.py) turns messages
+``/cards/<serial>/messages?key=<key>``: the key is an HMAC of the serial with the brand's secret,
+bound to this one purpose, so only someone holding the pass can open it, and a forwarded link
+opens nothing else (the download key would hand over the pass itself, with its authentication
+token). The page (service/campaigns/optout_page.py) turns messages
 off or on; campaigns and journeys then skip the card (pacing.py: reason "opted_out"), while what a
 transaction changes (balance, stamps, tier) still reaches the phone as before.
 """
@@ -11,6 +12,7 @@ transaction changes (balance, stamps, tier) still reaches the phone as before.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 
 from sqlalchemy import delete, select
@@ -21,8 +23,7 @@ from passes.google import Link
 from passes.schema import Field
 from service.design import card_design
 from service.google_wallet import sync
-from service.loyalty.cards import download_key
-from service.models import Card, MessageOptOut, utcnow
+from service.models import Brand, Card, MessageOptOut, utcnow
 from service.platform.config import Settings
 
 #: The label on the pass (a pass.strings key: service/design/card_design.py RUSSIAN has its Russian).
@@ -49,8 +50,14 @@ def set_opt_out(session: Session, card: Card, off: bool, now: dt.datetime | None
     return True
 
 
+def messages_key(card: Card, brand: Brand) -> str:
+    """The key of the card's messages link: opens that page and nothing else."""
+    mac = hmac.new(brand.code_secret, b"messages:" + card.serial_number.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
 def key_ok(card: Card, key: str) -> bool:
-    return hmac.compare_digest(key.encode(), download_key(card, card.program.brand).encode())
+    return hmac.compare_digest(key.encode(), messages_key(card, card.program.brand).encode())
 
 
 def card_for_link(session: Session, serial: str, key: str) -> Card | None:
@@ -62,7 +69,7 @@ def card_for_link(session: Session, serial: str, key: str) -> Card | None:
 
 
 def messages_url(card: Card, public_base_url: str) -> str:
-    key = download_key(card, card.program.brand)
+    key = messages_key(card, card.program.brand)
     return f"{public_base_url.rstrip('/')}/cards/{card.serial_number}/messages?key={key}"
 
 

@@ -147,3 +147,15 @@ def test_the_birthday_greeting_respects_the_opt_out_but_the_points_still_come(
         assert tasks.run_birthdays(dt.datetime(2026, 6, 15, 8, 3, tzinfo=dt.UTC)) == {"cards": 1, "points": 50}
         card = db.session().get(Card, card_id, populate_existing=True)
         assert card is not None and card.balance == 50 and card.news is None
+
+
+def test_the_messages_link_opens_that_page_only_and_the_download_key_does_not_open_it(
+        client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    """A forwarded opt-out link must not hand over the pass (which carries its authentication token)."""
+    card = issue(client, seeded, "Anna", email="anna@example.com")
+    serial, _, key = path_of(link_on_pass(client, app, card["id"])).removeprefix("/cards/").partition("/messages?key=")
+    download_key = card["apple_pass_url"].partition("?key=")[2]
+    assert key and download_key and key != download_key
+    assert client.get(f"/passes/{serial}.pkpass?key={key}").status_code == 404
+    assert client.get(f"/cards/{serial}/messages?key={download_key}").status_code == 404
+    assert client.get(f"/passes/{serial}.pkpass?key={download_key}").status_code == 200
