@@ -10,9 +10,12 @@ given.
 For each group we know, per card over the attribution window, whether it bought, how many
 purchases and how much revenue. The figures:
 
-- conversion = buyers / cards; the difference (treated - holdout) with a 95 % interval from
-  the normal approximation of two independent proportions,
-  se = sqrt(p_t (1 - p_t) / n_t + p_h (1 - p_h) / n_h).
+- conversion = buyers / cards; the difference (treated - holdout) with the Agresti-Caffo 95 %
+  interval: one buyer and one non-buyer added to each side, p~ = (buyers + 1) / (cards + 2),
+  interval (p~_t - p~_h) +- 1.96 sqrt(p~_t (1 - p~_t) / (n_t + 2) + p~_h (1 - p~_h) / (n_h + 2)).
+  The plain normal approximation collapses to a zero-width "certain" interval when a side has
+  0 % or 100 % conversion (5 buyers of 5 against 0 of 5); this one stays honest there and is
+  the same as the plain one on large groups.
 - revenue per card = revenue / cards (non-buyers count as 0); the difference with a 95 %
   interval by Welch's normal approximation, se = sqrt(s_t^2 / n_t + s_h^2 / n_h), where s^2
   is each group's sample variance of per-card revenue (from the sum of squares).
@@ -104,12 +107,14 @@ def difference(estimate: float, standard_error: float) -> Interval:
 
 
 def conversion_difference(treated: Group, holdout: Group) -> Interval | None:
-    """Treated minus holdout conversion, with the normal-approximation 95 % interval."""
+    """Treated minus holdout conversion, with the Agresti-Caffo 95 % interval (see the module's docstring)."""
     if treated.cards < 2 or holdout.cards < 2:
         return None
     p_t, p_h = treated.buyers / treated.cards, holdout.buyers / holdout.cards
-    se = math.sqrt(p_t * (1 - p_t) / treated.cards + p_h * (1 - p_h) / holdout.cards)
-    return difference(p_t - p_h, se)
+    n_t, n_h = treated.cards + 2, holdout.cards + 2
+    a_t, a_h = (treated.buyers + 1) / n_t, (holdout.buyers + 1) / n_h
+    margin = Z95 * math.sqrt(a_t * (1 - a_t) / n_t + a_h * (1 - a_h) / n_h)
+    return Interval(p_t - p_h, a_t - a_h - margin, a_t - a_h + margin)
 
 
 def revenue_difference(treated: Group, holdout: Group) -> Interval | None:
@@ -132,7 +137,7 @@ def _interval_dict(interval: Interval, as_money: bool = False, digits: int = 6) 
     def shown(value: float) -> Any:
         return money(value) if as_money else round(value, digits)
     return {"estimate": shown(interval.estimate), "low": shown(interval.low), "high": shown(interval.high),
-            "significant": interval.excludes_zero}
+            "significant": interval.excludes_zero and interval.high > interval.low}  # zero width: no spread seen
 
 
 def measure(treated: Group, holdout: Group | None, cost: Decimal | None = None) -> dict[str, Any]:

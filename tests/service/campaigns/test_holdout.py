@@ -150,13 +150,13 @@ def test_the_report_finds_a_planted_ten_percent_effect_inside_its_interval(
     assert float(revenue["low"]) < planted < float(revenue["high"]) and revenue["significant"] is True
     assert measured["relative_uplift"] == pytest.approx(0.10)
 
-    # conversion: 33 % - 30 %, normal approximation of two proportions
-    p_t, p_h = TREATED_BUYERS / GROUP, HOLDOUT_BUYERS / GROUP
-    se_p = math.sqrt(p_t * (1 - p_t) / GROUP + p_h * (1 - p_h) / GROUP)
+    # conversion: 33 % - 30 %, Agresti-Caffo (a buyer and a non-buyer added to each side)
+    p_t, p_h = (TREATED_BUYERS + 1) / (GROUP + 2), (HOLDOUT_BUYERS + 1) / (GROUP + 2)
+    se_p = math.sqrt(p_t * (1 - p_t) / (GROUP + 2) + p_h * (1 - p_h) / (GROUP + 2))
     conversion = measured["conversion_difference"]
     assert conversion["estimate"] == pytest.approx(0.03)
-    assert conversion["low"] == pytest.approx(0.03 - 1.96 * se_p, abs=1e-4)
-    assert conversion["high"] == pytest.approx(0.03 + 1.96 * se_p, abs=1e-4)
+    assert conversion["low"] == pytest.approx(p_t - p_h - 1.96 * se_p, abs=1e-4)
+    assert conversion["high"] == pytest.approx(p_t - p_h + 1.96 * se_p, abs=1e-4)
     assert conversion["low"] < 0.03 < conversion["high"]
 
     # incremental revenue = difference per card x treated cards; ROMI against the campaign's cost
@@ -401,3 +401,18 @@ def test_the_campaign_report_as_csv_is_the_lift_table(client: FlaskClient, seede
     assert rows["causal"][2] == "True" and rows["holdout_percent"][1] == "50"
     bad = client.get(f"/api/v1/campaigns/{planted}/report?format=xml", headers=bearer(seeded["api_key"]))
     assert bad.status_code == 422
+
+
+def test_a_side_at_all_or_nothing_still_gets_an_interval_with_width() -> None:
+    """5 buyers of 5 against 0 of 5: the plain normal approximation says [1, 1], certain; it is not."""
+    all_bought = lift.Group(cards=5, buyers=5, purchases=5, revenue=Decimal(50), revenue_squares=Decimal(500))
+    none_bought = lift.Group(cards=5)
+    conversion = lift.measure(all_bought, none_bought)["conversion_difference"]
+    assert conversion["estimate"] == pytest.approx(1.0)
+    assert conversion["high"] - conversion["low"] > 0.5
+    p = 6 / 7  # (5 + 1) / (5 + 2) and its mirror 1 / 7
+    margin = 1.959963984540054 * math.sqrt(2 * p * (1 - p) / 7)
+    assert conversion["low"] == pytest.approx(p - (1 - p) - margin, abs=1e-6)
+    # revenue: every buyer spent the same, so no spread was seen; a zero-width interval is not "significant"
+    revenue = lift.measure(all_bought, none_bought)["revenue_per_card_difference"]
+    assert revenue["low"] == revenue["high"] and revenue["significant"] is False
