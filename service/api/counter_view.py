@@ -101,5 +101,8 @@ def counter_card_view(card: Card, *, partner_brand_id: int | None = None) -> dic
         "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
         "points_expire_at": card.points_expire_at,
         "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS, partner_brand_id=partner_brand_id),
-        "rewards_for_points": rewards_for_points(card),
+        "rewards_for_points": None if partner else rewards_for_points(card),
+        # a partner neither redeems nor buys the host's rewards, and what a reward says of the holder (a
+        # birthday coupon, granted on the day) is the host's customer data
+        **({"rewards": None, "stamp_rewards": None} if partner else {}),
     }

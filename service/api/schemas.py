@@ -128,8 +128,9 @@ class CardOut(Schema):
     stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
     stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
-    rewards = fields.List(fields.Nested(HeldRewardOut), metadata={
-        "description": "Rewards and coupons the card can redeem now, soonest to expire first"})
+    rewards = fields.List(fields.Nested(HeldRewardOut), allow_none=True, metadata={
+        "description": "Rewards and coupons the card can redeem now, soonest to expire first (null in a "
+                       "partner brand's view: the host's rewards are redeemed at the host)"})
 
 
 class ProgramOut(Schema):

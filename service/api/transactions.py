@@ -192,7 +192,8 @@ def post(body: dict[str, Any], card_id: int) -> Response:
     except CardNotFound as error:
         session.rollback()
         try:
-            outcome = _post_as_partner(session, card_id, TransactionRequest(**body), key, actor, error, limited)
+            # a partner's every transaction meets the host's limits: its "adjustment" is not the host's own
+            outcome = _post_as_partner(session, card_id, TransactionRequest(**body), key, actor, error, True)
         except LoyaltyError as partner_error:
             session.rollback()
             if isinstance(partner_error, LimitReached):

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.loyalty import reversal_hooks
@@ -68,11 +68,20 @@ def fingerprint(entry_id: int, reason: str | None) -> str:
 
 
 def brand_entry(session: Session, entry_id: int, brand_id: int) -> LedgerEntry:
-    """The brand's ledger entry (of any of its cards); another brand's is not found."""
+    """The ledger entry if `brand_id` posted it: the host's own entries on its cards, or a partner
+    brand's entries on the host's cards (partner programs). The brand that posted a transaction is
+    the one that undoes it, so each side's settlement figures stay its own: the host is told who
+    posted a partner's entry, any other brand finds nothing."""
     entry = session.scalar(select(LedgerEntry).join(Card, Card.id == LedgerEntry.card_id)
-                           .where(LedgerEntry.id == entry_id, Card.brand_id == brand_id))
+                           .where(LedgerEntry.id == entry_id,
+                                  or_(Card.brand_id == brand_id, LedgerEntry.partner_brand_id == brand_id)))
     if entry is None:
         raise ReversalRefused("transaction-not-found", f"No transaction {entry_id} in your brand.", status=404)
+    if entry.partner_brand_id is not None and entry.partner_brand_id != brand_id:
+        raise ReversalRefused("reversal-partner-entry",
+                              f"Transaction {entry_id} was posted by partner brand {entry.partner_brand_id}; "
+                              "only that brand can reverse it. Nothing was changed.", status=403,
+                              partner_brand_id=entry.partner_brand_id)
     return entry
 
 
@@ -177,10 +186,11 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
     reversal = LedgerEntry(card_id=card.id, kind="reversal", points=-entry.points, amount=entry.amount,
                            store_id=store_id, cashier_id=actor.cashier_id, idempotency_key=key,
                            request_fingerprint=print_, reason=text[:300], reversed_entry_id=entry.id,
-                           created_at=now)
+                           partner_brand_id=entry.partner_brand_id, created_at=now)
     session.add(reversal)
     session.add_all(LedgerEntry(card_id=card.id, kind="reversal", points=-full.points, store_id=store_id,
                                 cashier_id=actor.cashier_id, reversed_entry_id=full.id, created_at=now,
+                                partner_brand_id=full.partner_brand_id,
                                 reason=f"un-fills the card: reverses entry {full.id} with transaction {entry.id}")
                     for full in fulls)
     session.flush()

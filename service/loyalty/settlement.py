@@ -97,10 +97,15 @@ def _sums(session: Session, program: Program, since: dt.datetime, until: dt.date
     """brand id -> (issued, redeemed, expired, ledger sum), one grouped query over the period's entries."""
     brand = func.coalesce(LedgerEntry.partner_brand_id, Card.brand_id)
     expire = LedgerEntry.kind == "expire"
+    # an undo nets against what it undid (a reversed earn issued nothing, a reversed redemption
+    # redeemed nothing), not counted as a new issue or redemption of its own
+    undo = LedgerEntry.kind == "reversal"
     statement = (
         select(brand.label("brand_id"),
-               func.coalesce(func.sum(case((LedgerEntry.points > 0, LedgerEntry.points), else_=0)), 0),
-               func.coalesce(func.sum(case((and_(LedgerEntry.points < 0, ~expire), -LedgerEntry.points),
+               func.coalesce(func.sum(case((and_(LedgerEntry.points > 0, ~undo), LedgerEntry.points),
+                                           (and_(LedgerEntry.points < 0, undo), LedgerEntry.points), else_=0)), 0),
+               func.coalesce(func.sum(case((and_(LedgerEntry.points < 0, ~expire, ~undo), -LedgerEntry.points),
+                                           (and_(LedgerEntry.points > 0, undo), -LedgerEntry.points),
                                            else_=0)), 0),
                func.coalesce(func.sum(case((expire, -LedgerEntry.points), else_=0)), 0),
                func.coalesce(func.sum(LedgerEntry.points), 0))

@@ -428,3 +428,72 @@ def test_the_console_page_shows_partners_invitations_and_the_settlement(
     assert "Demo Coffee pays Tea House 3.00 EUR" in theirs and "Anna" not in theirs
     # the page is the owner's: a marketer is refused it
     assert as_role(app, "marketer").get("/console/partners").status_code == 403
+
+
+def test_a_partner_undoes_its_own_transaction_and_the_settlement_nets_it(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], coalition: dict[str, Any]) -> None:
+    """The brand that posted a transaction reverses it; its reversal counts for it, against what it undid."""
+    _admit(client, coalition)
+    partner, host, card = coalition["partner"], coalition["host"], coalition["card"]
+    assert _post(client, seeded["cashier_token"], card["id"], "h-earn", {"type": "earn", "points": 1000}).status_code == 201
+    assert _scan(client, partner["cashier_token"], card["barcode_message"]).status_code == 200
+    redeemed = _post(client, partner["cashier_token"], card["id"], "p-redeem", {"type": "redeem", "points": 500})
+    assert redeemed.status_code == 201
+    entry_id = redeemed.get_json()["id"]
+
+    by_host = client.post(f"/api/v1/transactions/{entry_id}/reverse", headers={**host, "Idempotency-Key": "h-undo"},
+                          json={})
+    assert by_host.status_code == 403 and by_host.get_json()["type"].endswith("/problems/reversal-partner-entry")
+    assert by_host.get_json()["partner_brand_id"] == partner["brand_id"]
+    outsider = client.post(f"/api/v1/transactions/{entry_id}/reverse",
+                           headers={**bearer(coalition["outsider"]["key"]), "Idempotency-Key": "o-undo"}, json={})
+    assert outsider.status_code == 404
+    by_partner = client.post(f"/api/v1/transactions/{entry_id}/reverse",
+                             headers={**bearer(partner["cashier_token"]), "Idempotency-Key": "p-undo"}, json={})
+    assert by_partner.status_code == 201, by_partner.get_json()
+    assert by_partner.get_json()["balance"] == 1000
+    with app.app_context():
+        undo = db.session().scalar(select(LedgerEntry).where(LedgerEntry.reversed_entry_id == entry_id))
+        assert undo is not None and undo.partner_brand_id == partner["brand_id"]
+
+    today = utcnow().date().isoformat()
+    body = client.get(f"/api/v1/programs/{coalition['program_id']}/settlement?from={today}&to={today}",
+                      headers=host).get_json()
+    by_brand = {row["brand_id"]: row for row in body["brands"]}
+    assert (by_brand[partner["brand_id"]]["points_issued"], by_brand[partner["brand_id"]]["points_redeemed"]) == (0, 0)
+    assert (by_brand[seeded["brand_id"]]["points_issued"], by_brand[seeded["brand_id"]]["points_redeemed"]) == (1000, 0)
+    assert body["transfers"] == []
+    totals = body["totals"]
+    assert totals["points_issued"] - totals["points_redeemed"] - totals["points_expired"] == totals["ledger_points"] == 1000
+
+
+def test_a_partner_meets_the_hosts_limits_with_its_key_as_at_its_till(
+        client: FlaskClient, seeded: dict[str, Any], coalition: dict[str, Any]) -> None:
+    _admit(client, coalition)
+    partner, card = coalition["partner"], coalition["card"]
+    assert client.patch(f"/api/v1/programs/{coalition['program_id']}", headers=coalition["host"],
+                        json={"per_transaction_cap": 10}).status_code == 200
+    assert _scan(client, partner["cashier_token"], card["barcode_message"]).status_code == 200
+    for token, key in ((partner["cashier_token"], "till"), (partner["key"], "api")):
+        refused = _post(client, token, card["id"], f"big-{key}", {"type": "earn", "points": 500, "reason": "bonus"})
+        assert refused.status_code == 422, (key, refused.get_json())
+        assert refused.get_json()["type"].endswith("/problems/limit/per-transaction-cap")
+    assert _post(client, partner["key"], card["id"], "small", {"type": "earn", "points": 10,
+                                                               "reason": "bonus"}).status_code == 201
+
+
+def test_a_partners_scan_shows_none_of_the_hosts_rewards(client: FlaskClient, seeded: dict[str, Any],
+                                                          coalition: dict[str, Any]) -> None:
+    """A birthday coupon, granted on the day, would tell the partner the holder's birthday."""
+    _admit(client, coalition)
+    card = coalition["card"]
+    granted = client.post(f"/api/v1/cards/{card['id']}/coupons", headers={**coalition["host"], "Idempotency-Key": "b"},
+                          json={"name": "Birthday cake", "origin": "birthday"})
+    assert granted.status_code == 201, granted.get_json()
+    host_view = _scan(client, seeded["cashier_token"], card["barcode_message"]).get_json()
+    assert [reward["origin"] for reward in host_view["rewards"]] == ["birthday"]
+    scanned = _scan(client, coalition["partner"]["cashier_token"], card["barcode_message"])
+    view = scanned.get_json()
+    assert (view["rewards"], view["rewards_for_points"], view["stamp_rewards"]) == (None, None, None)
+    assert "birthday" not in scanned.get_data(as_text=True)
+    _no_pii(scanned)
