@@ -435,7 +435,8 @@ def test_a_partner_undoes_its_own_transaction_and_the_settlement_nets_it(
     """The brand that posted a transaction reverses it; its reversal counts for it, against what it undid."""
     _admit(client, coalition)
     partner, host, card = coalition["partner"], coalition["host"], coalition["card"]
-    assert _post(client, seeded["cashier_token"], card["id"], "h-earn", {"type": "earn", "points": 1000}).status_code == 201
+    earned = _post(client, seeded["cashier_token"], card["id"], "h-earn", {"type": "earn", "points": 1000})
+    assert earned.status_code == 201
     assert _scan(client, partner["cashier_token"], card["barcode_message"]).status_code == 200
     redeemed = _post(client, partner["cashier_token"], card["id"], "p-redeem", {"type": "redeem", "points": 500})
     assert redeemed.status_code == 201
@@ -464,7 +465,8 @@ def test_a_partner_undoes_its_own_transaction_and_the_settlement_nets_it(
     assert (by_brand[seeded["brand_id"]]["points_issued"], by_brand[seeded["brand_id"]]["points_redeemed"]) == (1000, 0)
     assert body["transfers"] == []
     totals = body["totals"]
-    assert totals["points_issued"] - totals["points_redeemed"] - totals["points_expired"] == totals["ledger_points"] == 1000
+    net = totals["points_issued"] - totals["points_redeemed"] - totals["points_expired"]
+    assert net == totals["ledger_points"] == 1000
 
 
 def test_a_partner_meets_the_hosts_limits_with_its_key_as_at_its_till(
