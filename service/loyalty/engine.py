@@ -268,10 +268,15 @@ def _take_sqlite_write_lock(session: Session, card_id: int) -> None:
 def lock_card(session: Session, card_id: int) -> Card | None:
     """The card, locked for the rest of the transaction, with fresh values.
 
-    PostgreSQL: SELECT ... FOR UPDATE, so concurrent transactions on the card queue here.
+    PostgreSQL: SELECT ... FOR NO KEY UPDATE, so concurrent transactions on the card queue here. Not
+    FOR UPDATE: every transaction that inserts a row naming the card (a ledger entry, a campaign's
+    recipient, a push delivery) holds a KEY SHARE lock on it until it commits, which FOR UPDATE
+    waits for; a campaign batch holding those and bumping the card while a till waits for FOR UPDATE
+    is a deadlock. FOR NO KEY UPDATE conflicts with itself (transactions still take turns) but not
+    with KEY SHARE, and no transaction changes a card's id.
     """
     _take_sqlite_write_lock(session, card_id)
-    statement = (select(Card).where(Card.id == card_id).with_for_update()
+    statement = (select(Card).where(Card.id == card_id).with_for_update(key_share=True)
                  .execution_options(populate_existing=True))
     return session.scalars(statement).one_or_none()
 
@@ -285,7 +290,7 @@ def lock_card_for_transaction(session: Session, card_id: int, key: str) -> tuple
         .outerjoin(LedgerEntry, and_(LedgerEntry.card_id == Card.id, LedgerEntry.idempotency_key == key))
         .where(Card.id == card_id)
         .options(joinedload(Card.program).joinedload(Program.tiers))
-        .with_for_update(of=Card)
+        .with_for_update(of=Card, key_share=True)  # FOR NO KEY UPDATE OF cards: see lock_card
         .execution_options(populate_existing=True)
     )
     row = session.execute(statement).unique().one_or_none()

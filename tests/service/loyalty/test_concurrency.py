@@ -148,3 +148,34 @@ def test_a_locked_card_makes_the_next_transaction_wait(client: FlaskClient, seed
     response = result[0]
     assert response.status_code == 409 and response.get_json()["balance"] == 0
     assert_ledger_matches(app, card["id"], 0)
+
+
+def test_a_till_is_not_held_up_by_a_transaction_that_only_names_the_card(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    """A campaign batch inserting a row that names the card (here a ledger entry, as a recipient row
+    or a push delivery would) holds a KEY SHARE lock on it until it commits. The till's card lock
+    (FOR NO KEY UPDATE) must not wait for that: FOR UPDATE would, and with the batch then bumping
+    the card that was a deadlock."""
+    from sqlalchemy import create_engine, text
+
+    card = issue(client, seeded)
+    url = app.config["PASSCAST"].database_url
+    engine = create_engine(url)
+    try:
+        with engine.connect() as batch, engine.connect() as till:
+            batch.begin()
+            batch.execute(text("INSERT INTO ledger_entries (card_id, kind, points, created_at) "
+                               "VALUES (:card, 'adjust', 0, now())"), {"card": card["id"]})
+            till.begin()
+            till.execute(text("SET LOCAL lock_timeout = '2s'"))
+            from sqlalchemy.orm import Session
+
+            with Session(bind=till) as session:
+                locked = loyalty.lock_card(session, card["id"])  # raises LockNotAvailable after 2 s if it waits
+                assert locked is not None and locked.id == card["id"]
+                also, _ = loyalty.lock_card_for_transaction(session, card["id"], "no-such-key")
+                assert also is not None
+            till.rollback()
+            batch.rollback()
+    finally:
+        engine.dispose()
