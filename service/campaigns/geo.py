@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from service.campaigns.common import acquire, add_recipients, queue_google, renew
 from service.campaigns.sending import emit_finished
 from service.design.card_design import nearest_stores
-from service.models import Campaign, CampaignRecipient, Card, Customer, Store, utcnow
+from service.models import Campaign, CampaignRecipient, Card, Customer, MessageOptOut, Store, utcnow
 from service.push.fanout import bump_cards
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,10 @@ def _cards(session: Session, brand_id: int, store_ids: list[int],
     condition = concerned(session, brand_id, store_ids)
     if extra is not None:
         condition = or_(condition, extra)
+    # a holder who turned marketing off keeps the store's own text (card_design) and is not told
+    opted_out = exists().where(MessageOptOut.card_id == Card.id)
     return (select(Card.id, Customer.language).join(Customer, Customer.id == Card.customer_id)
-            .where(Card.brand_id == brand_id, Card.voided.is_(False), condition).order_by(Card.id))
+            .where(Card.brand_id == brand_id, Card.voided.is_(False), condition, ~opted_out).order_by(Card.id))
 
 
 def overlapping(session: Session, brand_id: int, store_ids: list[int], starts_at: dt.datetime,

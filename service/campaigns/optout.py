@@ -17,7 +17,7 @@ import hmac
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from passes.google import Link
 from passes.schema import Field
@@ -32,6 +32,12 @@ LINK_LABEL = "Messages from us: turn off or on"
 
 def opted_out(session: Session, card_id: int) -> bool:
     return session.get(MessageOptOut, card_id) is not None
+
+
+def takes_marketing(card: Card) -> bool:
+    """For the card design: False when the holder turned marketing messages off."""
+    session = object_session(card)
+    return session is None or not opted_out(session, card.id)
 
 
 def set_opt_out(session: Session, card: Card, off: bool, now: dt.datetime | None = None) -> bool:
@@ -93,4 +99,5 @@ def register() -> None:
     """Put the link on every pass, Apple and Google (called by the app factory, so web and worker
     processes build the same passes)."""
     card_design.register_back_fields("messages", back_fields)
+    card_design.register_marketing_check(takes_marketing)
     sync.register_links("messages", google_links)

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from service.campaigns import optout
 from service.enrolment.i18n import Words, choose_language
 from service.enrolment.page import program_ref
-from service.loyalty.cards import display_number
+from service.loyalty.cards import display_number, touch
 from service.models import Card
 from service.platform import db
 from service.web.page_headers import secure_page
@@ -95,7 +95,9 @@ def change(serial: str) -> Any:
     choice = request.form.get("messages")
     if choice not in ("on", "off"):
         abort(400)
-    optout.set_opt_out(db.session(), card, choice == "off")
+    changed = optout.set_opt_out(db.session(), card, choice == "off")
+    if changed and any(store.geo_relevant_text for store in card.program.brand.stores):
+        touch(card)  # the pass drops (or takes back) the running geo campaign's text near its stores
     db.session().commit()
     return redirect(url_for("messages_page.show", serial=serial, key=key, done=choice,
                             lang=request.args.get("lang") or None), code=303)

@@ -106,36 +106,60 @@ def nearest_stores(stores: Sequence[Store], home: Store | None) -> list[Store]:
 _relevance_cache: dict[tuple[object, ...], tuple[tuple[Location, ...], tuple[Beacon, ...]]] = {}
 
 
-def store_text(store: Store) -> str:
-    """What the lock screen says near a store: a running geo campaign's text, the store's own, or a default."""
-    return store.geo_relevant_text or store.relevant_text or f"{store.name}: show your card at the counter."
+def store_text(store: Store, marketing: bool = True) -> str:
+    """What the lock screen says near a store: a running geo campaign's text (not for a holder who
+    turned marketing off), the store's own, or a default."""
+    campaign_text = store.geo_relevant_text if marketing else None
+    return campaign_text or store.relevant_text or f"{store.name}: show your card at the counter."
 
 
-def _beacon(store: Store) -> Beacon | None:
+def _beacon(store: Store, marketing: bool = True) -> Beacon | None:
     """The store's iBeacon, if it has a valid one (a bad one is left out, never breaks the pass)."""
     if not store.beacon_uuid:
         return None
     try:
         return Beacon(proximity_uuid=store.beacon_uuid, major=store.beacon_major, minor=store.beacon_minor,
-                      relevant_text=store_text(store))
+                      relevant_text=store_text(store, marketing))
     except PassValidationError:
         return None
+
+
+#: (card) -> whether its holder takes marketing (registered by service/campaigns/optout.py): a
+#: running geo campaign's text is marketing, so a holder who turned messages off sees the store's own.
+MarketingCheck = Callable[[Card], bool]
+_marketing_check: list[MarketingCheck] = []
+
+
+def register_marketing_check(check: MarketingCheck) -> None:
+    """The opt-out's say on geo campaign texts (a hook: the design never imports the campaigns)."""
+    _marketing_check[:] = [check]
+
+
+def _takes_marketing(card: Card, stores: Sequence[Store]) -> bool:
+    """Asked only while a geo campaign runs at one of the brand's stores (no query otherwise)."""
+    if not _marketing_check or not any(store.geo_relevant_text for store in stores):
+        return True
+    return _marketing_check[0](card)
 
 
 def _relevance(card: Card) -> tuple[tuple[Location, ...], tuple[Beacon, ...]]:
     """Locations and beacons of the 10 stores nearest the home store, made once per brand's
     stores and home store: ranking and checking them was ~20 % of a build."""
     stores, home = card.program.brand.stores, card.customer.home_store
+    marketing = _takes_marketing(card, stores)
     key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text,
-                  store.geo_relevant_text, store.beacon_uuid, store.beacon_major, store.beacon_minor)
+                  store.geo_relevant_text if marketing else None, store.beacon_uuid, store.beacon_major,
+                  store.beacon_minor)
                  for store in stores),
            None if home is None else (home.id, home.latitude, home.longitude))
     relevance = _relevance_cache.get(key)
     if relevance is None:
         nearest = nearest_stores(stores, home)
-        locations = tuple(Location(latitude=store.latitude, longitude=store.longitude, relevant_text=store_text(store))
+        locations = tuple(Location(latitude=store.latitude, longitude=store.longitude,
+                                   relevant_text=store_text(store, marketing))
                           for store in nearest)
-        beacons = tuple(beacon for beacon in map(_beacon, nearest) if beacon is not None)[:MAX_LOCATIONS]
+        beacons = tuple(beacon for beacon in (_beacon(store, marketing) for store in nearest)
+                        if beacon is not None)[:MAX_LOCATIONS]
         relevance = (locations, beacons)
         if len(_relevance_cache) >= 1024:
             _relevance_cache.clear()

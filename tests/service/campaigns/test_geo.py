@@ -196,3 +196,33 @@ def test_a_pass_carries_at_most_ten_locations_and_beacons(client: FlaskClient, s
                     if loc["relevantText"].startswith("Kiosk "))
     assert sorted(beacon["minor"] for beacon in data["beacons"]) == listed
     assert 0 < len(data["beacons"]) <= 10
+
+
+def test_a_holder_who_turned_messages_off_gets_no_geo_text_and_is_not_pushed(
+        client: FlaskClient, seeded: dict[str, Any], app: Flask, apns: ApnsDouble) -> None:
+    from service.campaigns import optout
+
+    cards = [issue(client, seeded, f"Member {n}", email=f"m{n}@example.com") for n in range(2)]
+    for n, card in enumerate(cards):
+        register(app, card["id"], token(n + 1))
+    with app.app_context():
+        session = db.session()
+        quiet = session.get(Card, cards[1]["id"])
+        assert quiet is not None and optout.set_opt_out(session, quiet, True)
+        session.commit()
+        key = optout.messages_key(quiet, quiet.program.brand)
+    chosen = seeded["store_ids"][1]
+    starts = utcnow() + dt.timedelta(minutes=5)
+    assert client.post("/api/v1/geo-campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "Coffee hour", "store_ids": [chosen], "relevant_text": TEXT, "starts_at": starts.isoformat(),
+        "ends_at": (starts + dt.timedelta(hours=2)).isoformat()}).status_code == 201
+    assert run_due(app, starts + dt.timedelta(seconds=1))["geo_starts"] == 1
+    assert [r.token for r in apns.requests] == [token(1)]  # the opted-out card is not pushed
+    assert TEXT in texts(pass_json(client, app, cards[0]["id"]))
+    assert TEXT not in texts(pass_json(client, app, cards[1]["id"]))  # its pass keeps the store's own text
+
+    # turning messages back on updates the pass, which now shows the running campaign's text
+    back_on = client.post(f"/cards/{cards[1]['serial_number']}/messages", data={"key": key, "messages": "on"})
+    assert back_on.status_code == 303
+    assert TEXT in texts(pass_json(client, app, cards[1]["id"]))
+    assert sorted(r.token for r in apns.requests) == [token(1), token(2)]  # the change reached its phone
