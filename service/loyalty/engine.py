@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from service.loyalty import limits as till_limits
 from service.loyalty import stamps as stamp_rules
@@ -303,17 +303,27 @@ def ledger_balance(session: Session, card_id: int) -> int:
                               .where(LedgerEntry.card_id == card_id)) or 0)
 
 
+def _standing() -> ColumnElement[bool]:
+    """Entries that still count for expiry: an undone entry and its reversal cancel out (together
+    they sum to 0), so the oldest-first order of what is left is as if the undone one never was:
+    a reversed earn gives no points a date, and points a reversed redemption gives back keep the
+    date they were earned, not the moment of the undo."""
+    undoing = aliased(LedgerEntry)
+    return and_(LedgerEntry.kind != "reversal",
+                ~exists().where(undoing.reversed_entry_id == LedgerEntry.id))
+
+
 def _debited(session: Session, card_id: int) -> int:
     """All points ever taken off the card (redeemed or expired), as a positive number."""
     total = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
-                           .where(LedgerEntry.card_id == card_id, LedgerEntry.points < 0))
+                           .where(LedgerEntry.card_id == card_id, LedgerEntry.points < 0, _standing()))
     return -int(total or 0)
 
 
 def _earned_until(session: Session, card_id: int, cutoff: dt.datetime) -> int:
     total = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
                            .where(LedgerEntry.card_id == card_id, LedgerEntry.points > 0,
-                                  LedgerEntry.created_at <= cutoff))
+                                  LedgerEntry.created_at <= cutoff, _standing()))
     return int(total or 0)
 
 
@@ -330,7 +340,7 @@ def oldest_unspent_at(session: Session, card_id: int) -> dt.datetime | None:
     """When the oldest points still on the card were earned (FIFO, as above)."""
     running = func.sum(LedgerEntry.points).over(order_by=(LedgerEntry.created_at, LedgerEntry.id))
     credits = (select(LedgerEntry.created_at.label("earned_at"), running.label("running"))
-               .where(LedgerEntry.card_id == card_id, LedgerEntry.points > 0).subquery())
+               .where(LedgerEntry.card_id == card_id, LedgerEntry.points > 0, _standing()).subquery())
     return session.scalar(select(credits.c.earned_at).where(credits.c.running > _debited(session, card_id))
                           .order_by(credits.c.running).limit(1))
 

@@ -601,3 +601,27 @@ def test_the_limits_are_in_the_programs_terms_in_both_languages(client: FlaskCli
     assert client.patch(f"/api/v1/programs/{created['id']}", json={"daily_cap": 4},
                         headers=bearer(seeded["api_key"])).status_code == 200
     assert card_row(app, card["id"]).version > version
+
+
+@pytest.mark.parametrize("undone", ["earn", "redeem"])
+def test_an_undo_leaves_points_expiring_as_if_the_undone_entry_never_was(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any], undone: str) -> None:
+    """Points expire oldest first: an undone earn gives no points a date, and the points an undone
+    redemption gives back keep the date they were earned (not the moment of the undo)."""
+    from service.loyalty import engine
+
+    key = seeded["api_key"]
+    card = issue(client, seeded, program(client, seeded, points_expire_days=365)["id"])
+    with time_machine.travel(T0, tick=False):
+        ok(post(client, key, card["id"], {"type": "earn", "points": 100, "reason": "first lot"}))
+    with time_machine.travel(T0 + dt.timedelta(days=300), tick=False):
+        later = ok(post(client, key, card["id"], {"type": "earn", "points": 50, "reason": "second lot"})
+                   if undone == "earn" else post(client, key, card["id"], {"type": "redeem", "points": 40,
+                                                                           "reason": "spent"}))
+    with time_machine.travel(T0 + dt.timedelta(days=301), tick=False):
+        assert reverse(client, key, later["id"]).status_code == 201
+    assert card_row(app, card["id"]).points_expire_at == T0 + dt.timedelta(days=365)
+    with app.app_context():
+        run = engine.expire_points(db.session(), T0 + dt.timedelta(days=366))
+    assert (run.cards, run.points) == (1, 100)  # the whole first lot, nothing more, nothing less
+    assert card_row(app, card["id"]).balance == 0
