@@ -39,10 +39,10 @@ def views(session: Session, tasks: Sequence[JourneyTask]) -> list[dict[str, Any]
     cards = {row.id: row for row in session.execute(
         select(Card.id, Card.number, Customer.name, Customer.phone, Customer.email)
         .join(Customer, Customer.id == Card.customer_id).where(Card.id.in_(card_ids)))}
-    stores = dict(session.execute(select(Store.id, Store.name).where(
-        Store.id.in_({task.store_id for task in tasks if task.store_id is not None}))).tuples().all())
-    journeys = dict(session.execute(select(Journey.id, Journey.name).where(
-        Journey.id.in_({task.journey_id for task in tasks}))).tuples().all())
+    stores: dict[int, str] = {row.id: row.name for row in session.execute(select(Store.id, Store.name).where(
+        Store.id.in_({task.store_id for task in tasks if task.store_id is not None})))}
+    journeys: dict[int, str] = {row.id: row.name for row in session.execute(select(Journey.id, Journey.name).where(
+        Journey.id.in_({task.journey_id for task in tasks})))}
     found = []
     for task in tasks:
         card = cards.get(task.card_id)
