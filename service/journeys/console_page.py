@@ -158,6 +158,13 @@ words.add({
     "journeys_cost_total": ("Cost", "Стоимость"),
     "journeys_cost_unknown": ("Unknown: ", "Неизвестно: "),
     "journeys_csv": ("Download as CSV", "Скачать CSV"),
+    # what a journey does, in the list (short)
+    "journeys_a_message": ("message", "сообщение"),
+    "journeys_a_points": ("points", "баллы"),
+    "journeys_a_stamps": ("stamps", "штампы"),
+    "journeys_a_coupon": ("coupon", "купон"),
+    "journeys_a_webhook": ("webhook", "вебхук"),
+    "journeys_a_task": ("task", "задача"),
 })
 
 FIELD_OF = {"name": "name", "trigger": "trigger", "trigger_value": "trigger_value",
@@ -205,10 +212,7 @@ def describe(journey: Journey, texts: dict[str, str]) -> tuple[str, str]:
     when = texts[f"journeys_t_{journey.trigger}"]
     if journey.trigger_value is not None:
         when = f"{when}: {journey.trigger_value}"
-    does = ", ".join(texts[{"message": "journeys_message", "points": "journeys_points", "stamps": "journeys_stamps",
-                            "coupon": "journeys_coupon", "webhook": "journeys_webhook",
-                            "task": "journeys_task"}[action["type"]]].split(" (")[0]
-                     for action in journey.actions or [])
+    does = ", ".join(texts[f"journeys_a_{action['type']}"] for action in journey.actions or [])
     return when, does
 
 
