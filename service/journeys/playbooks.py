@@ -10,7 +10,8 @@ Texts are English with a Russian variant (the customer's language picks one, as 
 campaigns), and carry placeholders that `render(text, card)` fills when the message is sent:
 
 - `{name}`: the customer's first name;
-- `{balance}`: the card's points (cashback: money, "3.40"; stamps: the stamps on the card);
+- `{balance}`: the card's points (cashback: money, "3.40"; stamps: the stamps on the card); the
+  other amounts below are money on a cashback card too;
 - `{stamps_required}`: the stamps that fill a card (stamp programs);
 - `{points_needed}` and `{reward}`: how far the card is from the nearest catalogue reward it
   cannot yet buy, and its name (stamp programs: the stamps to a full card, "a full card");
@@ -98,21 +99,26 @@ def steps(playbook: str, program: Program, options: dict[str, Any] | None = None
     if playbook == "welcome":
         made = [Step("Welcome", "joined", None, [_message(
             "Welcome, {name}! Your card is ready: show it at the till to collect "
-            + ("stamps." if stamps else "rewards." if kind == "discount" else "points."),
+            + {"stamps": "stamps.", "discount": "rewards.", "cashback": "cashback."}.get(kind, "points."),
             "Добро пожаловать, {name}! Карта готова: покажите её на кассе, чтобы копить "
-            + ("штампы." if stamps else "скидки." if kind == "discount" else "баллы."))])]
+            + {"stamps": "штампы.", "discount": "скидки.", "cashback": "кэшбэк."}.get(kind, "баллы."))])]
     elif playbook == "points_reminder":
-        made = [Step("Points reminder", "lapsed", 21, [_message(
-            "You have {balance} of {stamps_required} stamps, {name}: come by and fill your card."
-            if stamps else "{name}, you have {balance} points: spend them on your next visit.",
-            "У вас {balance} из {stamps_required} штампов, {name}: заходите и заполните карту."
-            if stamps else "{name}, у вас {balance} баллов: потратьте их при следующем визите.")],
-            conditions={"min_balance": 1 if stamps else 100})]
+        en, ru = {"stamps": ("You have {balance} of {stamps_required} stamps, {name}: come by and fill your card.",
+                             "У вас {balance} из {stamps_required} штампов, {name}: заходите и заполните карту."),
+                  "cashback": ("{name}, you have {balance} of cashback on your card: spend it on your next visit.",
+                               "{name}, у вас на карте {balance} кэшбэка: потратьте его при следующем визите.")
+                  }.get(kind, ("{name}, you have {balance} points: spend them on your next visit.",
+                               "{name}, у вас {balance} баллов: потратьте их при следующем визите."))
+        made = [Step("Points reminder", "lapsed", 21, [_message(en, ru)],
+                     conditions={"min_balance": 1 if stamps else 100})]
     elif playbook == "expiry_reminder":
-        made = [Step(f"Expiry reminder, {days} days", "points_expiring", days, [_message(
-            "{name}, {expiring_points} of your points expire on {expiry_date}. Spend them before they go.",
-            "{name}, {expiring_points} ваших баллов сгорят {expiry_date}. Потратьте их, пока не поздно.")])
-            for days in (30, 3)]
+        en, ru = (("{name}, {expiring_points} of your cashback expires on {expiry_date}. Spend it before it goes.",
+                   "{name}, {expiring_points} вашего кэшбэка сгорит {expiry_date}. Потратьте, пока не поздно.")
+                  if kind == "cashback" else
+                  ("{name}, {expiring_points} of your points expire on {expiry_date}. Spend them before they go.",
+                   "{name}, {expiring_points} ваших баллов сгорят {expiry_date}. Потратьте их, пока не поздно."))
+        made = [Step(f"Expiry reminder, {days} days", "points_expiring", days, [_message(en, ru)])
+                for days in (30, 3)]
     elif playbook == "win_back":
         bonus: list[dict[str, Any]] = ([{"type": "stamps", "stamps": 1}] if stamps
                                        else [{"type": "points", "points": WIN_BACK_POINTS}] if kind in
@@ -120,13 +126,17 @@ def steps(playbook: str, program: Program, options: dict[str, Any] | None = None
         coupon: dict[str, Any] = ({"type": "coupon", "reward_id": options["reward_id"]}
                                   if options.get("reward_id") else
                                   {"type": "coupon", "name": "A treat on us", "valid_days": 30})
-        gift_en = ("an extra stamp" if stamps else f"{WIN_BACK_POINTS} bonus points" if bonus else "")
-        gift_ru = ("дополнительный штамп" if stamps else f"{WIN_BACK_POINTS} бонусных баллов" if bonus else "")
+        cashback = money_text(points_to_money(WIN_BACK_POINTS))  # cashback points are cents
+        gift_en = ("an extra stamp" if stamps else f"{cashback} of bonus cashback" if kind == "cashback"
+                   else f"{WIN_BACK_POINTS} bonus points" if bonus else "")
+        gift_ru = ("дополнительный штамп" if stamps else f"{cashback} бонусного кэшбэка" if kind == "cashback"
+                   else f"{WIN_BACK_POINTS} бонусных баллов" if bonus else "")
         made = [
             Step("Win-back, 30 days", "lapsed", 30, [_message(
                 "We miss you, {name}! Come by this week.", "Мы скучаем, {name}! Заходите на этой неделе.")]),
             Step("Win-back, 60 days", "lapsed", 60, [_message(
-                f"{{name}}, it has been a while: {gift_en} are on your card for your next visit." if bonus
+                f"{{name}}, it has been a while: {gift_en} {'is' if kind == 'cashback' else 'are'} on your card "
+                "for your next visit." if bonus
                 else "{name}, it has been a while: we would love to see you again.",
                 f"{{name}}, давно не виделись: {gift_ru} уже на карте к следующему визиту." if bonus
                 else "{name}, давно не виделись: будем рады видеть вас снова."), *bonus]),
@@ -234,10 +244,13 @@ def _first_name(card: Card) -> str:
     return (card.customer.name or "").strip().split(" ")[0] if card.customer else ""
 
 
+def _amount(card: Card, points: int) -> str:
+    """Points as the card shows them: cashback points are cents of money."""
+    return money_text(points_to_money(points)) if card.program.kind == "cashback" else str(points)
+
+
 def _balance(card: Card) -> str:
-    if card.program.kind == "cashback":
-        return money_text(points_to_money(card.balance))
-    return str(card.balance)
+    return _amount(card, card.balance)
 
 
 def _within_reach(session: Session | None, card: Card) -> tuple[str, str]:
@@ -253,7 +266,7 @@ def _within_reach(session: Session | None, card: Card) -> tuple[str, str]:
         CatalogueReward.cost_points > card.balance).order_by(CatalogueReward.cost_points).limit(1))
     if reward is None or reward.cost_points is None:
         return "", ""
-    return str(reward.cost_points - card.balance), reward.name
+    return _amount(card, reward.cost_points - card.balance), reward.name
 
 
 def _expiring(session: Session | None, card: Card) -> tuple[str, str]:
@@ -262,7 +275,7 @@ def _expiring(session: Session | None, card: Card) -> tuple[str, str]:
     if moment is None or not days or session is None:
         return "", ""
     points = expirable_points(session, card.id, moment - dt.timedelta(days=days))
-    return str(points), moment.date().isoformat()
+    return _amount(card, points), moment.date().isoformat()
 
 
 def render(text: str, card: Card, values: dict[str, Any] | None = None) -> str:
