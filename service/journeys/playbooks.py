@@ -154,7 +154,7 @@ def steps(playbook: str, program: Program, options: dict[str, Any] | None = None
             "{name}, ещё " + ("штампов" if stamps else "баллов") + ": {points_needed}, и {reward} ваша!")])]
     elif playbook == "detractor_follow_up":
         made = [Step("Detractor follow-up", "nps_at_or_below", 6, [
-            {"type": "task", "text": "Call {name} back about their visit: they gave a low score."},
+            {"type": "task", "text": "Call the customer back about their visit: they gave a low score."},
             _message("Thank you for your honest answer, {name}. Our team will be in touch.",
                      "Спасибо за честный ответ, {name}. Мы с вами свяжемся.")], holdout_percent=0)]
     else:
