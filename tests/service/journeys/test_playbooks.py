@@ -117,3 +117,31 @@ def test_render_fills_the_placeholders_for_the_card(app: Flask, client: FlaskCli
             f"340 expire on {expires.date().isoformat()}"
         # the caller's values win; an unknown placeholder stays as written
         assert playbooks.render("{reward} {unknown}", row, {"reward": "a muffin"}) == "a muffin {unknown}"
+
+
+def test_two_calls_at_once_make_the_journeys_once(live: dict[str, Any]) -> None:
+    """Both answers name the same three journeys; the program's row lock makes the second wait."""
+    import threading
+
+    import httpx
+
+    url = f"{live['base']}/api/v1/programs/{live['program_id']}/playbooks/win_back"
+    answers: list[Any] = []
+
+    def call() -> None:
+        with httpx.Client(timeout=30) as http:
+            answers.append(http.post(url, headers=bearer(live["api_key"]), json={}))
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [200, 200, 200, 201]
+    assert len({tuple(j["id"] for j in answer.json()["journeys"]) for answer in answers}) == 1
+    with live["app"].app_context():
+        from sqlalchemy import func, select
+
+        from service.models import Journey
+
+        assert db.session().scalar(select(func.count()).select_from(Journey)) == 3
