@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.enrolment.settings_page import bp as enrolment_page_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
+    from service.journeys.console_page import bp as journeys_page_bp
+    from service.journeys.tasks_page import bp as journey_tasks_page_bp
     from service.loyalty.members_page import bp as members_page_bp
     from service.loyalty.partners_page import bp as partners_page_bp
     from service.loyalty.rewards_page import bp as rewards_page_bp
@@ -87,5 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(imports_page_bp)
     app.register_blueprint(nps_console_bp)
     app.register_blueprint(webhooks_page_bp)
+    app.register_blueprint(journeys_page_bp)
+    app.register_blueprint(journey_tasks_page_bp)
     cli.register(app)
     return app

@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 PERMISSIONS: dict[str, str] = {
     "read": "any GET of the brand API that exposes no secret",
     "cashier": "scanning cards and counter transactions",
-    "campaigns": "campaigns, geo campaigns, birthday rewards, back-in-stock events, NPS surveys",
+    "campaigns": "campaigns, geo campaigns, birthday rewards, back-in-stock events, NPS surveys, journeys",
     "design": "programs, tiers, images, certificates, enrolment settings",
     "members": "issuing, editing and voiding cards, points adjustments, imports, product subscriptions",
     "stores": "stores",

@@ -31,8 +31,8 @@ integration, with `POST /api/v1/api-keys` (the secret is shown once) and revoke 
 A key only ever sees its own brand: another brand's ids answer 404.
 
 **Scopes.** A key is created with a scope: `read_only` (every GET), `cashier` (read, scan and
-counter transactions), `campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys) or
-`full` (everything; the default, and what keys made before scopes hold). Each operation names the
+counter transactions), `campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys,
+journeys) or `full` (everything; the default, and what keys made before scopes hold). Each operation names the
 permission it needs in `x-permission`; without it the answer is `403` problem+json
 (`/problems/permission-missing`) naming the `permission` and the key's `scope`.
 
@@ -196,5 +196,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import rewards
 
     api.register_blueprint(rewards.blp)
+    from service.api import journeys
+
+    api.register_blueprint(journeys.blp)
     docs.init_app(app)
     return api

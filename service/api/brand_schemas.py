@@ -333,7 +333,8 @@ class TierOut(Schema):
 
 
 _SCOPE_HELP = ("What the key may do: `read_only` (every GET), `cashier` (read, scan, counter transactions), "
-               "`campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys), `full` (everything)")
+               "`campaigns` (read, campaigns, geo, birthday, back-in-stock, NPS surveys, journeys), "
+               "`full` (everything)")
 
 
 class ApiKeyIn(Schema):
