@@ -89,6 +89,9 @@ class HeldRewardsQuery(Schema):
 class BuyIn(Schema):
     reward_id = Id(required=True, strict=True, metadata={"description": "The catalogue reward to buy with points",
                                                          "example": 3})
+    store_id = Id(load_default=None, strict=True, metadata={
+        "description": "The store it happens at (a brand key may name one; a store manager must name one of theirs; "
+                       "a cashier's is their own)"})
 
 
 class CouponIn(Schema):
@@ -117,6 +120,9 @@ class RedeemIn(Schema):
     exchange_for = Id(load_default=None, strict=True, metadata={
         "description": "A full stamp card's reward only: take it as this catalogue reward (one that costs a full "
                        "card)"})
+    store_id = Id(load_default=None, strict=True, metadata={
+        "description": "The store it happens at (a brand key may name one; a store manager must name one of theirs; "
+                       "a cashier's is their own)"})
 
 
 class RewardTransactionOut(Schema):
@@ -295,7 +301,7 @@ def list_held(query: dict[str, Any], card_id: int) -> Any:
 
 @blp.route("/cards/<int:card_id>/rewards", methods=["POST"])
 @require_brand_or_cashier
-@requires("cashier", also="members")
+@requires("cashier")  # spending points is the counter's; a marketer grants coupons instead
 @blp.arguments(BuyIn, example={"reward_id": 3})
 @blp.response(201, RewardOutcomeOut, description="Bought (or, with Idempotent-Replayed: true, bought before)")
 @blp.alt_response(400, schema=ProblemOut, content_type=PROBLEM, description="Idempotency-Key missing or malformed")
@@ -309,7 +315,7 @@ def buy(body: dict[str, Any], card_id: int) -> Response:
     """Buy a catalogue reward with the card's points: a `reward_buy` ledger entry of minus its
     cost, and the reward held (on the pass) until redeemed or its end."""
     key = idempotency_key()
-    actor = _actor(None)
+    actor = _actor(body.get("store_id"))
     session = db.session()
     try:
         outcome = rewards.buy(session, card_id, body["reward_id"], key, actor=actor, brand_id=g.brand.id)
@@ -365,7 +371,7 @@ def redeem(body: dict[str, Any], card_id: int, held_id: int) -> Response:
     never after its end, never on a voided card. A `reward_redeem` ledger entry of 0 points records
     where and by whom."""
     key = idempotency_key()
-    actor = _actor(None)
+    actor = _actor(body.get("store_id"))
     session = db.session()
     try:
         outcome = rewards.redeem(session, card_id, held_id, key, actor=actor, brand_id=g.brand.id,

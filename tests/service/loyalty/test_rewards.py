@@ -475,3 +475,36 @@ def test_a_birthday_gives_the_programs_coupon_once_a_year_in_the_greetings_one_p
     with app.app_context():
         tasks.run_birthdays(today.replace(year=2027))
     assert [r["origin"] for r in held(client, seeded, card["id"], state="all")] == ["birthday", "birthday"]
+
+
+def test_a_store_manager_buys_and_redeems_at_their_store_and_a_marketer_spends_no_points(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    from tests.console_helpers import api_headers, as_role
+
+    coffee = catalogue_reward(client, seeded)
+    card = issue(client, seeded)
+    ok(transact(client, seeded["api_key"], card["id"], {"type": "earn", "points": 200}))
+    mine, theirs = seeded["store_ids"][0], seeded["store_ids"][1]
+    manager = as_role(app, "store_manager", store_ids=[mine])
+    headers = api_headers(manager)
+
+    def post(path: str, key: str, body: dict[str, Any]) -> Any:
+        return manager.post(path, json=body, headers={**headers, "Idempotency-Key": key})
+
+    needed = problem(post(f"/api/v1/cards/{card['id']}/rewards", "m0", {"reward_id": coffee["id"]}), 403,
+                     "/problems/store-not-yours")
+    assert needed["title"] == "Store needed"
+    problem(post(f"/api/v1/cards/{card['id']}/rewards", "m1", {"reward_id": coffee["id"], "store_id": theirs}),
+            403, "/problems/store-not-yours")
+    bought = post(f"/api/v1/cards/{card['id']}/rewards", "m2", {"reward_id": coffee["id"], "store_id": mine})
+    assert bought.status_code == 201, bought.get_json()
+    assert bought.get_json()["transaction"]["store_id"] == mine
+    held_id = bought.get_json()["reward"]["id"]
+    redeemed = post(f"/api/v1/cards/{card['id']}/rewards/{held_id}/redeem", "m3", {"store_id": mine})
+    assert redeemed.status_code == 201, redeemed.get_json()
+    assert redeemed.get_json()["transaction"]["store_id"] == mine
+
+    marketer = as_role(app, "marketer")  # members and campaigns, no counter: grants coupons, spends no points
+    refused = marketer.post(f"/api/v1/cards/{card['id']}/rewards", json={"reward_id": coffee["id"]},
+                            headers={**api_headers(marketer), "Idempotency-Key": "k1"})
+    assert refused.status_code == 403
