@@ -185,6 +185,7 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
                     for full in fulls)
     session.flush()
     reversal_hooks.rewards_earned_by_entry(session, entry, reversal, now)
+    reversal_hooks.campaign_figures_of_entry(session, entry)
     direction = settle(session, card)
     if _visible(card) != before:
         touch(card)
