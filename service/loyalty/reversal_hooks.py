@@ -4,6 +4,8 @@
   `reward_grant`: those rewards are cancelled (they leave the pass and the till). If one of them
   was redeemed already, the reversal is refused: undo that redemption first.
 - A `reward_redeem`: the reward is held again, until its own end date.
+- A purchase that was a referred card's first: both referral bonuses are taken back
+  (service/loyalty/referrals.py `undo_bonuses`), or the reversal is refused when one was spent.
 - A purchase: the 7-day figures stored on the finished campaigns whose window it fell in are
   cleared, so the next report counts them again without it (analytics leave undone entries out;
   the daily roll-ups correct themselves: service/analytics/rollups.py).
@@ -20,7 +22,7 @@ import datetime as dt
 from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
-from service.loyalty import rewards
+from service.loyalty import referrals, rewards
 from service.loyalty.engine import ReversalRefused
 from service.models import Campaign, CampaignRecipient, LedgerEntry
 from service.models.campaigns import ATTRIBUTION_WINDOW
@@ -62,3 +64,8 @@ def campaign_figures_of_entry(session: Session, entry: LedgerEntry) -> int:
         .values(buyers_7d=None, purchases_7d=None, revenue_7d=None)
         .execution_options(synchronize_session=False))
     return int(cleared.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def referral_bonuses_of_entry(session: Session, entry: LedgerEntry, reversal: LedgerEntry) -> list[int]:
+    """The referral bonuses `entry` brought, taken back (their entry ids); ReversalRefused when spent."""
+    return referrals.undo_bonuses(session, entry, reversal)
