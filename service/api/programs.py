@@ -203,6 +203,8 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
         program.stamp_rule = "visit"
     _check_kind_change(program, old_kind)
     _check_rules(program, body)
+    if "barcode_format" in body:  # EAN-13 cannot carry the signed code: every card gets a number
+        legacy_numbers.number_cards_without_one(db.session(), program)
     if changes := audit.diff(before, audit.snapshot(program, body)):
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():
