@@ -33,7 +33,7 @@ from service.apple import signing
 from service.design.presets import PRESETS
 from service.google_wallet.tasks import queue_sync_held
 from service.loyalty import engine as loyalty
-from service.loyalty import legacy_numbers
+from service.loyalty import legacy_numbers, partners
 from service.loyalty import stamps as stamp_rules
 from service.models import Card, Program, Store, Tier
 from service.platform import db
@@ -114,7 +114,16 @@ def _check_barcode_format(program: Program, new_format: str) -> None:
 
 
 def _check_kind_change(program: Program, old_kind: str) -> None:
-    """Points are not stamps: a program with cards cannot become, or stop being, a stamp card."""
+    """Points are not stamps: a program with cards cannot become, or stop being, a stamp card. A
+    program shared with partners keeps a kind they can share (else they would lose it unannounced)."""
+    if old_kind != program.kind and program.kind not in partners.PARTNER_KINDS:
+        sharing = partners.sharing_brands(db.session(), program.id)
+        if sharing:
+            why = partners.WHY_POINTS_ONLY.format(kind="stamp" if program.kind == "stamps" else program.kind)
+            raise Problem(409, "Program has partners", f"This program is shared with brands "
+                          f"{', '.join(map(str, sharing))} (invited or taking part): it cannot become a "
+                          f"{program.kind} program. {why} End the partnerships first.",
+                          type_="/problems/program-has-partners", partner_brand_ids=sharing)
     if (old_kind == "stamps") == (program.kind == "stamps"):
         return
     if db.session().scalar(select(Card.id).where(Card.program_id == program.id).limit(1)) is not None:
