@@ -19,6 +19,10 @@ reversal that would take the balance below zero (the points were spent since), a
 card one whose stamps later transactions built on (a card filled since, or stamps that would then
 fill it): those are reversed first, newest first.
 
+A reversal counts in a partner program's settlement for the brand of the entry it undoes
+(`partner_brand_id` copied): a partner's purchase undone nets to nothing for that partner, whoever
+undid it.
+
 Who may reverse is the caller's question (service/api/transactions.py): `authorize` is called
 with the entry and the locked card (after a replay is answered: a retry with the same key gets the
 first answer even once the undo window has closed).
@@ -178,10 +182,11 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
     reversal = LedgerEntry(card_id=card.id, kind="reversal", points=-entry.points, amount=entry.amount,
                            store_id=store_id, cashier_id=actor.cashier_id, idempotency_key=key,
                            request_fingerprint=print_, reason=text[:300], reversed_entry_id=entry.id,
-                           created_at=now)
+                           partner_brand_id=entry.partner_brand_id, created_at=now)
     session.add(reversal)
     session.add_all(LedgerEntry(card_id=card.id, kind="reversal", points=-full.points, store_id=store_id,
                                 cashier_id=actor.cashier_id, reversed_entry_id=full.id, created_at=now,
+                                partner_brand_id=full.partner_brand_id,
                                 reason=f"un-fills the card: reverses entry {full.id} with transaction {entry.id}")
                     for full in fulls)
     session.flush()

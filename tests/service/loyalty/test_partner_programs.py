@@ -443,3 +443,28 @@ def test_the_console_page_shows_partners_invitations_and_the_settlement(
     assert "Demo Coffee pays Tea House 3.00 EUR" in theirs and "Anna" not in theirs
     # the page is the owner's: a marketer is refused it
     assert as_role(app, "marketer").get("/console/partners").status_code == 403
+
+
+def test_a_partners_transaction_undone_nets_to_nothing_in_the_settlement(
+        client: FlaskClient, app: Flask, seeded: dict[str, Any], coalition: dict[str, Any]) -> None:
+    """The host undoes a purchase the partner's counter posted: the reversal is the partner's entry
+    in the settlement (issued and taken back by the same brand), not a redemption of the host's."""
+    _admit(client, coalition)
+    partner, card = coalition["partner"], coalition["card"]
+    assert _scan(client, partner["cashier_token"], card["barcode_message"]).status_code == 200
+    bought = _post(client, partner["cashier_token"], card["id"], "p-1", {"type": "purchase", "amount": "4.00"})
+    assert bought.status_code == 201, bought.get_json()
+    undone = client.post(f"/api/v1/transactions/{bought.get_json()['id']}/reverse",
+                         headers={**coalition["host"], "Idempotency-Key": "undo-p-1"}, json={"reason": "wrong card"})
+    assert undone.status_code == 201, undone.get_json()
+    with app.app_context():
+        reversal = db.session().get(LedgerEntry, undone.get_json()["id"])
+        assert reversal is not None and reversal.partner_brand_id == partner["brand_id"]
+    today = utcnow().date().isoformat()
+    body = client.get(f"/api/v1/programs/{coalition['program_id']}/settlement?from={today}&to={today}",
+                      headers=coalition["host"]).get_json()
+    rows = {row["brand_id"]: row for row in body["brands"]}
+    points, theirs = bought.get_json()["points"], rows[partner["brand_id"]]
+    assert (theirs["points_issued"], theirs["points_redeemed"], theirs["net_points"]) == (points, points, 0)
+    assert rows[seeded["brand_id"]]["points_redeemed"] == 0, "the host redeemed nothing"
+    assert body["transfers"] == [] or all(Decimal(t["amount"]) == 0 for t in body["transfers"])
