@@ -203,7 +203,7 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
     percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
     before = audit.snapshot(program, body)
-    old_kind = program.kind
+    old_kind, old_format = program.kind, program.barcode_format
     if body.get("barcode_format", program.barcode_format) != program.barcode_format:
         _check_barcode_format(program, body["barcode_format"])
     for key, value in body.items():
@@ -214,6 +214,8 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
     _check_rules(program, body)
     if "barcode_format" in body:  # EAN-13 cannot carry the signed code: every card gets a number
         legacy_numbers.number_cards_without_one(db.session(), program)
+        if old_format == "ean13" != program.barcode_format:  # the others carry the signed code again
+            legacy_numbers.forget_generated_numbers(db.session(), program)
     if changes := audit.diff(before, audit.snapshot(program, body)):
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():

@@ -14,7 +14,8 @@ the signed code cannot be an EAN-13 (13 digits carry no signature). On the rare 
 number a plastic card brought, the card gets 20 + random digits instead. Other plastic formats
 need nothing: a card without a number shows the signed code in the program's symbology, which
 the till's scan takes. A program switched to EAN-13 gives its cards without a number theirs
-(`number_cards_without_one`).
+(`number_cards_without_one`); switched away again, they lose them (`forget_generated_numbers`) and
+show the signed code, which is safer than an unsigned number wherever the symbology carries it.
 
 A legacy number is not signed: like the plastic card it replaces, anyone who knows or guesses it
 can show it. Only programs whose barcode is a legacy format accept it at the till
@@ -163,6 +164,27 @@ def number_cards_without_one(session: Session, program: Program) -> int:
         session.execute(update(Card), [{"id": card_id, "legacy_number": number}
                                        for (card_id, _), number in zip(rows, numbers, strict=True)])
         numbered += len(rows)
+        after = rows[-1][0]
+
+
+def forget_generated_numbers(session: Session, program: Program) -> int:
+    """After `program` left EAN-13 for a format that carries the signed code: the numbers Passcast
+    derived (never a plastic card's) are taken off its cards, which show the signed code again. A
+    switch back derives the same numbers. The caller commits. Returns the cards changed."""
+    if needs_number(program):
+        return 0
+    forgotten, after = 0, 0
+    while True:
+        rows = session.execute(select(Card.id, Card.number, Card.legacy_number).where(
+            Card.program_id == program.id, Card.legacy_number.startswith(GENERATED_EAN13_PREFIX), Card.id > after)
+            .order_by(Card.id).limit(NUMBERING_BATCH)).all()
+        if not rows:
+            return forgotten
+        derived = [{"id": card_id, "legacy_number": None} for card_id, number, legacy in rows
+                   if is_generated(number, legacy)]
+        if derived:
+            session.execute(update(Card), derived)
+        forgotten += len(derived)
         after = rows[-1][0]
 
 

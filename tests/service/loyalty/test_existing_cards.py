@@ -326,3 +326,18 @@ def test_a_program_switched_to_ean13_numbers_its_cards(client: FlaskClient, app:
         assert now["barcode_message"] == now["legacy_number"]
     assert client.get(f"/api/v1/cards/{plastic['id']}", headers=bearer(seeded["api_key"])).get_json()[
         "legacy_number"] == EAN, "a plastic number stays"
+    # back to a format that carries the signed code: the derived numbers go, the plastic one stays;
+    # and back to EAN-13: the same numbers again
+    numbered = {card["id"]: client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] for card in cards}
+    assert client.patch(f"/api/v1/programs/{program_id}", json={"barcode_format": "code128"},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    for card in cards:
+        now = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
+        assert now["legacy_number"] is None and now["barcode_message"].startswith("PC1:")
+    assert client.get(f"/api/v1/cards/{plastic['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] == EAN
+    assert client.patch(f"/api/v1/programs/{program_id}", json={"barcode_format": "ean13"},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    assert {card["id"]: client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] for card in cards} == numbered
