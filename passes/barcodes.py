@@ -52,6 +52,7 @@ __all__ = [
     "barcode_image",
     "barcode_png",
     "ean13_check_digit",
+    "ean13_for_card_number",
     "from_apple",
     "from_google",
     "normalise_legacy_number",
@@ -115,6 +116,23 @@ def ean13_check_digit(first_twelve: str) -> int:
         raise ValueError("the EAN-13 check digit is computed over exactly 12 digits")
     total = sum(int(digit) * (3 if index % 2 else 1) for index, digit in enumerate(first_twelve))
     return (10 - total % 10) % 10
+
+
+#: The first digits of an EAN-13 number Passcast makes for a card: GS1 keeps prefixes 20-29 for
+#: restricted circulation (numbers a company uses in its own shops, never on a product sold
+#: elsewhere), and 20 is the one not given to price- or weight-embedded items in most countries.
+GENERATED_EAN13_PREFIX = "20"
+
+
+def ean13_for_card_number(number: int, prefix: str = GENERATED_EAN13_PREFIX) -> str:
+    """A valid EAN-13 for a card that brought no plastic number: `prefix`, the card's number
+    zero-padded to fill 12 digits, and the check digit. The same card number always gives the same
+    EAN-13, and different card numbers different ones (card numbers are unique in a brand)."""
+    width = 12 - len(prefix)
+    if not (prefix.isascii() and prefix.isdigit()) or number < 0 or len(str(number)) > width:
+        raise ValueError(f"card number {number} does not fit an EAN-13 after the prefix {prefix!r}")
+    body = f"{prefix}{number:0{width}d}"
+    return body + str(ean13_check_digit(body))
 
 
 def _ean13(text: str) -> str:

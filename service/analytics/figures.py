@@ -5,7 +5,9 @@ lets the database do the counting (SQLAlchemy Core: one aggregate query, never r
 into Python). Definitions (also in README "Analytics and NPS"):
 
 - **activity**: a ledger entry of kind purchase, earn, redeem or stamp, except birthday gifts
-  (idempotency key ``birthday:...``): something the customer did. Card issues, expiries
+  (idempotency key ``birthday:...``) and entries undone since (a ``reversal`` points at them):
+  something the customer did. Undone entries count nowhere: not as purchases, revenue, points
+  issued or redeemed, nor visits (``not_reversed``). Card issues, expiries
   and adjustments are not activity (the same rule as the campaign audiences).
 - **active** (as of ``end``, window N days): cards with activity in ``[end - N, end)``.
 - **lapsed**: cards (not voided) issued before ``end - N`` with no activity in that window.
@@ -62,6 +64,7 @@ from service.models import (
     Registration,
     Store,
     WebhookEvent,
+    not_reversed,
 )
 
 ACTIVITY_KINDS = ("purchase", "earn", "redeem", "stamp")  # a stamp is a visit
@@ -96,7 +99,7 @@ class Period:
 
 def _activity(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
     return and_(LedgerEntry.created_at >= start, LedgerEntry.created_at < end,
-                LedgerEntry.kind.in_(ACTIVITY_KINDS),
+                LedgerEntry.kind.in_(ACTIVITY_KINDS), not_reversed(),
                 or_(LedgerEntry.idempotency_key.is_(None),
                     not_(LedgerEntry.idempotency_key.startswith(BIRTHDAY_KEY_PREFIX))))
 
@@ -267,7 +270,7 @@ def redemption_rate(session: Session, brand_id: int, period: Period) -> dict[str
     redeemed = func.sum(case((LedgerEntry.kind == "redeem", -LedgerEntry.points), else_=0))
     row = session.execute(select(issued, redeemed).select_from(source).where(
         brand, LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end,
-        LedgerEntry.kind.in_((*EARNING_KINDS, "redeem")))).one()
+        LedgerEntry.kind.in_((*EARNING_KINDS, "redeem")), not_reversed())).one()
     return {"points_issued": _int(row[0]), "points_redeemed": _int(row[1]), "rate": ratio(row[1], row[0])}
 
 
@@ -275,7 +278,7 @@ def purchases(session: Session, brand_id: int, period: Period) -> dict[str, Any]
     """Purchases by members in the period: count, revenue and the average purchase."""
     source, brand = _brand_ledger(brand_id)
     row = session.execute(select(func.count(), func.sum(LedgerEntry.amount)).select_from(source).where(
-        brand, LedgerEntry.kind == "purchase", LedgerEntry.amount.is_not(None),
+        brand, LedgerEntry.kind == "purchase", LedgerEntry.amount.is_not(None), not_reversed(),
         LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end)).one()
     count, revenue = _int(row[0]), Decimal(row[1] or 0)
     average = (revenue / count).quantize(Decimal("0.01")) if count else None
@@ -287,7 +290,7 @@ def repeat_purchase_rate(session: Session, brand_id: int, period: Period) -> dic
     """Cards with 2+ purchases in the period / cards with 1+."""
     source, brand = _brand_ledger(brand_id)
     per_card = (select(LedgerEntry.card_id, func.count().label("n")).select_from(source).where(
-        brand, LedgerEntry.kind == "purchase",
+        brand, LedgerEntry.kind == "purchase", not_reversed(),
         LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end)
         .group_by(LedgerEntry.card_id).subquery())
     row = session.execute(select(func.count(), func.sum(case((per_card.c.n >= 2, 1), else_=0)))

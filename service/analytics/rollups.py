@@ -72,7 +72,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from service.analytics import figures as analytics
 from service.analytics.figures import ACTIVITY_KINDS, BIRTHDAY_KEY_PREFIX, EARNING_KINDS, Period
@@ -166,29 +166,43 @@ def _day_sql(session: Session, column: Any) -> Any:
 
 
 def _card_days(session: Session, card_filter: Any, upto: int | None, old: int, months: bool = False) -> Any:
-    """Per card and UTC day: the sums a contribution needs, split by entry id <= `old`."""
+    """Per card and UTC day: the sums a contribution needs, split by entry id <= `old`.
+
+    A ``reversal`` entry counts as minus the entry it undoes, on that entry's day (and month): so
+    a card's days as of any entry id leave out what was undone by then, and the reversal of a day
+    rolled up long ago is one more new entry of the card, which takes the old contribution out and
+    puts the corrected one in like any other (see the module docstring)."""
     entry = LedgerEntry
-    day = _day_sql(session, entry.created_at)
+    undone = aliased(LedgerEntry, name="undone")  # what a reversal entry undoes
+    is_reversal = undone.id.is_not(None)
+
+    def of(column: str) -> Any:  # the entry's own column, or for a reversal the undone entry's
+        return case((is_reversal, getattr(undone, column)), else_=getattr(entry, column))
+
+    kind, amount, points, key, created = (of(name) for name in
+                                          ("kind", "amount", "points", "idempotency_key", "created_at"))
+    sign = case((is_reversal, -1), else_=1)
+    day = _day_sql(session, created)
     is_old = case((entry.id <= old, 1), else_=0)
-    activity = and_(entry.kind.in_(ACTIVITY_KINDS),
-                    or_(entry.idempotency_key.is_(None), not_(entry.idempotency_key.startswith(BIRTHDAY_KEY_PREFIX))))
-    bought = and_(entry.kind == "purchase", entry.amount.is_not(None))
+    activity = and_(kind.in_(ACTIVITY_KINDS), or_(key.is_(None), not_(key.startswith(BIRTHDAY_KEY_PREFIX))))
+    bought = and_(kind == "purchase", amount.is_not(None))
     query = (select(entry.card_id, Card.brand_id, _day_sql(session, Card.created_at).label("created_day"),
                     day.label("day"), is_old.label("is_old"),
-                    func.sum(case((activity, 1), else_=0)).label("acts"),
-                    func.sum(case((entry.kind == "purchase", 1), else_=0)).label("buys"),
-                    func.sum(case((bought, 1), else_=0)).label("purchases"),
-                    func.sum(case((bought, entry.amount), else_=0)).label("revenue"),
-                    func.sum(case((and_(entry.kind.in_(EARNING_KINDS), entry.points > 0), entry.points),
+                    func.sum(case((activity, sign), else_=0)).label("acts"),
+                    func.sum(case((kind == "purchase", sign), else_=0)).label("buys"),
+                    func.sum(case((bought, sign), else_=0)).label("purchases"),
+                    func.sum(case((bought, sign * amount), else_=0)).label("revenue"),
+                    func.sum(case((and_(kind.in_(EARNING_KINDS), points > 0), sign * points),
                                   else_=0)).label("issued"),
-                    func.sum(case((entry.kind == "redeem", -entry.points), else_=0)).label("redeemed"))
-             .select_from(entry.__table__.join(Card.__table__, Card.id == entry.card_id))
+                    func.sum(case((kind == "redeem", -sign * points), else_=0)).label("redeemed"))
+             .select_from(entry.__table__.join(Card.__table__, Card.id == entry.card_id)
+                          .outerjoin(undone, and_(entry.kind == "reversal", undone.id == entry.reversed_entry_id)))
              .where(card_filter)
              .group_by(entry.card_id, Card.brand_id, Card.created_at, day, is_old)
              .order_by(entry.card_id, day))
     if months:  # functions of the day and the issue day: the groups stay the same
         cohort_month = analytics._month_index(session, Card.created_at)
-        month = analytics._month_index(session, entry.created_at)
+        month = analytics._month_index(session, created)
         query = query.add_columns(cohort_month.label("cohort_month"), month.label("month")).group_by(
             cohort_month, month)
     if upto is not None:

@@ -92,9 +92,13 @@ def issue(body: dict[str, Any], program_id: int) -> Any:
     if details.home_store_id is not None:
         brand_row_field(Store, details.home_store_id, "customer.home_store_id", "store")
     legacy = _legacy_number(program, body.get("legacy_number"))
-    card, created = issue_card(session, program, details)
+    try:
+        card, created = issue_card(session, program, details, legacy_number=legacy)
+    except legacy_numbers.LegacyNumberTaken as taken:
+        raise Problem(409, "Card number taken", f"{str(taken).capitalize()}.",
+                      type_="/problems/legacy-number-taken") from None
     if legacy is not None and card.legacy_number != legacy:
-        if card.legacy_number is not None:
+        if card.legacy_number is not None and not legacy_numbers.is_generated(card.number, card.legacy_number):
             raise Problem(409, "Card has another number", f"This customer's card already has the number "
                           f"{card.legacy_number!r}, not {legacy!r}.", type_="/problems/legacy-number-conflict")
         try:

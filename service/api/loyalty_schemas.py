@@ -150,6 +150,9 @@ class ReversalOut(TransactionOut):
         "description": "Every entry this undid: the transaction, then the card_full entries it caused"})
     balance_change = fields.Integer(metadata={
         "description": "How the balance moved (stamp cards: a card un-filled puts its stamps back)"})
+    referral_bonuses_reversed = fields.List(fields.Integer(), metadata={
+        "description": "Only when the undone purchase was a referred card's first: the referral bonus entries "
+                       "taken back with it (this card's and its referrer's)"})
 
 
 class LedgerEntryOut(Schema):

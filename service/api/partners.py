@@ -192,8 +192,9 @@ def invite_partner(body: dict[str, Any], program_id: int) -> Any:
     if brand_id == g.brand.id or session.get(Brand, brand_id) is None:
         raise validation_problem([{"field": "brand_id", "message": "No other brand with this id."}])
     if program.kind not in partners.PARTNER_KINDS:
-        raise validation_problem([{"field": "program", "message": f"A {program.kind} program cannot be shared: "
-                                                                  "partners share points or cashback."}])
+        why = partners.WHY_POINTS_ONLY.format(kind="stamp" if program.kind == "stamps" else program.kind)
+        raise validation_problem([{"field": "program", "message": f"A {program.kind} program cannot have partners. "
+                                                                  f"{why}"}])
     if settlement.point_value(program) is None:
         raise validation_problem([{"field": "settlement_point_value", "message":
                                    "Set what a point is worth first (PATCH .../partner-settings)."}])

@@ -33,7 +33,7 @@ from service.apple import signing
 from service.design.presets import PRESETS
 from service.google_wallet.tasks import queue_sync_held
 from service.loyalty import engine as loyalty
-from service.loyalty import legacy_numbers
+from service.loyalty import legacy_numbers, partners
 from service.loyalty import stamps as stamp_rules
 from service.models import Card, Program, Store, Tier
 from service.platform import db
@@ -110,7 +110,16 @@ def _check_barcode_format(program: Program, new_format: str) -> None:
 
 
 def _check_kind_change(program: Program, old_kind: str) -> None:
-    """Points are not stamps: a program with cards cannot become, or stop being, a stamp card."""
+    """Points are not stamps: a program with cards cannot become, or stop being, a stamp card. A
+    program shared with partners keeps a kind they can share (else they would lose it unannounced)."""
+    if old_kind != program.kind and program.kind not in partners.PARTNER_KINDS:
+        sharing = partners.sharing_brands(db.session(), program.id)
+        if sharing:
+            why = partners.WHY_POINTS_ONLY.format(kind="stamp" if program.kind == "stamps" else program.kind)
+            raise Problem(409, "Program has partners", f"This program is shared with brands "
+                          f"{', '.join(map(str, sharing))} (invited or taking part): it cannot become a "
+                          f"{program.kind} program. {why} End the partnerships first.",
+                          type_="/problems/program-has-partners", partner_brand_ids=sharing)
     if (old_kind == "stamps") == (program.kind == "stamps"):
         return
     if db.session().scalar(select(Card.id).where(Card.program_id == program.id).limit(1)) is not None:
@@ -190,7 +199,7 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
     percent), the tier basis or points expiry; every card's tier, expiry and pass are updated."""
     program = brand_program(program_id)
     before = audit.snapshot(program, body)
-    old_kind = program.kind
+    old_kind, old_format = program.kind, program.barcode_format
     if body.get("barcode_format", program.barcode_format) != program.barcode_format:
         _check_barcode_format(program, body["barcode_format"])
     for key, value in body.items():
@@ -199,6 +208,10 @@ def patch_program(body: dict[str, Any], program_id: int) -> Any:
         program.stamp_rule = "visit"
     _check_kind_change(program, old_kind)
     _check_rules(program, body)
+    if "barcode_format" in body:  # EAN-13 cannot carry the signed code: every card gets a number
+        legacy_numbers.number_cards_without_one(db.session(), program)
+        if old_format == "ean13" != program.barcode_format:  # the others carry the signed code again
+            legacy_numbers.forget_generated_numbers(db.session(), program)
     if changes := audit.diff(before, audit.snapshot(program, body)):
         audit.record(db.session(), g.brand.id, "program.updated", "program", program.id, changes)
     if TIER_AND_EXPIRY_RULES & body.keys():

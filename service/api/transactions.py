@@ -257,7 +257,8 @@ def _may_reverse(entry: LedgerEntry, card: Card) -> None:
                                    "manager's of another store")
 @blp.alt_response(404, description="No such transaction in your brand")
 @blp.alt_response(409, description="Already reversed; the points were spent since; later stamps depend on it; "
-                                   "it earned a reward; the card is voided")
+                                   "a reward it earned was redeemed since; a referral bonus it brought was "
+                                   "spent since; the card is voided")
 @blp.alt_response(422, description="This kind of entry cannot be reversed, or the key was used with another body")
 @blp.doc(parameters=[_KEY_PARAMETER], security=BOTH_AUTH)
 def reverse(body: dict[str, Any], entry_id: int) -> Response:

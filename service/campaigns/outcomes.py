@@ -13,6 +13,7 @@ Two rules, both about counting only what the campaign could have caused:
   both sides. (Recipients recorded before reachability was kept fall back to "reached".)
 
 The attribution window is the same for both groups: from the campaign's start for `WINDOW`.
+A purchase undone since (a `reversal` points at it) is no purchase on either side.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from service.campaigns.lift import Group
 from service.loyalty.engine import points_to_money
-from service.models import CampaignRecipient, GoogleMessage, LedgerEntry, Program, PushDelivery
+from service.models import CampaignRecipient, GoogleMessage, LedgerEntry, Program, PushDelivery, not_reversed
+from service.models.campaigns import ATTRIBUTION_WINDOW
 
-WINDOW = dt.timedelta(days=7)
+WINDOW = ATTRIBUTION_WINDOW
 #: Push statuses that mean a phone's vendor took the push (or the phone then fetched the pass).
 TAKEN = ("accepted", "confirmed")
 
@@ -52,7 +54,7 @@ def purchases(session: Session, campaign_id: int, started_at: dt.datetime) -> tu
     bought = session.execute(
         select(func.count(distinct(LedgerEntry.card_id)), func.count(), func.sum(LedgerEntry.amount))
         .select_from(reached.join(LedgerEntry.__table__, LedgerEntry.card_id == reached.c.card_id))
-        .where(LedgerEntry.kind == "purchase", LedgerEntry.created_at >= started_at,
+        .where(LedgerEntry.kind == "purchase", not_reversed(), LedgerEntry.created_at >= started_at,
                LedgerEntry.created_at < started_at + WINDOW)).one()
     return int(bought[0] or 0), int(bought[1] or 0), Decimal(bought[2] or 0).quantize(Decimal("0.01"))
 
@@ -87,7 +89,7 @@ def groups(session: Session, members: Select[Any], start: dt.datetime,
     per_card = (select(people.c.card_id, people.c.holdout, func.count(LedgerEntry.id).label("purchases"),
                        func.coalesce(func.sum(LedgerEntry.amount), 0).label("revenue"))
                 .select_from(people.outerjoin(LedgerEntry.__table__, and_(
-                    LedgerEntry.card_id == people.c.card_id, LedgerEntry.kind == "purchase",
+                    LedgerEntry.card_id == people.c.card_id, LedgerEntry.kind == "purchase", not_reversed(),
                     LedgerEntry.created_at >= start, LedgerEntry.created_at < end)))
                 .group_by(people.c.card_id, people.c.holdout).subquery())
     found = {side: Group(cards=0) for side in (False, True)}

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, extract, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
-from service.models import Card, Customer, LedgerEntry
+from service.models import Card, Customer, LedgerEntry, not_reversed
 
 MAX_DEPTH = 6
 MAX_CARD_IDS = 10_000
@@ -113,7 +113,7 @@ def validate(audience: Any, path: str = "audience", depth: int = 0) -> list[dict
 def _activity_since(cutoff: dt.datetime) -> ColumnElement[bool]:
     return exists().where(
         LedgerEntry.card_id == Card.id,
-        LedgerEntry.kind.in_(ACTIVITY_KINDS),
+        LedgerEntry.kind.in_(ACTIVITY_KINDS), not_reversed(),  # an undone transaction was no visit
         LedgerEntry.created_at >= cutoff,
         or_(LedgerEntry.idempotency_key.is_(None), not_(LedgerEntry.idempotency_key.startswith(BIRTHDAY_KEY_PREFIX))),
     )

@@ -191,9 +191,12 @@ SCRIPT: dict[str, tuple[str, str]] = {
     "problem_reversal_later_stamps": ("Later stamps depend on this one: undo those first, newest first.",
                                       "От этой операции зависят более поздние штампы: сначала отмените их, "
                                       "начиная с последнего."),
-    "problem_reversal_rewards_earned": ("This earned a reward, so it cannot be undone here; ask a store manager.",
-                                        "За эту операцию получена награда, поэтому отменить её здесь нельзя; "
-                                        "обратитесь к управляющему магазином."),
+    "problem_reversal_referral_bonus_spent": ("This brought a referral bonus that has been spent since, so it "
+                                              "cannot be undone.",
+                                              "За эту покупку начислен бонус за приглашение, и он уже потрачен: "
+                                              "отменить её нельзя."),
+    "problem_reversal_rewards_earned": ("A reward this earned has been redeemed since: undo that redemption first.",
+                                        "Награда за эту операцию уже выдана: сначала отмените её выдачу."),
     # rewards and coupons the customer holds (service/loyalty/rewards.py)
     "redeem_reward": ("Redeem", "Выдать"),
     "reward_until": ("until {date}", "до {date}"),

@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 
 from passes.barcodes import DEFAULT_FORMAT, normalise_legacy_number
 from service.enrolment.contact import normalise_email, normalise_phone
+from service.loyalty import legacy_numbers
 from service.loyalty.cards import CARD_NUMBER_DIGITS
 from service.models import Card, Customer, LedgerEntry, Program, Tier, utcnow
 from service.platform.row_locks import lock_row
@@ -415,9 +416,15 @@ def _create(session: Session, program: Program, rows: list[MemberRow], now: dt.d
         {"brand_id": program.brand_id, "name": row.name, "email": row.email, "phone": row.phone,
          "birthday": row.birthday, "language": "en", "created_at": row.joined_at or now} for row in rows])
     numbers = _card_numbers(session, program.brand_id, len(rows))
+    generated: dict[int, str] = {}  # row index -> the EAN-13 a card without a number gets
+    if legacy_numbers.needs_number(program):
+        bare = [index for index, row in enumerate(rows) if not row.legacy_number]
+        generated = dict(zip(bare, legacy_numbers.free_numbers(
+            session, program.brand_id, [numbers[index] for index in bare],
+            reserved=[row.legacy_number for row in rows if row.legacy_number]), strict=True))
     expire_at = now + dt.timedelta(days=program.points_expire_days) if program.points_expire_days else None
     card_values = []
-    for row, customer_id, number in zip(rows, customer_ids, numbers, strict=True):
+    for index, (row, customer_id, number) in enumerate(zip(rows, customer_ids, numbers, strict=True)):
         lifetime_points, lifetime_spend = _tier_measures(program, row)
         card_values.append({
             "program_id": program.id, "customer_id": customer_id, "brand_id": program.brand_id,
@@ -425,7 +432,7 @@ def _create(session: Session, program: Program, rows: list[MemberRow], now: dt.d
             "balance": row.balance, "lifetime_points": lifetime_points, "lifetime_spend": lifetime_spend,
             "tier_id": row.tier.id if row.tier else None, "tier": row.tier.name if row.tier else None,
             "points_expire_at": expire_at if row.balance > 0 else None, "external_id": row.external_id,
-            "legacy_number": row.legacy_number,
+            "legacy_number": row.legacy_number or generated.get(index),
             "version": 1, "updated_at": now, "created_at": row.joined_at or now, "voided": False,
         })
     card_ids = _insert(session, cards, card_values)
@@ -453,7 +460,7 @@ def _merge(session: Session, program: Program, rows: list[MemberRow], matches: d
         session, select(LedgerEntry.card_id, LedgerEntry.idempotency_key), "k_entry",
         {LedgerEntry.card_id: card_ids, LedgerEntry.idempotency_key: keys}))}
     query = select(Card.id, Card.balance, Card.lifetime_points, Card.lifetime_spend, Card.points_expire_at,
-                   Card.external_id, Card.tier_id, Card.tier, Card.legacy_number).select_from(Card)
+                   Card.external_id, Card.tier_id, Card.tier, Card.legacy_number, Card.number).select_from(Card)
     cards = {state.id: state for state in session.execute(
         _among(session, query, "k_card", {Card.id: card_ids})
         .add_columns(Tier.threshold).outerjoin(Tier, Tier.id == Card.tier_id))}
@@ -472,7 +479,9 @@ def _merge(session: Session, program: Program, rows: list[MemberRow], matches: d
         if row.external_id and card.external_id is None:
             values["external_id"] = row.external_id
         visible = False
-        if row.legacy_number and card.legacy_number is None:  # a differing one was refused in `_numbers_taken`
+        # a differing one was refused in `_numbers_taken`; one Passcast derived gives way to the plastic's
+        if row.legacy_number and (card.legacy_number is None
+                                  or legacy_numbers.is_generated(card.number, card.legacy_number)):
             values["legacy_number"] = row.legacy_number
             visible = True  # the pass now shows the plastic card's number
         if row.balance > 0 and (card.id, row.key) not in done:
@@ -514,8 +523,11 @@ def _numbers_taken(session: Session, program: Program, rows: list[MemberRow],
         session, select(Card.legacy_number, Card.id).where(Card.brand_id == program.brand_id), "k_legacy",
         {Card.legacy_number: [row.legacy_number for row in numbered]}))}
     matched_ids = [matches[row.line] for row in numbered if row.line in matches]
-    current: dict[int, str | None] = {card_id: number for card_id, number in session.execute(_among(
-        session, select(Card.id, Card.legacy_number), "k_held", {Card.id: matched_ids}))} if matched_ids else {}
+    current: dict[int, str | None] = {  # a number Passcast derived counts as none: the plastic's replaces it
+        card_id: None if legacy_numbers.is_generated(card_number, number) else number
+        for card_id, number, card_number in session.execute(_among(
+            session, select(Card.id, Card.legacy_number, Card.number), "k_held", {Card.id: matched_ids}))
+    } if matched_ids else {}
     errors = []
     for row in numbered:
         holder, matched = holders.get(row.legacy_number), matches.get(row.line)

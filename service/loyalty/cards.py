@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from passes.barcodes import DEFAULT_FORMAT, ShownBarcode, shown_barcode
 from passes.cardcode import encode_card_code, short_number
+from service.loyalty import legacy_numbers
 from service.models import Brand, Card, Customer, LedgerEntry, Program, utcnow
 from service.platform.secrets import random_token
 
@@ -72,8 +73,14 @@ def _unused_number(session: Session, brand_id: int) -> int:
             return number
 
 
-def issue_card(session: Session, program: Program, details: CustomerDetails) -> tuple[Card, bool]:
-    """Create customer and card (or return the existing card); returns (card, created)."""
+def issue_card(session: Session, program: Program, details: CustomerDetails,
+               legacy_number: str | None = None) -> tuple[Card, bool]:
+    """Create customer and card (or return the existing card); returns (card, created).
+
+    A new card keeps `legacy_number` (checked already: service/loyalty/legacy_numbers.py; raises
+    LegacyNumberTaken), or without one gets the number its program's barcode needs (EAN-13), so a
+    POS scanner reads every card. An existing card is returned as it is: its number is the caller's
+    question."""
     existing = find_existing(session, program, details)
     if existing is not None:
         return existing, False
@@ -106,6 +113,10 @@ def issue_card(session: Session, program: Program, details: CustomerDetails) -> 
     session.flush()
     session.add(LedgerEntry(card_id=card.id, kind="issue", points=starter,
                             reason=f"card issued with {starter} starter stamps" if starter else "card issued"))
+    if legacy_number is not None:
+        legacy_numbers.assign(session, card, legacy_number)
+    else:
+        legacy_numbers.number_for_new_card(session, card)
     return card, True
 
 

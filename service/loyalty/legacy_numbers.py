@@ -7,6 +7,16 @@ changing its format still fits every number its cards already carry. A number is
 whole brand rather than per program, so that what a scanner reads at a till (which knows the
 brand, not the program) names one card.
 
+**Cards that bring no number.** A card enrolled without one (join page, API, import) in an EAN-13
+program gets one (`number_for_new_card`): 20 + its card number + the check digit
+(passes/barcodes.py `ean13_for_card_number`), so the POS scanner reads every card of the program;
+the signed code cannot be an EAN-13 (13 digits carry no signature). On the rare clash with a
+number a plastic card brought, the card gets 20 + random digits instead. Other plastic formats
+need nothing: a card without a number shows the signed code in the program's symbology, which
+the till's scan takes. A program switched to EAN-13 gives its cards without a number theirs
+(`number_cards_without_one`); switched away again, they lose them (`forget_generated_numbers`) and
+show the signed code, which is safer than an unsigned number wherever the symbology carries it.
+
 A legacy number is not signed: like the plastic card it replaces, anyone who knows or guesses it
 can show it. Only programs whose barcode is a legacy format accept it at the till
 (`card_for_legacy_number`), and the scan endpoint is cashier-only and rate-limited.
@@ -14,13 +24,23 @@ can show it. Only programs whose barcode is a legacy format accept it at the til
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from passes.barcodes import DEFAULT_FORMAT, LegacyNumberError, normalise_legacy_number, symbology
+from passes.barcodes import (
+    DEFAULT_FORMAT,
+    GENERATED_EAN13_PREFIX,
+    LegacyNumberError,
+    ean13_check_digit,
+    ean13_for_card_number,
+    normalise_legacy_number,
+    symbology,
+)
 from service.models import Card, Program
 
 #: How many offending cards a refused format change names.
@@ -61,6 +81,111 @@ def assign(session: Session, card: Card, number: str) -> None:
             session.flush()
     except IntegrityError:
         raise LegacyNumberTaken(number, holder_of(session, card.brand_id, number) or 0) from None
+
+
+#: Program formats whose barcode cannot carry the signed code: their cards need a number of their own.
+NUMBERED_FORMATS = ("ean13",)
+#: Cards numbered per statement when a program switches to EAN-13.
+NUMBERING_BATCH = 1_000
+
+
+def needs_number(program: Program) -> bool:
+    return (program.barcode_format or DEFAULT_FORMAT) in NUMBERED_FORMATS
+
+
+def _random_ean13() -> str:
+    width = 12 - len(GENERATED_EAN13_PREFIX)
+    body = GENERATED_EAN13_PREFIX + "".join(secrets.choice("0123456789") for _ in range(width))
+    return body + str(ean13_check_digit(body))
+
+
+def _candidates(card_number: int) -> Iterable[str]:
+    yield ean13_for_card_number(card_number)
+    while True:
+        yield _random_ean13()
+
+
+def is_generated(card_number: int, legacy_number: str | None) -> bool:
+    """Whether `legacy_number` is the one Passcast derived for the card (not a plastic card's): a
+    plastic number the brand brings later may replace it."""
+    return legacy_number is not None and legacy_number == ean13_for_card_number(card_number)
+
+
+def free_numbers(session: Session, brand_id: int, card_numbers: list[int],
+                 reserved: Iterable[str] = ()) -> list[str]:
+    """An EAN-13 for each card number, none of them carried by a card of the brand, in `reserved`
+    (numbers about to be written) or repeated: derived from the card number, random on a clash
+    (one query per round)."""
+    chosen: list[str | None] = [None] * len(card_numbers)
+    sources = [_candidates(number) for number in card_numbers]
+    pending = list(range(len(card_numbers)))
+    used: set[str] = set(reserved)
+    while pending:
+        wanted = {index: next(sources[index]) for index in pending}
+        taken = set(session.scalars(select(Card.legacy_number).where(
+            Card.brand_id == brand_id, Card.legacy_number.in_(set(wanted.values())))))
+        pending = []
+        for index, number in wanted.items():
+            if number in taken or number in used:
+                pending.append(index)
+            else:
+                chosen[index] = number
+                used.add(number)
+    return [number for number in chosen if number is not None]
+
+
+def number_for_new_card(session: Session, card: Card) -> None:
+    """Give a card that brought no number one in its program's format, if the format needs it
+    (EAN-13); the card is flushed already. The unique index settles a race with another request."""
+    if card.legacy_number is not None or not needs_number(card.program):
+        return
+    while True:
+        try:
+            assign(session, card, free_numbers(session, card.brand_id, [card.number])[0])
+            return
+        except LegacyNumberTaken:  # another request took it a moment ago: draw again
+            continue
+
+
+def number_cards_without_one(session: Session, program: Program) -> int:
+    """After `program` switched to a format that needs a number: give each of its cards without
+    one its number, NUMBERING_BATCH at a time. The caller commits (and updates the passes).
+    Returns the cards numbered."""
+    if not needs_number(program):
+        return 0
+    numbered, after = 0, 0
+    while True:
+        rows = session.execute(select(Card.id, Card.number).where(
+            Card.program_id == program.id, Card.legacy_number.is_(None), Card.id > after)
+            .order_by(Card.id).limit(NUMBERING_BATCH)).all()
+        if not rows:
+            return numbered
+        numbers = free_numbers(session, program.brand_id, [number for _, number in rows])
+        session.execute(update(Card), [{"id": card_id, "legacy_number": number}
+                                       for (card_id, _), number in zip(rows, numbers, strict=True)])
+        numbered += len(rows)
+        after = rows[-1][0]
+
+
+def forget_generated_numbers(session: Session, program: Program) -> int:
+    """After `program` left EAN-13 for a format that carries the signed code: the numbers Passcast
+    derived (never a plastic card's) are taken off its cards, which show the signed code again. A
+    switch back derives the same numbers. The caller commits. Returns the cards changed."""
+    if needs_number(program):
+        return 0
+    forgotten, after = 0, 0
+    while True:
+        rows = session.execute(select(Card.id, Card.number, Card.legacy_number).where(
+            Card.program_id == program.id, Card.legacy_number.startswith(GENERATED_EAN13_PREFIX), Card.id > after)
+            .order_by(Card.id).limit(NUMBERING_BATCH)).all()
+        if not rows:
+            return forgotten
+        derived = [{"id": card_id, "legacy_number": None} for card_id, number, legacy in rows
+                   if is_generated(number, legacy)]
+        if derived:
+            session.execute(update(Card), derived)
+        forgotten += len(derived)
+        after = rows[-1][0]
 
 
 def format_change_problems(session: Session, program: Program, new_format: str) -> list[str]:

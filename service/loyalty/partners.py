@@ -37,6 +37,18 @@ def partner_row(session: Session, program_id: int, brand_id: int) -> ProgramPart
                                                        ProgramPartner.brand_id == brand_id))
 
 
+def sharing_brands(session: Session, program_id: int) -> list[int]:
+    """The brands invited to or taking part in the program now (not those that left)."""
+    return list(session.scalars(select(ProgramPartner.brand_id).where(
+        ProgramPartner.program_id == program_id, ProgramPartner.left_at.is_(None)).order_by(ProgramPartner.brand_id)))
+
+
+#: Why a program of another kind takes no partners (the invitation's 422 and the kind change's 409).
+WHY_POINTS_ONLY = ("Partners share points or cashback: a coalition settles what each brand issued and redeemed "
+                   "at a point value, and {kind} cards have no points to settle. Make a points or cashback "
+                   "program to share; stamp-card coalitions are not supported.")
+
+
 def is_active_partner(session: Session, program_id: int, brand_id: int) -> bool:
     return session.scalar(select(ProgramPartner.id).where(
         ProgramPartner.program_id == program_id, ProgramPartner.brand_id == brand_id, _active())) is not None

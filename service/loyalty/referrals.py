@@ -11,6 +11,15 @@ through the loyalty engine's `post_transaction` as `earn` entries with the idemp
 `referral:<referred card id>:referred` and `referral:<referred card id>:referrer`, so each
 happens at most once whatever is retried. Lock order is always the referred card, then its
 referrer, which is an older card, so two purchases can never wait on each other in a cycle.
+
+**Undo.** Reversing the purchase that brought the bonuses takes both back (`undo_bonuses`,
+called by service/loyalty/reversal_hooks.py in the reversal's transaction): one `reversal`
+entry per bonus. The purchase that brought a bonus is the referred card's last purchase before
+the bonus entry (the bonus is written right after it, under the same card lock). If either card
+has spent its bonus since (its balance would go below zero), the reversal is refused and nothing
+changes, as for points spent since on any reversal. Purchases undone do not count as the first
+purchase, so the referred customer's next real purchase brings the bonuses again (a bonus given
+again is keyed `referral:<card>:<who>:<purchase entry>`).
 """
 
 from __future__ import annotations
@@ -22,8 +31,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.loyalty.engine import LoyaltyError, TransactionRequest, post_transaction
-from service.models import Card, LedgerEntry, Program
+from service.loyalty.cards import touch
+from service.loyalty.engine import (
+    LoyaltyError,
+    ReversalRefused,
+    TransactionRequest,
+    lock_card,
+    post_transaction,
+    settle,
+    transaction_view,
+)
+from service.models import Card, LedgerEntry, Program, not_reversed
 from service.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
@@ -62,9 +80,23 @@ def referrer_for(session: Session, program: Program, code: str | None) -> Card |
 
 
 def _first_purchase(session: Session, card_id: int) -> bool:
+    """Whether the card has exactly one purchase that stands (undone ones do not count)."""
     purchases = session.scalar(select(func.count()).select_from(LedgerEntry)
-                               .where(LedgerEntry.card_id == card_id, LedgerEntry.kind == "purchase"))
+                               .where(LedgerEntry.card_id == card_id, LedgerEntry.kind == "purchase",
+                                      not_reversed()))
     return purchases == 1
+
+
+def _key_prefix(card_id: int, who: str) -> str:
+    return f"referral:{card_id}:{who}"
+
+
+def _bonus_key(session: Session, target: int, card_id: int, who: str, purchase_id: int | None) -> str:
+    """The first bonus's key, or for a bonus given again after an undo one that names its purchase."""
+    key = _key_prefix(card_id, who)
+    given = session.scalar(select(LedgerEntry.id).where(LedgerEntry.card_id == target,
+                                                        LedgerEntry.idempotency_key == key))
+    return key if given is None or purchase_id is None else f"{key}:{purchase_id}"
 
 
 def _bonus(session: Session, card_id: int, points: int, key: str, reason: str, brand_id: int) -> bool:
@@ -95,10 +127,70 @@ def after_purchase(session: Session, card_id: int, response: dict[str, Any]) -> 
     if points <= 0 or not _first_purchase(session, card.id):
         return []
     posted = []
+    purchase_id = response.get("id")
     for who, target in (("referred", card.id), ("referrer", card.referred_by_id)):
-        key = f"referral:{card.id}:{who}"
+        key = _bonus_key(session, target, card.id, who, purchase_id)
         reason = ("welcome bonus: joined through a friend's link" if who == "referred"
                   else f"referral bonus: card {card.id} made its first purchase")
         if _bonus(session, target, points, key, reason, card.brand_id):
             posted.append(key)
     return posted
+
+
+def _bonuses_of(session: Session, card: Card, purchase: LedgerEntry) -> list[LedgerEntry]:
+    """The bonus entries (not undone yet) that `purchase` on the referred `card` brought:
+    the referred card's own first, then its referrer's."""
+    found = []
+    for who, target in (("referred", card.id), ("referrer", card.referred_by_id)):
+        prefix = _key_prefix(card.id, who)
+        for bonus in session.scalars(
+                select(LedgerEntry).where(LedgerEntry.card_id == target, LedgerEntry.kind == "earn",
+                                          not_reversed(), LedgerEntry.id > purchase.id,
+                                          (LedgerEntry.idempotency_key == prefix)
+                                          | LedgerEntry.idempotency_key.startswith(prefix + ":"))):
+            trigger = session.scalar(select(func.max(LedgerEntry.id)).where(
+                LedgerEntry.card_id == card.id, LedgerEntry.kind == "purchase", LedgerEntry.id < bonus.id))
+            if trigger == purchase.id:
+                found.append(bonus)
+    return found
+
+
+def undo_bonuses(session: Session, purchase: LedgerEntry, reversal: LedgerEntry) -> list[int]:
+    """Take back the referral bonuses `purchase` brought, as part of `reversal` (the referred
+    card is locked by the caller; the referrer's card is locked here, after it: the usual order).
+    ReversalRefused when a card has spent its bonus since; the caller rolls back. Returns the
+    ids of the bonus entries reversed."""
+    if purchase.kind != "purchase":
+        return []
+    card = session.get(Card, purchase.card_id)
+    if card is None or card.referred_by_id is None:
+        return []
+    bonuses = _bonuses_of(session, card, purchase)
+    for bonus in bonuses:
+        target = card if bonus.card_id == card.id else lock_card(session, bonus.card_id)
+        if target is None:
+            continue
+        if target.balance - bonus.points < 0:
+            whose = "this card's welcome bonus" if target is card else "the referrer's bonus (the friend's card)"
+            raise ReversalRefused(
+                "reversal-referral-bonus-spent",
+                f"This purchase was the referred customer's first: it brought {whose} of {bonus.points} points, "
+                f"and that card has {target.balance} points left (the rest was spent since), so the bonus cannot "
+                f"be taken back. Nothing was changed.", bonus_entry_id=bonus.id, card_balance=target.balance,
+                points=bonus.points)
+        target.balance -= bonus.points
+        target.lifetime_points = max(0, target.lifetime_points - bonus.points)
+        undo = LedgerEntry(card_id=target.id, kind="reversal", points=-bonus.points, store_id=reversal.store_id,
+                           cashier_id=reversal.cashier_id, reversed_entry_id=bonus.id, created_at=reversal.created_at,
+                           reason=f"referral bonus taken back: reverses entry {bonus.id} "
+                                  f"with transaction {purchase.id}")
+        session.add(undo)
+        session.flush()
+        if target is not card:  # the referred card is settled and touched by the reversal itself
+            direction = settle(session, target)
+            touch(target)
+        else:
+            direction = None
+        undo.response = {**transaction_view(target, undo, direction), "reverses": bonus.id, "reversed_type": bonus.kind}
+        webhooks.emit(session, target.brand_id, "transaction.created", undo.response)
+    return [bonus.id for bonus in bonuses]

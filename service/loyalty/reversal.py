@@ -7,7 +7,8 @@ stamps and stamp_cards_completed, with one more reversal per ``card_full`` entry
 purchase caused (a card it filled is un-filled, its carried-over stamps go back where they were).
 Tier and points expiry are settled again from the ledger; the pass is updated (``touch``).
 Rewards the entry earned, bought, was granted or redeemed go through service/loyalty/reversal_hooks.py
-(cancelled, or held again; refused when a reward it earned was redeemed since).
+(cancelled, or held again; refused when a reward it earned was redeemed since), and so do the
+referral bonuses a referred card's first purchase brought (taken back; refused when spent).
 
 Reversible: earn, redeem (the points come back), purchase, stamp, reward_buy (the cost comes back,
 the reward is cancelled), reward_grant (the coupon is cancelled), reward_redeem (the reward is held
@@ -17,6 +18,10 @@ that says why: a reversal (post a new transaction instead), an expiry, a card_fu
 reversal that would take the balance below zero (the points were spent since), and on a stamp
 card one whose stamps later transactions built on (a card filled since, or stamps that would then
 fill it): those are reversed first, newest first.
+
+A reversal counts in a partner program's settlement for the brand of the entry it undoes
+(`partner_brand_id` copied), and only that brand reverses it (brand_entry): a partner's purchase
+undone nets to nothing for that partner.
 
 Who may reverse is the caller's question (service/api/transactions.py): `authorize` is called
 with the entry and the locked card (after a replay is answered: a retry with the same key gets the
@@ -195,6 +200,8 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
                     for full in fulls)
     session.flush()
     reversal_hooks.rewards_earned_by_entry(session, entry, reversal, now)
+    bonuses = reversal_hooks.referral_bonuses_of_entry(session, entry, reversal)
+    reversal_hooks.campaign_figures_of_entry(session, entry)
     direction = settle(session, card)
     if _visible(card) != before:
         touch(card)
@@ -202,6 +209,8 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
     view.update(reverses=entry.id, reversed_type=entry.kind,
                 reversed_entries=[entry.id, *(full.id for full in fulls)],
                 balance_change=card.balance - balance_before)
+    if bonuses:
+        view["referral_bonuses_reversed"] = bonuses
     reversal.response = view
     session.flush()
     return Outcome(answer(reversal), card=card)

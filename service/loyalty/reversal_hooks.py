@@ -4,6 +4,11 @@
   `reward_grant`: those rewards are cancelled (they leave the pass and the till). If one of them
   was redeemed already, the reversal is refused: undo that redemption first.
 - A `reward_redeem`: the reward is held again, until its own end date.
+- A purchase that was a referred card's first: both referral bonuses are taken back
+  (service/loyalty/referrals.py `undo_bonuses`), or the reversal is refused when one was spent.
+- A purchase: the 7-day figures stored on the finished campaigns whose window it fell in are
+  cleared, so the next report counts them again without it (analytics leave undone entries out;
+  the daily roll-ups correct themselves: service/analytics/rollups.py).
 
 Kept apart from reversal.py so that the ledger arithmetic of undo and the rewards' states each
 have one place; the points themselves (a bought reward's cost coming back) are the reversal
@@ -14,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
-from service.loyalty import rewards
+from service.loyalty import referrals, rewards
 from service.loyalty.engine import ReversalRefused
-from service.models import LedgerEntry
+from service.models import Campaign, CampaignRecipient, LedgerEntry
+from service.models.campaigns import ATTRIBUTION_WINDOW
 
 #: Entries whose rewards a reversal cancels.
 EARNING_KINDS = ("stamp", "purchase", "reward_buy", "reward_grant")
@@ -40,3 +47,25 @@ def rewards_earned_by_entry(session: Session, entry: LedgerEntry, reversal: Ledg
             f"This transaction earned “{error.reward_name}”, which was redeemed since; undo that redemption "
             f"first (newest first). Nothing was changed.", rewards=[error.reward_name],
             held_reward_id=error.held_reward_id) from None
+
+
+def campaign_figures_of_entry(session: Session, entry: LedgerEntry) -> int:
+    """Clear the stored 7-day purchases of the campaigns that counted `entry` (a purchase now undone):
+    campaigns that reached its card and started at most ATTRIBUTION_WINDOW before it. A few more
+    than strictly needed may be cleared (a holdout recipient); clearing only makes the next report
+    count them from the ledger again. Returns the campaigns cleared."""
+    if entry.kind != "purchase":
+        return 0
+    recipient = exists().where(CampaignRecipient.campaign_id == Campaign.id, CampaignRecipient.card_id == entry.card_id)
+    cleared = session.execute(
+        update(Campaign)
+        .where(Campaign.buyers_7d.is_not(None), Campaign.started_at <= entry.created_at,
+               Campaign.started_at > entry.created_at - ATTRIBUTION_WINDOW, recipient)
+        .values(buyers_7d=None, purchases_7d=None, revenue_7d=None)
+        .execution_options(synchronize_session=False))
+    return int(cleared.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def referral_bonuses_of_entry(session: Session, entry: LedgerEntry, reversal: LedgerEntry) -> list[int]:
+    """The referral bonuses `entry` brought, taken back (their entry ids); ReversalRefused when spent."""
+    return referrals.undo_bonuses(session, entry, reversal)

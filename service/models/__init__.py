@@ -23,6 +23,7 @@ from service.models.cards import (
     Customer,
     HeldReward,
     LedgerEntry,
+    not_reversed,
 )
 from service.models.cashiers import Cashier, Till
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
@@ -40,6 +41,7 @@ from service.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEve
 
 __all__ = [
     "utcnow",
+    "not_reversed",
     "UTCDateTime",
     "Base",
     "Brand",

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from service.models.brands import Store
 
 
+#: How long after its start a campaign's recipients' purchases count as its conversions.
+ATTRIBUTION_WINDOW = dt.timedelta(days=7)
+
+
 class Campaign(Base):
     """A message to an audience (kind "message"), a period of changed relevant text near
     chosen stores (kind "geo"), or the pass message of one restock event (kind "restock").
@@ -64,7 +68,8 @@ class Campaign(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The recipients' purchases in the 7 days after the start, once final (service/analytics/figures.py)
+    # The recipients' purchases in the 7 days after the start, once final (service/analytics/figures.py);
+    # cleared again when a purchase of the window is undone (service/loyalty/reversal_hooks.py)
     buyers_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     purchases_7d: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revenue_7d: Mapped[Decimal | None] = mapped_column(Numeric(16, 2), nullable=True)

@@ -18,9 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    exists,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from service.models.base import Base, UTCDateTime, utcnow
 
@@ -157,6 +158,17 @@ Index("ix_ledger_entries_card_created", LedgerEntry.card_id, LedgerEntry.created
 
 
 Index("ix_ledger_entries_reversed_entry_id", LedgerEntry.reversed_entry_id, unique=True)
+
+
+def not_reversed(entry: Any = LedgerEntry) -> Any:
+    """SQL: `entry` (LedgerEntry or an alias of it) has not been undone by a reversal.
+
+    Figures of what customers did (purchases, revenue, points issued and redeemed, visits) leave
+    reversed entries out, and every query filters on kind, which leaves the `reversal` entries
+    themselves out. One indexed probe per entry (ix_ledger_entries_reversed_entry_id).
+    """
+    undo = aliased(LedgerEntry, name="undo")
+    return ~exists().where(undo.reversed_entry_id == entry.id)
 
 
 Index("ix_ledger_entries_created_kind", LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.card_id)

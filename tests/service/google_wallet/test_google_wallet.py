@@ -666,3 +666,46 @@ def test_a_tier_with_its_own_colour_moves_the_card_to_that_tiers_class(
     assert google.classes[held["classId"]]["programName"] == google.classes[base_class]["programName"]
     patch = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id][-1]
     assert patch.status == 200 and "hexBackgroundColor" not in patch.body
+
+
+def _rewards_module(stored: dict[str, Any]) -> dict[str, Any] | None:
+    return next((module for module in stored.get("textModulesData", []) if module.get("id") == "rewards"), None)
+
+
+def test_rewards_and_coupons_a_card_holds_show_on_googles_object_until_redeemed(
+        client: FlaskClient, seeded: dict[str, Any], google: GoogleWalletDouble) -> None:
+    """Through the double, which refuses any body its discovery document does not allow: the
+    rewards the till can redeem are a text module of the LoyaltyObject (no OfferObject), changed
+    by each grant, purchase and redemption."""
+    key, cashier = bearer(seeded["api_key"]), bearer(seeded["cashier_token"])
+    card = _issue(client, seeded)
+    object_id = card["google_wallet"]["object_id"]
+    assert _rewards_module(google.objects[object_id]) is None
+    coupon = client.post(f"/api/v1/cards/{card['id']}/coupons", headers={**key, "Idempotency-Key": "c-1"},
+                         json={"name": "Birthday cake", "expires_at": "2099-12-12T10:00:00Z"})
+    assert coupon.status_code == 201, coupon.get_json()
+    coffee = client.post(f"/api/v1/programs/{seeded['program_id']}/rewards", headers=key,
+                         json={"name": "Free coffee", "cost_points": 30})
+    assert coffee.status_code == 201, coffee.get_json()
+    _earn(client, seeded, card["id"], 40)
+    bought = client.post(f"/api/v1/cards/{card['id']}/rewards", headers={**cashier, "Idempotency-Key": "b-1"},
+                         json={"reward_id": coffee.get_json()["id"]})
+    assert bought.status_code == 201, bought.get_json()
+
+    patches = [r for r in google.requests if r.method == "PATCH" and r.resource_id == object_id]
+    assert patches and all(r.status == 200 for r in patches), "every patch passed the discovery document"
+    stored = google.objects[object_id]
+    module = _rewards_module(stored)
+    assert module is not None and module["header"] == "Your rewards (valid until)"
+    assert module["body"].splitlines() == ["Birthday cake \N{EM DASH} 2099-12-12", "Free coffee"]
+    assert stored["loyaltyPoints"]["balance"] == {"int": 10}
+    assert not [r for r in google.requests if "offer" in r.path.lower()], "no Google offer objects"
+
+    held = {one["name"]: one["id"] for one in client.get(f"/api/v1/cards/{card['id']}/rewards", headers=key).get_json()}
+    for name, left in (("Birthday cake", ["Free coffee"]), ("Free coffee", None)):
+        redeemed = client.post(f"/api/v1/cards/{card['id']}/rewards/{held[name]}/redeem", json={},
+                               headers={**cashier, "Idempotency-Key": f"r-{name}"})
+        assert redeemed.status_code == 201, redeemed.get_json()
+        module = _rewards_module(google.objects[object_id])
+        assert (module["body"].splitlines() if module else None) == left
+    assert all(r.status == 200 for r in google.requests if r.resource_id == object_id)

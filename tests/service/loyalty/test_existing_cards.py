@@ -16,12 +16,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from passes import preview
-from passes.barcodes import barcode_png
+from passes.barcodes import barcode_png, ean13_check_digit, ean13_for_card_number
 from service.enrolment.imports import import_members
 from service.google_wallet import sync
+from service.loyalty import legacy_numbers
 from service.models import Card, Program
 from service.platform import db
 from tests.helpers import bearer
+from tests.service.enrolment.test_join import join
 from tests.service.loyalty.test_loyalty import download_pass, make_program, pass_field
 
 EAN = "4006381333931"  # GS1's example EAN-13 number
@@ -64,12 +66,12 @@ def test_an_ean13_card_carries_its_plastic_number_on_both_wallets(client: FlaskC
     assert decoded(barcode_png(EAN, "code128")) == [(zxingcpp.BarcodeFormat.Code128, EAN)]
     assert google_barcode(app, card["id"]) == {"type": "EAN_13", "value": EAN, "alternateText": EAN}
 
-    # a card of the same program without a plastic number: 13 digits cannot carry the signed code
+    # a card of the same program without a plastic number gets an EAN-13 of its own (13 digits
+    # cannot carry the signed code): see test_new_members_of_an_ean13_program_get_a_number
     plain = issue(client, seeded, program_id, name="Boris").get_json()
-    assert plain["legacy_number"] is None and plain["barcode_format"] == "qr"
-    assert plain["barcode_message"].startswith("PC1:")
+    assert plain["legacy_number"].startswith("20") and plain["barcode_format"] == "ean13"
     plain_pass, _ = download_pass(client, plain)
-    assert [b["format"] for b in plain_pass["barcodes"]] == ["PKBarcodeFormatQR"]
+    assert [b["format"] for b in plain_pass["barcodes"]] == ["PKBarcodeFormatEAN13", "PKBarcodeFormatCode128"]
 
 
 def test_qr_stays_the_default_even_for_a_card_with_a_plastic_number(client: FlaskClient, app: Flask,
@@ -162,7 +164,9 @@ def test_the_members_import_keeps_existing_card_numbers(client: FlaskClient, app
                                               "of this brand")
         cards = {c.customer.name: c.legacy_number for c in session.scalars(select(Card).where(
             Card.program_id == program_id))}
-        assert cards == {"Anna Smith": EAN, "Dana": "9780201379624", "Eve": None}
+        eve = cards.pop("Eve")  # no plastic card: a number of its own, derived from its card number
+        assert cards == {"Anna Smith": EAN, "Dana": "9780201379624"}
+        assert eve is not None and eve.startswith("20") and len(eve) == 13
         again = import_members(session, program, csv_text)  # a re-run finds the same cards
         assert (again.created, again.matched, again.balances_added) == (0, 3, 0)
     dana = scan(client, seeded, "9780201379624").get_json()
@@ -231,3 +235,109 @@ def test_the_plastic_number_is_in_the_customers_export_and_gone_after_erasure(cl
     after = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
     assert after["legacy_number"] is None and after["voided"]
     assert scan(client, seeded, EAN).status_code == 422  # the number names no card any more
+
+
+def _valid_ean13(number: str) -> bool:
+    return len(number) == 13 and number.isdigit() and int(number[12]) == ean13_check_digit(number[:12])
+
+
+def test_new_members_of_an_ean13_program_get_a_number_every_scanner_reads(client: FlaskClient, app: Flask,
+                                                                          seeded: dict[str, Any]) -> None:
+    """API, join page and import: each card without a plastic number gets a valid, unique EAN-13,
+    drawn and decoded as EAN-13, and the till finds the card by it."""
+    program_id = make_program(app, seeded, barcode_format="ean13")
+    by_api = issue(client, seeded, program_id, name="Anna").get_json()
+    with app.app_context():
+        session = db.session()
+        program = session.get(Program, program_id)
+        assert program is not None
+        program.slug = "ean-club"
+        session.commit()
+        report = import_members(session, program, "name,email\nBoris,boris@example.com\nChen,chen@example.com\n")
+        assert report.created == 2 and not report.errors
+    joined = join(client, path="/join/ean-club", name="Dana", phone="+31600000009")
+    assert joined.status_code == 303, joined.get_data(as_text=True)[:500]
+    with app.app_context():
+        cards = list(db.session().scalars(select(Card).where(Card.program_id == program_id).order_by(Card.id)))
+        assert [card.customer.name for card in cards] == ["Anna", "Boris", "Chen", "Dana"]
+        numbers = {card.id: card.legacy_number for card in cards}
+        assert numbers[by_api["id"]] == by_api["legacy_number"] == by_api["barcode_message"]
+        for card in cards:
+            assert card.legacy_number is not None and _valid_ean13(card.legacy_number)
+            assert card.legacy_number == ean13_for_card_number(card.number)  # 20 + the card's number + check
+        assert len(set(numbers.values())) == len(cards), "unique"
+    for card_id, number in numbers.items():
+        card = client.get(f"/api/v1/cards/{card_id}", headers=bearer(seeded["api_key"])).get_json()
+        assert card["barcode_format"] == "ean13" and card["barcode_message"] == number
+        pass_json, files = download_pass(client, card)
+        assert [(b["format"], b["message"]) for b in pass_json["barcodes"]][0] == ("PKBarcodeFormatEAN13", number)
+        assert decoded(preview.render_front(pass_json, files)) == [(zxingcpp.BarcodeFormat.EAN13, number)]
+        assert google_barcode(app, card_id) == {"type": "EAN_13", "value": number, "alternateText": number}
+        assert scan(client, seeded, number).get_json()["id"] == card_id  # what the POS scanner reads
+    # a plastic number the brand brings later replaces the derived one (API issue and import alike)
+    body = {"customer": {"name": "Eve", "email": "eve@example.com"}}
+    url = f"/api/v1/programs/{program_id}/cards"
+    eve = client.post(url, json=body, headers=bearer(seeded["api_key"])).get_json()
+    assert _valid_ean13(eve["legacy_number"])
+    again = client.post(url, json={**body, "legacy_number": EAN}, headers=bearer(seeded["api_key"]))
+    assert again.status_code == 200 and again.get_json()["id"] == eve["id"]
+    assert again.get_json()["legacy_number"] == EAN
+    with app.app_context():
+        session = db.session()
+        program = session.get(Program, program_id)
+        assert program is not None
+        report = import_members(session, program, "name,email,card_number\nBoris,boris@example.com,9780201379624\n")
+        assert (report.matched, report.error_rows) == (1, 0), [e.message for e in report.errors]
+        boris = session.scalar(select(Card).where(Card.legacy_number == "9780201379624"))
+        assert boris is not None and boris.customer.name == "Boris"
+    assert scan(client, seeded, "9780201379624").get_json()["customer"]["name"] == "Boris"
+
+
+def test_a_derived_number_that_a_plastic_card_has_is_not_given_twice(client: FlaskClient, app: Flask,
+                                                                     seeded: dict[str, Any]) -> None:
+    program_id = make_program(app, seeded, barcode_format="ean13")
+    first = issue(client, seeded, program_id, name="Anna").get_json()
+    with app.app_context():
+        session = db.session()
+        card = session.get(Card, first["id"])
+        assert card is not None
+        taken = ean13_for_card_number(card.number + 1)
+        session.add(Card(program_id=seeded["program_id"], brand_id=card.brand_id, customer_id=card.customer_id,
+                         number=card.number + 2, serial_number="clash-test", authentication_token="t" * 32,
+                         legacy_number=taken))
+        session.flush()
+        numbers = legacy_numbers.free_numbers(session, card.brand_id, [card.number + 1, card.number + 1])
+        assert taken not in numbers and len(set(numbers)) == 2 and all(_valid_ean13(n) for n in numbers)
+        session.rollback()
+
+
+def test_a_program_switched_to_ean13_numbers_its_cards(client: FlaskClient, app: Flask,
+                                                       seeded: dict[str, Any]) -> None:
+    program_id = make_program(app, seeded)  # qr: no numbers
+    cards = [issue(client, seeded, program_id, name=name).get_json() for name in ("Anna", "Boris")]
+    plastic = issue(client, seeded, program_id, name="Chen", legacy_number=EAN).get_json()
+    assert all(card["legacy_number"] is None for card in cards)
+    switched = client.patch(f"/api/v1/programs/{program_id}", json={"barcode_format": "ean13"},
+                            headers=bearer(seeded["api_key"]))
+    assert switched.status_code == 200, switched.get_json()
+    for card in (*cards, plastic):
+        now = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
+        assert now["barcode_format"] == "ean13" and _valid_ean13(now["legacy_number"])
+        assert now["barcode_message"] == now["legacy_number"]
+    assert client.get(f"/api/v1/cards/{plastic['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] == EAN, "a plastic number stays"
+    # back to a format that carries the signed code: the derived numbers go, the plastic one stays;
+    # and back to EAN-13: the same numbers again
+    numbered = {card["id"]: client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] for card in cards}
+    assert client.patch(f"/api/v1/programs/{program_id}", json={"barcode_format": "code128"},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    for card in cards:
+        now = client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()
+        assert now["legacy_number"] is None and now["barcode_message"].startswith("PC1:")
+    assert client.get(f"/api/v1/cards/{plastic['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] == EAN
+    assert client.patch(f"/api/v1/programs/{program_id}", json={"barcode_format": "ean13"},
+                        headers=bearer(seeded["api_key"])).status_code == 200
+    assert {card["id"]: client.get(f"/api/v1/cards/{card['id']}", headers=bearer(seeded["api_key"])).get_json()[
+        "legacy_number"] for card in cards} == numbered

@@ -386,13 +386,28 @@ def test_only_points_and_cashback_programs_take_partners(client: FlaskClient, co
                  json={"settlement_point_value": "0.5"})
     refused = client.post(f"/api/v1/programs/{stamps['id']}/partners", headers=host,
                           json={"brand_id": coalition["partner"]["brand_id"]})
-    assert refused.status_code == 422
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json"
+    [error] = refused.get_json()["errors"]
+    assert error["field"] == "program" and "A stamps program cannot have partners" in error["message"]
+    assert "stamp cards have no points to settle" in error["message"]
+    assert "stamp-card coalitions are not supported" in error["message"]
     cashback = client.post("/api/v1/programs", headers=host, json={
         "name": "Cash back", "kind": "cashback", "cashback_percent": "2"}).get_json()
     settings = client.get(f"/api/v1/programs/{cashback['id']}/partner-settings", headers=host).get_json()
     assert settings["settlement_point_value"] is None and settings["point_value"] == "0.01"
     assert client.post(f"/api/v1/programs/{cashback['id']}/partners", headers=host,
                        json={"brand_id": coalition["partner"]["brand_id"]}).status_code == 201
+    # a shared program (invited is enough) cannot turn into stamp or discount cards under its partners
+    for kind, extra in (("stamps", {"stamps_required": 10}), ("discount", {"discount_percent": "5"})):
+        changed = client.patch(f"/api/v1/programs/{cashback['id']}", headers=host, json={"kind": kind, **extra})
+        assert changed.status_code == 409, changed.get_json()
+        body = changed.get_json()
+        assert body["type"].endswith("/problems/program-has-partners")
+        assert body["partner_brand_ids"] == [coalition["partner"]["brand_id"]]
+        assert "End the partnerships first" in body["detail"]
+    assert client.get(f"/api/v1/programs/{cashback['id']}", headers=host).get_json()["kind"] == "cashback"
+    assert client.patch(f"/api/v1/programs/{cashback['id']}", headers=host,
+                        json={"kind": "points"}).status_code == 200, "points partners can still share"
 
 
 

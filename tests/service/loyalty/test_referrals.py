@@ -109,3 +109,65 @@ def test_enrolment_settings_api(client: FlaskClient, seeded: dict[str, Any]) -> 
     assert client.get("/join/coffee-club").status_code == 200
     bad = client.patch(url, headers=headers, json={"slug": "12345"})
     assert bad.status_code == 422
+
+
+def _reverse(client: FlaskClient, seeded: dict[str, Any], entry_id: int, key: str) -> Any:
+    return client.post(f"/api/v1/transactions/{entry_id}/reverse", json={"reason": "wrong card"},
+                       headers={**bearer(seeded["api_key"]), "Idempotency-Key": key})
+
+
+def _ledger(app: Flask, card_id: int) -> list[tuple[str, int]]:
+    with app.app_context():
+        rows = db.session().scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id)
+                                    .order_by(LedgerEntry.id))
+        return [(row.kind, row.points) for row in rows]
+
+
+def test_undoing_the_first_purchase_takes_both_bonuses_back_and_the_next_purchase_earns_them(
+        client: FlaskClient, app: Flask, seeded: dict[str, Any]) -> None:
+    anna, boris = referred_card(client, app, seeded)
+    first = purchase(client, seeded, boris, "till-1").get_json()
+    assert balance(client, seeded, boris) == 60 and balance(client, seeded, anna) == 50
+    undone = _reverse(client, seeded, first["id"], "undo-1")
+    assert undone.status_code == 201, undone.get_json()
+    body = undone.get_json()
+    assert body["balance"] == 0 and len(body["referral_bonuses_reversed"]) == 2
+    assert balance(client, seeded, boris) == 0 and balance(client, seeded, anna) == 0
+    assert _ledger(app, anna)[-2:] == [("earn", 50), ("reversal", -50)]
+    with app.app_context():
+        session = db.session()
+        for card_id in (anna, boris):
+            card = session.get(Card, card_id)
+            assert card.lifetime_points == 0 and card.balance == sum(points for _, points in _ledger(app, card_id))
+        reversed_types = [event.data.get("reversed_type") for event in session.scalars(
+            select(WebhookEvent).where(WebhookEvent.type == "transaction.created"))]
+        assert reversed_types.count("earn") == 2, "each bonus taken back is announced"
+    assert _reverse(client, seeded, first["id"], "undo-1").get_json() == body, "a replay changes nothing"
+    # The customer's real first purchase brings the bonuses again, once.
+    again = purchase(client, seeded, boris, "till-2").get_json()
+    assert balance(client, seeded, boris) == 60 and balance(client, seeded, anna) == 50
+    assert again["id"] > first["id"]
+    third = purchase(client, seeded, boris, "till-3").get_json()
+    assert balance(client, seeded, boris) == 70 and balance(client, seeded, anna) == 50
+    # Undoing a later purchase (not the one that brought them) leaves the bonuses alone.
+    second = _reverse(client, seeded, third["id"], "undo-3")
+    assert second.status_code == 201 and "referral_bonuses_reversed" not in second.get_json()
+    assert balance(client, seeded, boris) == 60 and balance(client, seeded, anna) == 50
+
+
+def test_undoing_the_first_purchase_is_refused_once_a_bonus_was_spent(
+        client: FlaskClient, app: Flask, seeded: dict[str, Any]) -> None:
+    anna, boris = referred_card(client, app, seeded)
+    first = purchase(client, seeded, boris, "till-1").get_json()
+    spent = client.post(f"/api/v1/cards/{anna}/transactions", json={"type": "redeem", "points": 30},
+                        headers={**bearer(seeded["cashier_token"]), "Idempotency-Key": "anna-redeem"})
+    assert spent.status_code == 201, spent.get_json()
+    before = (_ledger(app, anna), _ledger(app, boris))
+    refused = _reverse(client, seeded, first["id"], "undo-1")
+    assert refused.status_code == 409 and refused.content_type == "application/problem+json"
+    body = refused.get_json()
+    assert body["type"].endswith("/problems/reversal-referral-bonus-spent")
+    assert "referrer's bonus" in body["detail"] and "20 points left" in body["detail"]
+    assert body["points"] == 50 and body["card_balance"] == 20
+    assert (_ledger(app, anna), _ledger(app, boris)) == before, "nothing changed on either card"
+    assert balance(client, seeded, boris) == 60 and balance(client, seeded, anna) == 20
