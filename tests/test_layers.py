@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,
     "service.nps": 4, "service.cashier": 4, "service.webhooks": 4, "service.notify": 4,
     "service.access": 4, "service.audit": 4, "service.stores": 4,
+    "service.journeys": 4,
     # 3 what every request and page goes through
     "service.web": 3,
     # 2 the process and its data: settings, sessions, job queues, secrets
