@@ -6,14 +6,16 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from service.journeys import evaluate
 from service.loyalty import rewards
 from service.loyalty.engine import TransactionRequest, post_transaction
-from service.models import Card, CatalogueReward, Journey, NpsAnswer, NpsSurvey, Program
+from service.models import Card, CatalogueReward, Journey, NpsAnswer, NpsSurvey, Program, utcnow
 from service.platform import db
-from tests.service.journeys.journey_helpers import card, entries, events, journey, keys, purchase
+from tests.service.journeys.journey_helpers import MINUTE, card, entries, events, journey, keys, purchase
+from tests.service.loyalty.test_stamps import stamp_program
 
 DAY = dt.timedelta(days=1)
 
@@ -214,3 +216,35 @@ def test_birthday_once_a_year(app: Flask, seeded: dict[str, Any]) -> None:
         assert session.get(Card, today).balance == 50  # type: ignore[union-attr]
         evaluate.evaluate_daily(session, now.replace(year=2028))
         assert keys(session, birthdays) == [(today, "birthday:2027"), (today, "birthday:2028")]
+
+
+def test_stamp_cards_reach_once_per_cycle_and_bonus_stamps_are_no_visit(client: FlaskClient, app: Flask,
+                                                                         seeded: dict[str, Any]) -> None:
+    program = stamp_program(client, seeded, stamps_required=5)["id"]
+    with app.app_context():
+        session = db.session()
+        reach = journey(session, program, "reward_within_reach", 1)
+        second = journey(session, program, "nth_visit", 2,
+                         [{"type": "stamps", "stamps": 1}, {"type": "points", "points": 10}])
+        anna = card(session, program, "Anna")
+
+        def stamp(key: str) -> None:
+            post_transaction(session, anna, TransactionRequest(type="stamp", stamps=1), key)
+            session.commit()
+
+        for n in range(3):  # 3 of 5 stamps: 2 away
+            stamp(f"s{n}")
+        events(session)
+        assert keys(session, reach) == []
+        # the 2nd visit gave a bonus stamp (4 of 5: within 1); the points action is skipped on stamps
+        (entry,) = entries(session, second)
+        assert entry.points_given == 1 and session.get(Card, anna).balance == 4  # type: ignore[union-attr]
+        # the bonus stamp's own entry (written at the evaluation's moment, a minute ahead here): within
+        # reach of the full card, and no 3rd visit
+        events(session, utcnow() + MINUTE)
+        assert keys(session, reach) == [(anna, "reach:1:5")]
+        assert len(entries(session, second)) == 1
+        for n in range(3, 8):  # fills the first card, then 3 + 1 on the second card... within reach again
+            stamp(f"s{n}")
+        events(session, utcnow() + MINUTE)
+        assert keys(session, reach) == [(anna, "reach:1:5"), (anna, "reach:2:5")]
