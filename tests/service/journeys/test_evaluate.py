@@ -306,3 +306,23 @@ def test_a_birthday_journey_replaces_the_legacy_greeting(app: Flask, seeded: dic
         session.execute(update(Journey).where(Journey.id == greeting).values(enabled=False))
         session.commit()
         assert birthday.run(session, now.replace(year=2028)).cards == 1  # switched off: the legacy job again
+
+
+def test_the_jobs_evaluate_and_send_the_google_messages(app: Flask, seeded: dict[str, Any]) -> None:
+    from service.journeys import tasks
+
+    with app.app_context():
+        session = db.session()
+        program = seeded["program_id"]
+        journey(session, program, "joined", actions=[WELCOME])
+        anna = card(session, program, "Anna")
+        session.execute(update(Card).where(Card.id == anna).values(google_synced_version=1))
+        session.commit()
+        assert tasks.run_events(utcnow())["entered"] == 0  # younger than the settle time: next minute
+        result = tasks.run_events(utcnow() + MINUTE)
+        assert (result["entered"], result["sent"]) == (1, 1)
+        session.expire_all()
+        statuses = session.scalars(select(GoogleMessage.status)).all()
+        assert len(statuses) == 1 and statuses[0] != "queued"  # sent by the Google job after the commit
+        assert tasks.run_daily(utcnow())["entered"] == 0
+        assert tasks.run_deferred(utcnow()) == 0
