@@ -83,11 +83,9 @@ class Run:
 
 
 def holdout_salt(journey_id: int) -> str:
+    """The salt of a journey's holdout split (service/campaigns/holdout.py): the lift report
+    recomputes the same split from it."""
     return f"journey-{journey_id}"
-
-
-def salt(journey: Journey) -> str:
-    return holdout_salt(journey.id)
 
 
 def enabled(session: Session, kind: str) -> list[Journey]:
@@ -151,7 +149,7 @@ def enter(session: Session, journey: Journey, occurrences: Sequence[Occurrence],
             outcome = "voided"
         elif not conditions_met(journey.conditions or {}, tier, balance, home_store_id, each.store_id):
             outcome = "conditions"
-        elif in_holdout(salt(journey), each.card_id, journey.holdout_percent or 0):
+        elif in_holdout(holdout_salt(journey.id), each.card_id, journey.holdout_percent or 0):
             outcome, holdout = "held", True
         else:
             outcome = "done"
