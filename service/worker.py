@@ -25,6 +25,7 @@ from service.analytics import tasks as analytics_tasks  # noqa: F401
 from service.campaigns import tasks as campaign_tasks  # noqa: F401
 from service.enrolment import import_tasks, recovery_tasks  # noqa: F401
 from service.google_wallet import tasks as google_tasks  # noqa: F401
+from service.journeys import tasks as journey_tasks  # noqa: F401
 from service.loyalty import tasks as loyalty_tasks  # noqa: F401
 from service.nps import tasks as nps_tasks  # noqa: F401
 from service.platform import jobs

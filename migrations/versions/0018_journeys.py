@@ -7,6 +7,7 @@ No program has a journey yet: nothing changes until a brand switches one on. The
 settings on programs stay as they are and keep greeting until a birthday journey replaces them.
 The evaluator's watermarks start at the newest ledger entry and NPS answer, so switching on a
 journey never replays the past (a welcome is not sent to last year's members).
+Cards get `last_visit_at` (filled from the ledger), the date the "lapsed" trigger selects by.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # the "lapsed" trigger's date: each card's last visit, kept by the loyalty engine from now on,
+    # filled here from the ledger (purchases and stamps; a journey's bonus stamps are no visit)
+    with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_visit_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE cards SET last_visit_at = (SELECT MAX(l.created_at) FROM ledger_entries l "
+               "WHERE l.card_id = cards.id AND l.kind IN ('purchase', 'stamp') "
+               "AND (l.idempotency_key IS NULL OR l.idempotency_key NOT LIKE 'journey:%'))")
+    op.create_index('ix_cards_program_last_visit', 'cards', ['program_id', 'last_visit_at'])
     op.create_table(
         'journeys',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -54,6 +63,7 @@ def upgrade() -> None:
         sa.Column('message', sa.String(length=12), nullable=True),
         sa.Column('reachable', sa.Boolean(), nullable=True),
         sa.Column('points_given', sa.BigInteger(), nullable=False),
+        sa.Column('message_due_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('entered_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['journey_id'], ['journeys.id']),
         sa.ForeignKeyConstraint(['card_id'], ['cards.id']),
@@ -62,6 +72,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_journey_entries_card_id', 'journey_entries', ['card_id'])
     op.create_index('ix_journey_entries_journey_entered', 'journey_entries', ['journey_id', 'entered_at'])
+    op.create_index('ix_journey_entries_message_due', 'journey_entries', ['message', 'message_due_at'])
     op.create_table(
         'journey_tasks',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -99,6 +110,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_journey_entries_message_due', table_name='journey_entries')
     op.drop_table('journey_watermarks')
     op.drop_index('ix_journey_tasks_brand_state', table_name='journey_tasks')
     op.drop_table('journey_tasks')
@@ -108,3 +120,6 @@ def downgrade() -> None:
     op.drop_index('ix_journeys_program_trigger', table_name='journeys')
     op.drop_index('ix_journeys_brand_id', table_name='journeys')
     op.drop_table('journeys')
+    op.drop_index('ix_cards_program_last_visit', table_name='cards')
+    with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.drop_column('last_visit_at')

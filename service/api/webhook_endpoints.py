@@ -32,8 +32,9 @@ from service.webhooks import events as webhooks
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description=(
     "Webhooks: your URLs hear about card.issued, card.installed, card.uninstalled, card.updated, card.voided, "
-    "transaction.created and campaign.finished. Each POST carries `Passcast-Signature: t=<unix>,v1=<hex>`, "
-    "the HMAC-SHA256 of `<t>.<raw body>` with the endpoint's secret; failed deliveries are retried with "
+    "transaction.created, campaign.finished and journey.entered. Each POST carries "
+    "`Passcast-Signature: t=<unix>,v1=<hex>`, the HMAC-SHA256 of `<t>.<raw body>` with the endpoint's secret; "
+    "failed deliveries are retried with "
     "exponential backoff up to WEBHOOK_MAX_ATTEMPTS times."))
 
 _NOT_FOUND = "No such webhook endpoint in your brand"

@@ -25,7 +25,7 @@ from service.google_wallet.messages import NOTIFY
 from service.loyalty import rewards
 from service.loyalty.cards import touch
 from service.loyalty.engine import TransactionRequest, lock_card, post_transaction
-from service.models import Card, Customer, GoogleMessage, LedgerEntry, Program, utcnow
+from service.models import Card, Customer, GoogleMessage, Journey, LedgerEntry, Program, utcnow
 from service.platform.config import Settings
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,22 @@ def greet(session: Session, program: Program, card_id: int, now: dt.datetime) ->
     return points
 
 
+def journey_programs(session: Session) -> set[int]:
+    """Programs whose birthday greeting is an enabled birthday journey (service/journeys): the
+    journey greets there, this job does not (one greeting, not two)."""
+    return set(session.scalars(select(Journey.program_id).where(Journey.enabled.is_(True),
+                                                               Journey.trigger == "birthday")))
+
+
 def run(session: Session, now: dt.datetime, settings: Settings | None = None) -> BirthdayRun:
-    """The daily job: greet every card whose customer's birthday is today (UTC)."""
+    """The daily job: greet every card whose customer's birthday is today (UTC), in the programs
+    whose birthday is not a journey."""
     result = BirthdayRun()
-    programs = session.scalars(select(Program).where(or_(Program.birthday_points > 0,
-                                                         Program.birthday_message.is_not(None),
-                                                         Program.birthday_reward_id.is_not(None)))
-                               .order_by(Program.id)).all()
+    replaced = journey_programs(session)
+    programs = [program for program in session.scalars(
+        select(Program).where(or_(Program.birthday_points > 0, Program.birthday_message.is_not(None),
+                                  Program.birthday_reward_id.is_not(None))).order_by(Program.id)).all()
+        if program.id not in replaced]
     days = todays_birthdays(now.date())
     for program_id in [program.id for program in programs]:
         last_id = 0

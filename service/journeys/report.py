@@ -42,6 +42,7 @@ from service.campaigns import lift as lift_maths
 from service.campaigns import outcomes
 from service.campaigns.report import LIFT_COLUMNS, currency
 from service.campaigns.report import lift_rows as campaign_lift_rows
+from service.journeys.evaluate import holdout_salt
 from service.models import CatalogueReward, Journey, JourneyEntry, LedgerEntry, Program, utcnow
 
 WINDOW = outcomes.WINDOW
@@ -53,8 +54,9 @@ COLUMNS = LIFT_COLUMNS
 
 
 def salt(journey_id: int) -> str:
-    """The salt of a journey's holdout split (SHA-256 of "salt:card id", service/campaigns/holdout.py)."""
-    return f"journey-{journey_id}"
+    """The salt of a journey's holdout split (SHA-256 of "salt:card id", service/campaigns/holdout.py):
+    the evaluator's own, so the report names the split the entries were made with."""
+    return holdout_salt(journey_id)
 
 
 def _sends_message(journey: Journey) -> bool:

@@ -52,6 +52,15 @@ ROUNDING_MODES: dict[str, str] = {"down": ROUND_FLOOR, "nearest": ROUND_HALF_UP,
 TRANSACTION_TYPES = ("earn", "redeem", "purchase", "stamp")
 CENT = Decimal("0.01")
 EXPIRY_BATCH = 500
+#: What counts as the customer's visit (Card.last_visit_at, the journeys' visit triggers).
+VISIT_KINDS = ("purchase", "stamp")
+#: Idempotency keys of bonuses a journey gives (service/journeys/actions.py): its stamps are no visit.
+JOURNEY_KEY_PREFIX = "journey:"
+
+
+def is_visit(kind: str, key: str | None) -> bool:
+    """A purchase or a stamp at the till, not a journey's bonus stamps."""
+    return kind in VISIT_KINDS and not (key or "").startswith(JOURNEY_KEY_PREFIX)
 
 
 # --- errors: the API turns each into a problem+json --------------------------------------
@@ -553,6 +562,8 @@ def _apply_stamps(session: Session, card: Card, request: TransactionRequest, act
     card.balance = earning.filling.stamps
     card.lifetime_points += earning.earned
     card.stamp_cards_completed = cycle_before + earning.filling.cards_filled
+    if is_visit(request.type, key):
+        card.last_visit_at = now
     if request.type == "purchase" and request.amount is not None:
         card.lifetime_spend = (card.lifetime_spend or Decimal(0)) + request.amount
     direction = _settle_in_memory(card, balance_before, now)  # stamps do not expire (the API refuses days)
@@ -598,6 +609,8 @@ def _apply(session: Session, card: Card, request: TransactionRequest, actor: Act
                         partner_brand_id=actor.partner_brand_id)
     card.balance += points
     card.lifetime_points += max(points, 0)
+    if is_visit(request.type, key):
+        card.last_visit_at = now
     if request.type == "purchase" and amount is not None:
         card.lifetime_spend = (card.lifetime_spend or Decimal(0)) + amount
     if not card.program.points_expire_days or (

@@ -96,6 +96,9 @@ class Card(Base):
     # barcode format); a program with a legacy format shows it as the barcode. Unique in the brand,
     # so what a till's scanner reads names one card.
     legacy_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The card's last visit (a purchase or a stamp at the till; service/loyalty/engine.py keeps it):
+    # what the "lapsed" journey trigger selects by, on an index, instead of reading the ledger.
+    last_visit_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     program: Mapped[Program] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -111,6 +114,10 @@ Index("ix_cards_program_external_id", Card.program_id, Card.external_id, unique=
 
 
 Index("ix_cards_brand_legacy_number", Card.brand_id, Card.legacy_number, unique=True)
+
+
+# The journeys' daily "lapsed" trigger: a program's cards whose last visit fell on one day.
+Index("ix_cards_program_last_visit", Card.program_id, Card.last_visit_at)
 
 
 class LedgerEntry(Base):

@@ -56,7 +56,8 @@ class JourneyEntry(Base):
 
     __tablename__ = "journey_entries"
     __table_args__ = (UniqueConstraint("journey_id", "card_id", "occurrence", name="uq_journey_entries_once"),
-                      Index("ix_journey_entries_journey_entered", "journey_id", "entered_at"))
+                      Index("ix_journey_entries_journey_entered", "journey_id", "entered_at"),
+                      Index("ix_journey_entries_message_due", "message", "message_due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id"))
@@ -67,6 +68,8 @@ class JourneyEntry(Base):
     message: Mapped[str | None] = mapped_column(String(12), nullable=True)
     reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     points_given: Mapped[int] = mapped_column(BigInteger, default=0)
+    # a deferred message (`message` "deferred"): when the messaging rules let it go
+    message_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

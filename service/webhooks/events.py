@@ -49,6 +49,7 @@ EVENTS = (
     "card.updated",
     "transaction.created",
     "campaign.finished",
+    "journey.entered",
 )
 #: Sent on request (POST /webhooks/{id}/test) to one endpoint; nobody subscribes to it.
 TEST_EVENT = "webhook.test"
