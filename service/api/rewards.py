@@ -141,6 +141,9 @@ class RewardOutcomeOut(Schema):
 
     reward = fields.Nested(HeldRewardOut)
     transaction = fields.Nested(RewardTransactionOut)
+    exchanged_from = fields.Dict(metadata={
+        "description": "A full card's reward taken as a catalogue reward (exchange_for): what it was before "
+                       "(reward_id, name, description); an undo of the redemption holds that again"})
 
 
 # --- errors ------------------------------------------------------------------------------------------

@@ -299,15 +299,18 @@ def _write_entry(session: Session, card: Card, entry: LedgerEntry, key: str, bod
     return None
 
 
-def _finish(session: Session, card: Card, entry: LedgerEntry, held: HeldReward, now: dt.datetime) -> Outcome:
+def _finish(session: Session, card: Card, entry: LedgerEntry, held: HeldReward, now: dt.datetime,
+            exchanged_from: dict[str, Any] | None = None) -> Outcome:
     """Store the answer with the entry (replays give it back byte for byte) and return it."""
     session.flush()
-    response = {
+    response: dict[str, Any] = {
         "reward": reward_view(held, now),
         "transaction": {"id": entry.id, "type": entry.kind, "points": entry.points, "balance": card.balance,
                         "store_id": entry.store_id, "cashier_id": entry.cashier_id,
                         "idempotency_key": entry.idempotency_key, "created_at": _iso(entry.created_at)},
     }
+    if exchanged_from is not None:
+        response["exchanged_from"] = exchanged_from
     session.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id).values(response=response))
     entry.response = response
     return Outcome(response, card=card)
@@ -415,7 +418,10 @@ def redeem(session: Session, card_id: int, held_id: int, key: str, *, actor: Act
         return replay
     values: dict[str, Any] = {"redeemed_at": now, "redeemed_entry_id": entry.id,
                               "redeemed_store_id": actor.store_id, "redeemed_cashier_id": actor.cashier_id}
+    exchanged_from = None
     if exchange is not None:
+        # what it was before, kept with the redemption so an undo holds the full card's reward again
+        exchanged_from = {"reward_id": held.catalogue_id, "name": held.name, "description": held.description}
         values.update(catalogue_id=exchange.id, name=exchange.name, description=exchange.description)
     claimed = session.execute(update(HeldReward).where(HeldReward.id == held.id, HeldReward.redeemed_at.is_(None),
                                                        HeldReward.cancelled_at.is_(None)).values(**values))
@@ -424,7 +430,7 @@ def redeem(session: Session, card_id: int, held_id: int, key: str, *, actor: Act
         raise RewardAlreadyRedeemed(held)
     session.refresh(held)
     touch(card, now)
-    return _finish(session, card, entry, held, now)
+    return _finish(session, card, entry, held, now, exchanged_from=exchanged_from)
 
 
 def _check_redeemable(held: HeldReward, now: dt.datetime) -> None:
@@ -566,6 +572,10 @@ def unredeem(session: Session, redeem_entry: LedgerEntry, reversal_entry: Ledger
     if held is None:
         raise RewardNotFound("held reward", redeem_entry.id)
     held.redeemed_at = held.redeemed_entry_id = held.redeemed_store_id = held.redeemed_cashier_id = None
+    original = (redeem_entry.response or {}).get("exchanged_from")
+    if original is not None:  # taken as another catalogue reward: held again as what it was
+        held.catalogue_id, held.name, held.description = (original["reward_id"], original["name"],
+                                                          original["description"])
     _touch_card(session, held.card_id, now)
     session.flush()
     return held

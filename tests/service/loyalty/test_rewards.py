@@ -287,6 +287,13 @@ def test_a_stamp_cards_rewards_are_held_and_a_full_card_may_be_taken_as_a_catalo
     assert [r["name"] for r in scan(client, seeded, card)["rewards"]] == ["Biscuit"]
     states = {r["name"]: r["state"] for r in scan(client, seeded, card)["stamp_rewards"]}
     assert states == {"Biscuit": "held", "Cake slice": "redeemed"}
+    assert taken.get_json()["exchanged_from"] == {"reward_id": None, "name": "Full card reward", "description": None}
+    # undoing the redemption holds the full card's reward again, as it was before the exchange
+    undone = client.post(f"/api/v1/transactions/{taken.get_json()['transaction']['id']}/reverse", json={},
+                         headers=keyed(seeded["api_key"]))
+    assert undone.status_code == 201, undone.get_json()
+    back = [(r["name"], r["reward_id"], r["source"]) for r in scan(client, seeded, card)["rewards"]]
+    assert back == [("Biscuit", None, "ladder"), ("Full card reward", None, "full_card")]
 
 
 # --- the pass and Google -------------------------------------------------------------------------------------
