@@ -55,10 +55,15 @@ def is_active_partner(session: Session, program_id: int, brand_id: int) -> bool:
 
 
 def ever_joined(session: Session, program_id: int, brand_id: int) -> bool:
-    """A brand that took part at some time (active or left): it may read the settlement's figures."""
-    return session.scalar(select(ProgramPartner.id).where(
-        ProgramPartner.program_id == program_id, ProgramPartner.brand_id == brand_id,
-        ProgramPartner.joined_at.is_not(None))) is not None
+    """A brand that took part at some time (active or left): it may read the settlement's figures.
+    A former partner invited anew (joined_at cleared until it accepts again) still took part: its
+    entries in the ledger say so."""
+    if session.scalar(select(ProgramPartner.id).where(
+            ProgramPartner.program_id == program_id, ProgramPartner.brand_id == brand_id,
+            ProgramPartner.joined_at.is_not(None))) is not None:
+        return True
+    return session.scalar(select(LedgerEntry.id).join(Card, Card.id == LedgerEntry.card_id).where(
+        Card.program_id == program_id, LedgerEntry.partner_brand_id == brand_id).limit(1)) is not None
 
 
 def partners_of(session: Session, program_id: int) -> list[ProgramPartner]:

@@ -273,6 +273,14 @@ def test_a_removed_partner_loses_the_cards_at_once(app: Flask, client: FlaskClie
     assert _scan(client, partner["cashier_token"], card["barcode_message"]).status_code == 403
     assert client.post(f"/api/v1/partnerships/{coalition['program_id']}/accept",
                        headers=bearer(partner["key"])).status_code == 404
+    # invited anew, not accepted yet: it still reads the figures of the time it took part
+    again = client.post(f"/api/v1/programs/{coalition['program_id']}/partners", headers=coalition["host"],
+                        json={"brand_id": partner["brand_id"]})
+    assert again.status_code == 201 and again.get_json()["status"] == "invited"
+    assert client.get(f"/api/v1/programs/{coalition['program_id']}/settlement?from={today}&to={today}",
+                      headers=bearer(partner["key"])).status_code == 200
+    assert client.get(f"/api/v1/programs/{coalition['program_id']}/settlement?from={today}&to={today}",
+                      headers=bearer(coalition["outsider"]["key"])).status_code in (403, 404)
 
 
 def test_the_settlement_sums_to_the_ledger(app: Flask, client: FlaskClient, seeded: dict[str, Any],
