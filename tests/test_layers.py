@@ -31,12 +31,12 @@ LAYERS: dict[str, int] = {
     "service.stores.console_page": 5, "service.cashier.staff_page": 5,
     "service.loyalty.members_page": 5, "service.loyalty.partners_page": 5, "service.loyalty.rewards_page": 5,
     "service.enrolment.settings_page": 5, "service.enrolment.imports_page": 5, "service.nps.answers_page": 5,
-    "service.webhooks.console_page": 5,
+    "service.webhooks.console_page": 5, "service.journeys.challenges_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,
     "service.push": 4, "service.campaigns": 4, "service.enrolment": 4, "service.analytics": 4,
     "service.nps": 4, "service.cashier": 4, "service.webhooks": 4, "service.notify": 4,
-    "service.access": 4, "service.audit": 4, "service.stores": 4,
+    "service.access": 4, "service.audit": 4, "service.stores": 4, "service.journeys": 4,
     # 3 what every request and page goes through
     "service.web": 3,
     # 2 the process and its data: settings, sessions, job queues, secrets

@@ -196,5 +196,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import rewards
 
     api.register_blueprint(rewards.blp)
+    from service.api import challenges
+
+    api.register_blueprint(challenges.blp)
     docs.init_app(app)
     return api

@@ -13,12 +13,13 @@ entry's, as for any other reversal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from service.loyalty import rewards
 from service.loyalty.engine import ReversalRefused
-from service.models import LedgerEntry
+from service.models import Card, LedgerEntry
 
 #: Entries whose rewards a reversal cancels.
 EARNING_KINDS = ("stamp", "purchase", "reward_buy", "reward_grant")
@@ -40,3 +41,23 @@ def rewards_earned_by_entry(session: Session, entry: LedgerEntry, reversal: Ledg
             f"This transaction earned “{error.reward_name}”, which was redeemed since; undo that redemption "
             f"first (newest first). Nothing was changed.", rewards=[error.reward_name],
             held_reward_id=error.held_reward_id) from None
+
+
+#: (session, locked card, the entry reversed, its reversal entry, now) -> True when what the pass
+#: shows changed. May raise ReversalRefused (the caller rolls the whole undo back).
+AfterReversal = Callable[[Session, Card, LedgerEntry, LedgerEntry, dt.datetime], bool]
+_after_reversal: dict[str, AfterReversal] = {}
+
+
+def register_after_reversal(name: str, hook: AfterReversal) -> None:
+    """Let a concern above the loyalty engine take back what an undone entry gave it (a challenge's
+    step: service/journeys/challenges.py registers at app start). The same name again replaces it."""
+    _after_reversal[name] = hook
+
+
+def after_reversal(session: Session, card: Card, entry: LedgerEntry, reversal: LedgerEntry, now: dt.datetime) -> bool:
+    """Run the registered hooks; True when one of them changed what the pass shows."""
+    changed = False
+    for hook in list(_after_reversal.values()):
+        changed = hook(session, card, entry, reversal, now) or changed
+    return changed

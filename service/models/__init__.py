@@ -25,6 +25,7 @@ from service.models.cards import (
     LedgerEntry,
 )
 from service.models.cashiers import Cashier, Till
+from service.models.challenges import Challenge, ChallengeProgress
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
@@ -72,6 +73,8 @@ __all__ = [
     "GoogleMessage",
     "GoogleWalletEvent",
     "ImportJob",
+    "Challenge",
+    "ChallengeProgress",
     "Journey",
     "JourneyEntry",
     "JourneyTask",
