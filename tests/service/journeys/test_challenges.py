@@ -295,3 +295,36 @@ def test_a_program_without_challenges_reads_nothing_more(app: Flask, client: Fla
             event.remove(engine, "before_cursor_execute", listener)
     assert statements == []
     assert card_of(client, seeded, card["id"])["challenges"] == []
+
+
+def test_undo_cancels_a_coupon_bonus_and_refuses_once_it_was_redeemed(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    make_challenge(client, seeded, target=1, bonus="coupon", bonus_amount=None, coupon_name="Free cake")
+    card = issue(client, seeded)
+    first = buy(client, seeded, card["id"])
+    coupon = first["challenges_completed"][0]["bonus"]["reward"]
+    assert coupon["name"] == "Free cake" and coupon["state"] == "held"
+    assert reverse(client, seeded, first["id"]).status_code == 201
+    with app.app_context():
+        assert db.session().get(HeldReward, coupon["id"]).cancelled_at is not None
+    second = buy(client, seeded, card["id"])  # the window completes again: a new coupon
+    again = second["challenges_completed"][0]["bonus"]["reward"]
+    redeemed = client.post(f"/api/v1/cards/{card['id']}/rewards/{again['id']}/redeem", json={},
+                           headers={**bearer(seeded["cashier_token"]), "Idempotency-Key": str(uuid.uuid4())})
+    assert redeemed.status_code == 201, redeemed.get_json()
+    refused = reverse(client, seeded, second["id"])
+    assert refused.status_code == 409 and refused.get_json()["type"] == "/problems/reversal-challenge-bonus"
+    assert "Free cake" in refused.get_json()["detail"]
+
+
+def test_a_bonus_reversed_by_hand_leaves_the_window_completed(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    make_challenge(client, seeded, target=1)
+    card = issue(client, seeded)
+    buy(client, seeded, card["id"])
+    [bonus] = bonuses(app, card["id"])
+    assert reverse(client, seeded, bonus.id).status_code == 201
+    assert card_of(client, seeded, card["id"])["balance"] == 10
+    [window] = windows(app, card["id"])
+    assert window.completed_at is not None
+    assert "challenges_completed" not in buy(client, seeded, card["id"]), "the fixed period was completed"
