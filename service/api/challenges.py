@@ -15,7 +15,7 @@ from typing import Any
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from service import audit
 from service.access.scopes import requires
@@ -224,7 +224,9 @@ def get_challenge(challenge_id: int) -> Any:
 @blp.alt_response(404, schema=ProblemOut, content_type=PROBLEM, description="No such challenge in your brand")
 @blp.alt_response(422, schema=ProblemOut, content_type=PROBLEM, description="Invalid, as for POST")
 def patch_challenge(body: dict[str, Any], challenge_id: int) -> Any:
-    """Change a challenge, or switch it off (`enabled: false`) and on. Progress already made stays."""
+    """Change a challenge, or switch it off (`enabled: false`) and on. Progress already made stays;
+    a fixed period's new dates move every card's window with it. Once cards have started, the window
+    cannot change between fixed and rolling (422 on rolling_days)."""
     challenge = _own_challenge(challenge_id)
     session = db.session()
     program = session.get(Program, challenge.program_id)
@@ -233,6 +235,17 @@ def patch_challenge(body: dict[str, Any], challenge_id: int) -> Any:
     for key, value in body.items():
         setattr(challenge, key, value)
     _checked(program, challenge)
+    started = session.scalar(select(ChallengeProgress.id).where(ChallengeProgress.challenge_id == challenge.id)
+                             .limit(1)) is not None
+    if started and (before["rolling_days"] is None) != (challenge.rolling_days is None):
+        raise validation_problem([{"field": "rolling_days", "message": (
+            "Cards have started this challenge: its window cannot change between a fixed period and a "
+            "rolling one. Switch it off and make a new challenge.")}])
+    if started and challenge.rolling_days is None and (
+            (before["starts_at"], before["ends_at"]) != (challenge.starts_at, challenge.ends_at)):
+        # a fixed period is every card's one window: the cards' windows move with it
+        session.execute(update(ChallengeProgress).where(ChallengeProgress.challenge_id == challenge.id)
+                        .values(window_starts_at=challenge.starts_at, window_ends_at=challenge.ends_at))
     if changes := audit.diff(before, audit.snapshot(challenge, FIELDS)):
         challenge.updated_at = utcnow()
         challenges.changed(session, program)

@@ -16,7 +16,7 @@ from service import demo
 from service.models import Program
 from service.platform import db
 from tests.helpers import bearer
-from tests.service.journeys.test_challenges import buy, card_of, make_challenge
+from tests.service.journeys.test_challenges import buy, card_of, make_challenge, windows
 from tests.service.loyalty.test_loyalty import issue
 
 PROBLEM = "application/problem+json"
@@ -160,3 +160,19 @@ def test_the_console_page_lists_makes_and_switches_challenges_in_both_languages(
     with app.app_context():
         program = db.session().get(Program, program_id)
         assert program is not None and program.challenges_version == 2, "made, then switched off"
+
+
+def test_a_fixed_periods_new_dates_move_the_cards_windows_and_fixed_stays_fixed_once_started(
+        app: Flask, client: FlaskClient, seeded: dict[str, Any]) -> None:
+    key = bearer(seeded["api_key"])
+    challenge = make_challenge(client, seeded, target=2)
+    card = issue(client, seeded)
+    buy(client, seeded, card["id"])
+    later = "2099-01-01T00:00:00Z"
+    assert client.patch(f"/api/v1/challenges/{challenge['id']}", json={"ends_at": later},
+                        headers=key).status_code == 200
+    [window] = windows(app, card["id"])
+    assert window.window_ends_at.isoformat() == "2099-01-01T00:00:00+00:00"
+    assert buy(client, seeded, card["id"])["challenges_completed"], "the same window, completed"
+    assert "rolling_days" in invalid(client.patch(f"/api/v1/challenges/{challenge['id']}",
+                                                  json={"rolling_days": 7}, headers=key))
