@@ -144,7 +144,7 @@ def test_a_rolling_window_runs_out_and_the_next_visit_opens_a_new_one(
                    starts_at=iso(now - dt.timedelta(hours=1)))
     card = issue(client, seeded)
     buy(client, seeded, card["id"])  # day 0: the window opens
-    with time_machine.travel(now + dt.timedelta(days=7, seconds=1), tick=False):
+    with time_machine.travel(now + dt.timedelta(days=7, minutes=5), tick=False):
         late = buy(client, seeded, card["id"])  # outside the first window: a new one, not a completion
     assert "challenges_completed" not in late
     with time_machine.travel(now + dt.timedelta(days=8), tick=False):
