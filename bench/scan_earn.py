@@ -1,7 +1,7 @@
 """Cashiers at the till: scan a card, post a purchase (or a stamp); tx/s, latency and commit-to-push.
 
     .venv/bin/python bench/scan_earn.py [--seconds 20] [--cashiers 20] [--cards 2000]
-        [--kind points|stamps] [--with-limits]
+        [--kind points|stamps] [--with-limits] [--with-challenge]
         [--gunicorn-workers 2] [--gunicorn-threads 10] [--consumer-workers 4]
         [--client httpx|http.client] [--warmup-seconds 3] [--profile]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench_scan]
@@ -31,7 +31,10 @@ loop, `--warmup-seconds`) runs first and is left out.
 and each transaction is POST {"type": "stamp"} instead of the purchase: cards fill, write their
 card_full entries and rewards, and the pass's stamp strip changes. `--with-limits` turns the till's
 safeguards on for the program (a daily cap and a per-transaction cap set so high that nothing is
-refused): the price of their one extra indexed query on the hot path.
+refused): the price of their one extra indexed query on the hot path. `--with-challenge` (issue 17)
+gives the program a running challenge ("1000 visits in 30 days", out of reach, so every transaction
+counts and none completes): the price of counting, one indexed SELECT of the card's open window
+plus its INSERT or UPDATE, and the progress field on each pass built.
 
 Every purchase earns points, so the card changes and the outbox queues one push per
 registration. After the timed phase the bench waits for all of them to be accepted.
@@ -479,7 +482,8 @@ def push_latencies(engine: Any, after_id: int, commits: dict[int, float], receiv
             "claim_to_push": claim_to_push}
 
 
-def bench_program(app: Any, seeded: dict[str, Any], kind: str, with_limits: bool) -> int:
+def bench_program(app: Any, seeded: dict[str, Any], kind: str, with_limits: bool,
+                  with_challenge: bool = False) -> int:
     """The program the bench's cards are in: the demo's (points), or a stamp-card program of 10 stamps
     made here; with `with_limits`, the till's safeguards on but never refusing (caps out of reach)."""
     from service.models import Program
@@ -499,6 +503,19 @@ def bench_program(app: Any, seeded: dict[str, Any], kind: str, with_limits: bool
         if with_limits:
             program.daily_cap = 10_000_000
             program.per_transaction_cap = 1000
+        if with_challenge:
+            import datetime as dt
+
+            from service.journeys import challenges
+            from service.models import Challenge, utcnow
+
+            session.flush()
+            now = utcnow()
+            session.add(Challenge(brand_id=program.brand_id, program_id=program.id, name="Bench challenge",
+                                  counts="visits", target=1000, starts_at=now - dt.timedelta(hours=1),
+                                  ends_at=now + dt.timedelta(days=30), bonus="coupon", coupon_name="Bench cake",
+                                  enabled=True, created_at=now, updated_at=now))
+            challenges.changed(session, program)
         session.commit()
         return program.id
 
@@ -537,7 +554,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             queue.storage.flush_all()
         seeded = common.seed_demo(app)
         engine = app.extensions["db_engine"]
-        program_id = bench_program(app, seeded, args.kind, args.with_limits)
+        program_id = bench_program(app, seeded, args.kind, args.with_limits, args.with_challenge)
         cards = common.bulk_cards(engine, program_id, seeded["brand_id"], args.cards,
                                   registrations_per_card=1)
         body = STAMP if args.kind == "stamps" else PURCHASE
@@ -664,6 +681,8 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000, help="cards (one registration each), picked at random")
     parser.add_argument("--kind", choices=("points", "stamps"), default="points",
                         help="points: scan + purchase on the demo program; stamps: scan + stamp on a stamp card")
+    parser.add_argument("--with-challenge", action="store_true",
+                        help="a running challenge on the program: every transaction counts (none completes)")
     parser.add_argument("--with-limits", action="store_true",
                         help="the till's safeguards on (caps out of reach: their query, never a refusal)")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
@@ -689,6 +708,7 @@ def main() -> None:
     pacing = f"each starting one every {args.pace:g} s" if args.pace else "no pause"
     what = "scan + stamp" if args.kind == "stamps" else "scan + purchase"
     limits = " (till limits on)" if args.with_limits else ""
+    limits += " (a challenge running)" if args.with_challenge else ""
     print(f"\n{what}{limits}: {args.cashiers} cashiers ({pacing}), {args.cards} cards, "
           f"gunicorn -w {args.gunicorn_workers} "
           f"--threads {args.gunicorn_threads}, consumer -w {args.consumer_workers}, client {args.client}, "
@@ -718,14 +738,16 @@ def main() -> None:
           f"commit-to-push p95 target ({TARGET_PUSH_MS:.0f} ms) {'met' if ok_push else 'NOT met'}: "
           f"{push_ms[0.95]:.1f} ms")
     figures = {"tx_per_s": round(tx_per_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
-               "commit_to_push_ms": round(push_ms[0.95], 1), "kind": args.kind, "limits": args.with_limits}
+               "commit_to_push_ms": round(push_ms[0.95], 1), "kind": args.kind, "limits": args.with_limits,
+               "challenge": args.with_challenge}
     saturated = report["saturated"]
     if saturated is not None:
         # capacity beside the paced figures: tx_per_s is then what the server can do at most
         figures = {"tx_per_s": round(saturated.count / saturated.seconds, 1), "p50_ms": round(p50, 2),
                    "p99_ms": round(p99, 2), "commit_to_push_ms": round(push_ms[0.95], 1),
                    "paced_tx_per_s": round(tx_per_s, 1),
-                   "saturated_p99_ms": round(saturated.ms(saturated.latencies, 0.99), 2)}
+                   "saturated_p99_ms": round(saturated.ms(saturated.latencies, 0.99), 2),
+                   "challenge": args.with_challenge}
     print(json.dumps(figures))
 
 

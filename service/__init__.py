@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.enrolment.settings_page import bp as enrolment_page_bp
     from service.google_wallet import tasks as google_tasks  # noqa: F401  (Google Wallet sync jobs and hook)
     from service.google_wallet.callbacks import bp as google_wallet_bp
+    from service.journeys import challenges
+    from service.journeys.challenges_page import bp as challenges_page_bp
     from service.journeys.console_page import bp as journeys_page_bp
     from service.journeys.tasks_page import bp as journey_tasks_page_bp
     from service.loyalty.members_page import bp as members_page_bp
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jobs.configure(settings)
     jobs.set_app_factory(create_app)
     nps_survey.register()  # the survey link on the pass's back (service/design hook)
+    challenges.register()  # challenges count transactions and show their progress on both wallets
     messages_optout.register()  # the messages page's link on the pass's back and the Google object
     signing.configure(settings.signing_key_passphrase)
     db.init_app(app, settings.database_url)
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(members_page_bp)
     app.register_blueprint(partners_page_bp)
     app.register_blueprint(rewards_page_bp)
+    app.register_blueprint(challenges_page_bp)
     app.register_blueprint(nps_page_bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(start_page_bp)

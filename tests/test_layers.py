@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "service.stores.console_page": 5, "service.cashier.staff_page": 5,
     "service.loyalty.members_page": 5, "service.loyalty.partners_page": 5, "service.loyalty.rewards_page": 5,
     "service.enrolment.settings_page": 5, "service.enrolment.imports_page": 5, "service.nps.answers_page": 5,
-    "service.webhooks.console_page": 5,
+    "service.webhooks.console_page": 5, "service.journeys.challenges_page": 5,
     "service.journeys.console_page": 5, "service.journeys.tasks_page": 5,
     # 4 concerns: what the service does
     "service.loyalty": 4, "service.design": 4, "service.apple": 4, "service.google_wallet": 4,

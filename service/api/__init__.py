@@ -199,5 +199,8 @@ def init_app(app: Flask) -> PasscastApi:
     from service.api import journeys
 
     api.register_blueprint(journeys.blp)
+    from service.api import challenges
+
+    api.register_blueprint(challenges.blp)
     docs.init_app(app)
     return api

@@ -15,6 +15,7 @@ from service.api.loyalty_schemas import CashierCardOut
 from service.api.schemas import CardIssueIn, CardOut
 from service.api.tenancy import brand_row, brand_row_field, own_row
 from service.google_wallet.sync import card_google_view
+from service.journeys import challenges
 from service.loyalty import legacy_numbers, partners
 from service.loyalty.cards import CustomerDetails, apple_pass_url, card_barcode, issue_card, touch
 from service.models import Card, Program, Store
@@ -42,6 +43,7 @@ def card_view(card: Card, *, ensure_google: bool = False) -> dict[str, Any]:
         "apple_pass_url": apple_pass_url(card, brand, settings.public_base_url),
         "google_save_url": wallet["save_url"] if wallet is not None else None,
         "google_wallet": wallet,
+        "challenges": challenges.card_view(db.session(), card),
     }
 
 

@@ -95,6 +95,17 @@ class HeldRewardOut(Schema):
     created_at = fields.String(metadata={"format": "date-time"})
 
 
+class CardChallengeOut(Schema):
+    challenge_id = fields.Integer()
+    name = fields.String(metadata={"example": "December challenge"})
+    counts = fields.String(metadata={"description": "visits | purchases"})
+    count = fields.Integer(metadata={"example": 3})
+    target = fields.Integer(metadata={"example": 5})
+    completed = fields.Boolean()
+    window_ends_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When the card's current window closes (null: not started)"})
+
+
 class CardOut(Schema):
     id = fields.Integer(metadata={"example": 42})
     program_id = fields.Integer()
@@ -126,6 +137,8 @@ class CardOut(Schema):
     stamps_required = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: stamps that fill a card",
                                                                 "example": 10})
     stamp_cards_completed = fields.Integer(allow_none=True, metadata={"description": "Stamp cards: cards filled"})
+    challenges = fields.List(fields.Nested(CardChallengeOut), metadata={
+        "description": "The card's progress in each of its program's running challenges (0 of N where not started)"})
     stamp_rewards = fields.List(fields.Nested(StampRewardOut), allow_none=True, metadata={
         "description": "Stamp cards: rewards earned (newest first, at most 20)"})
     rewards = fields.List(fields.Nested(HeldRewardOut), allow_none=True, metadata={

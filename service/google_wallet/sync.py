@@ -234,6 +234,21 @@ def contributed_links(settings: Settings, card: Card, language: str) -> list[Lin
     return [link for contributor in _link_contributors.values() for link in contributor(settings, card, language)]
 
 
+#: (card, language) -> text modules a concern adds to the object, before the news (a challenge's progress)
+TextModuleContributor = Callable[[Card, str], Sequence[TextModule]]
+_text_module_contributors: dict[str, TextModuleContributor] = {}
+
+
+def register_text_modules(name: str, contributor: TextModuleContributor) -> None:
+    """Let a concern add text modules to every card's object (challenges register at app start), as
+    register_links does for links. Registering the same name again replaces it."""
+    _text_module_contributors[name] = contributor
+
+
+def contributed_text_modules(card: Card, language: str) -> list[TextModule]:
+    return [module for contributor in _text_module_contributors.values() for module in contributor(card, language)]
+
+
 def _rewards_module(card: Card, language: str) -> list[TextModule]:
     """The rewards the card can redeem, as the pass's back lists them (none: no module)."""
     held = held_rewards.on_the_pass(card)
@@ -260,7 +275,7 @@ def object_resource(settings: Settings, card: Card, *, notify: bool = False) -> 
         balance=balance,
         tier=card.tier,
         tier_label=label_words(program, "tier", "Tier", language),
-        text_modules=[*_rewards_module(card, language),
+        text_modules=[*_rewards_module(card, language), *contributed_text_modules(card, language),
                       TextModule("news", label_words(program, "news", "News", language), news),
                       TextModule("terms", label_words(program, "terms", "Terms and conditions", language),
                                  _terms(program, language))],

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, aliased
 from service.campaigns.birthday import todays_birthdays
 from service.campaigns.segments import birthday_on
 from service.loyalty import stamps as stamp_rules
-from service.loyalty.engine import JOURNEY_KEY_PREFIX, VISIT_KINDS, is_visit
+from service.loyalty.engine import BONUS_KEY_PREFIXES, VISIT_KINDS, is_visit
 from service.models import Card, CatalogueReward, Customer, Journey, LedgerEntry, Program
 
 VISIT_TRIGGERS = frozenset({"first_purchase", "nth_visit"})
@@ -74,7 +74,8 @@ class AnswerRow:
 
 def _visit_clause(entry: Any) -> Any:
     return and_(entry.kind.in_(VISIT_KINDS),
-                or_(entry.idempotency_key.is_(None), not_(entry.idempotency_key.like(f"{JOURNEY_KEY_PREFIX}%"))))
+                or_(entry.idempotency_key.is_(None),
+                    and_(*(not_(entry.idempotency_key.like(f"{prefix}%")) for prefix in BONUS_KEY_PREFIXES))))
 
 
 def visit_numbers(session: Session, rows: Sequence[LedgerRow]) -> dict[int, int]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -56,11 +57,15 @@ EXPIRY_BATCH = 500
 VISIT_KINDS = ("purchase", "stamp")
 #: Idempotency keys of bonuses a journey gives (service/journeys/actions.py): its stamps are no visit.
 JOURNEY_KEY_PREFIX = "journey:"
+#: ... and of a challenge's bonus (service/journeys/challenges.py).
+CHALLENGE_KEY_PREFIX = "challenge-bonus:"
+#: Bonus stamps are written as `stamp` entries under these keys: none of them is the customer's visit.
+BONUS_KEY_PREFIXES = (JOURNEY_KEY_PREFIX, CHALLENGE_KEY_PREFIX)
 
 
 def is_visit(kind: str, key: str | None) -> bool:
-    """A purchase or a stamp at the till, not a journey's bonus stamps."""
-    return kind in VISIT_KINDS and not (key or "").startswith(JOURNEY_KEY_PREFIX)
+    """A purchase or a stamp at the till, not a bonus's stamps (a journey's, a challenge's)."""
+    return kind in VISIT_KINDS and not (key or "").startswith(BONUS_KEY_PREFIXES)
 
 
 # --- errors: the API turns each into a problem+json --------------------------------------
@@ -171,6 +176,70 @@ class ExpiryRun:
     cards: int = 0
     points: int = 0
     card_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A transaction just written (not a replay), as the after-posting hooks see it."""
+
+    entry_id: int
+    kind: str
+    amount: Decimal | None
+    created_at: dt.datetime
+    idempotency_key: str
+    #: the transaction already bumped the card's version (what the pass shows changed)
+    bumped: bool
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """What an after-posting hook did: `pass_changed` (the card is touched once if nothing else
+    touched it), and `answer` fields to add to the transaction's stored answer (None: nothing, so
+    the common transaction writes nothing more)."""
+
+    pass_changed: bool = False
+    answer: dict[str, Any] | None = None
+
+
+#: (session, locked card, posted) -> HookResult | None; run with the card locked, in its transaction.
+AfterPosted = Callable[[Session, Card, Posted], "HookResult | None"]
+_after_posted: dict[str, AfterPosted] = {}
+
+
+def register_after_posted(name: str, hook: AfterPosted) -> None:
+    """Let a concern above the loyalty engine hear of every new transaction (challenges count them:
+    service/journeys/challenges.py registers at app start), so the engine never imports it.
+    Registering the same name again replaces it. A hook must be cheap: it runs on the scan path."""
+    _after_posted[name] = hook
+
+
+def _run_after_posted(session: Session, card: Card, response: dict[str, Any], key: str, version_before: int,
+                      now: dt.datetime) -> dict[str, Any]:
+    """Run the hooks on a transaction just applied; returns its answer, with what they added."""
+    if not _after_posted:
+        return response
+    amount = response.get("amount")
+    posted = Posted(entry_id=response["id"], kind=response["type"],
+                    amount=Decimal(amount) if amount is not None else None, created_at=now,
+                    idempotency_key=key, bumped=(card.version or 0) != version_before)
+    changed, extra = False, {}
+    for hook in list(_after_posted.values()):
+        result = hook(session, card, posted)
+        if result is not None:
+            changed = changed or result.pass_changed
+            extra.update(result.answer or {})
+    if changed and (card.version or 0) == version_before:
+        touch(card)
+    if not extra:
+        return response
+    # a bonus may have moved the figures: the answer (stored for replays) shows the card as it is now
+    response = {**response, **extra, "balance": card.balance, "lifetime_points": card.lifetime_points,
+                **stamps_view(card)}
+    money = balance_money(card)
+    response["balance_money"] = money_text(money) if money is not None else None
+    stored = {key_: value for key_, value in response.items() if key_ != "id"}
+    session.execute(update(LedgerEntry).where(LedgerEntry.id == response["id"]).values(response=stored))
+    return response
 
 
 # --- pure rules --------------------------------------------------------------------------
@@ -653,9 +722,11 @@ def post_transaction(session: Session, card_id: int, request: TransactionRequest
         return Outcome(answer(posted), replayed=True, card=card)
     if card.voided:
         raise CardVoided(f"Card {card.id} is voided; it takes no transactions.")
+    now = now or utcnow()
+    version_before = card.version or 0
     try:
-        return Outcome(_apply(session, card, request, actor or Actor(), idempotency_key, now or utcnow(), limits),
-                       card=card)
+        response = _apply(session, card, request, actor or Actor(), idempotency_key, now, limits)
+        return Outcome(_run_after_posted(session, card, response, idempotency_key, version_before, now), card=card)
     except _AlreadyPosted:
         posted = session.scalars(select(LedgerEntry).where(LedgerEntry.card_id == card_id,
                                                            LedgerEntry.idempotency_key == idempotency_key)).one()

@@ -202,8 +202,9 @@ def reverse(session: Session, entry_id: int, key: str, *, brand_id: int, reason:
     reversal_hooks.rewards_earned_by_entry(session, entry, reversal, now)
     bonuses = reversal_hooks.referral_bonuses_of_entry(session, entry, reversal)
     reversal_hooks.campaign_figures_of_entry(session, entry)
+    hooks_changed = reversal_hooks.after_reversal(session, card, entry, reversal, now)  # e.g. a challenge's step
     direction = settle(session, card)
-    if _visible(card) != before:
+    if _visible(card) != before or hooks_changed:
         touch(card)
     view: dict[str, Any] = transaction_view(card, reversal, direction)
     view.update(reverses=entry.id, reversed_type=entry.kind,

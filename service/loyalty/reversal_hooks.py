@@ -18,13 +18,14 @@ entry's, as for any other reversal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
 from service.loyalty import referrals, rewards
 from service.loyalty.engine import ReversalRefused
-from service.models import Campaign, CampaignRecipient, LedgerEntry
+from service.models import Campaign, CampaignRecipient, Card, LedgerEntry
 from service.models.campaigns import ATTRIBUTION_WINDOW
 
 #: Entries whose rewards a reversal cancels.
@@ -69,3 +70,21 @@ def campaign_figures_of_entry(session: Session, entry: LedgerEntry) -> int:
 def referral_bonuses_of_entry(session: Session, entry: LedgerEntry, reversal: LedgerEntry) -> list[int]:
     """The referral bonuses `entry` brought, taken back (their entry ids); ReversalRefused when spent."""
     return referrals.undo_bonuses(session, entry, reversal)
+#: (session, locked card, the entry reversed, its reversal entry, now) -> True when what the pass
+#: shows changed. May raise ReversalRefused (the caller rolls the whole undo back).
+AfterReversal = Callable[[Session, Card, LedgerEntry, LedgerEntry, dt.datetime], bool]
+_after_reversal: dict[str, AfterReversal] = {}
+
+
+def register_after_reversal(name: str, hook: AfterReversal) -> None:
+    """Let a concern above the loyalty engine take back what an undone entry gave it (a challenge's
+    step: service/journeys/challenges.py registers at app start). The same name again replaces it."""
+    _after_reversal[name] = hook
+
+
+def after_reversal(session: Session, card: Card, entry: LedgerEntry, reversal: LedgerEntry, now: dt.datetime) -> bool:
+    """Run the registered hooks; True when one of them changed what the pass shows."""
+    changed = False
+    for hook in list(_after_reversal.values()):
+        changed = hook(session, card, entry, reversal, now) or changed
+    return changed

@@ -26,6 +26,7 @@ from service.models.cards import (
     not_reversed,
 )
 from service.models.cashiers import Cashier, Till
+from service.models.challenges import Challenge, ChallengeProgress
 from service.models.console import StaffAccount, StaffLink, StaffRecoveryCode, StaffSession
 from service.models.google import GoogleMessage, GoogleWalletEvent
 from service.models.imports import ImportJob
@@ -74,6 +75,8 @@ __all__ = [
     "GoogleMessage",
     "GoogleWalletEvent",
     "ImportJob",
+    "Challenge",
+    "ChallengeProgress",
     "Journey",
     "JourneyEntry",
     "JourneyTask",

@@ -114,6 +114,10 @@ class Program(Base):
     # The symbology of the cards' barcode (passes/barcodes.py): qr (the signed code, the default) |
     # code128 | ean13 | pdf417 | aztec, for a brand whose POS scanners read its plastic cards' numbers.
     barcode_format: Mapped[str] = mapped_column(String(10), default="qr", server_default="qr")
+    # Challenges (service/journeys/challenges.py): bumped whenever one of the program's challenges is
+    # made, changed or removed. 0: the program never had one, and a transaction does nothing more; else
+    # the challenges are cached per (program, this number), so every process sees a change at once.
+    challenges_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     brand: Mapped[Brand] = relationship(back_populates="programs")
     certificate: Mapped[SigningCertificate | None] = relationship()
