@@ -66,9 +66,11 @@ def upgrade() -> None:
         sa.UniqueConstraint('challenge_id', 'card_id', 'window_starts_at', name='uq_challenge_progress_window'),
     )
     op.create_index('ix_challenge_progress_card_window', 'challenge_progress', ['card_id', 'window_ends_at'])
+    op.create_index('ix_challenge_progress_window_end', 'challenge_progress', ['window_ends_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_challenge_progress_window_end', table_name='challenge_progress')
     op.drop_index('ix_challenge_progress_card_window', table_name='challenge_progress')
     op.drop_table('challenge_progress')
     op.drop_index('ix_challenges_program_enabled', table_name='challenges')

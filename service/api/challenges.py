@@ -24,7 +24,7 @@ from service.api.brand_schemas import PROBLEM, ProblemOut
 from service.api.cards import brand_program
 from service.api.fields import DecimalText, Id
 from service.api.tenancy import brand_row
-from service.journeys import challenges
+from service.journeys import challenge_passes, challenges
 from service.loyalty.rewards import MAX_VALID_DAYS
 from service.models import CatalogueReward, Challenge, ChallengeProgress, Program, utcnow
 from service.platform import db
@@ -200,6 +200,8 @@ def create_challenge(body: dict[str, Any], program_id: int) -> Any:
     session.add(challenge)
     session.flush()
     challenges.changed(session, program)
+    if challenge_passes.running(challenge, now):  # it shows on every pass of the program from now
+        challenge_passes.bump_program(session, program.id)
     audit.record(session, g.brand.id, "challenge.created", "challenge", challenge.id,
                  {"program_id": program.id, **body})
     session.commit()
@@ -232,6 +234,7 @@ def patch_challenge(body: dict[str, Any], challenge_id: int) -> Any:
     program = session.get(Program, challenge.program_id)
     assert program is not None
     before = audit.snapshot(challenge, FIELDS)
+    was_shown = challenge_passes.running(challenge, utcnow())
     for key, value in body.items():
         setattr(challenge, key, value)
     _checked(program, challenge)
@@ -249,6 +252,8 @@ def patch_challenge(body: dict[str, Any], challenge_id: int) -> Any:
     if changes := audit.diff(before, audit.snapshot(challenge, FIELDS)):
         challenge.updated_at = utcnow()
         challenges.changed(session, program)
+        if was_shown or challenge_passes.running(challenge, utcnow()):  # what the passes show changed
+            challenge_passes.bump_program(session, program.id)
         audit.record(session, g.brand.id, "challenge.updated", "challenge", challenge.id, changes)
     session.commit()
     return _with_figures(challenge)
@@ -267,8 +272,11 @@ def delete_challenge(challenge_id: int) -> None:
     session = db.session()
     program = session.get(Program, challenge.program_id)
     assert program is not None
+    was_shown = challenge_passes.running(challenge, utcnow())
     session.execute(delete(ChallengeProgress).where(ChallengeProgress.challenge_id == challenge.id))
     audit.record(session, g.brand.id, "challenge.deleted", "challenge", challenge.id, {"name": challenge.name})
     session.delete(challenge)
     challenges.changed(session, program)
+    if was_shown:  # its field leaves every pass of the program
+        challenge_passes.bump_program(session, program.id)
     session.commit()

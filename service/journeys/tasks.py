@@ -15,7 +15,7 @@ from flask import Flask, current_app, has_app_context
 from huey import crontab
 
 from service.campaigns import tasks as campaign_tasks
-from service.journeys import evaluate, messages
+from service.journeys import challenge_passes, evaluate, messages
 from service.platform.jobs import campaign_queue, worker_app
 
 log = logging.getLogger(__name__)
@@ -71,3 +71,15 @@ def journeys_every_minute() -> dict[str, int]:
 def journeys_daily() -> dict[str, int]:
     """08:07 UTC, beside the legacy birthday job: the day's expiring points, lapsed cards, birthdays."""
     return run_daily()
+
+
+def run_challenge_passes(now: dt.datetime | None = None) -> dict[str, int]:
+    """Update the passes of challenges that started or ended, and of rolling windows that ran out."""
+    with _app().extensions["db_sessionmaker"]() as session:
+        return challenge_passes.sweep(session, now)
+
+
+@campaign_queue.periodic_task(crontab(minute="5"))
+def challenge_passes_hourly() -> dict[str, int]:
+    """Five past every hour: a challenge's start or end shows on the passes within the hour."""
+    return run_challenge_passes()

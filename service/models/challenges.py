@@ -61,7 +61,9 @@ class ChallengeProgress(Base):
     __tablename__ = "challenge_progress"
     __table_args__ = (UniqueConstraint("challenge_id", "card_id", "window_starts_at",
                                        name="uq_challenge_progress_window"),
-                      Index("ix_challenge_progress_card_window", "card_id", "window_ends_at"))
+                      Index("ix_challenge_progress_card_window", "card_id", "window_ends_at"),
+                      # the hourly sweep's range: windows that ran out since the last one
+                      Index("ix_challenge_progress_window_end", "window_ends_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
