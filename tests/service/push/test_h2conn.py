@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from service.push.apns import AsyncApnsClient, CertificateCredentials
-from service.push.h2conn import FLUSH_EVERY_STREAMS
+from service.push.h2conn import FLUSH_EVERY_STREAMS, RECOUNT_EVERY_STREAMS
 from tests.doubles.apns import FLUSH_EVERY_ANSWERS, ApnsDouble
 from tests.doubles.pki import Pki, make_pki
 
@@ -139,3 +139,28 @@ def test_a_burst_of_requests_leaves_the_client_in_pieces_the_server_can_start_on
 def test_the_double_answers_a_burst_in_pieces_not_all_at_the_end(burst: Burst) -> None:
     assert max(burst.to_client) <= FLUSH_EVERY_ANSWERS * BYTES_PER_ITEM
     assert len(burst.to_client) >= BURST // FLUSH_EVERY_ANSWERS
+
+
+def test_h2_forgets_closed_streams_though_it_no_longer_counts_them_per_request(pki: Pki) -> None:
+    """The stream limit is checked against the client's own count (h2's walk over every
+    stream cost ~500 checks per request at 1000 in flight); h2's walk still runs every
+    RECOUNT_EVERY_STREAMS streams, so its table holds about that many closed streams at most."""
+    with ApnsDouble(pki.server_cert, pki.server_key, topic=pki.topic, client_ca=pki.ca_cert, record=False) as double:
+
+        async def run() -> tuple[int, int, int]:
+            client = AsyncApnsClient(
+                CertificateCredentials(str(pki.client_cert), str(pki.client_key)),
+                endpoint=double.url,
+                ca_file=pki.ca_cert,
+                max_in_flight=BURST,
+            )
+            async with client:
+                results = await client.send_many([f"{n:064x}" for n in range(3 * RECOUNT_EVERY_STREAMS)], pki.topic)
+                connection = client._client._conn
+                assert connection is not None
+                return sum(result.ok for result in results), len(connection.streams), len(connection.h2.streams)
+
+        accepted, unanswered, held_by_h2 = asyncio.run(run())
+    assert accepted == 3 * RECOUNT_EVERY_STREAMS
+    assert unanswered == 0
+    assert held_by_h2 <= RECOUNT_EVERY_STREAMS + BURST  # not all 3000: closed ones are dropped
