@@ -38,8 +38,10 @@ profiled separately) and prints the top functions; phase times of the delivery c
 (claim / send / record) are always collected from the consumer and printed. Both are bench
 instrumentation only: the service code is unchanged by them.
 
-Target: pushes_per_s >= 3000 with one worker process. Last line: JSON
-{"pushes_per_s": .., "single_stream_per_s": .., "ratio": ..}.
+Target: pushes_per_s >= 3000 with one worker process, and sender_only_per_s about the same
+(issue 18: when they differ a lot, something stalls). Last line: JSON
+{"pushes_per_s": .., "single_stream_per_s": .., "ratio": .., "sender_only_per_s": .., "load_average": [..]}
+(load_average: /proc/loadavg's 1-minute figure before and after the run; the machine is shared).
 """
 
 from __future__ import annotations
@@ -373,7 +375,9 @@ def main() -> None:
     if (args.profile or args.chunk) and args.plain_consumer:
         parser.error("--profile and --chunk need the instrumented consumer (drop --plain-consumer)")
 
+    load_before = os.getloadavg()[0]
     report = run(args)
+    load_after = os.getloadavg()[0]
     phases = report["phases"]
     double = report["double"] or {}
     print(f"\npush fan-out: {report['n']} registrations, 1 consumer process x {report['workers']} threads, "
@@ -395,6 +399,8 @@ def main() -> None:
         "pushes_per_s": round(report["pushes_per_s"], 1),
         "single_stream_per_s": round(report["single_stream_per_s"], 1),
         "ratio": round(report["pushes_per_s"] / report["single_stream_per_s"], 2),
+        "sender_only_per_s": round(report["sender_only_per_s"], 1),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
     }))
 
 
