@@ -169,6 +169,28 @@ def consumer_child(argv: list[str]) -> None:
 # -- the bench -------------------------------------------------------------------------------
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(on a CPU, waiting in the run queue) of a process, all threads, from /proc schedstat.
+
+    For the single-threaded double, wall - both = the time it slept: waiting for requests.
+    A stall shows there whatever the machine's load; a busy machine shows in the run queue.
+    """
+    on_cpu = waiting = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            ran, waited, _ = (task / "schedstat").read_text().split()
+            on_cpu += int(ran)
+            waiting += int(waited)
+    except OSError:
+        return float("nan"), float("nan")
+    return on_cpu / 1e9, waiting / 1e9
+
+
+def idle_share(before: tuple[float, float], after: tuple[float, float], wall: float) -> dict[str, float]:
+    on_cpu, waiting = after[0] - before[0], after[1] - before[1]
+    return {"on_cpu_s": on_cpu, "run_queue_s": waiting, "asleep_s": wall - on_cpu - waiting, "wall_s": wall}
+
+
 def statuses(engine: Any, campaign_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
@@ -283,6 +305,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             cpu_consumer_0 = common.cpu_seconds(consumer.process.pid)
             cpu_double_0 = common.cpu_seconds(double.child.process.pid)
+            sched_double_0 = sched_seconds(double.child.process.pid)
             cpu_self_0 = time.process_time()
             with factory() as session:
                 start = time.perf_counter()
@@ -293,6 +316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             done, counts = wait_for_campaign(poll_engine, CAMPAIGN, args.n, timeout=args.timeout)
             cpu_consumer = common.cpu_seconds(consumer.process.pid) - cpu_consumer_0
             cpu_double = common.cpu_seconds(double.child.process.pid) - cpu_double_0
+            sched_double = sched_seconds(double.child.process.pid)
             cpu_self = time.process_time() - cpu_self_0
         finally:
             poll_engine.dispose()
@@ -304,7 +328,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cert_file = str(common.apns_client_certificate(env))
         single_n = args.single_n or args.n
         single_s, single_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, single_n, 1))
+        sender_sched_0, sender_start = sched_seconds(double.child.process.pid), time.perf_counter()
         sender_s, sender_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, args.n, 1000))
+        sender_sched = idle_share(sender_sched_0, sched_seconds(double.child.process.pid),
+                                  time.perf_counter() - sender_start)
         if single_ok != single_n or sender_ok != args.n:
             raise RuntimeError(f"stream runs: {single_ok}/{single_n} and {sender_ok}/{args.n} accepted")
         single_per_s = single_n / single_s
@@ -325,6 +352,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_consumer_s": cpu_consumer,
             "cpu_double_s": cpu_double,
             "cpu_bench_s": cpu_self,
+            "double_campaign": idle_share(sched_double_0, sched_double, done - start),
+            "double_sender_only": sender_sched,
             "double": summary,
             "expected_requests": expected_requests,
         }
@@ -389,6 +418,11 @@ def main() -> None:
     print(f"  sender only (multiplexed)  {report['sender_only_per_s']:8.0f} pushes/s  (no database, no queue)")
     print(f"  CPU during the campaign: consumer {report['cpu_consumer_s']:.1f} s, APNs double "
           f"{report['cpu_double_s']:.1f} s, bench {report['cpu_bench_s']:.1f} s")
+    for phase in ("campaign", "sender_only"):
+        share = report[f"double_{phase}"]
+        print(f"  APNs double, {phase:<12} on CPU {share['on_cpu_s']:5.2f} s, waiting for a CPU "
+              f"{share['run_queue_s']:5.2f} s, asleep (no requests) {share['asleep_s']:5.2f} s "
+              f"of {share['wall_s']:5.2f} s")
     for name, (calls, seconds) in sorted(phases.items()):
         print(f"  phase {name:<22} {int(calls):5d} calls {seconds:7.2f} s (wall, summed over threads)")
     print(f"  APNs double: {double.get('requests')} requests (expected {report['expected_requests']}), "

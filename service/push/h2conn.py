@@ -11,8 +11,12 @@ only what an APNs provider needs, and does it cheaply:
   wait for a free slot, in order;
 - flow control in both directions (request bodies wait for the window, response data is
   acknowledged);
-- socket writes batched: frames are produced by h2 as requests are issued and written
-  once per event-loop iteration, not once per stream;
+- socket writes batched, but not too much: frames are produced by h2 as requests are
+  issued and written every FLUSH_EVERY_STREAMS streams and at the end of the event-loop
+  iteration, not once per stream, and not a whole window at once (that made client and
+  server take turns, issue 18);
+- the peer's stream limit is checked against our own count of open streams (h2 walks
+  all its streams for that on every request; see _H2Connection);
 - GOAWAY / connection loss: streams the server says it never processed (id above the
   GOAWAY last_stream_id, REFUSED_STREAM, or never written to the socket) are retried once
   on a new connection; the others fail with ConnectionLost (their fate is unknown);
