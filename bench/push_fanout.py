@@ -306,6 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_consumer_0 = common.cpu_seconds(consumer.process.pid)
             cpu_double_0 = common.cpu_seconds(double.child.process.pid)
             sched_double_0 = sched_seconds(double.child.process.pid)
+            sched_consumer_0 = sched_seconds(consumer.process.pid)
             cpu_self_0 = time.process_time()
             with factory() as session:
                 start = time.perf_counter()
@@ -317,6 +318,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_consumer = common.cpu_seconds(consumer.process.pid) - cpu_consumer_0
             cpu_double = common.cpu_seconds(double.child.process.pid) - cpu_double_0
             sched_double = sched_seconds(double.child.process.pid)
+            sched_consumer = sched_seconds(consumer.process.pid)
             cpu_self = time.process_time() - cpu_self_0
         finally:
             poll_engine.dispose()
@@ -354,6 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_bench_s": cpu_self,
             "double_campaign": idle_share(sched_double_0, sched_double, done - start),
             "double_sender_only": sender_sched,
+            "consumer_sched": [sched_consumer[0] - sched_consumer_0[0], sched_consumer[1] - sched_consumer_0[1]],
             "double": summary,
             "expected_requests": expected_requests,
         }
@@ -423,6 +426,9 @@ def main() -> None:
         print(f"  APNs double, {phase:<12} on CPU {share['on_cpu_s']:5.2f} s, waiting for a CPU "
               f"{share['run_queue_s']:5.2f} s, asleep (no requests) {share['asleep_s']:5.2f} s "
               f"of {share['wall_s']:5.2f} s")
+    on_cpu, waiting = report["consumer_sched"]
+    print(f"  consumer, campaign         on CPU {on_cpu:5.2f} s, waiting for a CPU {waiting:5.2f} s "
+          "(summed over its threads)")
     for name, (calls, seconds) in sorted(phases.items()):
         print(f"  phase {name:<22} {int(calls):5d} calls {seconds:7.2f} s (wall, summed over threads)")
     print(f"  APNs double: {double.get('requests')} requests (expected {report['expected_requests']}), "
