@@ -38,8 +38,10 @@ profiled separately) and prints the top functions; phase times of the delivery c
 (claim / send / record) are always collected from the consumer and printed. Both are bench
 instrumentation only: the service code is unchanged by them.
 
-Target: pushes_per_s >= 3000 with one worker process. Last line: JSON
-{"pushes_per_s": .., "single_stream_per_s": .., "ratio": ..}.
+Target: pushes_per_s >= 3000 with one worker process, and sender_only_per_s about the same
+(issue 18: when they differ a lot, something stalls). Last line: JSON
+{"pushes_per_s": .., "single_stream_per_s": .., "ratio": .., "sender_only_per_s": .., "load_average": [..]}
+(load_average: /proc/loadavg's 1-minute figure before and after the run; the machine is shared).
 """
 
 from __future__ import annotations
@@ -167,6 +169,28 @@ def consumer_child(argv: list[str]) -> None:
 # -- the bench -------------------------------------------------------------------------------
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(on a CPU, waiting in the run queue) of a process, all threads, from /proc schedstat.
+
+    For the single-threaded double, wall - both = the time it slept: waiting for requests.
+    A stall shows there whatever the machine's load; a busy machine shows in the run queue.
+    """
+    on_cpu = waiting = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            ran, waited, _ = (task / "schedstat").read_text().split()
+            on_cpu += int(ran)
+            waiting += int(waited)
+    except OSError:
+        return float("nan"), float("nan")
+    return on_cpu / 1e9, waiting / 1e9
+
+
+def idle_share(before: tuple[float, float], after: tuple[float, float], wall: float) -> dict[str, float]:
+    on_cpu, waiting = after[0] - before[0], after[1] - before[1]
+    return {"on_cpu_s": on_cpu, "run_queue_s": waiting, "asleep_s": wall - on_cpu - waiting, "wall_s": wall}
+
+
 def statuses(engine: Any, campaign_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
@@ -281,6 +305,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             cpu_consumer_0 = common.cpu_seconds(consumer.process.pid)
             cpu_double_0 = common.cpu_seconds(double.child.process.pid)
+            sched_double_0 = sched_seconds(double.child.process.pid)
+            sched_consumer_0 = sched_seconds(consumer.process.pid)
             cpu_self_0 = time.process_time()
             with factory() as session:
                 start = time.perf_counter()
@@ -291,6 +317,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             done, counts = wait_for_campaign(poll_engine, CAMPAIGN, args.n, timeout=args.timeout)
             cpu_consumer = common.cpu_seconds(consumer.process.pid) - cpu_consumer_0
             cpu_double = common.cpu_seconds(double.child.process.pid) - cpu_double_0
+            sched_double = sched_seconds(double.child.process.pid)
+            sched_consumer = sched_seconds(consumer.process.pid)
             cpu_self = time.process_time() - cpu_self_0
         finally:
             poll_engine.dispose()
@@ -302,7 +330,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cert_file = str(common.apns_client_certificate(env))
         single_n = args.single_n or args.n
         single_s, single_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, single_n, 1))
+        sender_sched_0, sender_start = sched_seconds(double.child.process.pid), time.perf_counter()
         sender_s, sender_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, args.n, 1000))
+        sender_sched = idle_share(sender_sched_0, sched_seconds(double.child.process.pid),
+                                  time.perf_counter() - sender_start)
         if single_ok != single_n or sender_ok != args.n:
             raise RuntimeError(f"stream runs: {single_ok}/{single_n} and {sender_ok}/{args.n} accepted")
         single_per_s = single_n / single_s
@@ -323,6 +354,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_consumer_s": cpu_consumer,
             "cpu_double_s": cpu_double,
             "cpu_bench_s": cpu_self,
+            "double_campaign": idle_share(sched_double_0, sched_double, done - start),
+            "double_sender_only": sender_sched,
+            "consumer_sched": [sched_consumer[0] - sched_consumer_0[0], sched_consumer[1] - sched_consumer_0[1]],
             "double": summary,
             "expected_requests": expected_requests,
         }
@@ -373,7 +407,9 @@ def main() -> None:
     if (args.profile or args.chunk) and args.plain_consumer:
         parser.error("--profile and --chunk need the instrumented consumer (drop --plain-consumer)")
 
+    load_before = os.getloadavg()[0]
     report = run(args)
+    load_after = os.getloadavg()[0]
     phases = report["phases"]
     double = report["double"] or {}
     print(f"\npush fan-out: {report['n']} registrations, 1 consumer process x {report['workers']} threads, "
@@ -385,6 +421,14 @@ def main() -> None:
     print(f"  sender only (multiplexed)  {report['sender_only_per_s']:8.0f} pushes/s  (no database, no queue)")
     print(f"  CPU during the campaign: consumer {report['cpu_consumer_s']:.1f} s, APNs double "
           f"{report['cpu_double_s']:.1f} s, bench {report['cpu_bench_s']:.1f} s")
+    for phase in ("campaign", "sender_only"):
+        share = report[f"double_{phase}"]
+        print(f"  APNs double, {phase:<12} on CPU {share['on_cpu_s']:5.2f} s, waiting for a CPU "
+              f"{share['run_queue_s']:5.2f} s, asleep (no requests) {share['asleep_s']:5.2f} s "
+              f"of {share['wall_s']:5.2f} s")
+    on_cpu, waiting = report["consumer_sched"]
+    print(f"  consumer, campaign         on CPU {on_cpu:5.2f} s, waiting for a CPU {waiting:5.2f} s "
+          "(summed over its threads)")
     for name, (calls, seconds) in sorted(phases.items()):
         print(f"  phase {name:<22} {int(calls):5d} calls {seconds:7.2f} s (wall, summed over threads)")
     print(f"  APNs double: {double.get('requests')} requests (expected {report['expected_requests']}), "
@@ -395,6 +439,8 @@ def main() -> None:
         "pushes_per_s": round(report["pushes_per_s"], 1),
         "single_stream_per_s": round(report["single_stream_per_s"], 1),
         "ratio": round(report["pushes_per_s"] / report["single_stream_per_s"], 2),
+        "sender_only_per_s": round(report["sender_only_per_s"], 1),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
     }))
 
 

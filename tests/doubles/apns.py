@@ -68,6 +68,10 @@ HANG = "hang"
 TOKEN_MAX_AGE = 3600
 #: What APNs advertises once a connection is authenticated.
 AUTHENTICATED_MAX_STREAMS = 1000
+#: Answers written per socket write, at most. APNs answers each stream as it is processed;
+#: holding every answer of a read (up to 256 KB of requests, a thousand streams) until the
+#: last one was made turned a benchmark into client and double taking turns.
+FLUSH_EVERY_ANSWERS = 16
 #: The reason this double gives when the body is not the empty dictionary Wallet expects.
 #: (Real APNs would accept the push, and Wallet would then ignore it: bug #7 in
 #: wallet-protocols.md, which is why the double is stricter than Apple here.)
@@ -179,6 +183,7 @@ class _Connection(asyncio.Protocol):
             self._flush()
             self._close()
             return
+        answered = 0
         for event in events:
             kind = type(event)
             if kind is h2.events.RequestReceived:
@@ -193,6 +198,9 @@ class _Connection(asyncio.Protocol):
                 stream = self.streams.pop(event.stream_id, None)
                 if stream is not None and not self.going_away:
                     self._answer(event.stream_id, stream)
+                    answered += 1
+                    if answered % FLUSH_EVERY_ANSWERS == 0:
+                        self._flush()  # these answers go now, not after the whole read
             elif kind is h2.events.WindowUpdated or kind is h2.events.RemoteSettingsChanged:
                 self._send_pending()
             elif kind is h2.events.StreamReset:
