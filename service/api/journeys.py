@@ -45,8 +45,10 @@ class JourneyIn(Schema):
     """A journey; checked whole (service/journeys/definitions.py, then against the program), so a
     422 lists every problem at once. Creating: name, trigger and actions are needed; PATCH: any."""
 
-    name = fields.Raw(metadata={"type": "string", "example": "Welcome"})
-    trigger = fields.Raw(metadata={"type": "string", "description": TRIGGER_WORDS, "example": "lapsed"})
+    # strings, so the parser refuses control characters and line breaks in them before anything else
+    # (service/api/parser.py); the rest is checked whole by the journeys' own rules
+    name = fields.String(metadata={"example": "Welcome", "maxLength": 200})
+    trigger = fields.String(metadata={"description": TRIGGER_WORDS, "example": "lapsed"})
     trigger_value = fields.Raw(allow_none=True, metadata={
         "type": "integer", "nullable": True, "description": "What the trigger counts (null for triggers without one)",
         "example": 30})
