@@ -6,11 +6,15 @@ same session factory as the web app.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+_T = TypeVar("_T")
 
 
 def make_engine(url: str, *, autocommit: bool = False) -> Engine:
@@ -44,11 +48,46 @@ def init_app(app: Flask, url: str) -> None:
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    # The hot read paths (a phone's pass fetch and updatable-passes list): one statement each,
+    # so no BEGIN, COMMIT or ROLLBACK round trips and no liveness ping (see `run_lean`).
+    lean = make_engine(url, autocommit=True)
+    app.extensions["db_lean_engine"] = lean
+    event.listen(engine, "engine_disposed", lambda _engine: lean.dispose())
     app.teardown_appcontext(_close_session)
 
 
 def engine() -> Engine:
     return current_app.extensions["db_engine"]
+
+
+def lean_rows(statement: Executable, parameters: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+    """The rows of one SELECT on the app's autocommit engine, without the request's Session.
+
+    For the few requests every phone makes after a push: a Session costs a liveness ping,
+    BEGIN and ROLLBACK/COMMIT round trips and its own bookkeeping around a single SELECT.
+    """
+    return _lean(statement, parameters, lambda result: result.all())
+
+
+def lean_write(statement: Executable, parameters: dict[str, Any] | None = None) -> int:
+    """One UPDATE/INSERT/DELETE on the autocommit engine: it commits on its own, without
+    waiting for PostgreSQL's WAL flush (see `make_engine`). The rows it touched."""
+    return _lean(statement, parameters, lambda result: result.rowcount)
+
+
+def _lean(statement: Executable, parameters: dict[str, Any] | None, take: Callable[[Any], _T]) -> _T:
+    """No pre-ping on this engine: a pooled connection that died (a database restart) is
+    invalidated by the first attempt and the statement runs once more on a fresh one. What
+    `take` reads is read before the connection goes back to the pool."""
+    lean: Engine = current_app.extensions["db_lean_engine"]
+    for attempt in (1, 2):
+        try:
+            with lean.connect() as connection:
+                return take(connection.execute(statement, parameters or {}))
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
