@@ -52,7 +52,7 @@ _PASS = (
 
 _CONFIRM = (
     update(_deliveries)
-    .where(_deliveries.c.card_id == bindparam("card_id"), _deliveries.c.card_version <= bindparam("version"),
+    .where(_deliveries.c.card_id == bindparam("held_card"), _deliveries.c.card_version <= bindparam("held_version"),
            _deliveries.c.status.in_(UNCONFIRMED))
     .values(status="confirmed", confirmed_at=bindparam("now", type_=UTCDateTime()))
 )
@@ -84,7 +84,7 @@ def confirm(card_id: int, version: int) -> int:
 
     Its own autocommit statement: a confirmation lost in a database crash is harmless, a WAL
     flush per pass download is not."""
-    return db.lean_write(_CONFIRM, {"card_id": card_id, "version": version, "now": utcnow()})
+    return db.lean_write(_CONFIRM, {"held_card": card_id, "held_version": version, "now": utcnow()})
 
 
 def updatable_rows(device_id: str, pass_type_identifier: str, watermark: dt.datetime) -> Sequence[Row[Any]]:
