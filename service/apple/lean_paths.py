@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, and_, bindparam, case, exists, select, true, update
 
@@ -71,16 +71,39 @@ _UPDATABLE = (
 )
 
 
-def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datetime = EVERYTHING) -> Row[Any] | None:
-    """(id, authentication_token, version, updated_at, program_name, stored_version,
-    last_modified, data, unconfirmed) of the card, or None for an unknown serial.
+class PassRow(NamedTuple):
+    """What a fetch needs of the card and its stored .pkpass."""
+
+    id: int
+    authentication_token: str
+    version: int
+    updated_at: dt.datetime
+    program_name: str
+    stored_version: int | None
+    last_modified: dt.datetime | None
+    data: bytes | None
+    unconfirmed: bool
+
+
+def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datetime = EVERYTHING) -> PassRow | None:
+    """The card's row, or None for an unknown serial.
 
     `data` is the stored .pkpass when the card changed at or after `fresh_from`, else None;
-    it is None too when nothing is stored yet (stored_version None).
+    it is None too when nothing is stored yet (stored_version None). On PostgreSQL the row
+    comes straight from the driver (`db.driver_rows`), elsewhere through SQLAlchemy Core.
     """
-    rows = db.lean_rows(_PASS, {"serial": serial_number, "pass_type_identifier": pass_type_identifier,
-                                "fresh_from": fresh_from})
-    return rows[0] if rows else None
+    parameters = {"serial": serial_number, "pass_type_identifier": pass_type_identifier,
+                  "fresh_from": fresh_from.astimezone(dt.UTC)}
+    raw = db.driver_rows(_PASS, parameters)
+    if raw is None:
+        rows = db.lean_rows(_PASS, parameters)
+        return PassRow(*rows[0][:-1], bool(rows[0][-1])) if rows else None
+    if not raw:
+        return None
+    card_id, token, version, updated_at, name, stored_version, last_modified, data, unconfirmed = raw[0]
+    return PassRow(card_id, token, version, updated_at.astimezone(dt.UTC), name, stored_version,
+                   last_modified.astimezone(dt.UTC) if last_modified is not None else None,
+                   bytes(data) if data is not None else None, bool(unconfirmed))
 
 
 def confirm(card_id: int, version: int) -> int:

@@ -86,6 +86,9 @@ def test_a_304_reads_no_bytes_and_a_200_reads_them(live: dict[str, Any], tmp_pat
         assert updated_at is not None
         fresh = lean_paths.pass_row(phone.type_id, phone.serial)
         assert fresh is not None and fresh.data == body and fresh.stored_version == fresh.version
+        assert fresh.updated_at == updated_at and fresh.updated_at.tzinfo == dt.UTC  # as the ORM reads it
+        assert fresh.last_modified is not None and fresh.last_modified.tzinfo == dt.UTC
+        assert fresh.unconfirmed is False
         held = lean_paths.pass_row(phone.type_id, phone.serial, updated_at + dt.timedelta(seconds=1))
         assert held is not None and held.data is None and held.stored_version == fresh.version
         assert lean_paths.pass_row(phone.type_id, "no-such-serial") is None

@@ -44,3 +44,20 @@ def test_a_connection_the_database_dropped_is_replaced(app: Flask) -> None:
                 time.sleep(0.02)
         [(second,)] = db.lean_rows(text("SELECT pg_backend_pid()"))  # the pooled one was dead: no error
         assert second != first
+
+
+def test_driver_rows_replace_a_dropped_connection_too(app: Flask) -> None:
+    with app.app_context():
+        if app.extensions["db_engine"].dialect.name != "postgresql":
+            assert db.driver_rows(text("SELECT 1"), {}) is None  # SQLite: the caller takes the Core path
+            return
+        [(first,)] = db.driver_rows(text("SELECT pg_backend_pid()"), {}) or [(None,)]
+        with app.extensions["db_engine"].connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            for _ in range(100):
+                if admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                 {"pid": first}).scalar_one() == 0:
+                    break
+                time.sleep(0.02)
+        [(second,)] = db.driver_rows(text("SELECT pg_backend_pid()"), {}) or [(None,)]
+        assert second is not None and second != first
