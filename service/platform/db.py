@@ -158,7 +158,7 @@ def driver_rows(statement: Executable, parameters: dict[str, Any]) -> list[tuple
     raise AssertionError("unreachable")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=32)  # a few statements x the engines of one process
 def _driver_sql(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     return compiled.string, {name: value for name, value in compiled.params.items() if value is not None}
