@@ -27,7 +27,12 @@ def pkpass_response(data: bytes, last_modified, filename: str) -> Response:  # t
 
 
 def pass_filename(card: Card) -> str:
-    name = re.sub(r"[^A-Za-z0-9]+", "-", card.program.name).strip("-").lower() or "card"
+    return filename_for(card.program.name)
+
+
+def filename_for(program_name: str) -> str:
+    """The download's file name, from the program's name (the lean fetch has only that)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", program_name).strip("-").lower() or "card"
     return f"{name}.pkpass"
 
 

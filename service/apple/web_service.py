@@ -7,6 +7,7 @@ about a pass is revealed, and an unknown serial costs the same as a wrong token.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -20,8 +21,8 @@ from werkzeug.http import http_date
 
 from passes.errors import PassValidationError
 from passes.personalization import offers_personalization, personalization_token_bytes
-from service.apple import pass_files, signing, updates
-from service.apple.downloads import pass_filename, pkpass_response
+from service.apple import lean_paths, pass_files, signing, updates
+from service.apple.downloads import filename_for, pass_filename, pkpass_response
 from service.loyalty.cards import touch
 from service.models import (
     Card,
@@ -43,6 +44,7 @@ from service.webhooks import events as webhooks
 bp = Blueprint("passkit", __name__, url_prefix="/passkit/v1")
 
 _DUMMY_TOKEN = "x" * 32
+_ONE_SECOND = dt.timedelta(seconds=1)
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
 
 
@@ -58,20 +60,12 @@ def _authorization() -> tuple[str, str] | None:
     return scheme, token.strip()
 
 
-def _authorized_card(session: Session, pass_type_identifier: str, serial_number: str,
-                     *, with_pass_file: bool = False) -> Card | None:
-    """The card if the caller's token is its token; None for any other case, in equal time.
-
-    `with_pass_file`: the stored .pkpass comes in the same query (into the session, where
-    `pass_files.current` finds it), so serving a pass is one round trip, not two.
-    """
+def _authorized_card(session: Session, pass_type_identifier: str, serial_number: str) -> Card | None:
+    """The card if the caller's token is its token; None for any other case, in equal time."""
     auth = _authorization()
-    statement = (select(Card).join(Card.program).options(contains_eager(Card.program))
-                 .where(Card.serial_number == serial_number, Program.pass_type_identifier == pass_type_identifier))
-    if with_pass_file:
-        statement = statement.add_columns(PassFile).outerjoin(PassFile, PassFile.card_id == Card.id)
-    row = session.execute(statement).first()  # not .scalar(): that would skip loading the PassFile
-    card = row[0] if row is not None else None
+    card = session.scalar(select(Card).join(Card.program).options(contains_eager(Card.program))
+                          .where(Card.serial_number == serial_number,
+                                 Program.pass_type_identifier == pass_type_identifier))
     expected = card.authentication_token if card is not None else _DUMMY_TOKEN
     given = auth[1] if auth else ""
     if not hmac.compare_digest(given.encode(), expected.encode()) or card is None:
@@ -137,16 +131,9 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
 
 @bp.get("/devices/<device_id>/registrations/<pass_type_identifier>")
 def updatable_passes(device_id: str, pass_type_identifier: str) -> Response:
-    session = db.session()
+    """One SELECT of four columns on the autocommit engine: no Session, no ORM (issue 18)."""
     since = updates.parse_tag(request.args.get("passesUpdatedSince"))
-    rows = session.execute(
-        select(Card.id, Card.serial_number, Card.version, Card.updated_at)
-        .join(Registration, Registration.card_id == Card.id)
-        .where(Registration.device_library_identifier == device_id,
-               Registration.pass_type_identifier == pass_type_identifier,
-               Registration.active.is_(True),
-               Card.updated_at > since.watermark)
-    ).all()
+    rows = lean_paths.updatable_rows(device_id, pass_type_identifier, since.watermark)
     changed = [row for row in rows if (row.id, row.version) not in since.reported]
     if not changed:
         return Response(status=204)
@@ -156,14 +143,34 @@ def updatable_passes(device_id: str, pass_type_identifier: str) -> Response:
 
 @bp.route("/passes/<pass_type_identifier>/<serial_number>", methods=["GET", "HEAD"])
 def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
-    session = db.session()
-    card = _authorized_card(session, pass_type_identifier, serial_number, with_pass_file=True)
-    if card is None:
-        return _unauthorized()
+    """The phone's fetch after a push: one SELECT (service/apple/lean_paths.py) when the
+    signed bytes of the current version are stored, plus the confirming UPDATE only when a
+    push still waits for it; the Session and the ORM only when the pass must be signed."""
     since = request.if_modified_since
-    if since is not None and card.updated_at.replace(microsecond=0) <= since:
+    # 304 exactly when updated_at, cut to whole seconds as Last-Modified is, is not after `since`.
+    fresh_from = since + _ONE_SECOND if since is not None else lean_paths.EVERYTHING
+    row = lean_paths.pass_row(pass_type_identifier, serial_number, fresh_from)
+    auth = _authorization()
+    expected = row.authentication_token if row is not None else _DUMMY_TOKEN
+    given = auth[1] if auth else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()) or row is None:
+        return _unauthorized()
+    if since is not None and row.updated_at.replace(microsecond=0) <= since:
         # No write here: the phone already holds this version, confirmed when it fetched it.
-        return _not_modified(card)
+        return _not_modified(row.updated_at)
+    if row.data is None or row.stored_version != row.version:
+        return _sign_and_serve(pass_type_identifier, serial_number)
+    if row.unconfirmed:
+        lean_paths.confirm(row.id, row.version)
+    return pkpass_response(row.data, row.last_modified, filename_for(row.program_name))
+
+
+def _sign_and_serve(pass_type_identifier: str, serial_number: str) -> Response:
+    """The first fetch of a new version: sign it, store it, confirm, in one transaction."""
+    session = db.session()
+    card = _authorized_card(session, pass_type_identifier, serial_number)
+    if card is None:  # the token changed since the lean read: Apple's answer is the same
+        return _unauthorized()
     stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
     _confirm(session, card)
     if session.get_bind().dialect.name == "postgresql":
@@ -184,9 +191,9 @@ class _NotModified(Response):
         return headers
 
 
-def _not_modified(card: Card) -> Response:
+def _not_modified(updated_at: dt.datetime) -> Response:
     response = _NotModified(status=304)
-    response.last_modified = card.updated_at
+    response.last_modified = updated_at
     return response
 
 
@@ -196,7 +203,7 @@ def _confirm(session: Session, card: Card) -> None:
     session.connection().execute(  # Core: a plain UPDATE, no ORM bulk-update layer
         update(table)
         .where(table.c.card_id == card.id, table.c.card_version <= card.version,
-               table.c.status.in_(("accepted", "sending", "queued", "retry")))
+               table.c.status.in_(lean_paths.UNCONFIRMED))
         .values(status="confirmed", confirmed_at=utcnow()))
 
 
