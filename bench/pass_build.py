@@ -181,7 +181,8 @@ def check_stored_passes_are_not_signed_again(program: Program, cards: list[Card]
     PassFile.__table__.create(engine)
     real = signing.signer_for(program)
     counter = CountingSigner(real)
-    signing._signers[program.certificate.id] = counter  # type: ignore[assignment]
+    key = (program.certificate.id, program.certificate.certificate_pem)  # signing.signer_for's cache key
+    signing._signers[key] = counter  # type: ignore[assignment]
     try:
         with Session(engine) as session:
             first = [pass_files.current(session, card, WEB_SERVICE_URL).data for card in cards]
@@ -196,7 +197,7 @@ def check_stored_passes_are_not_signed_again(program: Program, cards: list[Card]
             pass_files.current(session, cards[0], WEB_SERVICE_URL)
             signed_after_change = counter.count
     finally:
-        signing._signers[program.certificate.id] = real
+        signing._signers[key] = real
         engine.dispose()
     return signed_first, signed_again, signed_after_change, served_per_s
 
