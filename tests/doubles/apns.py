@@ -375,6 +375,9 @@ class ApnsDouble:
         self.clock = clock
         self.answers: dict[str, str] = {}
         self.default_answer = "ok"
+        #: Called on the serving loop with each token whose push was accepted (200): the
+        #: storm bench's simulated phones learn of their push this way (`Forwarder`).
+        self.on_accepted: Callable[[str], None] | None = None
         self._goaway_after: int | None = None
         self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._ssl.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -522,6 +525,8 @@ class ApnsDouble:
         status: int,
         reason: str | None,
     ) -> None:
+        if status == 200 and token is not None and self.on_accepted is not None:
+            self.on_accepted(token)
         with self._lock:
             self._statuses[status] += 1
             if not self.record:
@@ -611,6 +616,55 @@ class ApnsDouble:
             }
 
 
+class Forwarder:
+    """Hands each accepted push to the phones, as APNs hands it to a device: the token, one
+    line of ASCII hex, to every subscriber connected to a plain TCP port of the double's.
+
+    Lines are gathered and written once per event-loop iteration, so a read of a thousand
+    pushes costs one socket write, not a thousand. Pushes accepted while no subscriber is
+    connected are counted in `dropped` (a phone that is off).
+    """
+
+    def __init__(self) -> None:
+        self.subscribers: list[asyncio.Transport] = []
+        self.forwarded = 0
+        self.dropped = 0
+        self._buffer: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def listen(self, host: str, port: int) -> int:
+        self._loop = asyncio.get_running_loop()
+        forwarder = self
+
+        class _Subscriber(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                assert isinstance(transport, asyncio.Transport)
+                self.transport = transport
+                forwarder.subscribers.append(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if self.transport in forwarder.subscribers:
+                    forwarder.subscribers.remove(self.transport)
+
+        server = await self._loop.create_server(_Subscriber, host, port)
+        return int(server.sockets[0].getsockname()[1])
+
+    def push(self, token: str) -> None:
+        if not self.subscribers:
+            self.dropped += 1
+            return
+        if not self._buffer and self._loop is not None:
+            self._loop.call_soon(self._flush)
+        self._buffer.append(token.encode("ascii") + b"\n")
+
+    def _flush(self) -> None:
+        data, count = b"".join(self._buffer), len(self._buffer)
+        self._buffer.clear()
+        for transport in self.subscribers:
+            transport.write(data)
+        self.forwarded += count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.doubles.apns", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -630,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"per-token answer, KIND in {sorted(ANSWERS)}",
     )
     parser.add_argument("--record", action="store_true", help="keep every request in memory")
+    parser.add_argument("--forward-port", type=int, default=None,
+                        help="also listen here (0: any port, printed on a second stdout line) and send each "
+                             "accepted push's token, one line each, to whoever connects (simulated phones)")
     args = parser.parse_args(argv)
 
     double = ApnsDouble(
@@ -648,14 +705,28 @@ def main(argv: list[str] | None = None) -> int:
         token, _, kind = item.partition("=")
         double.set_answer(token, kind)
 
+    forwarder = Forwarder() if args.forward_port is not None else None
+
     async def run() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, double.stop_from_loop)
-        await double.serve(on_ready=lambda port: print(port, flush=True))
+        forward_port: list[int] = []
+        if forwarder is not None:
+            forward_port.append(await forwarder.listen(args.host, args.forward_port))
+            double.on_accepted = forwarder.push
+
+        def ready(port: int) -> None:
+            print(port, flush=True)
+            for port_ in forward_port:
+                print(port_, flush=True)
+
+        await double.serve(on_ready=ready)
 
     asyncio.run(run())
-    print(json.dumps({**double.summary(), "cpu_seconds": round(time.process_time(), 3)}), file=sys.stderr, flush=True)
+    extra = {"forwarded": forwarder.forwarded, "dropped": forwarder.dropped} if forwarder is not None else {}
+    print(json.dumps({**double.summary(), **extra, "cpu_seconds": round(time.process_time(), 3)}), file=sys.stderr,
+          flush=True)
     return 0
 
 
