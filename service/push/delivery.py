@@ -122,23 +122,26 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
             if (result.drop_registration or result.status == "unreachable") and row.registration_id is not None:
                 dead_registrations.append(row.registration_id)
     table = PushDelivery.__table__
+    # Only rows still "sending": a phone may fetch its pass (and confirm the push) before the
+    # chunk's answers are written, and "accepted" must not overwrite that "confirmed".
+    sending = table.c.status == "sending"
     for start in range(0, len(accepted), CHUNK):
         session.execute(
             update(table)
-            .where(table.c.id.in_(accepted[start : start + CHUNK]))
+            .where(table.c.id.in_(accepted[start : start + CHUNK]), sending)
             .values(status="accepted", accepted_at=now, reason=None, claim=None)
         )
     if to_retry:
         session.execute(
             update(table)
-            .where(table.c.id == bindparam("row_id"))
+            .where(table.c.id == bindparam("row_id"), sending)
             .values(status="retry", reason=bindparam("new_reason"), next_attempt_at=bindparam("due"), claim=None),
             to_retry,
         )
     if finished:
         session.execute(
             update(table)
-            .where(table.c.id == bindparam("row_id"))
+            .where(table.c.id == bindparam("row_id"), sending)
             .values(status=bindparam("new_status"), reason=bindparam("new_reason"), claim=None),
             finished,
         )

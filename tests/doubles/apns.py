@@ -448,6 +448,7 @@ class ApnsDouble:
         self.answers.clear()
         self.default_answer = "ok"
         self._goaway_after = None
+        self.on_accepted = None
 
     def goaway_after(self, answered: int) -> None:
         """After `answered` more answers on a connection, send GOAWAY naming the last answered
