@@ -32,10 +32,10 @@ import asyncio
 import hashlib
 import json
 import secrets
+import struct
 import subprocess
 import sys
 import tempfile
-import struct
 import time
 import zlib
 from dataclasses import dataclass, field

@@ -35,6 +35,7 @@ from service.campaigns.common import LEASE, acquire, add_recipients, pick_messag
 from service.campaigns.google import queue_messages
 from service.loyalty import rewards
 from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
+from service.push import outbox
 from service.push.fanout import bump_cards
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ BATCH = 1000
 #: Called after each committed batch with (campaign id, {card id: text}): starts the job that
 #: sends the batch's Google messages (queued in the batch's transaction).
 AfterBatch = Callable[[int, dict[int, str]], None]
+#: Called after each committed batch with the ids of the cards it changed, before the batch's
+#: pushes are enqueued: signs their new passes ahead of the phones' fetches (its own transaction).
+SignAhead = Callable[[Session, list[int]], None]
 
 
 def due(session: Session, now: dt.datetime) -> list[int]:
@@ -55,12 +59,17 @@ def due(session: Session, now: dt.datetime) -> list[int]:
 
 
 def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, batch: int = BATCH,
-         max_batches: int | None = None, after_batch: AfterBatch | None = None, lease: dt.timedelta = LEASE) -> int:
+         max_batches: int | None = None, after_batch: AfterBatch | None = None, lease: dt.timedelta = LEASE,
+         sign_ahead: SignAhead | None = None) -> int:
     """Run or resume one campaign; returns how many cards it reached in this call (the
     holdout's cards, recorded but sent nothing, are not counted).
 
     `max_batches` bounds one call's work (the next periodic run continues where it stopped);
     the lease stays held until then, as it would if the worker had died.
+
+    With `sign_ahead`, each committed batch's pushes wait until it has signed the batch's new
+    passes (service/push/outbox.py `hold`/`release`): the phones, pushed, fetch stored bytes
+    instead of all signing on the fetch, and the pushes go out no faster than passes are signed.
     """
     fixed_now, now = now is not None, now or utcnow()
     started = acquire(session, campaign_id, ("scheduled", "sending"), now, lease=lease,
@@ -116,7 +125,10 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
         if not renew(session, campaign_id, ("sending",), lease, cursor=cursor):
             session.rollback()  # cancelled meanwhile: this batch is not sent
             return reached
+        held_pushes = outbox.hold(session) if sign_ahead is not None else []
         session.commit()
+        if sign_ahead is not None:
+            _sign_then_push(session, sign_ahead, sorted(texts), held_pushes)
         reached += len(fresh)
         batches += 1
         if after_batch is not None and queued:  # the batch has Google messages to send
@@ -125,6 +137,18 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
             return reached
     finish(session, campaign_id)
     return reached
+
+
+def _sign_then_push(session: Session, sign_ahead: SignAhead, card_ids: list[int], pushes: list[int]) -> None:
+    """The batch is committed: sign its passes, then let its pushes go. A failure to sign only
+    delays nothing: the pushes go anyway and the phones' fetches sign what is missing."""
+    try:
+        sign_ahead(session, card_ids)
+        session.commit()
+    except Exception:  # noqa: BLE001 - signing ahead is an optimisation, never a reason to hold pushes
+        session.rollback()
+        log.exception("signing ahead failed for %d cards; their fetches will sign", len(card_ids))
+    outbox.release(pushes)
 
 
 def finish(session: Session, campaign_id: int) -> None:

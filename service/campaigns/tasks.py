@@ -12,7 +12,9 @@ import logging
 
 from flask import Flask, current_app, has_app_context
 from huey import crontab
+from sqlalchemy.orm import Session
 
+from service.apple import pass_files
 from service.campaigns import birthday, deferred, geo, google, pacing, restock, sending
 from service.models import utcnow
 from service.platform.jobs import campaign_queue, google_queue, worker_app
@@ -31,13 +33,21 @@ def _after_batch(campaign_id: int, texts: dict[int, str]) -> None:
     google_messages(campaign_id)
 
 
+def _sign_ahead(web_service_url: str) -> sending.SignAhead:
+    """Each batch's new Apple passes, signed and stored before its pushes go (issue 18)."""
+    def sign(session: Session, card_ids: list[int]) -> None:
+        pass_files.store_many(session, card_ids, web_service_url)
+    return sign
+
+
 @campaign_queue.task()
 def run_campaign(campaign_id: int, now: dt.datetime | None = None) -> int:
     app = _app()
     settings = app.config["PASSCAST"]
     with app.extensions["db_sessionmaker"]() as session:
         return sending.send(session, campaign_id, now=now, after_batch=_after_batch, batch=settings.campaign_batch,
-                            lease=dt.timedelta(seconds=settings.campaign_lease_seconds))
+                            lease=dt.timedelta(seconds=settings.campaign_lease_seconds),
+                            sign_ahead=_sign_ahead(settings.web_service_url))
 
 
 @campaign_queue.task()

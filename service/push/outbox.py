@@ -73,6 +73,21 @@ def remember(session: Session, ids: list[int]) -> None:
         session.info.setdefault(_PENDING, []).extend(ids)
 
 
+def hold(session: Session) -> list[int]:
+    """Take the deliveries queued so far in this transaction out of the after-commit enqueue:
+    the caller sends them with `release` once it is ready (a campaign, once the batch's passes
+    are signed). Held ids that are never released stay "queued" and the sweeper sends them
+    after LOST_AFTER (service/push/delivery.py), so a crash in between loses no push."""
+    return session.info.pop(_PENDING, [])
+
+
+def release(ids: Sequence[int]) -> None:
+    """Enqueue deliveries taken with `hold` (after their transaction committed)."""
+    if _enqueue is not None:
+        for start in range(0, len(ids), BATCH):
+            _enqueue(list(ids[start:start + BATCH]))
+
+
 def _version_changed(card: Card) -> bool:
     history = inspect(card).attrs.version.history
     return bool(history.added) and bool(history.deleted)
@@ -96,9 +111,8 @@ def _queue_for_changed_cards(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
-    if ids and _enqueue is not None:
-        for start in range(0, len(ids), BATCH):
-            _enqueue(ids[start:start + BATCH])
+    if ids:
+        release(ids)
 
 
 @event.listens_for(Session, "after_rollback")
