@@ -34,13 +34,15 @@ from service.campaigns import deferred, holdout, pacing, segments
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
 from service.loyalty import rewards
-from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
+from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, PushDelivery, utcnow
 from service.push import outbox
 from service.push.fanout import bump_cards
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+#: Cards signed ahead between two releases of their pushes (see `_sign_then_push`).
+SIGN_CHUNK = 100
 #: Called after each committed batch with (campaign id, {card id: text}): starts the job that
 #: sends the batch's Google messages (queued in the batch's transaction).
 AfterBatch = Callable[[int, dict[int, str]], None]
@@ -140,15 +142,26 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
 
 
 def _sign_then_push(session: Session, sign_ahead: SignAhead, card_ids: list[int], pushes: list[int]) -> None:
-    """The batch is committed: sign its passes, then let its pushes go. A failure to sign only
-    delays nothing: the pushes go anyway and the phones' fetches sign what is missing."""
-    try:
-        sign_ahead(session, card_ids)
-        session.commit()
-    except Exception:  # noqa: BLE001 - signing ahead is an optimisation, never a reason to hold pushes
-        session.rollback()
-        log.exception("signing ahead failed for %d cards; their fetches will sign", len(card_ids))
-    outbox.release(pushes)
+    """The batch is committed: sign its passes SIGN_CHUNK cards at a time, and after each chunk
+    let that chunk's pushes go, so the first phones are pushed after a hundred signatures, not a
+    thousand. A failure to sign holds nothing back: the pushes go anyway and the phones'
+    fetches sign what is missing. Pushes of cards not signed here (none today) go last."""
+    by_card: dict[int, list[int]] = defaultdict(list)
+    for start in range(0, len(pushes), BATCH):
+        for delivery_id, card_id in session.execute(select(PushDelivery.id, PushDelivery.card_id)
+                                                    .where(PushDelivery.id.in_(pushes[start:start + BATCH]))):
+            by_card[card_id].append(delivery_id)
+    session.rollback()  # a read-only transaction: end it before the first chunk's
+    for start in range(0, len(card_ids), SIGN_CHUNK):
+        chunk = card_ids[start:start + SIGN_CHUNK]
+        try:
+            sign_ahead(session, chunk)
+            session.commit()
+        except Exception:  # noqa: BLE001 - signing ahead is an optimisation, never a reason to hold pushes
+            session.rollback()
+            log.exception("signing ahead failed for %d cards; their fetches will sign", len(chunk))
+        outbox.release([delivery_id for card_id in chunk for delivery_id in by_card.pop(card_id, ())])
+    outbox.release(sorted(delivery_id for ids in by_card.values() for delivery_id in ids))
 
 
 def finish(session: Session, campaign_id: int) -> None:

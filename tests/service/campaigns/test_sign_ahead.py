@@ -1,0 +1,101 @@
+"""A campaign signs each batch's passes before the batch's pushes go (issue 18), so the
+phones' fetches serve stored bytes; and `pass_files.store_many` signs only what is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from passes.package import read_pkpass
+from service.apple import pass_files, signing
+from service.loyalty.cards import touch
+from service.models import Card, PassFile, PushDelivery
+from service.platform import db
+from tests.doubles.apns import ApnsDouble
+from tests.helpers import bearer
+from tests.service.campaigns.campaign_helpers import PASS_TYPE, issue, register, token
+
+
+class CountingSigner:
+    """The real signer, counting signatures (installed in signing's cache, as bench/pass_build does)."""
+
+    def __init__(self, signer: Any) -> None:
+        self.signer, self.count = signer, 0
+
+    def sign(self, data: bytes) -> bytes:
+        self.count += 1
+        return self.signer.sign(data)
+
+
+def test_pushes_go_once_the_batch_is_signed_and_fetches_serve_the_stored_bytes(
+        client: FlaskClient, seeded: dict[str, Any], app: Flask, apns: ApnsDouble) -> None:
+    cards = [issue(client, seeded, f"Member {n}") for n in range(3)]
+    for n, card in enumerate(cards):
+        register(app, card["id"], token(n))
+    stored_when_pushed: dict[str, tuple[int, int] | None] = {}
+
+    def at_push(pushed: str) -> None:  # on the double's thread, as the push is accepted
+        with app.app_context():
+            session = db.session()
+            card_id = session.scalar(select(PushDelivery.card_id).where(PushDelivery.push_token == pushed))
+            row = session.execute(select(PassFile.version, Card.version).join(Card, Card.id == PassFile.card_id)
+                                  .where(PassFile.card_id == card_id)).first()
+            stored_when_pushed[pushed] = (row[0], row[1]) if row is not None else None
+            session.rollback()
+
+    apns.on_accepted = at_push
+    response = client.post("/api/v1/campaigns", headers=bearer(seeded["api_key"]), json={
+        "name": "Storm", "message": "Signed ahead", "send_now": True, "holdout_percent": 0,
+        "audience": {"all_cards": True}})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["status"] == "finished"
+    # every push left after its card's new version was stored
+    assert len(stored_when_pushed) == 3
+    assert all(pair is not None and pair[0] == pair[1] for pair in stored_when_pushed.values())
+
+    with app.app_context():
+        session = db.session()
+        card = session.get(Card, cards[0]["id"])
+        assert card is not None
+        stored = session.get(PassFile, card.id)
+        assert stored is not None and stored.version == card.version
+        data, serial, auth = stored.data, card.serial_number, card.authentication_token
+        counter = CountingSigner(signing.signer_for(card.program))
+        key = (card.program.certificate.id, card.program.certificate.certificate_pem)
+    signing._signers[key] = counter  # type: ignore[assignment]
+    try:
+        fetched = client.get(f"/passkit/v1/passes/{PASS_TYPE}/{serial}", headers={"Authorization": f"ApplePass {auth}"})
+    finally:
+        signing._signers[key] = counter.signer
+    assert fetched.status_code == 200 and fetched.data == data and counter.count == 0
+    assert b"Signed ahead" in read_pkpass(fetched.data)["pass.json"]
+    report = client.get(f"/api/v1/campaigns/{response.get_json()['id']}/report",
+                        headers=bearer(seeded["api_key"])).get_json()
+    assert (report["pushes"], report["accepted"], report["confirmed"]) == (3, 3, 1)
+
+
+def test_store_many_signs_only_missing_and_older_versions(client: FlaskClient, seeded: dict[str, Any],
+                                                          app: Flask) -> None:
+    ids = [issue(client, seeded, f"Member {n}")["id"] for n in range(3)]
+    url = app.config["PASSCAST"].web_service_url
+    with app.app_context():
+        session = db.session()
+        assert pass_files.store_many(session, ids, url) == 3
+        session.commit()
+        assert pass_files.store_many(session, ids, url) == 0  # all current: nothing signed
+        card = session.get(Card, ids[1])
+        assert card is not None
+        card.news = "Changed"
+        touch(card)
+        session.commit()
+        assert pass_files.store_many(session, ids, url) == 1
+        session.commit()
+        session.expire_all()
+        stored = {row.card_id: row for row in session.scalars(select(PassFile).where(PassFile.card_id.in_(ids)))}
+        versions = {card.id: card.version for card in session.scalars(select(Card).where(Card.id.in_(ids)))}
+        assert {card_id: row.version for card_id, row in stored.items()} == versions
+        assert b"Changed" in read_pkpass(stored[ids[1]].data)["pass.json"]
+        assert pass_files.store_many(session, [], url) == 0
