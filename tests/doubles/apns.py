@@ -21,7 +21,9 @@ or as its own process, e.g. for a benchmark:
         [--client-ca ca.pem] [--token-key pub.pem --key-id K --team-id T] [--topic pass.x]
 
 which prints the port on stdout, serves until SIGTERM/SIGINT and then prints a JSON
-summary (requests, connections, statuses) on stderr.
+summary (requests, connections, statuses) on stderr. With `--forward-port 0` it also prints a
+second port, where simulated phones connect to receive the token of every accepted push, one
+line each (`Forwarder`; bench/campaign_storm.py).
 """
 
 from __future__ import annotations
