@@ -4,10 +4,11 @@ updates no index
 Revision ID: 0020
 Revises: 0019
 
-`cards` has fifteen indexes, and a campaign, a design change or a purchase changes columns that
-none of them holds (version, updated_at, news, balance). PostgreSQL then writes the new row
-version without touching any index (a HOT update), but only if it fits on the page of the old
-one. Pages filled to 100 % leave no room: every bump wrote sixteen WAL records per card (heap +
+`cards` has fifteen indexes, and a campaign or a design change (`bump_cards`) changes columns
+that none of them holds (version, updated_at, news). PostgreSQL then writes the new row version
+without touching any index (a HOT update), but only if it fits on the page of the old one. (A
+purchase also sets last_visit_at, which ix_cards_program_last_visit holds, so it rewrites the
+indexes whatever the fillfactor.) Pages filled to 100 % leave no room: every bump wrote sixteen WAL records per card (heap +
 fifteen index entries). EXPLAIN ANALYZE of `bump_cards`' UPDATE of 1 000 cards on the push
 bench's table: 250-320 ms (16 200 WAL records) at fillfactor 100, 34-52 ms (1 000 records) at
 50, the same machine and load. 50 because a campaign changes every card of a page in one
