@@ -391,7 +391,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         single_n = args.single_n or args.n
         single_s, single_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, single_n, 1))
         sender_sched_0, sender_start = sched_seconds(double.child.process.pid), time.perf_counter()
+        sender_cpu_0 = time.process_time()
         sender_s, sender_ok = asyncio.run(stream_rate(double.url, str(double.ca_file), cert_file, args.n, 1000))
+        sender_cpu = time.process_time() - sender_cpu_0
         sender_sched = idle_share(sender_sched_0, sched_seconds(double.child.process.pid),
                                   time.perf_counter() - sender_start)
         if single_ok != single_n or sender_ok != args.n:
@@ -420,6 +422,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_postgres_poll_s": cpu_poll,
             "double_campaign": idle_share(sched_double_0, sched_double, done - start),
             "double_sender_only": sender_sched,
+            "cpu_sender_only_client_s": sender_cpu,
             "consumer_sched": [sched_consumer[0] - sched_consumer_0[0], sched_consumer[1] - sched_consumer_0[1]],
             "double": summary,
             "expected_requests": expected_requests,
@@ -492,6 +495,8 @@ def main() -> None:
           f"{report['cpu_double_s']:.2f} s, bench {report['cpu_bench_s']:.2f} s, "
           f"PostgreSQL (the bench database's backends) {report['cpu_postgres_s']:.2f} s "
           f"+ {report['cpu_postgres_poll_s']:.2f} s for the bench's polling")
+    print(f"  CPU during sender only: client (this process) {report['cpu_sender_only_client_s']:.2f} s, "
+          f"APNs double {report['double_sender_only']['on_cpu_s']:.2f} s")
     for phase in ("campaign", "sender_only"):
         share = report[f"double_{phase}"]
         print(f"  APNs double, {phase:<12} on CPU {share['on_cpu_s']:5.2f} s, waiting for a CPU "
