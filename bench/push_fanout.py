@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 4]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench | --sqlite]
-        [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--profile] [--chunk C]
+        [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--batch 1000] [--profile] [--chunk C]
         [--plain-consumer] [--keep]
 
 Set-up (not timed): a fresh database (dropped and recreated; PostgreSQL by default), the
@@ -14,10 +14,11 @@ so the consumer has its app, its database connections and its HTTP/2 connection 
 clock starts.
 
 Timed: in this process (create_app wires the outbox to the same Redis queue)
-`bump_cards(session, all N card ids, values={"news": ...}, campaign_id=1)` + commit, until
-the delivery table shows N accepted deliveries for campaign 1 (polled every 20 ms):
-pushes_per_s = N / that time. It includes the bulk bump, the enqueue, claiming, sending
-and recording the results.
+`bump_cards(session, 1 000 card ids, values={"news": ...}, campaign_id=1)` + commit per batch,
+as campaigns.sending.send does (--batch; 0 = all N in one transaction), until the delivery
+table shows N accepted deliveries for campaign 1 (polled every 20 ms with a query that stops
+at the first pending row: see any_pending): pushes_per_s = N / that time. It includes the
+bumps, the enqueue, claiming, sending and recording the results.
 
 Then, in the same run, N requests to the same double one stream at a time
 (AsyncApnsClient(max_in_flight=1) on a connection of its own): single_stream_per_s. For
