@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import PushDelivery, Registration, utcnow
 from service.platform.config import Settings
+from service.push.id_lists import among
 from service.push.results import PushResult, backoff_delay
 from service.push.senders import Unreachable, sender_for
 
@@ -51,7 +52,7 @@ def claim(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
     token = str(uuid.uuid4())
     rows = session.execute(
         update(PushDelivery.__table__)
-        .where(PushDelivery.id.in_(ids), PushDelivery.status.in_(("queued", "retry")))
+        .where(among(session, PushDelivery.id, ids), PushDelivery.status.in_(("queued", "retry")))
         .values(status="sending", claim=token, sent_at=utcnow(), attempts=PushDelivery.attempts + 1)
         .returning(*_CLAIMED)
     ).all()
@@ -128,7 +129,7 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
     for start in range(0, len(accepted), CHUNK):
         session.execute(
             update(table)
-            .where(table.c.id.in_(accepted[start : start + CHUNK]), sending)
+            .where(among(session, table.c.id, accepted[start : start + CHUNK]), sending)
             .values(status="accepted", accepted_at=now, reason=None, claim=None)
         )
     if to_retry:
@@ -149,7 +150,7 @@ def _record(session: Session, rows: Sequence[Row[Any]], results: dict[int, PushR
         # A relay configured since its tokens were marked unreachable: the mark goes.
         session.execute(
             update(Registration.__table__)
-            .where(Registration.id.in_(reached_registrations[start : start + CHUNK]),
+            .where(among(session, Registration.id, reached_registrations[start : start + CHUNK]),
                    Registration.active.is_(True), Registration.dead_reason.is_not(None))
             .values(dead_reason=None)
         )
@@ -215,7 +216,7 @@ def stranded(session: Session, lease: dt.timedelta, now: dt.datetime | None = No
     for start in range(0, len(ids), CHUNK):
         session.execute(
             update(PushDelivery)
-            .where(PushDelivery.id.in_(ids[start : start + CHUNK]), PushDelivery.status == "sending")
+            .where(among(session, PushDelivery.id, ids[start : start + CHUNK]), PushDelivery.status == "sending")
             .values(status="retry", claim=None)
         )
     session.commit()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Card, utcnow
 from service.push import outbox
+from service.push.id_lists import among
 
 CHUNK = 1000
 
@@ -33,11 +34,11 @@ def bump_cards(
         chunk = list(card_ids[start : start + CHUNK])
         # Cards already stamped this second (or later) move one second past their stamp.
         recent = session.execute(
-            select(Card.id, Card.updated_at).where(Card.id.in_(chunk), Card.updated_at >= now)
+            select(Card.id, Card.updated_at).where(among(session, Card.id, chunk), Card.updated_at >= now)
         ).all()
         session.execute(
             update(Card)
-            .where(Card.id.in_(chunk), Card.updated_at < now)
+            .where(among(session, Card.id, chunk), Card.updated_at < now)
             .values(version=Card.version + 1, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )

@@ -17,6 +17,7 @@ only what an APNs provider needs, and does it cheaply:
   server take turns, issue 18);
 - the peer's stream limit is checked against our own count of open streams (h2 walks
   all its streams for that on every request; see _H2Connection);
+- header blocks without Huffman coding (see _LiteralEncoder);
 - GOAWAY / connection loss: streams the server says it never processed (id above the
   GOAWAY last_stream_id, REFUSED_STREAM, or never written to the socket) are retried once
   on a new connection; the others fail with ConnectionLost (their fate is unknown);
@@ -34,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import h2.config
@@ -42,6 +44,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 from hpack import NeverIndexedHeaderTuple
 
 _CONFIG = h2.config.H2Configuration(
@@ -97,6 +100,20 @@ class H2Response:
     body: bytes
 
 
+class _LiteralEncoder(hpack.Encoder):
+    """HPACK without Huffman coding of literal strings (RFC 7541 leaves it to the encoder).
+
+    The only literal in an APNs request after the first is the :path (the device token
+    differs every time; the other headers are indexed). hpack's pure-Python Huffman coder
+    spent 34 of the 57 us of a request's header block on those ~75 bytes (23 us without it,
+    measured on the shared machine at load 15), about a tenth of the client's CPU per push,
+    to save ~18 bytes on the wire.
+    """
+
+    def encode(self, headers: Any, huffman: bool = False) -> bytes:
+        return super().encode(headers, huffman=huffman)
+
+
 class _H2Connection(h2.connection.H2Connection):
     """h2's connection, without a walk over every stream it holds for each new request.
 
@@ -112,6 +129,7 @@ class _H2Connection(h2.connection.H2Connection):
 
     def __init__(self, open_streams: Callable[[], int]) -> None:
         super().__init__(config=_CONFIG)
+        self.encoder = _LiteralEncoder()  # before any header block: the table starts empty
         self._open_streams_now = open_streams
         self._since_recount = 0
 

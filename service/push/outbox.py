@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.models import Card, PushDelivery, Registration, utcnow
+from service.push.id_lists import among
 
 _PENDING = "passcast_push_ids"
 _CHANGED = "passcast_changed_cards"
@@ -57,7 +58,7 @@ def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: 
                literal(campaign_id),
                literal("queued"), literal(0), literal(now or utcnow(), type_=PushDelivery.created_at.type))
         .join(Card, Card.id == Registration.card_id)
-        .where(Registration.card_id.in_(card_ids), Registration.active.is_(True))
+        .where(among(session, Registration.card_id, card_ids), Registration.active.is_(True))
         .order_by(Registration.id)
     )
     # RETURNING gives exactly the rows written (duplicates are skipped by ON CONFLICT).
