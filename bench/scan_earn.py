@@ -640,6 +640,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server_argv = [
             sys.executable, str(Path(__file__).resolve()), "--server-child", str(events_dir),
             "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
+            # a cashier's connection may wait longer than gunicorn's 2 s default between customers
+            "--keep-alive", "30",
             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app",
         ]  # fmt: skip
         extra = {PROFILE_ENV: "1"} if args.profile else {}
