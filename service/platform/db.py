@@ -176,9 +176,10 @@ def _driver_statement(statement: Executable, dialect: Any) -> tuple[str, dict[st
 def session_driver_rows(session: Session, statement: Executable,
                         parameters: dict[str, Any]) -> list[tuple[Any, ...]] | None:
     """The rows of `statement` (a SELECT, or a write with RETURNING) run by the PostgreSQL driver on
-    `session`'s connection, in its transaction; None on another database (the caller runs it through SQLAlchemy instead).
+    `session`'s connection, in its transaction; None on another database (the caller runs it
+    through SQLAlchemy instead).
 
-    For the till's writes, where SQLAlchemy's execution layer (cache key, execution context, result
+    For the till's reads and writes, where SQLAlchemy's execution layer (cache key, execution context, result
     set-up) cost more Python than the rest of the statement's work: about 800 function calls for a
     one-row INSERT ... RETURNING (issue 18). `statement` must be a module-level constant (its SQL is
     compiled once); bind values go through their types' processors as SQLAlchemy's would; errors
