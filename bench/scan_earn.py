@@ -80,6 +80,9 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/passcast_bench_scan
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_P99_MS = 50.0
 TARGET_PUSH_MS = 1000.0
+#: capacity (tx/s) against the single-core signing rate of the same run (issue 18): a ratio holds on a
+#: slow machine and a fast one alike, where a fixed tx/s would not
+TARGET_CAPACITY_RATIO = 0.1
 PROFILE_ENV = "PASSCAST_BENCH_SQL_PROFILE"
 GC_ENV = "PASSCAST_BENCH_GC"
 PENDING_KEY = "passcast_push_ids"  # service.push.outbox._PENDING, read only
@@ -520,6 +523,72 @@ def bench_program(app: Any, seeded: dict[str, Any], kind: str, with_limits: bool
         return program.id
 
 
+def postgres_backend_pids(engine: Any) -> list[int]:
+    """The PostgreSQL backends serving this bench's database (the pools of gunicorn, consumer and bench):
+    other helpers' databases on the same server are not counted."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return [int(pid) for pid in connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()]
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds (utime + stime from /proc) of every process of the run, between `start` and `stop`."""
+
+    engine: Any
+    pids: dict[str, int]  # name -> pid (a group leader for "gunicorn")
+    started: dict[str, float] = field(default_factory=dict)
+    backends: dict[int, float] = field(default_factory=dict)
+
+    def _sample(self) -> dict[str, float]:
+        return {"bench client": time.process_time(), "gunicorn": common.group_cpu_seconds(self.pids["gunicorn"]),
+                "consumer": common.cpu_seconds(self.pids["consumer"]),
+                "apns double": common.cpu_seconds(self.pids["apns double"])}
+
+    def start(self) -> None:
+        self.backends = {pid: common.cpu_seconds(pid) for pid in postgres_backend_pids(self.engine)}
+        self.started = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        now = self._sample()
+        spent = {name: now[name] - self.started[name] for name in now}
+        # a backend started during the phase spent all its CPU in it; one that ended is lost (pools keep theirs)
+        pids = postgres_backend_pids(self.engine)
+        postgres = sum(common.cpu_seconds(pid) - self.backends.get(pid, 0.0) for pid in pids)
+        return {**spent, "postgres": postgres}
+
+
+def per_transaction_ms(cpu: dict[str, float], count: int) -> dict[str, float]:
+    return {name: seconds / max(count, 1) * 1000 for name, seconds in cpu.items()}
+
+
+def sign_only_per_s(signs: int = 600, rounds: int = 3) -> float:
+    """Single-core signing rate (PassSigner.sign over real pass manifests), as bench/pass_build.py takes
+    it: the same machine, the same moment as the load, so capacity can be judged against it."""
+    import tempfile
+
+    from bench import pass_build
+    from service.apple import signing
+
+    with tempfile.TemporaryDirectory(prefix="passcast-bench-sign-") as tmp:
+        program = pass_build.make_program(pass_build.signing_row(Path(tmp) / "certs"))
+    signer = signing.signer_for(program)
+    cards = pass_build.make_cards(program, 0, 20)
+    _, pkpasses = pass_build.time_builds(cards)
+    manifests = pass_build.check_round(cards, pkpasses, set())
+    batch = [manifests[i % len(manifests)] for i in range(signs // rounds)]
+    pass_build.time_signs(batch[:20], signer)  # warm
+    elapsed = sum(pass_build.time_signs(batch, signer) for _ in range(rounds))
+    return len(batch) * rounds / elapsed
+
+
+def half_capacity_pace(capacity: float, cashiers: int) -> float:
+    """Seconds between one cashier's transactions so that all of them together make capacity / 2."""
+    return cashiers / (capacity / 2)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -571,6 +640,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server_argv = [
             sys.executable, str(Path(__file__).resolve()), "--server-child", str(events_dir),
             "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
+            # a cashier's connection may wait longer than gunicorn's 2 s default between customers
+            "--keep-alive", "30",
             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app",
         ]  # fmt: skip
         extra = {PROFILE_ENV: "1"} if args.profile else {}
@@ -587,50 +658,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if warm.errors or not warm.count:
             raise RuntimeError(f"warm-up: {len(warm.errors)} errors, e.g. {warm.errors[:3]}\n{server.tail()}")
         wait_for_pushes(engine, 0, timeout=60)
-        saturated = None
+        meter = CpuMeter(engine, {"gunicorn": server.process.pid, "consumer": consumer.process.pid,
+                                  "apns double": double.child.process.pid})
+        signs = [sign_only_per_s()]  # servers idle; again after the load, the run's rate is the mean
+        # No collections in the client from here to the end of the timed phase (a few MB of garbage; one
+        # between phases, untimed): a pause here stalls all cashier threads and would count as the server's.
+        gc.collect()
+        gc.disable()
+        saturated = half = None
+        saturated_cpu = half_cpu = None
         if args.saturation_seconds > 0:
             # capacity: the same cashiers with no pause between customers
+            meter.start()
             saturated = drive(port, token, tills, args.cashiers, args.saturation_seconds, args.client, body=body)
+            saturated_cpu = meter.stop()
             if saturated.errors:
                 raise RuntimeError(f"saturation: {len(saturated.errors)} errors, e.g. {saturated.errors[:3]}")
             wait_for_pushes(engine, 0, timeout=args.push_timeout)
+            gc.collect()
             print(f"  saturation: {saturated.count / saturated.seconds:.1f} tx/s, p99 "
                   f"{saturated.ms(saturated.latencies, 0.99):.1f} ms")
+            if args.half_capacity_seconds > 0:
+                pace = half_capacity_pace(saturated.count / saturated.seconds, args.cashiers)
+                meter.start()
+                half = drive(port, token, tills, args.cashiers, args.half_capacity_seconds, args.client,
+                             pace=pace, body=body)
+                half_cpu = meter.stop()
+                if half.errors:
+                    raise RuntimeError(f"half capacity: {len(half.errors)} errors, e.g. {half.errors[:3]}")
+                wait_for_pushes(engine, 0, timeout=args.push_timeout)
+                gc.collect()
+                print(f"  half capacity: {half.count / half.seconds:.1f} tx/s (each cashier one every "
+                      f"{pace * 1000:.0f} ms), p99 {half.ms(half.latencies, 0.99):.1f} ms")
         after_id = max_delivery_id(engine)
         # the profile covers the timed phase only (workers keep their files open: skip, don't delete)
         skip = {path.name: len(path.read_text().splitlines()) for path in events_dir.glob("sql-*.log")}
         print(f"  warm-up: {warm.count} transactions in {warm.seconds:.1f} s, their pushes accepted")
 
-        pg = server.process.pid
-        cpu0 = {"gunicorn": common.group_cpu_seconds(pg), "postgres": common.group_cpu_seconds(name="postgres"),
-                "consumer": common.cpu_seconds(consumer.process.pid),
-                "apns double": common.cpu_seconds(double.child.process.pid), "bench client": time.process_time()}
+        if args.pace == "auto":
+            if saturated is None:
+                raise RuntimeError("--pace auto needs the saturation phase")
+            pace_s: float | None = half_capacity_pace(saturated.count / saturated.seconds, args.cashiers)
+        else:
+            pace_s = float(args.pace) or None
         client_gc.pauses.clear()
-        # No collections in the client during the timed phase (20 s of garbage is a few MB): a
-        # pause here stalls all 20 cashier threads and would be counted as server latency.
-        gc.disable()
+        meter.start()
         try:
-            load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=args.pace or None,
-                         body=body)
+            load = drive(port, token, tills, args.cashiers, args.seconds, args.client, pace=pace_s, body=body)
             client_pauses = list(client_gc.pauses)  # before enabling: the collection then is after the phase
         finally:
+            cpu = meter.stop()
             client_gc.stop()
             gc.enable()
-        cpu = {"gunicorn": common.group_cpu_seconds(pg), "postgres": common.group_cpu_seconds(name="postgres"),
-               "consumer": common.cpu_seconds(consumer.process.pid),
-               "apns double": common.cpu_seconds(double.child.process.pid), "bench client": time.process_time()}
-        cpu = {name: cpu[name] - cpu0[name] for name in cpu}
         drained_at = time.perf_counter()
         counts = wait_for_pushes(engine, after_id, timeout=args.push_timeout)
         drain_s = time.perf_counter() - drained_at
         if load.errors:
             raise RuntimeError(f"{len(load.errors)} errors, e.g. {load.errors[:3]}\n{server.tail()}")
 
+        signs.append(sign_only_per_s())
         common.stop_process(consumer, signal.SIGINT)
         common.stop_process(server)
         summary = double.stop()
         pushes = push_latencies(engine, after_id, read_commits(events_dir), received_file)
-        return {"load": load, "warm": warm, "saturated": saturated,
+        return {"load": load, "warm": warm, "saturated": saturated, "half": half, "pace_s": pace_s,
+                "saturated_cpu": saturated_cpu, "half_cpu": half_cpu, "signs": signs,
                 "cpu": cpu, "counts": counts, "drain_s": drain_s, "pushes": pushes,
                 "double": summary, "client_gc_ms": client_pauses,
                 "profile": sql_profile(events_dir, skip) if args.profile else None}
@@ -663,6 +755,24 @@ def print_profile(profile: dict[str, dict[str, Any]]) -> None:
             print(f"      {statement}")
 
 
+def pace_argument(text: str) -> float | str:
+    if text == "auto":
+        return text
+    return float(text)
+
+
+def print_cpu(phase: str, cpu: dict[str, float] | None, count: int, seconds: float) -> None:
+    """CPU milliseconds per transaction in each process of the run, and what 2 cores allow."""
+    if cpu is None:
+        return
+    per_tx = per_transaction_ms(cpu, count)
+    total = sum(per_tx.values())
+    cores = os.cpu_count() or 1
+    print(f"  CPU ms per transaction, {phase}: " + ", ".join(f"{name} {value:.2f}" for name, value in per_tx.items())
+          + f"; total {total:.2f} ms ({sum(cpu.values()):.1f} of {cores * seconds:.0f} CPU s on {cores} cores: "
+          f"at most {cores * 1000 / total if total else 0:.0f} tx/s if nothing else ran)")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--apns-child"]:
         apns_child(sys.argv[2:])
@@ -673,10 +783,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed phase")
     parser.add_argument("--warmup-seconds", type=float, default=3.0)
-    parser.add_argument("--pace", type=float, default=1.0,
-                        help="seconds between one cashier's transactions in the timed phase (0: no pause)")
+    parser.add_argument("--pace", type=pace_argument, default=1.0,
+                        help="seconds between one cashier's transactions in the timed phase (0: no pause; "
+                             "auto: half the capacity the saturation phase measured)")
     parser.add_argument("--saturation-seconds", type=float, default=10.0,
                         help="a phase with no pause first, for capacity (0: skip)")
+    parser.add_argument("--half-capacity-seconds", type=float, default=10.0,
+                        help="after saturation, a paced phase at half the capacity it measured (0: skip)")
     parser.add_argument("--cashiers", type=int, default=20, help="concurrent cashier threads (keep-alive each)")
     parser.add_argument("--cards", type=int, default=2000, help="cards (one registration each), picked at random")
     parser.add_argument("--kind", choices=("points", "stamps"), default="points",
@@ -702,13 +815,14 @@ def main() -> None:
     if min(args.seconds, args.cashiers, args.cards) <= 0:
         parser.error("sizes must be positive")
 
+    load_before = os.getloadavg()[0]
     report = run(args)
     load, pushes, cpu = report["load"], report["pushes"], report["cpu"]
     tx_per_s = load.count / load.seconds
     p50, p99 = load.ms(load.latencies, 0.50), load.ms(load.latencies, 0.99)
     to_push = pushes["to_push"]
     push_ms = {q: common.percentile(to_push, q) * 1000 for q in (0.5, 0.95, 0.99, 1.0)}
-    pacing = f"each starting one every {args.pace:g} s" if args.pace else "no pause"
+    pacing = f"each starting one every {report['pace_s']:.3g} s" if report["pace_s"] else "no pause"
     what = "scan + stamp" if args.kind == "stamps" else "scan + purchase"
     limits = " (till limits on)" if args.with_limits else ""
     limits += " (a challenge running)" if args.with_challenge else ""
@@ -729,8 +843,12 @@ def main() -> None:
                          ("  claimed -> at double", pushes["claim_to_push"])):
         print(f"  {name:<22} " + " ".join(f"{common.percentile(values, q) * 1000:7.1f}"
                                           for q in (0.5, 0.95, 0.99, 1.0)))
-    print("  CPU seconds in the timed phase: " + ", ".join(f"{name} {value:.1f}" for name, value in cpu.items())
-          + f" (the machine has {os.cpu_count()} cores: {os.cpu_count() * load.seconds:.0f} CPU s available)")
+    saturated, half = report["saturated"], report["half"]
+    print_cpu("timed phase", cpu, load.count, load.seconds)
+    if saturated is not None:
+        print_cpu("saturation", report["saturated_cpu"], saturated.count, saturated.seconds)
+    if half is not None:
+        print_cpu("half capacity", report["half_cpu"], half.count, half.seconds)
     client_gc = report["client_gc_ms"]
     print(f"  bench client garbage collections in the timed phase: {len(client_gc)}, longest "
           f"{max(client_gc, default=0.0):.1f} ms (collection is off in the client while timed)")
@@ -743,14 +861,30 @@ def main() -> None:
     figures = {"tx_per_s": round(tx_per_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
                "commit_to_push_ms": round(push_ms[0.95], 1), "kind": args.kind, "limits": args.with_limits,
                "challenge": args.with_challenge}
-    saturated = report["saturated"]
+    signs = report["signs"]
+    sign_rate = sum(signs) / len(signs)
+    figures["sign_only_per_s"] = round(sign_rate, 1)
     if saturated is not None:
         # capacity beside the paced figures: tx_per_s is then what the server can do at most
-        figures = {"tx_per_s": round(saturated.count / saturated.seconds, 1), "p50_ms": round(p50, 2),
+        capacity = saturated.count / saturated.seconds
+        figures = {"tx_per_s": round(capacity, 1), "p50_ms": round(p50, 2),
                    "p99_ms": round(p99, 2), "commit_to_push_ms": round(push_ms[0.95], 1),
                    "paced_tx_per_s": round(tx_per_s, 1),
                    "saturated_p99_ms": round(saturated.ms(saturated.latencies, 0.99), 2),
-                   "challenge": args.with_challenge}
+                   "challenge": args.with_challenge, "sign_only_per_s": round(sign_rate, 1),
+                   "capacity_ratio": round(capacity / sign_rate, 4)}
+        ok_ratio = capacity >= TARGET_CAPACITY_RATIO * sign_rate
+        print(f"  capacity {capacity:.1f} tx/s beside the single-core signing rate {sign_rate:.0f}/s "
+              f"({' and '.join(f'{rate:.0f}' for rate in signs)}, before and after the load): ratio "
+              f"{capacity / sign_rate:.3f}; target >= {TARGET_CAPACITY_RATIO} {'met' if ok_ratio else 'NOT met'}")
+        if half is not None:
+            half_p99 = half.ms(half.latencies, 0.99)
+            figures.update(half_capacity_tx_per_s=round(half.count / half.seconds, 1),
+                           half_capacity_p99_ms=round(half_p99, 2))
+            print(f"  at half capacity ({half.count / half.seconds:.1f} tx/s): p99 {half_p99:.1f} ms, target "
+                  f"{TARGET_P99_MS:.0f} ms {'met' if half_p99 < TARGET_P99_MS else 'NOT met'}")
+    # the 1-minute load average before and after the run: the machine may be shared
+    figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(json.dumps(figures))
 
 

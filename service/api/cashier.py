@@ -27,7 +27,7 @@ from service.access.scopes import requires
 from service.api.auth import require_cashier
 from service.api.counter_view import counter_card_view
 from service.api.loyalty_schemas import CashierCardOut, CashierMeOut, ScanIn
-from service.loyalty import partners
+from service.loyalty import card_rows, partners
 from service.loyalty.legacy_numbers import card_for_legacy_number
 from service.models import Brand, Card, Program
 from service.platform import db
@@ -91,12 +91,16 @@ def card_for_code(brand: Brand, code: str) -> Card:
     else:
         owner, number = (brand, _typed_number(text)) if _TYPED.fullmatch(text) else _verified_number(brand, text)
         # what the till shows next comes in the same query (program, its tiers, the holder)
-        statement = select(Card).where(Card.brand_id == owner.id, Card.number == number)
-        if owner is not brand:  # the host's card, in a program this brand takes part in: else another brand's
-            statement = statement.where(Card.program_id.in_(partners.partner_program_ids(brand.id)))
-        card = db.session().scalars(
-            statement.options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))
-        ).unique().first()
+        lean = False
+        if owner is brand:  # PostgreSQL: straight from the driver (service/loyalty/card_rows.py)
+            lean, card = card_rows.scanned_card(db.session(), brand.id, number)
+        if not lean:
+            statement = select(Card).where(Card.brand_id == owner.id, Card.number == number)
+            if owner is not brand:  # the host's card, in a program this brand takes part in: else another brand's
+                statement = statement.where(Card.program_id.in_(partners.partner_program_ids(brand.id)))
+            card = db.session().scalars(
+                statement.options(joinedload(Card.program).joinedload(Program.tiers), joinedload(Card.customer))
+            ).unique().first()
     if card is None and owner is not brand:
         raise Problem(403, "Card of another brand", f"This code belongs to a card of another brand, not {brand.name}.",
                       type_="/problems/foreign-card")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -162,6 +163,81 @@ def driver_rows(statement: Executable, parameters: dict[str, Any]) -> list[tuple
 def _driver_sql(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     return compiled.string, {name: value for name, value in compiled.params.items() if value is not None}
+
+
+@functools.lru_cache(maxsize=32)
+def _driver_statement(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """SQL, default values and each bind parameter's type processor (UTC datetimes, JSON, ...)."""
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    defaults = {name: value for name, value in compiled.params.items() if value is not None}
+    return compiled.string, defaults, dict(compiled._bind_processors)  # noqa: SLF001 - what execute applies
+
+
+def session_driver_rows(session: Session, statement: Executable,
+                        parameters: dict[str, Any]) -> list[tuple[Any, ...]] | None:
+    """The rows of `statement` (a SELECT, or a write with RETURNING) run by the PostgreSQL driver on
+    `session`'s connection, in its transaction; None on another database (the caller runs it
+    through SQLAlchemy instead).
+
+    For the till's reads and writes, where SQLAlchemy's execution layer (cache key, execution context, result
+    set-up) cost more Python than the rest of the statement's work: about 800 function calls for a
+    one-row INSERT ... RETURNING (issue 18). `statement` must be a module-level constant (its SQL is
+    compiled once); bind values go through their types' processors as SQLAlchemy's would; errors
+    come as SQLAlchemy's (IntegrityError, ...); the engine's before/after_cursor_execute listeners
+    see the statement, as with `driver_rows`.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return None
+    from psycopg import Error as DriverError
+
+    sql, defaults, processors = _driver_statement(statement, bind.dialect)
+    values = {**defaults, **parameters}
+    for name, process in processors.items():
+        if name in values:
+            values[name] = process(values[name])
+    connection = session.connection()  # the session's transaction, begun if it was not
+    dispatch = connection.engine.dispatch
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
+            cursor.execute(sql, values)
+            rows = cursor.fetchall()  # (not .description: it builds a Column object per column)
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
+            return rows
+    except DriverError as error:
+        raise DBAPIError.instance(sql, values, error, DriverError) from error
+
+
+def as_loaded(session: Session, model: type[_T], values: dict[str, Any]) -> _T:
+    """`values` (a row's columns by attribute key, as `session_driver_rows` gives them) as the
+    persistent `model` object a query would have put in `session`: no SQL, nothing pending, and
+    relationships load on first use as usual. An object of that identity already in the session
+    wins, as it does for a query."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    mapper = sa_inspect(model)
+    key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    instance = mapper.class_manager.new_instance()  # as the ORM's loading does: no __init__, no events
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)  # its attributes count as loaded, none as changed
+    session.add(instance)
+    return instance
+
+
+def result_values(columns: Sequence[Any], row: Sequence[Any], dialect: Any) -> dict[str, Any]:
+    """A driver row's values by attribute key, through the columns' own result types (UTC datetimes)."""
+    values: dict[str, Any] = {}
+    for column, value in zip(columns, row, strict=True):
+        process = getattr(column.type, "process_result_value", None)
+        values[column.key] = process(value, dialect) if process is not None else value
+    return values
 
 
 def session_factory(app: Flask | None = None) -> sessionmaker[Session]:

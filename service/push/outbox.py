@@ -13,11 +13,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, literal, select
+from sqlalchemy import Integer, any_, bindparam, event, insert, inspect, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.models import Card, PushDelivery, Registration, utcnow
+from service.platform import db
 from service.push.id_lists import among
 
 _PENDING = "passcast_push_ids"
@@ -52,11 +53,18 @@ def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: 
     """
     if not card_ids:
         return []
+    now = now or utcnow()
+    rows = db.session_driver_rows(session, _QUEUE_ON_POSTGRESQL,
+                                  {"card_ids": list(card_ids), "campaign_id": campaign_id, "now": now})
+    if rows is not None:
+        ids = [row[0] for row in rows]
+        remember(session, ids)
+        return ids
     source = (
         select(Registration.card_id, Card.version, Registration.id, Registration.push_token,
                Registration.client_kind, Registration.client_app, Registration.pass_type_identifier,
                literal(campaign_id),
-               literal("queued"), literal(0), literal(now or utcnow(), type_=PushDelivery.created_at.type))
+               literal("queued"), literal(0), literal(now, type_=PushDelivery.created_at.type))
         .join(Card, Card.id == Registration.card_id)
         .where(among(session, Registration.card_id, card_ids), Registration.active.is_(True))
         .order_by(Registration.id)
@@ -66,6 +74,22 @@ def queue_deliveries(session: Session, card_ids: Sequence[int], *, campaign_id: 
     ids = list(session.connection().execute(statement).scalars())  # Core: no ORM bulk-insert layer
     remember(session, ids)
     return ids
+
+
+#: `queue_deliveries` on PostgreSQL, the till's every purchase: the same INSERT ... SELECT, compiled once
+#: and run by the driver (db.session_driver_rows), the cards as one array parameter.
+_QUEUE_ON_POSTGRESQL = (
+    postgresql.insert(PushDelivery).on_conflict_do_nothing().from_select(_COLUMNS, (
+        select(Registration.card_id, Card.version, Registration.id, Registration.push_token,
+               Registration.client_kind, Registration.client_app, Registration.pass_type_identifier,
+               bindparam("campaign_id", type_=Integer), literal("queued"), literal(0),
+               bindparam("now", type_=PushDelivery.created_at.type))
+        .join(Card, Card.id == Registration.card_id)
+        .where(Registration.card_id == any_(bindparam("card_ids", type_=postgresql.ARRAY(Integer))),
+               Registration.active.is_(True))
+        .order_by(Registration.id)
+    )).returning(PushDelivery.id)
+)
 
 
 def remember(session: Session, ids: list[int]) -> None:
