@@ -353,7 +353,7 @@ def _digest(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data else None
 
 
-_program_files_cache: dict[tuple[str | None, ...], dict[str, bytes]] = {}
+_program_files_cache: dict[tuple[object, ...], dict[str, bytes]] = {}
 
 
 def _images(program: Program, kind: str, source: bytes | None, look: Design) -> dict[str, bytes]:
@@ -372,13 +372,14 @@ def _images(program: Program, kind: str, source: bytes | None, look: Design) -> 
 def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
     """Images and localisations shared by every card of a program (and tier), made once per process."""
     look = design(program, tier)
-    strings = program_strings(program)
-    key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
-           look.background_color, look.foreground_color, program.name,
-           *(strings[language][terms_text(program)] for language in sorted(strings)),
-           json.dumps(program.labels or {}, sort_keys=True), program.kind)
+    # program_strings depends on the terms (their state), the description they fall back to and the
+    # labels; the images on the rest. The strings are written only on a miss: they were a fifth of a build.
+    key = (program_terms.state(program), program.description, _digest(program.logo_png), _digest(program.icon_png),
+           _digest(look.strip_png), look.background_color, look.foreground_color, program.name,
+           json.dumps(program.labels or {}, sort_keys=True))
     files = _program_files_cache.get(key)
     if files is None:
+        strings = program_strings(program)
         files = {}
         sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
         for kind, source in sources.items():
