@@ -249,18 +249,25 @@ class Field:
     currency_code: str | None = None
 
     def __post_init__(self) -> None:
-        _text(self.key, "key")
-        _set(self, "value", _field_value(self.value, "value"))
+        # A pass has a dozen fields, nearly all plain text: each check runs its function (which
+        # says what is wrong) only when the inline test does not already show it passes.
+        if type(self.key) is not str or not self.key.strip():
+            _text(self.key, "key")
+        if type(self.value) is not str:
+            _set(self, "value", _field_value(self.value, "value"))
         if self.attributed_value is not None:
             _set(self, "attributed_value", _field_value(self.attributed_value, "attributedValue"))
-        if self.label is not None:
+        if self.label is not None and type(self.label) is not str:
             _text(self.label, "label", blank_ok=True)
         if self.change_message is not None:
-            _text(self.change_message, "changeMessage")
+            if type(self.change_message) is not str or not self.change_message.strip():
+                _text(self.change_message, "changeMessage")
             if "%@" not in self.change_message:
                 raise PassValidationError("changeMessage", 'must contain "%@" (the new value)')
-        _one_of(self.text_alignment, TEXT_ALIGNMENTS, "textAlignment")
-        self._check_styles()
+        if self.text_alignment is not None:
+            _one_of(self.text_alignment, TEXT_ALIGNMENTS, "textAlignment")
+        if self.date_style is not None or self.number_style is not None or self.currency_code is not None:
+            self._check_styles()
 
     def _check_styles(self) -> None:
         _one_of(self.date_style, DATE_STYLES, "dateStyle")
@@ -613,15 +620,7 @@ class Pass:
             return
         _flag(self.allow_http, "allow_http")
         _text(url, "webServiceURL")
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise PassValidationError("webServiceURL", "must be an absolute URL")
-        if parts.query or parts.fragment:
-            raise PassValidationError("webServiceURL", "must not carry a query or fragment")
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and (parts.hostname in LOCAL_HOSTS or self.allow_http)
-        ):
-            raise PassValidationError("webServiceURL", "must use https")
+        _check_web_service_url(url, self.allow_http)
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise PassValidationError("authenticationToken", "must be at least 16 characters")
         if not _TOKEN.fullmatch(token):
@@ -710,6 +709,19 @@ class Pass:
     def to_json_bytes(self) -> bytes:
         """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest."""
         return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
+
+
+@lru_cache(maxsize=64)
+def _check_web_service_url(url: str, allow_http: bool) -> None:
+    """Cached (a failure is not): every pass of a server carries the same URL, and splitting it
+    was a tenth of a pass's checks."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise PassValidationError("webServiceURL", "must be an absolute URL")
+    if parts.query or parts.fragment:
+        raise PassValidationError("webServiceURL", "must not carry a query or fragment")
+    if parts.scheme != "https" and not (parts.scheme == "http" and (parts.hostname in LOCAL_HOSTS or allow_http)):
+        raise PassValidationError("webServiceURL", "must use https")
 
 
 # What json.dumps would build for these options on every call.
