@@ -579,11 +579,7 @@ class Pass:
     def _check_identity(self) -> None:
         if self.format_version != 1 or isinstance(self.format_version, bool):
             raise PassValidationError("formatVersion", "must be 1")
-        _text(self.pass_type_identifier, "passTypeIdentifier")
-        if not _PASS_TYPE.fullmatch(self.pass_type_identifier):
-            raise PassValidationError("passTypeIdentifier", 'must look like "pass.com.example.card"')
-        if not isinstance(self.team_identifier, str) or not _TEAM.fullmatch(self.team_identifier):
-            raise PassValidationError("teamIdentifier", "must be a 10-character Apple Team ID")
+        _check_issuer(self.pass_type_identifier, self.team_identifier)
         if not isinstance(self.serial_number, str) or not _SERIAL.fullmatch(self.serial_number):
             raise PassValidationError("serialNumber", "must be non-empty, letters, digits and ._~- only")
         _text(self.organization_name, "organizationName")
@@ -711,6 +707,23 @@ class Pass:
         return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
 
 
+def _check_issuer(pass_type_identifier: object, team_identifier: object) -> None:
+    """passTypeIdentifier and teamIdentifier; the pair a program's passes share is checked once."""
+    if type(pass_type_identifier) is str and type(team_identifier) is str:
+        _checked_issuer(pass_type_identifier, team_identifier)
+    else:
+        _checked_issuer.__wrapped__(pass_type_identifier, team_identifier)
+
+
+@lru_cache(maxsize=64)
+def _checked_issuer(pass_type_identifier: Any, team_identifier: Any) -> None:
+    _text(pass_type_identifier, "passTypeIdentifier")
+    if not _PASS_TYPE.fullmatch(pass_type_identifier):
+        raise PassValidationError("passTypeIdentifier", 'must look like "pass.com.example.card"')
+    if not isinstance(team_identifier, str) or not _TEAM.fullmatch(team_identifier):
+        raise PassValidationError("teamIdentifier", "must be a 10-character Apple Team ID")
+
+
 @lru_cache(maxsize=64)
 def _check_web_service_url(url: str, allow_http: bool) -> None:
     """Cached (a failure is not): every pass of a server carries the same URL, and splitting it
@@ -724,8 +737,11 @@ def _check_web_service_url(url: str, allow_http: bool) -> None:
         raise PassValidationError("webServiceURL", "must use https")
 
 
-# What json.dumps would build for these options on every call.
-_PASS_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+# What json.dumps would build for these options on every call. No circularity check: to_json_dict
+# builds fresh dicts and lists from frozen objects (userInfo is a copy through json.loads), so
+# none can contain itself, and the check kept a dict of every container of every pass.
+_PASS_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                                      check_circular=False)
 
 
 def check_update(previous: Pass, new: Pass) -> None:

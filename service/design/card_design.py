@@ -29,7 +29,7 @@ from passes.stamps import stamp_strip
 from service.loyalty import rewards as held_rewards
 from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import card_barcode, printed_number
+from service.loyalty.cards import pass_numbers
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
 from service.models.columns import column_reader
@@ -216,13 +216,17 @@ class Design:
     strip_png: bytes | None
 
 
+#: A program's or tier's colours and strip, read at once (a pass build asks twice).
+_look_values = column_reader(("background_color", "foreground_color", "label_color", "strip_png"))
+
+
 def design(program: Program, tier: Tier | None) -> Design:
+    background, foreground, label_color, strip = _look_values(program)
     if tier is None:
-        return Design(program.background_color, program.foreground_color, program.label_color, program.strip_png)
-    return Design(tier.background_color or program.background_color,
-                  tier.foreground_color or program.foreground_color,
-                  tier.label_color or program.label_color,
-                  tier.strip_png or program.strip_png)
+        return Design(background, foreground, label_color, strip)
+    own_background, own_foreground, own_label_color, own_strip = _look_values(tier)
+    return Design(own_background or background, own_foreground or foreground, own_label_color or label_color,
+                  own_strip or strip)
 
 
 def _value_field(program: Program, card: Card, labels: dict[str, Any] | None, kind: str, balance: int) -> Field:
@@ -325,7 +329,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         header.insert(0, Field(key="stamps", label=_label(labels, "stamps", "Stamps"), value=stamp_count(card),
                                change_message="Stamps: %@"))
     secondary = [Field(key="holder", label=_label(labels, "holder", "Member"), value=card.customer.name)]
-    number = printed_number(card)
+    shown_barcode, number = pass_numbers(card, brand)
     auxiliary = [Field(key="number", label=_label(labels, "number", "Card"), value=number)]
     if kind == "discount":  # a discount card keeps no points; it totals purchases
         auxiliary.append(Field(key="spend", label=_label(labels, "spend", "Purchases"),
@@ -356,7 +360,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
         store_card=StoreCard(header_fields=tuple(header), primary_fields=tuple(primary),
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
-        barcodes=_barcodes(card_barcode(card, brand)),
+        barcodes=_barcodes(shown_barcode),
         locations=locations,
         beacons=beacons,
         web_service_url=web_service_url,
@@ -396,6 +400,11 @@ def _images(program: Program, kind: str, source: bytes | None, look: Design) -> 
     return image_set(kind, None, **colours)
 
 
+def _labels_key(labels: dict[str, Any] | None) -> str | None:
+    """The brand's labels as a cache key: sorted JSON text (a dict cannot be a key), None for none."""
+    return json.dumps(labels, sort_keys=True) if labels else None
+
+
 def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
     """Images and localisations shared by every card of a program (and tier), made once per process."""
     look = design(program, tier)
@@ -403,7 +412,7 @@ def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes
     # labels; the images on the rest. The strings are written only on a miss: they were a fifth of a build.
     key = (program_terms.state(program), program.description, _digest(program.logo_png), _digest(program.icon_png),
            _digest(look.strip_png), look.background_color, look.foreground_color, program.name,
-           json.dumps(program.labels or {}, sort_keys=True))
+           _labels_key(program.labels))
     files = _program_files_cache.get(key)
     if files is None:
         strings = program_strings(program)
