@@ -122,17 +122,22 @@ def _entry(name: str, data: bytes, listed: bool = True) -> _Entry:
 _resource_entry = lru_cache(maxsize=4096)(_entry)
 _json_string = lru_cache(maxsize=4096)(json.dumps)
 _checked_name = lru_cache(maxsize=4096)(_check_name)
+_PASS_JSON_ITEM = f"{json.dumps(PASS_JSON)}:"
 
 
-def _manifest(entries: list[_Entry]) -> bytes:
-    """json.dumps({name: sha1}, sort_keys=True, separators=(",", ":")), from cached items."""
-    items = sorted(entries, key=lambda entry: entry.name)
-    return ("{" + ",".join(entry.manifest_item for entry in items) + "}").encode("utf-8")
+class _Resources(NamedTuple):
+    """A pass's resource files as the archive and manifest hold them: the same for every card
+    of a program (and tier), so made once. The archive puts pass.json first, then these."""
+
+    entries: tuple[_Entry, ...]  # sorted by name
+    manifest_before: str  # '{' and the manifest items that sort before pass.json's, each with its ','
+    manifest_after: str  # the items after pass.json's, each after a ',', and '}'
+    local: bytes  # every member's local header, name and payload, in archive order
+    central: tuple[tuple[bytes, int, bytes], ...]  # (central header, offset in ``local``, encoded name)
 
 
-def build_pkpass(pass_: Pass, files: Mapping[str, bytes], signer: Signer) -> bytes:
-    """Assemble and sign a .pkpass; ``files`` are images and ``xx.lproj/pass.strings``."""
-    entries = [_entry(PASS_JSON, pass_.to_json_bytes())]
+def _make_resources(files: Mapping[str, bytes]) -> _Resources:
+    entries = []
     for name in sorted(files, key=str):
         _checked_name(name)
         if name in _GENERATED:
@@ -143,32 +148,68 @@ def build_pkpass(pass_: Pass, files: Mapping[str, bytes], signer: Signer) -> byt
         entries.append(_resource_entry(name, bytes(data)))
     if "icon.png" not in files:
         raise PassValidationError("icon.png", "missing: Wallet shows it in notifications")
-    manifest = _manifest(entries)
+    before = "".join(entry.manifest_item + "," for entry in entries if entry.name < PASS_JSON)
+    after = "".join("," + entry.manifest_item for entry in entries if entry.name > PASS_JSON)
+    central, offset = [], 0
+    for entry in entries:
+        central.append((entry.central_header, offset, entry.encoded_name))
+        offset += len(entry.local_header) + len(entry.payload)
+    local = b"".join(part for entry in entries for part in (entry.local_header, entry.payload))
+    return _Resources(tuple(entries), "{" + before, after + "}", local, tuple(central))
+
+
+# Keyed by the files' (name, bytes) pairs: the bytes objects are the cached ones, whose hash
+# Python keeps, so a hit costs a tuple of a dozen pairs. Bounded: a program has a set per tier
+# (and per stamp count on a stamp card); each holds a copy of the files (~80 KB).
+_cached_resources = lru_cache(maxsize=128)(lambda items: _make_resources(dict(items)))
+
+
+def _resources(files: Mapping[str, bytes]) -> _Resources:
+    items = tuple(files.items())
+    try:
+        return _cached_resources(items)
+    except TypeError:  # a bytearray or memoryview (unhashable): not from a cache anyway
+        return _make_resources(files)
+
+
+def build_pkpass(pass_: Pass, files: Mapping[str, bytes], signer: Signer) -> bytes:
+    """Assemble and sign a .pkpass; ``files`` are images and ``xx.lproj/pass.strings``."""
+    resources = _resources(files)
+    pass_json = _entry(PASS_JSON, pass_.to_json_bytes(), listed=False)
+    manifest = (f'{resources.manifest_before}{_PASS_JSON_ITEM}"{_sha1(pass_json.data)}"'
+                f"{resources.manifest_after}").encode()
     signature = signer.sign(manifest)
     if not isinstance(signature, bytes) or not signature:
         raise PassValidationError(SIGNATURE, "the signer returned no bytes")
-    entries += (_entry(MANIFEST, manifest, listed=False), _entry(SIGNATURE, signature, listed=False))
-    return _write_zip(entries)
+    return _write_zip(pass_json, resources, _entry(MANIFEST, manifest, listed=False),
+                      _entry(SIGNATURE, signature, listed=False))
 
 
-def _write_zip(entries: list[_Entry]) -> bytes:
-    """_zip without zipfile's per-member cost, which was most of a build besides RSA.
+def _write_zip(pass_json: _Entry, resources: _Resources, manifest: _Entry, signature: _Entry) -> bytes:
+    """What _zip makes of pass.json, the resources, manifest.json and signature, in that order,
+    without zipfile's per-member cost (most of a build besides RSA), in one join: a second copy
+    of the ~80 KB archive took longer than the whole join (malloc giving the block back).
 
     An archive that would need zip64 (2 GiB, or 65535 members) goes through zipfile.
     """
-    parts: list[bytes] = []
-    directory: list[bytes] = []
-    offset = 0
-    for entry in entries:
-        parts += (entry.local_header, entry.payload)
-        directory += (entry.central_header, _OFFSET.pack(offset), entry.encoded_name)
-        offset += len(entry.local_header) + len(entry.payload)
-    central = b"".join(directory)
+    pack = _OFFSET.pack
+    base = len(pass_json.local_header) + len(pass_json.payload)
+    after = base + len(resources.local)
+    signature_at = after + len(manifest.local_header) + len(manifest.payload)
+    offset = signature_at + len(signature.local_header) + len(signature.payload)
+    parts = [pass_json.local_header, pass_json.payload, resources.local, manifest.local_header, manifest.payload,
+             signature.local_header, signature.payload, pass_json.central_header, pack(0), pass_json.encoded_name]
+    for header, at, name in resources.central:
+        parts += (header, pack(base + at), name)
+    parts += (manifest.central_header, pack(after), manifest.encoded_name,
+              signature.central_header, pack(signature_at), signature.encoded_name)
+    central_size = sum(map(len, parts[7:]))
+    count = len(resources.entries) + 3
     # Every size and offset is below the total, so checking the total is enough.
-    if len(entries) > zipfile.ZIP_FILECOUNT_LIMIT or offset + len(central) > zipfile.ZIP64_LIMIT:
-        return _zip({entry.name: entry.data for entry in entries})
-    end = _END_RECORD.pack(b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), offset, 0)
-    return b"".join(parts) + central + end
+    if count > zipfile.ZIP_FILECOUNT_LIMIT or offset + central_size > zipfile.ZIP64_LIMIT:
+        return _zip({entry.name: entry.data for entry in (pass_json, *resources.entries, manifest, signature)})
+    parts.append(_END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, central_size, offset, 0))
+    return b"".join(parts)
 
 
 def _zip(contents: Mapping[str, bytes]) -> bytes:

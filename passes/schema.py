@@ -249,18 +249,25 @@ class Field:
     currency_code: str | None = None
 
     def __post_init__(self) -> None:
-        _text(self.key, "key")
-        _set(self, "value", _field_value(self.value, "value"))
+        # A pass has a dozen fields, nearly all plain text: each check runs its function (which
+        # says what is wrong) only when the inline test does not already show it passes.
+        if type(self.key) is not str or not self.key.strip():
+            _text(self.key, "key")
+        if type(self.value) is not str:
+            _set(self, "value", _field_value(self.value, "value"))
         if self.attributed_value is not None:
             _set(self, "attributed_value", _field_value(self.attributed_value, "attributedValue"))
-        if self.label is not None:
+        if self.label is not None and type(self.label) is not str:
             _text(self.label, "label", blank_ok=True)
         if self.change_message is not None:
-            _text(self.change_message, "changeMessage")
+            if type(self.change_message) is not str or not self.change_message.strip():
+                _text(self.change_message, "changeMessage")
             if "%@" not in self.change_message:
                 raise PassValidationError("changeMessage", 'must contain "%@" (the new value)')
-        _one_of(self.text_alignment, TEXT_ALIGNMENTS, "textAlignment")
-        self._check_styles()
+        if self.text_alignment is not None:
+            _one_of(self.text_alignment, TEXT_ALIGNMENTS, "textAlignment")
+        if self.date_style is not None or self.number_style is not None or self.currency_code is not None:
+            self._check_styles()
 
     def _check_styles(self) -> None:
         _one_of(self.date_style, DATE_STYLES, "dateStyle")
@@ -572,11 +579,7 @@ class Pass:
     def _check_identity(self) -> None:
         if self.format_version != 1 or isinstance(self.format_version, bool):
             raise PassValidationError("formatVersion", "must be 1")
-        _text(self.pass_type_identifier, "passTypeIdentifier")
-        if not _PASS_TYPE.fullmatch(self.pass_type_identifier):
-            raise PassValidationError("passTypeIdentifier", 'must look like "pass.com.example.card"')
-        if not isinstance(self.team_identifier, str) or not _TEAM.fullmatch(self.team_identifier):
-            raise PassValidationError("teamIdentifier", "must be a 10-character Apple Team ID")
+        _check_issuer(self.pass_type_identifier, self.team_identifier)
         if not isinstance(self.serial_number, str) or not _SERIAL.fullmatch(self.serial_number):
             raise PassValidationError("serialNumber", "must be non-empty, letters, digits and ._~- only")
         _text(self.organization_name, "organizationName")
@@ -613,15 +616,7 @@ class Pass:
             return
         _flag(self.allow_http, "allow_http")
         _text(url, "webServiceURL")
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise PassValidationError("webServiceURL", "must be an absolute URL")
-        if parts.query or parts.fragment:
-            raise PassValidationError("webServiceURL", "must not carry a query or fragment")
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and (parts.hostname in LOCAL_HOSTS or self.allow_http)
-        ):
-            raise PassValidationError("webServiceURL", "must use https")
+        _check_web_service_url(url, self.allow_http)
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise PassValidationError("authenticationToken", "must be at least 16 characters")
         if not _TOKEN.fullmatch(token):
@@ -712,8 +707,41 @@ class Pass:
         return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
 
 
-# What json.dumps would build for these options on every call.
-_PASS_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+def _check_issuer(pass_type_identifier: object, team_identifier: object) -> None:
+    """passTypeIdentifier and teamIdentifier; the pair a program's passes share is checked once."""
+    if type(pass_type_identifier) is str and type(team_identifier) is str:
+        _checked_issuer(pass_type_identifier, team_identifier)
+    else:
+        _checked_issuer.__wrapped__(pass_type_identifier, team_identifier)
+
+
+@lru_cache(maxsize=64)
+def _checked_issuer(pass_type_identifier: Any, team_identifier: Any) -> None:
+    _text(pass_type_identifier, "passTypeIdentifier")
+    if not _PASS_TYPE.fullmatch(pass_type_identifier):
+        raise PassValidationError("passTypeIdentifier", 'must look like "pass.com.example.card"')
+    if not isinstance(team_identifier, str) or not _TEAM.fullmatch(team_identifier):
+        raise PassValidationError("teamIdentifier", "must be a 10-character Apple Team ID")
+
+
+@lru_cache(maxsize=64)
+def _check_web_service_url(url: str, allow_http: bool) -> None:
+    """Cached (a failure is not): every pass of a server carries the same URL, and splitting it
+    was a tenth of a pass's checks."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise PassValidationError("webServiceURL", "must be an absolute URL")
+    if parts.query or parts.fragment:
+        raise PassValidationError("webServiceURL", "must not carry a query or fragment")
+    if parts.scheme != "https" and not (parts.scheme == "http" and (parts.hostname in LOCAL_HOSTS or allow_http)):
+        raise PassValidationError("webServiceURL", "must use https")
+
+
+# What json.dumps would build for these options on every call. No circularity check: to_json_dict
+# builds fresh dicts and lists from frozen objects (userInfo is a copy through json.loads), so
+# none can contain itself, and the check kept a dict of every container of every pass.
+_PASS_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                                      check_circular=False)
 
 
 def check_update(previous: Pass, new: Pass) -> None:

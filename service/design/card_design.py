@@ -10,6 +10,7 @@ that is the only way an update shows anything on the lock screen.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from passes.barcodes import ShownBarcode
 from passes.errors import PassValidationError
@@ -27,9 +29,10 @@ from passes.stamps import stamp_strip
 from service.loyalty import rewards as held_rewards
 from service.loyalty import stamps as stamp_rules
 from service.loyalty import terms as program_terms
-from service.loyalty.cards import card_barcode, printed_number
+from service.loyalty.cards import pass_numbers
 from service.loyalty.engine import balance_money, effective_discount
 from service.models import Card, Program, Store, Tier
+from service.models.columns import column_reader
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +77,22 @@ LABEL_KEYS: dict[str, str] = {"balance": "Points", "discount": "Discount", "tier
 
 def own_label(program: Program, key: str, language: str) -> str | None:
     """The brand's label for field `key` in `language`, if it set one (blank counts as unset)."""
-    text = ((program.labels or {}).get(key) or {}).get(language)
+    return _own_label(program.labels, key, language)
+
+
+def _own_label(labels: dict[str, Any] | None, key: str, language: str) -> str | None:
+    text = ((labels or {}).get(key) or {}).get(language)
     return text.strip() if isinstance(text, str) and text.strip() else None
 
 
 def label(program: Program, key: str, default: str) -> str:
     """The label pass.json carries: the brand's English label, else ours (both are pass.strings keys)."""
-    return own_label(program, key, "en") or default
+    return _own_label(program.labels, key, "en") or default
+
+
+def _label(labels: dict[str, Any] | None, key: str, default: str) -> str:
+    """`label` from the program's labels read once (build_pass asks for up to ten)."""
+    return (_own_label(labels, key, "en") if labels else None) or default
 
 
 def label_translations(program: Program, key: str, default: str) -> dict[str, str]:
@@ -142,16 +154,22 @@ def _takes_marketing(card: Card, stores: Sequence[Store]) -> bool:
     return _marketing_check[0](card)
 
 
+#: What a store's location and beacon are made of (the relevance cache's key), read at once.
+_store_values = column_reader(("id", "latitude", "longitude", "name", "relevant_text", "geo_relevant_text",
+                               "beacon_uuid", "beacon_major", "beacon_minor"))
+_GEO_TEXT = 5
+_home_values = column_reader(("id", "latitude", "longitude"))
+
+
 def _relevance(card: Card) -> tuple[tuple[Location, ...], tuple[Beacon, ...]]:
     """Locations and beacons of the 10 stores nearest the home store, made once per brand's
     stores and home store: ranking and checking them was ~20 % of a build."""
     stores, home = card.program.brand.stores, card.customer.home_store
     marketing = _takes_marketing(card, stores)
-    key = (tuple((store.id, store.latitude, store.longitude, store.name, store.relevant_text,
-                  store.geo_relevant_text if marketing else None, store.beacon_uuid, store.beacon_major,
-                  store.beacon_minor)
-                 for store in stores),
-           None if home is None else (home.id, home.latitude, home.longitude))
+    shown = tuple(map(_store_values, stores))
+    if not marketing:  # the campaign's text is not shown to this holder: not part of the key either
+        shown = tuple((*values[:_GEO_TEXT], None, *values[_GEO_TEXT + 1:]) for values in shown)
+    key = (shown, None if home is None else _home_values(home))
     relevance = _relevance_cache.get(key)
     if relevance is None:
         nearest = nearest_stores(stores, home)
@@ -198,36 +216,40 @@ class Design:
     strip_png: bytes | None
 
 
+#: A program's or tier's colours and strip, read at once (a pass build asks twice).
+_look_values = column_reader(("background_color", "foreground_color", "label_color", "strip_png"))
+
+
 def design(program: Program, tier: Tier | None) -> Design:
+    background, foreground, label_color, strip = _look_values(program)
     if tier is None:
-        return Design(program.background_color, program.foreground_color, program.label_color, program.strip_png)
-    return Design(tier.background_color or program.background_color,
-                  tier.foreground_color or program.foreground_color,
-                  tier.label_color or program.label_color,
-                  tier.strip_png or program.strip_png)
+        return Design(background, foreground, label_color, strip)
+    own_background, own_foreground, own_label_color, own_strip = _look_values(tier)
+    return Design(own_background or background, own_foreground or foreground, own_label_color or label_color,
+                  own_strip or strip)
 
 
-def _value_field(program: Program, card: Card) -> Field:
+def _value_field(program: Program, card: Card, labels: dict[str, Any] | None, kind: str, balance: int) -> Field:
     """The primary field, drawn large over the strip (Apple's storeCard layout): the discount on
     a discount card; else the balance (as money for cashback)."""
-    discount = effective_discount(card)
+    discount = effective_discount(card) if kind == "discount" else None
     if discount is not None:
-        return Field(key="discount", label=label(program, "discount", "Discount"), value=f"{_percent(discount)}%",
+        return Field(key="discount", label=_label(labels, "discount", "Discount"), value=f"{_percent(discount)}%",
                      change_message="Your discount is now %@")
-    money = balance_money(card)
+    money = balance_money(card) if kind == "cashback" else None
     if money is not None:
-        return Field(key="balance", label=label(program, "balance", "Cashback"), value=money,
+        return Field(key="balance", label=_label(labels, "balance", "Cashback"), value=money,
                      currency_code=program.currency,
                      change_message="Balance: %@")
-    return Field(key="balance", label=label(program, "balance", "Points"), value=card.balance,
+    return Field(key="balance", label=_label(labels, "balance", "Points"), value=balance,
                  change_message="Balance: %@")
 
 
-def _expiry_field(card: Card) -> list[Field]:
+def _expiry_field(labels: dict[str, Any] | None, balance: int, expire_at: dt.datetime | None) -> list[Field]:
     """"Points expire on <date>" on the back while points are due to expire."""
-    if card.points_expire_at is None or card.balance <= 0:
+    if expire_at is None or balance <= 0:
         return []
-    return [Field(key="expiry", label=label(card.program, "expiry", "Points expire on"), value=card.points_expire_at,
+    return [Field(key="expiry", label=_label(labels, "expiry", "Points expire on"), value=expire_at,
                   date_style="PKDateStyleMedium", change_message="Points expire on %@")]
 
 
@@ -285,23 +307,32 @@ def _stamp_back(card: Card) -> list[Field]:
     return fields
 
 
+#: The columns of a card and of its program that build_pass reads, each read once.
+_card_values = column_reader(("serial_number", "authentication_token", "tier", "news", "voided", "balance",
+                              "points_expire_at"))
+_program_values = column_reader(("kind", "labels", "pass_type_identifier", "team_identifier", "description"))
+
+
 def build_pass(card: Card, web_service_url: str) -> Pass:
-    program, brand = card.program, card.program.brand
-    stamp_card = program.kind == "stamps"
+    program = card.program
+    brand = program.brand
+    serial_number, authentication_token, tier, news, voided, balance, expire_at = _card_values(card)
+    kind, labels, pass_type_identifier, team_identifier, description = _program_values(program)
+    stamp_card = kind == "stamps"
     # A stamp card has no primary field: the strip is the stamps, and nothing is drawn over them.
-    primary = [] if stamp_card else [_value_field(program, card)]
+    primary = [] if stamp_card else [_value_field(program, card, labels, kind, balance)]
     # The tier sits in the header, which stays visible when passes are stacked: it marks the
     # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
-    header = [Field(key="tier", label=label(program, "tier", "Tier"), value=card.tier,
-                    change_message="Your tier is now %@")] if card.tier else []
+    header = [Field(key="tier", label=_label(labels, "tier", "Tier"), value=tier,
+                    change_message="Your tier is now %@")] if tier else []
     if stamp_card:  # the count in the header: visible when stacked, and on the lock screen when it changes
-        header.insert(0, Field(key="stamps", label=label(program, "stamps", "Stamps"), value=stamp_count(card),
+        header.insert(0, Field(key="stamps", label=_label(labels, "stamps", "Stamps"), value=stamp_count(card),
                                change_message="Stamps: %@"))
-    secondary = [Field(key="holder", label=label(program, "holder", "Member"), value=card.customer.name)]
-    number = printed_number(card)
-    auxiliary = [Field(key="number", label=label(program, "number", "Card"), value=number)]
-    if program.kind == "discount":  # a discount card keeps no points; it totals purchases
-        auxiliary.append(Field(key="spend", label=label(program, "spend", "Purchases"),
+    secondary = [Field(key="holder", label=_label(labels, "holder", "Member"), value=card.customer.name)]
+    shown_barcode, number = pass_numbers(card, brand)
+    auxiliary = [Field(key="number", label=_label(labels, "number", "Card"), value=number)]
+    if kind == "discount":  # a discount card keeps no points; it totals purchases
+        auxiliary.append(Field(key="spend", label=_label(labels, "spend", "Purchases"),
                                value=card.lifetime_spend or Decimal(0), currency_code=program.currency,
                                change_message="Purchases: %@"))
     rewards = held_rewards.on_the_pass(card)
@@ -311,33 +342,33 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     back = [
         *([Field(key="reward_list", label="Your rewards (valid until)",
                  value=held_rewards.pass_lines(card, rewards))] if rewards else []),
-        Field(key="news", label=label(program, "news", "News"), value=card.news or "No news yet.", change_message="%@"),
-        *_expiry_field(card),
+        Field(key="news", label=_label(labels, "news", "News"), value=news or "No news yet.", change_message="%@"),
+        *_expiry_field(labels, balance, expire_at),
         *(_stamp_back(card) if stamp_card else ()),
         *contributed_back_fields(card, web_service_url),  # e.g. the NPS survey link while a survey runs
-        Field(key="terms", label=label(program, "terms", "Terms and conditions"), value=terms_text(program)),
+        Field(key="terms", label=_label(labels, "terms", "Terms and conditions"), value=terms_text(program)),
     ]
     colours = design(program, card.current_tier)
     locations, beacons = _relevance(card)
     return Pass(
-        pass_type_identifier=program.pass_type_identifier,
-        team_identifier=program.team_identifier,
-        serial_number=card.serial_number,
+        pass_type_identifier=pass_type_identifier,
+        team_identifier=team_identifier,
+        serial_number=serial_number,
         organization_name=brand.name,
-        description=program.description,
+        description=description,
         logo_text=logo_text(program),
         store_card=StoreCard(header_fields=tuple(header), primary_fields=tuple(primary),
                              secondary_fields=tuple(secondary), auxiliary_fields=tuple(auxiliary),
                              back_fields=tuple(back)),
-        barcodes=_barcodes(card_barcode(card, brand)),
+        barcodes=_barcodes(shown_barcode),
         locations=locations,
         beacons=beacons,
         web_service_url=web_service_url,
-        authentication_token=card.authentication_token,
+        authentication_token=authentication_token,
         background_color=colours.background_color,
         foreground_color=colours.foreground_color,
         label_color=colours.label_color,
-        voided=card.voided,
+        voided=voided,
         allow_http=web_service_url.startswith("http://"),
     )
 
@@ -353,7 +384,7 @@ def _digest(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data else None
 
 
-_program_files_cache: dict[tuple[str | None, ...], dict[str, bytes]] = {}
+_program_files_cache: dict[tuple[object, ...], dict[str, bytes]] = {}
 
 
 def _images(program: Program, kind: str, source: bytes | None, look: Design) -> dict[str, bytes]:
@@ -369,16 +400,22 @@ def _images(program: Program, kind: str, source: bytes | None, look: Design) -> 
     return image_set(kind, None, **colours)
 
 
+def _labels_key(labels: dict[str, Any] | None) -> str | None:
+    """The brand's labels as a cache key: sorted JSON text (a dict cannot be a key), None for none."""
+    return json.dumps(labels, sort_keys=True) if labels else None
+
+
 def program_files(program: Program, tier: Tier | None = None) -> dict[str, bytes]:
     """Images and localisations shared by every card of a program (and tier), made once per process."""
     look = design(program, tier)
-    strings = program_strings(program)
-    key = (_digest(program.logo_png), _digest(program.icon_png), _digest(look.strip_png),
-           look.background_color, look.foreground_color, program.name,
-           *(strings[language][terms_text(program)] for language in sorted(strings)),
-           json.dumps(program.labels or {}, sort_keys=True), program.kind)
+    # program_strings depends on the terms (their state), the description they fall back to and the
+    # labels; the images on the rest. The strings are written only on a miss: they were a fifth of a build.
+    key = (program_terms.state(program), program.description, _digest(program.logo_png), _digest(program.icon_png),
+           _digest(look.strip_png), look.background_color, look.foreground_color, program.name,
+           _labels_key(program.labels))
     files = _program_files_cache.get(key)
     if files is None:
+        strings = program_strings(program)
         files = {}
         sources = {"icon": program.icon_png, "logo": program.logo_png, "strip": look.strip_png}
         for kind, source in sources.items():

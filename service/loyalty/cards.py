@@ -17,6 +17,7 @@ from passes.barcodes import DEFAULT_FORMAT, ShownBarcode, shown_barcode
 from passes.cardcode import encode_card_code, short_number
 from service.loyalty import legacy_numbers
 from service.models import Brand, Card, Customer, LedgerEntry, Program, utcnow
+from service.models.columns import column_reader
 from service.platform.secrets import random_token
 
 CARD_NUMBER_DIGITS = 9
@@ -150,6 +151,20 @@ def printed_number(card: Card) -> str:
     if card.legacy_number and (card.program.barcode_format or DEFAULT_FORMAT) != DEFAULT_FORMAT:
         return card.legacy_number
     return short_number(card.number)
+
+
+_number_values = column_reader(("number", "legacy_number"))
+
+
+def pass_numbers(card: Card, brand: Brand) -> tuple[ShownBarcode, str]:
+    """`card_barcode` and `printed_number` at once, as every pass build needs both: the card's
+    columns are read and its short number worked out once."""
+    number, legacy_number = _number_values(card)
+    format_name = card.program.barcode_format or DEFAULT_FORMAT
+    short = short_number(number)
+    shown = shown_barcode(format_name, encode_card_code(brand.code_ref, number, brand.code_secret), short,
+                          legacy_number)
+    return shown, legacy_number if legacy_number and format_name != DEFAULT_FORMAT else short
 
 
 def download_key(card: Card, brand: Brand) -> str:

@@ -10,13 +10,29 @@ bonus) is now written from them here on every build; the brand's own text follow
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 from service.loyalty import stamps as stamp_rules
 from service.models import Program, Tier
+from service.models.columns import column_reader
 
 LANGUAGES = ("en", "ru")
+
+#: Every program column the terms are written from (tests/service/loyalty/test_terms.py records what
+#: compose() reads and fails on one missing here): together with TIER_FIELDS, the cache key.
+PROGRAM_FIELDS = ("kind", "currency", "points_per_unit", "rounding", "cashback_percent", "discount_percent",
+                  "tier_basis", "points_expire_days", "referral_points", "terms", "stamps_required", "stamp_rule",
+                  "stamp_rule_amount", "stamp_ladder", "starter_stamps", "time_zone", "happy_hours",
+                  "earn_once_per_hours", "daily_cap", "per_transaction_cap")
+#: Every tier column the terms read (each of the program's tiers, in the program's order).
+TIER_FIELDS = ("name", "threshold", "earn_multiplier", "discount_percent")
+_JSON_FIELDS = frozenset(("stamp_ladder", "happy_hours"))
+_JSON_POSITIONS = tuple(index for index, name in enumerate(PROGRAM_FIELDS) if name in _JSON_FIELDS)
+_CACHE_SIZE = 1024
+_program_values = column_reader(PROGRAM_FIELDS)
+_tier_values = column_reader(TIER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -248,9 +264,45 @@ def rules(program: Program, language: str = "en") -> tuple[str, ...]:
     return tuple(sentence for sentence in sentences if sentence)
 
 
-def terms(program: Program, language: str = "en") -> Terms:
-    """The rules in `language` and the brand's free text (or, without one, nothing more)."""
+def compose(program: Program, language: str = "en") -> Terms:
+    """The rules in `language` and the brand's free text, worked out now (`terms` caches this)."""
     return Terms(rules(program, language), (program.terms or "").strip())
+
+
+State = tuple[object, ...]
+
+
+def state(program: Program) -> State:
+    """Exactly what the terms are written from: PROGRAM_FIELDS' values, then each tier's TIER_FIELDS.
+
+    Two programs with the same state have the same terms, so this is the key of the terms
+    cache and of what is cached from them (service/design/card_design.py: program_files).
+    JSON columns (the stamp ladder, happy hours) are taken as their sorted JSON text: a list
+    cannot be a key, and a change made inside one in place still changes the key."""
+    values = _program_values(program)
+    for index in _JSON_POSITIONS:
+        if values[index] is not None:
+            values = (*values[:index], json.dumps(values[index], sort_keys=True, default=repr), *values[index + 1:])
+    return (*values, *map(_tier_values, program.tiers))
+
+
+_terms_cache: dict[tuple[State, str], Terms] = {}
+
+
+def terms(program: Program, language: str = "en") -> Terms:
+    """The rules in `language` and the brand's free text (or, without one, nothing more).
+
+    Cached per program state and language: a pass build asked for them six times, a fifth of
+    its time (bench/pass_build.py); a change to any field they are written from is a new key."""
+    language = language if language in LANGUAGES else "en"
+    key = (state(program), language)
+    found = _terms_cache.get(key)
+    if found is None:
+        found = compose(program, language)
+        if len(_terms_cache) >= _CACHE_SIZE:
+            _terms_cache.clear()
+        _terms_cache[key] = found
+    return found
 
 
 def translations(program: Program) -> dict[str, str]:

@@ -226,3 +226,18 @@ def test_read_skips_directories_and_limits_size(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(PassValidationError) as excinfo:
         read_pkpass(zip_of([("icon.png", b"x" * 11)]))
     assert excinfo.value.path == "pkpass"
+
+
+def test_the_archive_is_the_one_zipfile_writes(built: tuple[bytes, FakeSigner]) -> None:
+    """build_pkpass writes the zip itself, from cached resource blocks; zipfile (package._zip)
+    is the reference: the same members in the same order give the same bytes."""
+    with zipfile.ZipFile(io.BytesIO(built[0])) as archive:
+        names = [info.filename for info in archive.infolist()]
+        contents = {name: archive.read(name) for name in names}
+    assert names == ["pass.json", *sorted(resources()), "manifest.json", "signature"]
+    assert package._zip(contents) == built[0]  # noqa: SLF001
+
+
+def test_resources_given_as_bytearray_are_not_cached_but_packed_alike(built: tuple[bytes, FakeSigner]) -> None:
+    files = {name: bytearray(data) for name, data in resources().items()}
+    assert build_pkpass(make_pass(), files, FakeSigner()) == built[0]
