@@ -19,6 +19,7 @@ from passes.package import build_pkpass
 from service.apple import signing
 from service.design.card_design import build_pass, card_files
 from service.models import Card, PassFile
+from service.platform import build_batch
 
 
 def render(card: Card, web_service_url: str) -> bytes:
@@ -63,9 +64,10 @@ def store_many(session: Session, card_ids: Sequence[int], web_service_url: str) 
                                   .where(PassFile.card_id.in_(card_ids))).all())
     cards = session.scalars(select(Card).where(Card.id.in_(card_ids)).order_by(Card.id)
                             .options(selectinload(Card.customer), selectinload(Card.program))).all()
-    rows = [{"card_id": card.id, "version": card.version, "last_modified": card.updated_at,
-             "data": render(card, web_service_url)}
-            for card in cards if stored.get(card.id, -1) < card.version]
+    due = [card for card in cards if stored.get(card.id, -1) < card.version]
+    with build_batch.batch(session, [card.id for card in due]):  # one rewards query, not one per card
+        rows = [{"card_id": card.id, "version": card.version, "last_modified": card.updated_at,
+                 "data": render(card, web_service_url)} for card in due]
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name

@@ -56,6 +56,7 @@ from service.loyalty.engine import (
     settle,
 )
 from service.models import Card, CatalogueReward, HeldReward, LedgerEntry, Program, utcnow
+from service.platform import build_batch
 
 #: Who may grant a coupon (kept on the held reward as `origin`).
 COUPON_ORIGINS = ("api", "console", "campaign", "journey", "birthday")
@@ -151,7 +152,24 @@ def on_the_pass(card: Card, now: dt.datetime | None = None) -> list[HeldReward]:
     session = object_session(card)
     if session is None or card.id is None:
         return []
-    return redeemable(session, card.id, now)
+    built = build_batch.current(session, card.id)
+    if built is None:
+        return redeemable(session, card.id, now)
+    if "rewards" not in built.answers:  # the batch's first pass: every card's rewards at once
+        built.answers["rewards"] = _redeemable_by_card(session, built.card_ids, now)
+    return list(built.answers["rewards"].get(card.id, ()))
+
+
+def _redeemable_by_card(session: Session, card_ids: frozenset[int],
+                        now: dt.datetime | None) -> dict[int, list[HeldReward]]:
+    """`redeemable` for many cards in one query, each card's list in the same order."""
+    statement = (select(HeldReward)
+                 .where(HeldReward.card_id.in_(sorted(card_ids)), *_redeemable_clause(now or utcnow()))
+                 .order_by(HeldReward.card_id, HeldReward.expires_at.is_(None), HeldReward.expires_at, HeldReward.id))
+    by_card: dict[int, list[HeldReward]] = {}
+    for held in session.scalars(statement):
+        by_card.setdefault(held.card_id, []).append(held)
+    return by_card
 
 
 def pass_summary(held: Sequence[HeldReward]) -> str | None:

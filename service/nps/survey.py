@@ -21,6 +21,7 @@ from passes.schema import Field
 from service.design import card_design
 from service.google_wallet.tasks import queue_sync_held
 from service.models import Brand, Card, LedgerEntry, NpsAnswer, NpsSurvey, utcnow
+from service.platform import build_batch
 from service.push.fanout import bump_cards
 
 PROMOTER, DETRACTOR = 9, 6  # 9-10 promote, 0-6 detract, 7-8 are passive
@@ -61,9 +62,17 @@ def back_fields(card: Card, web_service_url: str) -> list[Field]:
     session = object_session(card)
     if session is None or card.voided:
         return []
-    # One indexed query per pass build: a pass is built once per card version, and a cache
-    # here would have to be cleared in every process when a survey starts.
-    survey = active_survey(session, card.program_id)
+    # One indexed query per pass build (per program in a batch of builds): a pass is built once
+    # per card version, and a longer-lived cache would have to be cleared in every process when
+    # a survey starts.
+    built = build_batch.current(session, card.id)
+    if built is None:
+        survey = active_survey(session, card.program_id)
+    else:
+        surveys = built.answers.setdefault("nps", {})
+        if card.program_id not in surveys:
+            surveys[card.program_id] = active_survey(session, card.program_id)
+        survey = surveys[card.program_id]
     if survey is None:
         return []
     # webServiceURL is PUBLIC_BASE_URL + "/passkit" (Settings.web_service_url).

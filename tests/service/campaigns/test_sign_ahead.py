@@ -3,16 +3,18 @@ phones' fetches serve stored bytes; and `pass_files.store_many` signs only what 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from passes.package import read_pkpass
 from service.apple import pass_files, signing
+from service.loyalty import rewards
 from service.loyalty.cards import touch
-from service.models import Card, PassFile, PushDelivery
+from service.models import Card, NpsSurvey, PassFile, PushDelivery, utcnow
 from service.platform import db
 from tests.doubles.apns import ApnsDouble
 from tests.helpers import bearer
@@ -99,3 +101,39 @@ def test_store_many_signs_only_missing_and_older_versions(client: FlaskClient, s
         assert {card_id: row.version for card_id, row in stored.items()} == versions
         assert b"Changed" in read_pkpass(stored[ids[1]].data)["pass.json"]
         assert pass_files.store_many(session, [], url) == 0
+
+
+def test_a_batch_asks_for_rewards_and_the_survey_once_and_builds_the_same_passes(
+        client: FlaskClient, seeded: dict[str, Any], app: Flask) -> None:
+    ids = [issue(client, seeded, f"Member {n}")["id"] for n in range(4)]
+    url = app.config["PASSCAST"].web_service_url
+    with app.app_context():
+        session = db.session()
+        for card_id, names in ((ids[0], ["Free coffee", "Free cake"]), (ids[2], ["Free tea"])):
+            for name in names:
+                rewards.grant(session, card_id, rewards.CouponSpec(name=name), f"grant-{card_id}-{name}")
+        session.add(NpsSurvey(brand_id=seeded["brand_id"], program_id=seeded["program_id"],
+                              question="Would you recommend us?", starts_at=utcnow() - dt.timedelta(days=1)))
+        session.commit()
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            assert pass_files.store_many(session, ids, url) == 4
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        session.commit()
+        assert sum("FROM held_rewards" in sql for sql in statements) == 1
+        assert sum("FROM nps_surveys" in sql for sql in statements) == 1
+        stored = {row.card_id: read_pkpass(row.data)["pass.json"]
+                  for row in session.scalars(select(PassFile).where(PassFile.card_id.in_(ids)))}
+        for card_id in ids:  # each the pass a single build makes: same rewards, same survey link
+            card = session.get_one(Card, card_id)
+            assert stored[card_id] == read_pkpass(pass_files.render(card, url))["pass.json"]
+        assert b"Free coffee" in stored[ids[0]] and b"Free cake" in stored[ids[0]]
+        assert b"Free tea" in stored[ids[2]] and b"Free coffee" not in stored[ids[1]]
+        assert all(b"Would you recommend us?" in data for data in stored.values())
