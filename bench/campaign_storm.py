@@ -1,12 +1,12 @@
 """A campaign storm, end to end: N phones, one new message, every phone fetching its new pass.
 
     .venv/bin/python bench/campaign_storm.py [--cards 20000] [--connections 16]
-        [--register http|bulk] [--gunicorn-workers 2] [--gunicorn-threads 4]
+        [--register http|bulk] [--gunicorn-workers 2] [--gunicorn-threads 4] [--worker-processes 1]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench_storm]
         [--redis-url redis://127.0.0.1:6379/13] [--sign-n 1000] [--timeout 900] [--keep]
 
 Processes, all on this machine: the service as `make run` starts it (gunicorn `-w 2
---threads 4 wsgi:app` and one `python -m service.worker`, every queue, jobs through Redis),
+--threads 4 wsgi:app` and one `python -m service.worker` (`--worker-processes`), every queue, jobs through Redis),
 PostgreSQL, the APNs double (tests/doubles/apns.py, its own process, `--forward-port`) and the
 phones (bench/storm_phones.py, one asyncio process). The double hands every push it accepts to
 the phones over a loopback TCP socket; each phone then lists its updatable passes with the tag
@@ -228,13 +228,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env = common.BenchEnv(workdir=workdir, database_url=args.database_url, redis_url=args.redis_url,
                           public_base_url=f"http://127.0.0.1:{port}")
     double: common.ApnsProcess | None = None
-    server = worker = None
+    server = None
+    workers: list[Any] = []
     phones: Phones | None = None
     app = None
     try:
         print(f"set-up: {args.cards} cards, registrations over {args.register}, database {args.database_url}, "
-              f"gunicorn -w {args.gunicorn_workers} --threads {args.gunicorn_threads}, one service.worker, "
-              f"{args.connections} phone connections")
+              f"gunicorn -w {args.gunicorn_workers} --threads {args.gunicorn_threads}, "
+              f"{args.worker_processes} service.worker, {args.connections} phone connections")
         common.ensure_dev_certificates(env)
         common.prepare_database(args.database_url)
         double, forward_port = start_double(env)
@@ -262,7 +263,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        str(args.gunicorn_threads), "-b", f"127.0.0.1:{port}", "--no-control-socket",
                        "--log-level", "warning", "wsgi:app"]
         server = common.start_process("gunicorn", server_argv, env.environ(), logs)
-        worker = common.start_process("worker", [sys.executable, "-m", "service.worker", "-q"], env.environ(), logs)
+        # The first worker runs the minute jobs too; any other runs every queue without them, as a
+        # second worker machine would: a campaign's signing chunks spread over all of them.
+        workers = [common.start_process(f"worker{n}", [sys.executable, "-m", "service.worker", "-q",
+                                                       *(["--no-periodic"] if n else [])], env.environ(), logs)
+                   for n in range(args.worker_processes)]
         common.wait_for_http_health(server, port)
 
         sign, manifests = floor_manifests(app, seeded["program_id"])
@@ -280,7 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(1.0)  # let the registration's webhook jobs and gunicorn settle
 
         processes = {"gunicorn": lambda: common.group_cpu_seconds(server.process.pid),
-                     "worker": lambda: common.group_cpu_seconds(worker.process.pid),
+                     "worker": lambda: sum(common.group_cpu_seconds(worker.process.pid) for worker in workers),
                      "apns double": lambda: common.cpu_seconds(double.child.process.pid),
                      "phones": lambda: common.cpu_seconds(phones.process.pid),
                      "postgres": lambda: backends_cpu_seconds(args.database_url.rsplit("/", 1)[1]),
@@ -303,7 +308,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"phones": done, "cpu": cpu, "report": report, "sign_before": sign_before,
                 "sign_after": sign_after, "double": summary, "ready": ready, "load_at_send": load_at_send}
     except BaseException:
-        for name, child in (("gunicorn", server), ("worker", worker)):
+        for name, child in (("gunicorn", server), *((f"worker {n}", worker) for n, worker in enumerate(workers))):
             if child is not None:
                 print(f"--- {name} stderr (tail) ---\n{child.tail()}", file=sys.stderr)
         if phones is not None:
@@ -313,7 +318,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if phones is not None:
             phones.stop()
         common.stop_process(server)
-        common.stop_process(worker)
+        for worker in workers:
+            common.stop_process(worker)
         if double is not None:
             double.stop()
         if app is not None:
@@ -353,6 +359,9 @@ def main() -> int:
                              f"{HTTP_REGISTRATION_UP_TO} cards) or bulk INSERTs")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--gunicorn-threads", type=int, default=4)
+    parser.add_argument("--worker-processes", type=int, default=1,
+                        help="python -m service.worker processes (make run starts one); a campaign's signing "
+                             "spreads over them")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="PostgreSQL, dropped and recreated")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the job queue (flushed)")
     parser.add_argument("--sign-n", type=int, default=1000, help="signatures timed for the floor, before and after")
@@ -373,7 +382,8 @@ def main() -> int:
     phones_per_s = n / seconds
     sign_only = (result["sign_before"] + result["sign_after"]) / 2
     print(f"\ncampaign storm: {n} phones, gunicorn -w {args.gunicorn_workers} --threads {args.gunicorn_threads}, "
-          f"one service.worker, {args.connections} phone connections; load {load_before:.2f} at start, "
+          f"{args.worker_processes} service.worker, {args.connections} phone connections; "
+          f"load {load_before:.2f} at start, "
           f"{result['load_at_send']:.2f} at send, {load_after:.2f} at end")
     print(f"  send -> every phone holds the new version  {seconds:8.2f} s  -> {phones_per_s:8.0f} phones/s")
     print(f"  first push at the phones {phones['first_push_s']:.2f} s, last {phones['last_push_s']:.2f} s after send")

@@ -37,6 +37,7 @@ from service.platform.jobs import (
     import_queue,
     maintenance_queue,
     push_queue,
+    signing_queue,
     webhook_queue,
     worker_app,
 )
@@ -48,9 +49,10 @@ jobs.set_app_factory(create_app)
 
 #: Threads per queue when nothing else is asked for. Push: 4, so one thread's chunk is on the
 #: wire while another's is in the database; webhooks: 4, of which one brand takes at most
-#: WEBHOOK_BRAND_CONCURRENCY; maintenance: 3, as its two long roll-ups run one at a time each.
-DEFAULT_THREADS: Mapping[str, int] = {"push": 4, "webhooks": 4, "imports": 2, "campaigns": 2, "google": 2,
-                                      "maintenance": 3}
+#: WEBHOOK_BRAND_CONCURRENCY; maintenance: 3, as its two long roll-ups run one at a time each;
+#: signing: 2, a campaign's chunks of passes (CPU: more worker processes, not threads, add cores).
+DEFAULT_THREADS: Mapping[str, int] = {"push": 4, "webhooks": 4, "imports": 2, "campaigns": 2, "signing": 2,
+                                      "google": 2, "maintenance": 3}
 
 _settled = threading.Lock()
 _frozen = False
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["Consumers", "campaign_queue", "google_queue", "import_queue", "main", "maintenance_queue",
-           "push_queue", "thread_budget", "webhook_queue"]
+           "push_queue", "signing_queue", "thread_budget", "webhook_queue"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,24 +31,20 @@ from sqlalchemy.orm import Session
 
 from service import audit
 from service.campaigns import deferred, holdout, pacing, segments
+from service.campaigns import sign_ahead as sign_ahead_jobs
 from service.campaigns.common import LEASE, acquire, add_recipients, pick_message, queue_google, renew
 from service.campaigns.google import queue_messages
 from service.loyalty import rewards
-from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, PushDelivery, utcnow
+from service.models import Brand, Campaign, CampaignRecipient, Card, Customer, utcnow
 from service.push import outbox
 from service.push.fanout import bump_cards
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-#: Cards signed ahead between two releases of their pushes (see `_sign_then_push`).
-SIGN_CHUNK = 100
 #: Called after each committed batch with (campaign id, {card id: text}): starts the job that
 #: sends the batch's Google messages (queued in the batch's transaction).
 AfterBatch = Callable[[int, dict[int, str]], None]
-#: Called after each committed batch with the ids of the cards it changed, before the batch's
-#: pushes are enqueued: signs their new passes ahead of the phones' fetches (its own transaction).
-SignAhead = Callable[[Session, list[int]], None]
 
 
 def due(session: Session, now: dt.datetime) -> list[int]:
@@ -62,16 +58,18 @@ def due(session: Session, now: dt.datetime) -> list[int]:
 
 def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, batch: int = BATCH,
          max_batches: int | None = None, after_batch: AfterBatch | None = None, lease: dt.timedelta = LEASE,
-         sign_ahead: SignAhead | None = None) -> int:
+         sign_ahead: sign_ahead_jobs.Dispatch | None = None) -> int:
     """Run or resume one campaign; returns how many cards it reached in this call (the
     holdout's cards, recorded but sent nothing, are not counted).
 
     `max_batches` bounds one call's work (the next periodic run continues where it stopped);
     the lease stays held until then, as it would if the worker had died.
 
-    With `sign_ahead`, each committed batch's pushes wait until it has signed the batch's new
-    passes (service/push/outbox.py `hold`/`release`): the phones, pushed, fetch stored bytes
-    instead of all signing on the fetch, and the pushes go out no faster than passes are signed.
+    With `sign_ahead`, each committed batch's pushes are held and its cards handed out in chunks
+    to be signed ahead (service/campaigns/sign_ahead.py, by any worker), each chunk's pushes let
+    go once its passes are stored: the phones, pushed, fetch stored bytes instead of all signing
+    on the fetch. The next batch waits while over two batches of pushes are still waiting, so the
+    pushes go out no faster than passes are signed and sent.
     """
     fixed_now, now = now is not None, now or utcnow()
     started = acquire(session, campaign_id, ("scheduled", "sending"), now, lease=lease,
@@ -130,7 +128,8 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
         held_pushes = outbox.hold(session) if sign_ahead is not None else []
         session.commit()
         if sign_ahead is not None:
-            _sign_then_push(session, sign_ahead, sorted(texts), held_pushes)
+            sign_ahead_jobs.hand_out(session, sign_ahead, sorted(texts), held_pushes)
+            sign_ahead_jobs.keep_within(session, campaign_id, 2 * batch)
         reached += len(fresh)
         batches += 1
         if after_batch is not None and queued:  # the batch has Google messages to send
@@ -139,29 +138,6 @@ def send(session: Session, campaign_id: int, *, now: dt.datetime | None = None, 
             return reached
     finish(session, campaign_id)
     return reached
-
-
-def _sign_then_push(session: Session, sign_ahead: SignAhead, card_ids: list[int], pushes: list[int]) -> None:
-    """The batch is committed: sign its passes SIGN_CHUNK cards at a time, and after each chunk
-    let that chunk's pushes go, so the first phones are pushed after a hundred signatures, not a
-    thousand. A failure to sign holds nothing back: the pushes go anyway and the phones'
-    fetches sign what is missing. Pushes of cards not signed here (none today) go last."""
-    by_card: dict[int, list[int]] = defaultdict(list)
-    for start in range(0, len(pushes), BATCH):
-        for delivery_id, card_id in session.execute(select(PushDelivery.id, PushDelivery.card_id)
-                                                    .where(PushDelivery.id.in_(pushes[start:start + BATCH]))):
-            by_card[card_id].append(delivery_id)
-    session.rollback()  # a read-only transaction: end it before the first chunk's
-    for start in range(0, len(card_ids), SIGN_CHUNK):
-        chunk = card_ids[start:start + SIGN_CHUNK]
-        try:
-            sign_ahead(session, chunk)
-            session.commit()
-        except Exception:  # noqa: BLE001 - signing ahead is an optimisation, never a reason to hold pushes
-            session.rollback()
-            log.exception("signing ahead failed for %d cards; their fetches will sign", len(chunk))
-        outbox.release([delivery_id for card_id in chunk for delivery_id in by_card.pop(card_id, ())])
-    outbox.release(sorted(delivery_id for ids in by_card.values() for delivery_id in ids))
 
 
 def finish(session: Session, campaign_id: int) -> None:

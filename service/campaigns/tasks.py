@@ -15,9 +15,9 @@ from huey import crontab
 from sqlalchemy.orm import Session
 
 from service.apple import pass_files
-from service.campaigns import birthday, deferred, geo, google, pacing, restock, sending
+from service.campaigns import birthday, deferred, geo, google, pacing, restock, sending, sign_ahead
 from service.models import utcnow
-from service.platform.jobs import campaign_queue, google_queue, worker_app
+from service.platform.jobs import campaign_queue, google_queue, signing_queue, worker_app
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,22 @@ def _after_batch(campaign_id: int, texts: dict[int, str]) -> None:
     google_messages(campaign_id)
 
 
-def _sign_ahead(web_service_url: str) -> sending.SignAhead:
-    """Each batch's new Apple passes, signed and stored before its pushes go (issue 18)."""
-    def sign(session: Session, card_ids: list[int]) -> None:
-        pass_files.store_many(session, card_ids, web_service_url)
-    return sign
+def _hand_to_signers(card_ids: list[int], delivery_ids: list[int]) -> None:
+    """A campaign's chunk of cards goes to the signing queue, whose jobs any worker takes (issue 18)."""
+    sign_chunk(card_ids, delivery_ids)
+
+
+@signing_queue.task()
+def sign_chunk(card_ids: list[int], delivery_ids: list[int]) -> bool:
+    """Sign and store these cards' new passes, then let their held pushes go (service/campaigns/sign_ahead.py)."""
+    app = _app()
+    web_service_url = app.config["PASSCAST"].web_service_url
+
+    def sign(session: Session, ids: list[int]) -> None:
+        pass_files.store_many(session, ids, web_service_url)
+
+    with app.extensions["db_sessionmaker"]() as session:
+        return sign_ahead.sign_then_release(session, sign, card_ids, delivery_ids)
 
 
 @campaign_queue.task()
@@ -47,7 +58,7 @@ def run_campaign(campaign_id: int, now: dt.datetime | None = None) -> int:
     with app.extensions["db_sessionmaker"]() as session:
         return sending.send(session, campaign_id, now=now, after_batch=_after_batch, batch=settings.campaign_batch,
                             lease=dt.timedelta(seconds=settings.campaign_lease_seconds),
-                            sign_ahead=_sign_ahead(settings.web_service_url))
+                            sign_ahead=_hand_to_signers)
 
 
 @campaign_queue.task()

@@ -35,12 +35,14 @@ push_queue = _queue("push")  # APNs/FCM/relay deliveries and their sweeper
 webhook_queue = _queue("webhooks")  # brands' webhooks: fan-out, POSTs, sweeper
 import_queue = _queue("imports")  # members imports
 campaign_queue = _queue("campaigns")  # campaigns, geo periods, restocks, birthdays
+signing_queue = _queue("signing")  # a campaign's passes, signed ahead in chunks by every worker
 google_queue = _queue("google")  # Google Wallet object patches and messages
 maintenance_queue = _queue("maintenance")  # analytics, NPS, points expiry, history purges
 
 #: Every queue by its kind: the names `python -m service.worker --threads KIND=N` takes.
 QUEUES: dict[str, Huey] = {"push": push_queue, "webhooks": webhook_queue, "imports": import_queue,
-                           "campaigns": campaign_queue, "google": google_queue, "maintenance": maintenance_queue}
+                           "campaigns": campaign_queue, "signing": signing_queue, "google": google_queue,
+                           "maintenance": maintenance_queue}
 
 
 def _storage(settings: Settings, kind: str) -> tuple[type, dict[str, object]]:

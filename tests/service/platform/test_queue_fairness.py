@@ -197,6 +197,7 @@ def test_each_job_kind_has_its_own_queue(tmp_path: Path) -> None:
     assert {"dispatch_webhook_events", "send_webhooks", "sweep_webhooks", "send_card_recovery"} == names("webhooks")
     assert {"run_import", "resume_lost_imports"} == names("imports")
     assert {"run_campaign", "geo_start", "campaigns_every_minute"} <= names("campaigns")
+    assert {"sign_chunk"} == names("signing")  # a campaign's chunks, taken by any worker (issue 18)
     assert {"sync_google_cards", "sweep_google_cards", "google_messages"} == names("google")
     assert {"rollup_analytics", "nps_passes", "expire_points_daily", "purge_webhook_history"} <= names("maintenance")
     jobs.configure(Settings(instance_dir=tmp_path, jobs_immediate=True))  # the next app configures them again
