@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from passes.package import read_pkpass
+from passes.package import PassParts, read_pkpass
 from service.apple import pass_files, signing
 from service.loyalty import rewards
 from service.loyalty.cards import touch
@@ -64,7 +64,7 @@ def test_pushes_go_once_the_batch_is_signed_and_fetches_serve_the_stored_bytes(
         assert card is not None
         stored = session.get(PassFile, card.id)
         assert stored is not None and stored.version == card.version
-        data, serial, auth = stored.data, card.serial_number, card.authentication_token
+        data, serial, auth = pass_files.archive(stored, card), card.serial_number, card.authentication_token
         counter = CountingSigner(signing.signer_for(card.program))
         key = (card.program.certificate.id, card.program.certificate.certificate_pem)
     signing._signers[key] = counter  # type: ignore[assignment]
@@ -99,7 +99,7 @@ def test_store_many_signs_only_missing_and_older_versions(client: FlaskClient, s
         stored = {row.card_id: row for row in session.scalars(select(PassFile).where(PassFile.card_id.in_(ids)))}
         versions = {card.id: card.version for card in session.scalars(select(Card).where(Card.id.in_(ids)))}
         assert {card_id: row.version for card_id, row in stored.items()} == versions
-        assert b"Changed" in read_pkpass(stored[ids[1]].data)["pass.json"]
+        assert b"Changed" in read_pkpass(pass_files.archive(stored[ids[1]], session.get_one(Card, ids[1])))["pass.json"]
         assert pass_files.store_many(session, [], url) == 0
 
 
@@ -129,7 +129,7 @@ def test_a_batch_asks_for_rewards_and_the_survey_once_and_builds_the_same_passes
         session.commit()
         assert sum("FROM held_rewards" in sql for sql in statements) == 1
         assert sum("FROM nps_surveys" in sql for sql in statements) == 1
-        stored = {row.card_id: read_pkpass(row.data)["pass.json"]
+        stored = {row.card_id: PassParts.from_bytes(row.resources, row.data).pass_json
                   for row in session.scalars(select(PassFile).where(PassFile.card_id.in_(ids)))}
         for card_id in ids:  # each the pass a single build makes: same rewards, same survey link
             card = session.get_one(Card, card_id)
