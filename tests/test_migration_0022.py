@@ -41,7 +41,8 @@ def test_0022_keeps_whole_archives_and_its_downgrade_drops_only_parts(empty_data
                                     "VALUES (:card, 2, :now, :data, :key)"),
                                {"card": third, "now": NOW, "data": b"PKp1 parts", "key": "a" * 64})
             if engine.dialect.name == "postgresql":
-                options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'pass_files'")).scalar()
+                options = connection.execute(
+                    text("SELECT reloptions FROM pg_class WHERE relname = 'pass_files'")).scalar()
                 assert "toast_tuple_target=8160" in options
         command.downgrade(config, "0021")
         assert "resources" not in {column["name"] for column in inspect(engine).get_columns("pass_files")}

@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from passes.package import PassParts, read_pkpass
 from service.apple import pass_files, signing
+from service.campaigns import tasks
 from service.loyalty import rewards
 from service.loyalty.cards import touch
 from service.models import Card, NpsSurvey, PassFile, PushDelivery, utcnow
@@ -137,3 +138,22 @@ def test_a_batch_asks_for_rewards_and_the_survey_once_and_builds_the_same_passes
         assert b"Free coffee" in stored[ids[0]] and b"Free cake" in stored[ids[0]]
         assert b"Free tea" in stored[ids[2]] and b"Free coffee" not in stored[ids[1]]
         assert all(b"Would you recommend us?" in data for data in stored.values())
+
+
+def test_signing_ahead_commits_without_waiting_for_the_wal_flush(client: FlaskClient, seeded: dict[str, Any],
+                                                                 app: Flask) -> None:
+    """A stored pass lost in a crash is signed by the fetch: the chunk's commit need not wait for the
+    disk (PostgreSQL: synchronous_commit off in that transaction only)."""
+    ids = [issue(client, seeded, f"Member {n}")["id"] for n in range(2)]
+    with app.app_context():
+        session = db.session()
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        server_default = session.execute(text("SHOW synchronous_commit")).scalar() if postgresql else None
+        session.commit()
+        tasks._sign_ahead(app.config["PASSCAST"].web_service_url)(session, ids)
+        if postgresql:
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        session.commit()
+        if postgresql:  # SET LOCAL: the next transaction waits for its commits again
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == server_default
+        assert set(session.scalars(select(PassFile.card_id).where(PassFile.card_id.in_(ids)))) == set(ids)
