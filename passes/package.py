@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -23,10 +24,14 @@ from passes.schema import Pass
 __all__ = [
     "MAX_PKPASS_SIZE",
     "PKPASS_MEDIA_TYPE",
+    "PassParts",
     "Signer",
+    "assemble_pkpass",
+    "build_pass_parts",
     "build_pkpass",
     "check_manifest",
     "read_pkpass",
+    "resources_key",
 ]
 
 # Anything else and the phone saves the download as a .zip instead of offering Wallet.
@@ -269,3 +274,105 @@ def check_manifest(files: Mapping[str, bytes]) -> None:
     for name in sorted(manifest):
         if name not in files:
             raise PassValidationError(name, "listed in manifest.json but not in the pass")
+
+
+# -- a signed pass stored without its resources (issue 18) ------------------------------------
+#
+# Every card of a program (and tier) carries the very same ~80 KB of images and pass.strings;
+# only pass.json, manifest.json and signature (~5 KB) are its own. Stored whole, a campaign of a
+# million cards wrote and read 80 GB through the database. `build_pass_parts` signs a pass as
+# `build_pkpass` does and returns only the card's own members plus the key of its resource set;
+# `assemble_pkpass` puts the archive back together, byte for byte what `build_pkpass` gave, from
+# the resource sets this process has built (a process that has not seen the set gets None and must
+# build it from the program with `resources_key`, or sign afresh: it never guesses).
+
+_PARTS_HEADER = struct.Struct("<4sII")  # magic, len(pass.json), len(manifest.json); the signature follows
+_PARTS_MAGIC = b"PKp1"
+_KNOWN_RESOURCES_MAX = 256  # resource sets remembered by key (each ~80 KB, shared with _cached_resources)
+_known_resources: dict[str, _Resources] = {}
+_known_lock = threading.Lock()
+
+
+class PassParts(NamedTuple):
+    """A signed pass without its resource files: those are named by ``resources``, the key of
+    the set (a SHA-256 of every resource file's name and bytes)."""
+
+    resources: str
+    pass_json: bytes
+    manifest: bytes
+    signature: bytes
+
+    def to_bytes(self) -> bytes:
+        """The three members in one value (what pass_files stores beside the key)."""
+        return b"".join((_PARTS_HEADER.pack(_PARTS_MAGIC, len(self.pass_json), len(self.manifest)),
+                         self.pass_json, self.manifest, self.signature))
+
+    @classmethod
+    def from_bytes(cls, resources: str, data: bytes) -> PassParts:
+        """What `to_bytes` made; PassValidationError for anything else."""
+        size = _PARTS_HEADER.size
+        if len(data) < size:
+            raise PassValidationError("parts", "too short")
+        magic, json_size, manifest_size = _PARTS_HEADER.unpack_from(data)
+        if magic != _PARTS_MAGIC or size + json_size + manifest_size >= len(data):
+            raise PassValidationError("parts", "not stored pass parts")
+        view = memoryview(data)
+        manifest_at = size + json_size
+        signature_at = manifest_at + manifest_size
+        return cls(resources, bytes(view[size:manifest_at]), bytes(view[manifest_at:signature_at]),
+                   bytes(view[signature_at:]))
+
+
+def _resources_digest(resources: _Resources) -> str:
+    digest = hashlib.sha256(b"passcast pkpass resources 1\0")
+    for entry in resources.entries:
+        digest.update(b"%d:%d:" % (len(entry.encoded_name), len(entry.data)))
+        digest.update(entry.encoded_name)
+        digest.update(entry.data)
+    return digest.hexdigest()
+
+
+_digest_of: dict[int, tuple[_Resources, str]] = {}  # id(resources) -> (resources, key): the object keeps the id
+
+
+def _key_of(resources: _Resources) -> str:
+    known = _digest_of.get(id(resources))
+    if known is not None and known[0] is resources:
+        return known[1]
+    key = _resources_digest(resources)
+    with _known_lock:
+        if len(_known_resources) >= _KNOWN_RESOURCES_MAX:
+            _known_resources.clear()
+            _digest_of.clear()
+        _known_resources.setdefault(key, resources)
+        _digest_of[id(resources)] = (resources, key)
+    return key
+
+
+def resources_key(files: Mapping[str, bytes]) -> str:
+    """The key of these resource files (images, pass.strings), remembered by this process so that
+    `assemble_pkpass` can use them for every pass stored with this key."""
+    return _key_of(_resources(files))
+
+
+def build_pass_parts(pass_: Pass, files: Mapping[str, bytes], signer: Signer) -> PassParts:
+    """Sign the pass as `build_pkpass` does; keep only what is this pass's own."""
+    resources = _resources(files)
+    key = _key_of(resources)
+    pass_json = pass_.to_json_bytes()
+    manifest = (f'{resources.manifest_before}{_PASS_JSON_ITEM}"{_sha1(pass_json)}"'
+                f"{resources.manifest_after}").encode()
+    signature = signer.sign(manifest)
+    if not isinstance(signature, bytes) or not signature:
+        raise PassValidationError(SIGNATURE, "the signer returned no bytes")
+    return PassParts(key, pass_json, manifest, signature)
+
+
+def assemble_pkpass(parts: PassParts) -> bytes | None:
+    """The .pkpass `build_pkpass` made when these parts were signed, or None if this process
+    does not know the resource set (call `resources_key` with the card's files, then again)."""
+    resources = _known_resources.get(parts.resources)
+    if resources is None:
+        return None
+    return _write_zip(_entry(PASS_JSON, parts.pass_json, listed=False), resources,
+                      _entry(MANIFEST, parts.manifest, listed=False), _entry(SIGNATURE, parts.signature, listed=False))

@@ -44,6 +44,6 @@ def apple_pass(serial_number: str) -> Response:
     expected = download_key(card, card.program.brand) if card is not None else "x" * 32
     if card is None or not hmac.compare_digest(key, expected):
         abort(404)
-    stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
+    stored = pass_files.served(session, card, current_app.config["PASSCAST"].web_service_url)
     session.commit()
     return pkpass_response(stored.data, stored.last_modified, pass_filename(card))

@@ -42,7 +42,7 @@ _PASS = (
     select(
         _cards.c.id, _cards.c.authentication_token, _cards.c.version, _cards.c.updated_at,
         _programs.c.name.label("program_name"),
-        _files.c.version.label("stored_version"), _files.c.last_modified,
+        _files.c.version.label("stored_version"), _files.c.last_modified, _files.c.resources,
         # Only a 200 needs the bytes (updated_at at or after the second after If-Modified-Since).
         case((_cards.c.updated_at >= bindparam("fresh_from", type_=UTCDateTime()), _files.c.data)).label("data"),
         exists().where(_deliveries.c.card_id == _cards.c.id, _deliveries.c.card_version <= _cards.c.version,
@@ -81,6 +81,7 @@ class PassRow(NamedTuple):
     program_name: str
     stored_version: int | None
     last_modified: dt.datetime | None
+    resources: str | None  # the stored parts' resource set; None: `data` is a whole archive
     data: bytes | None
     unconfirmed: bool
 
@@ -88,8 +89,9 @@ class PassRow(NamedTuple):
 def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datetime = EVERYTHING) -> PassRow | None:
     """The card's row, or None for an unknown serial.
 
-    `data` is the stored .pkpass when the card changed at or after `fresh_from`, else None;
-    it is None too when nothing is stored yet (stored_version None). On PostgreSQL the row
+    `data` is the stored row's bytes (with `resources`: service/apple/pass_files.py
+    `stored_archive`) when the card changed at or after `fresh_from`, else None; it is None too
+    when nothing is stored yet (stored_version None). On PostgreSQL the row
     comes straight from the driver (`db.driver_rows`), elsewhere through SQLAlchemy Core.
     """
     parameters = {"serial": serial_number, "pass_type_identifier": pass_type_identifier,
@@ -100,9 +102,9 @@ def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datet
         return PassRow(*rows[0][:-1], bool(rows[0][-1])) if rows else None
     if not raw:
         return None
-    card_id, token, version, updated_at, name, stored_version, last_modified, data, unconfirmed = raw[0]
+    card_id, token, version, updated_at, name, stored_version, last_modified, resources, data, unconfirmed = raw[0]
     return PassRow(card_id, token, version, updated_at.astimezone(dt.UTC), name, stored_version,
-                   last_modified.astimezone(dt.UTC) if last_modified is not None else None,
+                   last_modified.astimezone(dt.UTC) if last_modified is not None else None, resources,
                    bytes(data) if data is not None else None, bool(unconfirmed))
 
 

@@ -160,18 +160,22 @@ def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
         return _not_modified(row.updated_at)
     if row.data is None or row.stored_version != row.version:
         return _sign_and_serve(pass_type_identifier, serial_number)
+    data = pass_files.stored_archive(row.resources, row.data)
+    if data is None:  # this process has not built the pass's resource set yet: the ORM path does
+        return _sign_and_serve(pass_type_identifier, serial_number)
     if row.unconfirmed:
         lean_paths.confirm(row.id, row.version)
-    return pkpass_response(row.data, row.last_modified, filename_for(row.program_name))
+    return pkpass_response(data, row.last_modified, filename_for(row.program_name))
 
 
 def _sign_and_serve(pass_type_identifier: str, serial_number: str) -> Response:
-    """The first fetch of a new version: sign it, store it, confirm, in one transaction."""
+    """The first fetch of a new version: sign it, store it, confirm, in one transaction (also
+    the first fetch in this process of a pass whose resource set it has not built yet)."""
     session = db.session()
     card = _authorized_card(session, pass_type_identifier, serial_number)
     if card is None:  # the token changed since the lean read: Apple's answer is the same
         return _unauthorized()
-    stored = pass_files.current(session, card, current_app.config["PASSCAST"].web_service_url)
+    stored = pass_files.served(session, card, current_app.config["PASSCAST"].web_service_url)
     _confirm(session, card)
     if session.get_bind().dialect.name == "postgresql":
         # Losing the last few confirmations in a database crash is harmless; waiting for a
@@ -214,7 +218,8 @@ def _offered_for_personalization(session: Session, card: Card) -> bool:
     only on NFC-enabled passes), so for now no card is offered and the endpoint is a 404.
     """
     stored = session.get(PassFile, card.id)
-    if stored is None or not offers_personalization(stored.data):
+    data = pass_files.archive(stored, card) if stored is not None else None
+    if data is None or not offers_personalization(data):
         return False
     return session.get(PassPersonalization, card.id) is None
 

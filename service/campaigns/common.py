@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import Boolean, Integer, String, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.google_wallet.tasks import queue_sync_held
 from service.models import Campaign, CampaignRecipient, utcnow
+from service.platform import db
 
 LEASE = dt.timedelta(minutes=5)
 
@@ -54,11 +55,19 @@ def add_recipients(session: Session, campaign_id: int, rows: Iterable[tuple[int,
     Cards of `holdout` are recorded as kept back (the caller sends them nothing); `reachable`
     (when given) marks the cards a message could reach at this moment.
     """
-    values = [{"campaign_id": campaign_id, "card_id": card_id, "language": language, "created_at": utcnow(),
+    rows = list(rows)
+    if not rows:
+        return []
+    now = utcnow()
+    found = db.session_driver_rows(session, _ADD_ON_POSTGRESQL, {
+        "campaign_id": campaign_id, "now": now, "card_ids": [card_id for card_id, _ in rows],
+        "languages": [language for _, language in rows], "holdouts": [card_id in holdout for card_id, _ in rows],
+        "reachables": [None if reachable is None else card_id in reachable for card_id, _ in rows]})
+    if found is not None:
+        return [card_id for (card_id,) in found]
+    values = [{"campaign_id": campaign_id, "card_id": card_id, "language": language, "created_at": now,
                "holdout": card_id in holdout, "reachable": None if reachable is None else card_id in reachable}
               for card_id, language in rows]
-    if not values:
-        return []
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql.insert(CampaignRecipient).on_conflict_do_nothing()
@@ -67,6 +76,23 @@ def add_recipients(session: Session, campaign_id: int, rows: Iterable[tuple[int,
     else:  # pragma: no cover - we run on the two above
         statement = insert(CampaignRecipient)
     return list(session.scalars(statement.values(values).returning(CampaignRecipient.card_id)))
+
+
+#: `add_recipients` on PostgreSQL: the batch as four array parameters unnested into one INSERT ... SELECT,
+#: compiled once and run by the driver (db.session_driver_rows). A thousand rows as a multi-row VALUES
+#: were 6 000 bind parameters, compiled by SQLAlchemy and converted by psycopg on every batch: more of
+#: the campaign thread's CPU per card than the statement's own work (issue 18).
+_RECIPIENT = func.unnest(
+    bindparam("card_ids", type_=postgresql.ARRAY(Integer)), bindparam("languages", type_=postgresql.ARRAY(String)),
+    bindparam("holdouts", type_=postgresql.ARRAY(Boolean)), bindparam("reachables", type_=postgresql.ARRAY(Boolean)),
+).table_valued("card_id", "language", "holdout", "reachable").render_derived(name="recipient")
+_ADD_ON_POSTGRESQL = (
+    postgresql.insert(CampaignRecipient).on_conflict_do_nothing().from_select(
+        ["campaign_id", "card_id", "language", "created_at", "holdout", "reachable"],
+        select(bindparam("campaign_id", type_=Integer), _RECIPIENT.c.card_id, _RECIPIENT.c.language,
+               bindparam("now", type_=CampaignRecipient.created_at.type), _RECIPIENT.c.holdout, _RECIPIENT.c.reachable))
+    .returning(CampaignRecipient.card_id)
+)
 
 
 def pick_message(default: str, variants: dict[str, str] | None, language: str | None) -> str:

@@ -21,7 +21,13 @@ from service.models.base import Base, UTCDateTime, utcnow
 
 
 class PassFile(Base):
-    """The signed .pkpass of a card's current version: signed once, served many times."""
+    """The signed .pkpass of a card's current version: signed once, served many times.
+
+    With `resources` set (rows stored since 0022), `data` holds only the card's own members
+    (pass.json, manifest.json, signature: passes.package.PassParts) and `resources` is the key of
+    the program's image and pass.strings set they were signed with; the archive is put together
+    when served (service/apple/pass_files.py `archive`). Without it, `data` is the whole .pkpass.
+    """
 
     __tablename__ = "pass_files"
 
@@ -29,6 +35,7 @@ class PassFile(Base):
     version: Mapped[int] = mapped_column(Integer)
     last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    resources: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Registration(Base):

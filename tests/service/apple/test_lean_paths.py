@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, event, insert, select
 
-from service.apple import lean_paths
+from service.apple import lean_paths, pass_files
 from service.models import Card, PushDelivery, utcnow
 from service.platform import db
 from tests.service.apple.test_passkit import TOKEN_A, Phone, change_card, issue_and_install
@@ -85,7 +85,8 @@ def test_a_304_reads_no_bytes_and_a_200_reads_them(live: dict[str, Any], tmp_pat
         updated_at = db.session().scalar(select(Card.updated_at).where(Card.id == card["id"]))
         assert updated_at is not None
         fresh = lean_paths.pass_row(phone.type_id, phone.serial)
-        assert fresh is not None and fresh.data == body and fresh.stored_version == fresh.version
+        assert fresh is not None and fresh.data is not None and fresh.stored_version == fresh.version
+        assert fresh.resources is not None and pass_files.stored_archive(fresh.resources, fresh.data) == body
         assert fresh.updated_at == updated_at and fresh.updated_at.tzinfo == dt.UTC  # as the ORM reads it
         assert fresh.last_modified is not None and fresh.last_modified.tzinfo == dt.UTC
         assert fresh.unconfirmed is False

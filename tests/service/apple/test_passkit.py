@@ -324,7 +324,9 @@ def offer_for_personalization(live: dict[str, Any], card_id: int) -> None:
                                                               "PKPassPersonalizationFieldEmailAddress"],
                             "description": "Join Demo Coffee Rewards"}).encode()
         files = {**program_files(card.program, card.current_tier), PERSONALIZATION_FILE: offer}
+        # stored whole, as rows from before migration 0022 are (resources NULL): served as they are
         stored.data = build_pkpass(build_pass(card, web_service_url), files, signing.signer_for(card.program))
+        stored.resources = None
         session.commit()
 
 
