@@ -113,7 +113,7 @@ def consumer_child(argv: list[str]) -> None:
 
     if os.environ.get(CHUNK_ENV):  # experiment: another claim/send chunk size than the service's
         delivery.CHUNK = int(os.environ[CHUNK_ENV])
-    for name in ("claim", "_send", "_record", "_drop_registrations"):
+    for name in ("claim", "claim_lean", "_send", "_record", "_record_lean", "_drop_registrations"):
         if hasattr(delivery, name):
             setattr(delivery, name, timed(name.lstrip("_"), getattr(delivery, name)))
     deliver = timed("deliver (job)", tasks.deliver)
@@ -161,7 +161,8 @@ def consumer_child(argv: list[str]) -> None:
 
         def init(self: Any, *args: Any, **kwargs: Any) -> None:
             original_init(self, *args, **kwargs)
-            profile = cProfile.Profile()
+            # the loop's own thread: with --profile-cpu its CPU time (set up in that thread's first call)
+            profile = cProfile.Profile(time.thread_time) if os.environ.get(PROFILE_LOOP_ENV) else cProfile.Profile()
             with lock:
                 loop_profiles.append((self._loop, profile))
             self._loop.call_soon_threadsafe(profile.enable)
