@@ -89,7 +89,7 @@ def apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
            settings.apns_auth_key_file, settings.apns_key_id, settings.apns_team_id)
     now = time.monotonic()
     known = _chosen.get(key)
-    if known is not None and now - known[0] < RECHECK_SECONDS:
+    if known is not None and now - known[0] < RECHECK_SECONDS and not getattr(known[1], "closed", False):
         return known[1]
     sender = _choose_apns_sender(session, settings, topic)
     with _lock:

@@ -167,3 +167,16 @@ def test_a_crash_between_claim_and_record_leaves_the_push_to_the_sweeper(
     [row] = stored(app, ids)
     assert (row.status, row.attempts) == ("accepted", 2)
     assert [request.token for request in apns.requests] == ["d7" * 32]
+
+
+def test_a_sender_closed_meanwhile_is_not_reused(client: FlaskClient, seeded: dict[str, Any], app: Flask,
+                                                apns: ApnsDouble) -> None:
+    from service.push.apns import ApnsSender
+
+    card_id = make_card(client, seeded, app, ["e8" * 32])
+    deliver(app, queue_held(app, card_id))
+    ApnsSender.close_shared()  # as at shutdown, or a test's teardown
+    ids = queue_held(app, card_id)
+    deliver(app, ids)
+    assert [row.status for row in stored(app, ids)] == ["accepted"]
+    assert len(apns.requests) == 2
