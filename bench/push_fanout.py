@@ -3,7 +3,7 @@
     .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 4]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench | --sqlite]
         [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--batch 1000] [--profile] [--chunk C]
-        [--plain-consumer] [--keep]
+        [--plain-consumer] [--keep] [--trickle T [--trickle-rate 20]] [--profile-cpu]
 
 Set-up (not timed): a fresh database (dropped and recreated; PostgreSQL by default), the
 demo brand, N cards with one apple registration each (distinct 64-hex tokens), the APNs
@@ -37,7 +37,14 @@ consumer for experiments. --plain-consumer starts .venv/bin/huey_consumer itself
 --profile runs the consumer under cProfile (worker threads and the APNs event-loop thread
 profiled separately) and prints the top functions; phase times of the delivery code
 (claim / send / record) are always collected from the consumer and printed. Both are bench
-instrumentation only: the service code is unchanged by them.
+instrumentation only: the service code is unchanged by them. --profile-cpu profiles the whole
+worker loop (huey's polling and bookkeeping too) in thread CPU time instead of wall time.
+
+--trickle T (at most N): after the campaign, T one-card bump_cards + commit at --trickle-rate a
+second, one push (and one job) each, as a till's purchases queue them; printed: the consumer's
+and PostgreSQL's CPU per push, the consumer's SQL per push (statements by kind, pool checkouts)
+and commit -> accepted (accepted_at minus the time right after the commit). Every run prints the
+consumer's SQL per push of the campaign and its CPU ms per push.
 
 Target: pushes_per_s >= 3000 with one worker process, and sender_only_per_s about the same
 (issue 18: when they differ a lot, something stalls). Last line: JSON
@@ -593,7 +600,8 @@ def main() -> None:
     parser.add_argument("--plain-consumer", action="store_true",
                         help="run .venv/bin/huey_consumer itself (no phase timers, no --profile)")
     parser.add_argument("--trickle", type=int, default=0,
-                        help="after the campaign: this many one-card commits, one push each (the till's pattern)")
+                        help="after the campaign: this many one-card commits (at most --n), one push each "
+                             "(the till's pattern)")
     parser.add_argument("--trickle-rate", type=float, default=20.0, help="commits per second of --trickle")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and database")
     args = parser.parse_args()
