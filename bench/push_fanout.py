@@ -3,7 +3,7 @@
     .venv/bin/python bench/push_fanout.py [--n 20000] [--workers 4]
         [--database-url postgresql://postgres@127.0.0.1:5432/passcast_bench | --sqlite]
         [--redis-url redis://127.0.0.1:6379/15] [--single-n N] [--batch 1000] [--profile] [--chunk C]
-        [--plain-consumer] [--keep]
+        [--plain-consumer] [--keep] [--trickle T [--trickle-rate 20]] [--profile-cpu]
 
 Set-up (not timed): a fresh database (dropped and recreated; PostgreSQL by default), the
 demo brand, N cards with one apple registration each (distinct 64-hex tokens), the APNs
@@ -37,7 +37,14 @@ consumer for experiments. --plain-consumer starts .venv/bin/huey_consumer itself
 --profile runs the consumer under cProfile (worker threads and the APNs event-loop thread
 profiled separately) and prints the top functions; phase times of the delivery code
 (claim / send / record) are always collected from the consumer and printed. Both are bench
-instrumentation only: the service code is unchanged by them.
+instrumentation only: the service code is unchanged by them. --profile-cpu profiles the whole
+worker loop (huey's polling and bookkeeping too) in thread CPU time instead of wall time.
+
+--trickle T (at most N): after the campaign, T one-card bump_cards + commit at --trickle-rate a
+second, one push (and one job) each, as a till's purchases queue them; printed: the consumer's
+and PostgreSQL's CPU per push, the consumer's SQL per push (statements by kind, pool checkouts)
+and commit -> accepted (accepted_at minus the time right after the commit). Every run prints the
+consumer's SQL per push of the campaign and its CPU ms per push.
 
 Target: pushes_per_s >= 3000 with one worker process, and sender_only_per_s about the same
 (issue 18: when they differ a lot, something stalls). Last line: JSON
@@ -65,8 +72,10 @@ from bench import _common as common  # noqa: E402
 TARGET = 3000.0
 CAMPAIGN = 1
 WARMUP_CAMPAIGN = 0
+TRICKLE_CAMPAIGN = 2
 PHASES_ENV = "PASSCAST_BENCH_PHASES"
 PROFILE_ENV = "PASSCAST_BENCH_PROFILE"
+PROFILE_LOOP_ENV = "PASSCAST_BENCH_PROFILE_LOOP"
 CHUNK_ENV = "PASSCAST_BENCH_CHUNK"
 
 
@@ -111,7 +120,7 @@ def consumer_child(argv: list[str]) -> None:
 
     if os.environ.get(CHUNK_ENV):  # experiment: another claim/send chunk size than the service's
         delivery.CHUNK = int(os.environ[CHUNK_ENV])
-    for name in ("claim", "_send", "_record", "_drop_registrations"):
+    for name in ("claim", "claim_lean", "_send", "_record", "_record_lean", "_drop_registrations"):
         if hasattr(delivery, name):
             setattr(delivery, name, timed(name.lstrip("_"), getattr(delivery, name)))
     deliver = timed("deliver (job)", tasks.deliver)
@@ -132,12 +141,35 @@ def consumer_child(argv: list[str]) -> None:
 
     tasks.deliver = profiled_deliver
 
+    if profile_path and os.environ.get(PROFILE_LOOP_ENV):
+        # The whole worker loop (polling, huey's own work per job, the job), in CPU time of the
+        # thread (time.thread_time): where a job's CPU goes, not where it waits.
+        from huey.consumer import Worker
+
+        original_loop = Worker.loop
+
+        def loop(self: Any, now: Any = None) -> Any:
+            profile = getattr(local, "cpu_profile", None)
+            if profile is None:
+                profile = local.cpu_profile = cProfile.Profile(time.thread_time)
+                with lock:
+                    worker_profiles.append(profile)
+            profile.enable()
+            try:
+                return original_loop(self, now)
+            finally:
+                profile.disable()
+
+        Worker.loop = loop  # type: ignore[method-assign]
+        tasks.deliver = deliver
+
     if profile_path:
         original_init = apns.ApnsSender.__init__
 
         def init(self: Any, *args: Any, **kwargs: Any) -> None:
             original_init(self, *args, **kwargs)
-            profile = cProfile.Profile()
+            # the loop's own thread: with --profile-cpu its CPU time (set up in that thread's first call)
+            profile = cProfile.Profile(time.thread_time) if os.environ.get(PROFILE_LOOP_ENV) else cProfile.Profile()
             with lock:
                 loop_profiles.append((self._loop, profile))
             self._loop.call_soon_threadsafe(profile.enable)
@@ -162,6 +194,32 @@ def consumer_child(argv: list[str]) -> None:
                         stats.add(extra)
                     stats.dump_stats(f"{profile_path}.{suffix}")
 
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    def count(name: str) -> None:
+        with lock:
+            entry = phases.setdefault(name, [0, 0.0])
+            entry[0] += 1
+
+    # What the consumer asks of its database, per kind (bench instrumentation: listeners on every
+    # engine and pool of the process; the lean driver paths call these listeners too).
+    event.listen(Engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: count("sql " + statement.lstrip().split(None, 1)[0].upper()))
+    event.listen(Engine, "begin", lambda _c: count("sql BEGIN (transaction)"))
+    event.listen(Engine, "commit", lambda _c: count("sql COMMIT"))
+    event.listen(Pool, "checkout", lambda *_a: count("sql checkout"))
+
+    def dump_often() -> None:  # the bench reads the counters between its phases
+        while True:
+            time.sleep(0.2)
+            if os.environ.get(PHASES_ENV):
+                with lock:
+                    text = json.dumps(phases)
+                Path(os.environ[PHASES_ENV] + ".live").write_text(text)
+
+    threading.Thread(target=dump_often, name="bench-phases", daemon=True).start()
     atexit.register(report)
     sys.argv = ["huey_consumer", *argv]
     consumer_main()
@@ -263,6 +321,66 @@ def wait_for_campaign(connection: Any, campaign_id: int, expected: int, timeout:
         time.sleep(0.02)
 
 
+
+def read_counters(workdir: Path) -> dict[str, float]:
+    """The consumer's counters so far (phase calls, SQL statements by kind), as it last dumped them."""
+    time.sleep(0.5)  # at least two of its dumps after the phase ended
+    path = Path(str(workdir / "phases.json") + ".live")
+    try:
+        return {name: entry[0] for name, entry in json.loads(path.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def run_trickle(args: argparse.Namespace, factory: Any, card_ids: list[int], consumer_pid: int, poll: Any,
+                poll_engine: Any, poll_pid: int | None, workdir: Path) -> dict[str, Any]:
+    """The till's pattern: one card changed per commit, `--trickle` commits at `--trickle-rate` a
+    second, each queuing ONE push (its own job). Per push: consumer CPU, PostgreSQL CPU, SQL, and
+    commit -> accepted (accepted_at, stamped by the consumer after APNs answered, minus the
+    time.time() right after the commit; one clock)."""
+    from sqlalchemy import select
+
+    from service.models import PushDelivery
+    from service.push.fanout import bump_cards
+
+    idle_0, idle_start = common.cpu_seconds(consumer_pid), time.perf_counter()
+    time.sleep(2.0)  # the consumer with nothing to do: polling the queue, its scheduler
+    idle_ms_per_s = (common.cpu_seconds(consumer_pid) - idle_0) * 1000 / (time.perf_counter() - idle_start)
+    before = read_counters(workdir)
+    cpu_consumer_0 = common.cpu_seconds(consumer_pid)
+    cpu_postgres_0 = backend_cpu(poll_engine)
+    cpu_poll_0 = common.cpu_seconds(poll_pid) if poll_pid else 0.0
+    committed: dict[int, float] = {}
+    interval = 1.0 / args.trickle_rate
+    start = time.perf_counter()
+    for n, card_id in enumerate(card_ids[:args.trickle]):
+        pause = start + n * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        with factory() as session:
+            bump_cards(session, [card_id], values={"news": f"trickle {n}"}, campaign_id=TRICKLE_CAMPAIGN)
+            session.commit()
+            committed[card_id] = time.time()
+    count = len(committed)
+    wait_for_campaign(poll, TRICKLE_CAMPAIGN, count, timeout=args.timeout)
+    wall = time.perf_counter() - start
+    cpu_consumer = common.cpu_seconds(consumer_pid) - cpu_consumer_0
+    cpu_poll = (common.cpu_seconds(poll_pid) - cpu_poll_0) if poll_pid else 0.0
+    cpu_postgres = backend_cpu_delta(cpu_postgres_0, backend_cpu(poll_engine)) - cpu_poll
+    after = read_counters(workdir)
+    rows = poll.execute(select(PushDelivery.card_id, PushDelivery.accepted_at)
+                        .where(PushDelivery.campaign_id == TRICKLE_CAMPAIGN)).all()
+    delays = sorted((accepted.timestamp() - committed[card]) * 1000 for card, accepted in rows)
+    return {
+        "pushes": count, "rate": args.trickle_rate, "wall_s": wall, "idle_consumer_ms_per_s": idle_ms_per_s,
+        "consumer_ms_per_push": cpu_consumer * 1000 / count,
+        "postgres_ms_per_push": cpu_postgres * 1000 / count,
+        "commit_to_accepted_ms": {str(q): common.percentile(delays, q) for q in (0.5, 0.95, 0.99)},
+        "per_push": {name: (after.get(name, 0) - before.get(name, 0)) / count
+                     for name in sorted(after) if after.get(name, 0) != before.get(name, 0)},
+    }
+
+
 async def stream_rate(url: str, ca_file: str, cert_file: str, count: int, max_in_flight: int) -> tuple[float, int]:
     """Send `count` pushes (fresh tokens) on a connection of their own; (seconds, accepted)."""
     from service.push.apns import AsyncApnsClient, CertificateCredentials
@@ -335,6 +453,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             child_env[CHUNK_ENV] = str(args.chunk)
         if args.profile:
             child_env[PROFILE_ENV] = str(workdir / "consumer.prof")
+        if args.profile_cpu:
+            child_env[PROFILE_ENV] = str(workdir / "consumer.prof")
+            child_env[PROFILE_LOOP_ENV] = "1"
         consumer = common.start_process("consumer", argv, child_env, logs)
 
         factory = app.extensions["db_sessionmaker"]
@@ -380,6 +501,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_self = time.process_time() - cpu_self_0
             cpu_poll = (common.cpu_seconds(poll_pid) - cpu_poll_0) if poll_pid else 0.0
             cpu_postgres = backend_cpu_delta(cpu_postgres_0, backend_cpu(poll_engine)) - cpu_poll
+            counters_campaign = read_counters(workdir)
+            trickle = (run_trickle(args, factory, card_ids, consumer.process.pid, poll, poll_engine, poll_pid,
+                                   workdir) if args.trickle else None)
         finally:
             poll.close()
             poll_engine.dispose()
@@ -405,6 +529,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         summary = double.stop()
         expected_requests = 1 + args.n + (single_n + 1) + (args.n + 1)
         report = {
+            "trickle": trickle,
+            "sql_campaign": counters_campaign,
             "n": args.n,
             "workers": args.workers,
             "database": engine.dialect.name,
@@ -430,7 +556,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         phases_file = workdir / "phases.json"
         report["phases"] = json.loads(phases_file.read_text()) if phases_file.exists() else {}
-        if args.profile:
+        if args.profile or args.profile_cpu:
             print_profile(str(workdir / "consumer.prof.worker"), "worker threads (deliver)", args.profile_lines)
             print_profile(str(workdir / "consumer.prof.loop"), "APNs event-loop thread", args.profile_lines)
         return report
@@ -466,11 +592,17 @@ def main() -> None:
                              "(0: all N in one transaction)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the campaign")
     parser.add_argument("--profile", action="store_true", help="cProfile the consumer and print the top functions")
+    parser.add_argument("--profile-cpu", action="store_true",
+                        help="cProfile the consumer's whole worker loop in thread CPU time (not wall time)")
     parser.add_argument("--profile-lines", type=int, default=25)
     parser.add_argument("--chunk", type=int, default=0,
                         help="experiment: override service.push.delivery.CHUNK in the consumer")
     parser.add_argument("--plain-consumer", action="store_true",
                         help="run .venv/bin/huey_consumer itself (no phase timers, no --profile)")
+    parser.add_argument("--trickle", type=int, default=0,
+                        help="after the campaign: this many one-card commits (at most --n), one push each "
+                             "(the till's pattern)")
+    parser.add_argument("--trickle-rate", type=float, default=20.0, help="commits per second of --trickle")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and database")
     args = parser.parse_args()
     if args.n < 1:
@@ -510,6 +642,23 @@ def main() -> None:
         print(f"  phase {name:<22} {int(calls):5d} calls {seconds:7.2f} s (wall, summed over threads)")
     print(f"  APNs double: {double.get('requests')} requests (expected {report['expected_requests']}), "
           f"{double.get('connections')} connections, statuses {double.get('statuses')}")
+    campaign_sql = {name: count / report["n"] for name, count in report["sql_campaign"].items()
+                    if name.startswith("sql ")}
+    if campaign_sql:
+        print("  consumer SQL per push, campaign: " + ", ".join(f"{name[4:]} {value:.4f}"
+                                                           for name, value in sorted(campaign_sql.items())))
+    print(f"  CPU ms per push, campaign: consumer {report['cpu_consumer_s'] * 1000 / report['n']:.3f}, "
+          f"PostgreSQL {report['cpu_postgres_s'] * 1000 / report['n']:.3f}")
+    trickle = report["trickle"]
+    if trickle:
+        delays = trickle["commit_to_accepted_ms"]
+        print(f"  trickle: {trickle['pushes']} one-push commits at {trickle['rate']:.0f}/s in "
+              f"{trickle['wall_s']:.1f} s: CPU ms per push consumer {trickle['consumer_ms_per_push']:.2f}, "
+              f"PostgreSQL {trickle['postgres_ms_per_push']:.2f}; commit -> accepted ms p50 {delays['0.5']:.1f} "
+              f"p95 {delays['0.95']:.1f} p99 {delays['0.99']:.1f}; idle consumer "
+              f"{trickle['idle_consumer_ms_per_s']:.1f} ms of CPU per s")
+        print("  trickle, consumer per push: " + ", ".join(f"{name} {value:.2f}"
+                                                       for name, value in trickle["per_push"].items()))
     ok = report["pushes_per_s"] >= TARGET
     print(f"  target {'met' if ok else 'NOT met'}: {report['pushes_per_s']:.0f} vs {TARGET:.0f} pushes/s")
     print(json.dumps({
@@ -518,6 +667,10 @@ def main() -> None:
         "ratio": round(report["pushes_per_s"] / report["single_stream_per_s"], 2),
         "sender_only_per_s": round(report["sender_only_per_s"], 1),
         "load_average": [round(load_before, 2), round(load_after, 2)],
+        **({"trickle_consumer_ms_per_push": round(trickle["consumer_ms_per_push"], 3),
+            "trickle_postgres_ms_per_push": round(trickle["postgres_ms_per_push"], 3),
+            "trickle_commit_to_accepted_p95_ms": round(trickle["commit_to_accepted_ms"]["0.95"], 1)}
+           if trickle else {}),
     }))
 
 

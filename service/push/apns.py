@@ -405,6 +405,10 @@ class ApnsSender:
             sender.close()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def client(self) -> AsyncApnsClient:
         return self._client
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -70,10 +71,41 @@ def _apns_credential_file(settings: Settings, row: SigningCertificate) -> Path:
     return path
 
 
+#: How long a worker keeps the APNs sender it chose for a pass type before it looks at the
+#: certificates again: a certificate stored or renewed meanwhile is used from then on.
+RECHECK_SECONDS = 60.0
+_chosen: dict[tuple[object, ...], tuple[float, Sender]] = {}
+
+
 def apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
     """APNs for `topic`: token auth (APNS_AUTH_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID) when the
     pass type belongs to that team, else mutual TLS with the Pass Type ID certificate,
-    which always works."""
+    which always works.
+
+    Which sender that is is remembered for RECHECK_SECONDS per database and pass type: a till's
+    purchase queues one push, and a job per push asked for the certificate row (all its PEM
+    columns, through the ORM) every time, a third of that job's Python (issue 18)."""
+    key = (session.get_bind(), topic, settings.instance_dir, settings.apns_endpoint, settings.apns_ca_file,
+           settings.apns_auth_key_file, settings.apns_key_id, settings.apns_team_id)
+    now = time.monotonic()
+    known = _chosen.get(key)
+    if known is not None and now - known[0] < RECHECK_SECONDS and not getattr(known[1], "closed", False):
+        return known[1]
+    sender = _choose_apns_sender(session, settings, topic)
+    with _lock:
+        if len(_chosen) > 64:  # engines of finished test apps, settings of the past
+            _chosen.clear()
+        _chosen[key] = (now, sender)
+    return sender
+
+
+def forget_chosen_senders() -> None:
+    """Look at the certificates again on the next push (tests; after storing a certificate)."""
+    with _lock:
+        _chosen.clear()
+
+
+def _choose_apns_sender(session: Session, settings: Settings, topic: str) -> Sender:
     row = session.scalar(
         select(SigningCertificate).where(SigningCertificate.pass_type_identifier == topic)
         .order_by(SigningCertificate.not_after.desc()).limit(1))

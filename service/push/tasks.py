@@ -19,7 +19,8 @@ def _app() -> Flask:
 @push_queue.task()
 def send_pushes(ids: list[int]) -> int:
     app = _app()
-    return deliver(app.extensions["db_sessionmaker"], app.config["PASSCAST"], ids, _reschedule)
+    return deliver(app.extensions["db_sessionmaker"], app.config["PASSCAST"], ids, _reschedule,
+                   lean=app.extensions.get("db_lean_engine"))
 
 
 def _reschedule(ids: list[int], delay: float) -> None:
