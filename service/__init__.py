@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.access.keys_page import bp as keys_page_bp
     from service.analytics.dashboard import bp as dashboard_page_bp
     from service.api import init_app as init_api
-    from service.apple import signing
+    from service.apple import lean_wsgi, signing
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.audit.console_page import bp as audit_page_bp
@@ -96,4 +96,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(journeys_page_bp)
     app.register_blueprint(journey_tasks_page_bp)
     cli.register(app)
+    # The phones' updatable-passes list and pass fetch, answered below Flask (issue 18).
+    app.wsgi_app = lean_wsgi.LeanPassKit(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
