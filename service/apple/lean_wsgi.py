@@ -49,6 +49,9 @@ _FETCH = re.compile(rf"/passkit/v1/passes/{_PART}/{_PART}")
 _LIST = re.compile(rf"/passkit/v1/devices/{_PART}/registrations/{_PART}")
 _LIST_QUERY = re.compile(r"passesUpdatedSince=([A-Za-z0-9._~-]*)")
 _PREFIX = "/passkit/v1/"
+# WSGI environ keys (CGI names, not environment variables of the process)
+_CONTENT_LENGTH, _PATH_INFO, _METHOD, _QUERY = "CONTENT_LENGTH", "PATH_INFO", "REQUEST_METHOD", "QUERY_STRING"
+_IF_MODIFIED_SINCE, _AUTHORIZATION = "HTTP_IF_MODIFIED_SINCE", "HTTP_AUTHORIZATION"
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 StartResponse = Callable[..., Any]
@@ -76,7 +79,7 @@ def _pkpass(data: bytes, last_modified: dt.datetime, program_name: str) -> Answe
 
 
 def _bodiless(environ: dict[str, Any]) -> bool:
-    return environ.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in environ
+    return environ.get(_CONTENT_LENGTH) in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in environ
 
 
 class LeanPassKit:
@@ -88,8 +91,8 @@ class LeanPassKit:
         self.logger = app.logger
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path.startswith(_PREFIX) and environ.get("REQUEST_METHOD") == "GET" and _bodiless(environ):
+        path = environ.get(_PATH_INFO, "")
+        if path.startswith(_PREFIX) and environ.get(_METHOD) == "GET" and _bodiless(environ):
             try:
                 answer = self._answer(path, environ)
             except DBAPIError:
@@ -104,7 +107,7 @@ class LeanPassKit:
         return self.flask_app(environ, start_response)
 
     def _answer(self, path: str, environ: dict[str, Any]) -> Answer | None:
-        query = environ.get("QUERY_STRING", "")
+        query = environ.get(_QUERY, "")
         fetch = _FETCH.fullmatch(path)
         if fetch is not None:
             return self._fetch(fetch.group(1), fetch.group(2), environ) if not query else None
@@ -121,9 +124,9 @@ class LeanPassKit:
         return "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
 
     def _fetch(self, pass_type_identifier: str, serial_number: str, environ: dict[str, Any]) -> Answer | None:
-        since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))  # as request.if_modified_since
+        since = parse_date(environ.get(_IF_MODIFIED_SINCE))  # as request.if_modified_since
         outcome = web_service.fetch_outcome(pass_type_identifier, serial_number, since,
-                                            environ.get("HTTP_AUTHORIZATION", ""), self.engine)
+                                            environ.get(_AUTHORIZATION, ""), self.engine)
         status, row = outcome
         if status == 401 or row is None:
             return _UNAUTHORIZED
