@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask
 
 from service.platform.config import Settings
 
 
+class PasscastFlask(Flask):
+    """Flask, remembering which hooks and views are plain functions.
+
+    Flask's `ensure_sync` asks `inspect.iscoroutinefunction` about every before/after/teardown
+    hook and the view, on every request (about 50 Python calls a request here); the answer
+    never changes for a function, so it is kept. `async def` functions are wrapped as before."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._plain_functions:
+                return func
+        except TypeError:  # an unhashable callable: ask every time, as Flask does
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func:
+            self._plain_functions.add(func)
+        return wrapped
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """App factory: everything configurable comes in through `settings` (default: the environment)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
+    app = PasscastFlask(__name__, template_folder="web/templates", static_folder="web/static",
                 instance_path=str(settings.instance_dir))
     app.config["PASSCAST"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -19,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.access.keys_page import bp as keys_page_bp
     from service.analytics.dashboard import bp as dashboard_page_bp
     from service.api import init_app as init_api
-    from service.apple import signing
+    from service.apple import lean_wsgi, signing
     from service.apple.downloads import bp as downloads_bp
     from service.apple.web_service import bp as passkit_bp
     from service.audit.console_page import bp as audit_page_bp
@@ -96,4 +122,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(journeys_page_bp)
     app.register_blueprint(journey_tasks_page_bp)
     cli.register(app)
+    # The phones' updatable-passes list and pass fetch, answered below Flask (issue 18).
+    app.wsgi_app = lean_wsgi.LeanPassKit(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

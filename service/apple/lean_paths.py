@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import Row, and_, bindparam, case, exists, select, true, update
+from sqlalchemy import Engine, and_, bindparam, case, exists, select, true, update
 
 from service.models import Card, PassFile, Program, PushDelivery, Registration, UTCDateTime, utcnow
 from service.platform import db
@@ -86,19 +86,21 @@ class PassRow(NamedTuple):
     unconfirmed: bool
 
 
-def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datetime = EVERYTHING) -> PassRow | None:
+def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datetime = EVERYTHING,
+             engine: Engine | None = None) -> PassRow | None:
     """The card's row, or None for an unknown serial.
 
     `data` is the stored row's bytes (with `resources`: service/apple/pass_files.py
     `stored_archive`) when the card changed at or after `fresh_from`, else None; it is None too
     when nothing is stored yet (stored_version None). On PostgreSQL the row
     comes straight from the driver (`db.driver_rows`), elsewhere through SQLAlchemy Core.
+    `engine`: the app's lean engine (service/platform/db.py), when there is no app context.
     """
     parameters = {"serial": serial_number, "pass_type_identifier": pass_type_identifier,
                   "fresh_from": fresh_from.astimezone(dt.UTC)}
-    raw = db.driver_rows(_PASS, parameters)
+    raw = db.driver_rows(_PASS, parameters, engine)
     if raw is None:
-        rows = db.lean_rows(_PASS, parameters)
+        rows = db.lean_rows(_PASS, parameters, engine)
         return PassRow(*rows[0][:-1], bool(rows[0][-1])) if rows else None
     if not raw:
         return None
@@ -108,16 +110,31 @@ def pass_row(pass_type_identifier: str, serial_number: str, fresh_from: dt.datet
                    bytes(data) if data is not None else None, bool(unconfirmed))
 
 
-def confirm(card_id: int, version: int) -> int:
+def confirm(card_id: int, version: int, engine: Engine | None = None) -> int:
     """Pushes that announced `version` (or older) are confirmed: the phone holds it now.
 
     Its own autocommit statement: a confirmation lost in a database crash is harmless, a WAL
-    flush per pass download is not."""
-    return db.lean_write(_CONFIRM, {"held_card": card_id, "held_version": version, "now": utcnow()})
+    flush per pass download is not. Straight through the driver on PostgreSQL."""
+    parameters = {"held_card": card_id, "held_version": version, "now": utcnow()}
+    touched = db.driver_write(_CONFIRM, parameters, engine)
+    return db.lean_write(_CONFIRM, parameters, engine) if touched is None else touched
 
 
-def updatable_rows(device_id: str, pass_type_identifier: str, watermark: dt.datetime) -> Sequence[Row[Any]]:
+class UpdatableRow(NamedTuple):
+    id: int
+    serial_number: str
+    version: int
+    updated_at: dt.datetime
+
+
+def updatable_rows(device_id: str, pass_type_identifier: str, watermark: dt.datetime,
+                   engine: Engine | None = None) -> Sequence[UpdatableRow]:
     """(id, serial_number, version, updated_at) of the device's active registrations of this
-    pass type whose card changed after `watermark`."""
-    return db.lean_rows(_UPDATABLE, {"device": device_id, "pass_type_identifier": pass_type_identifier,
-                                     "watermark": watermark})
+    pass type whose card changed after `watermark`; straight from the driver on PostgreSQL."""
+    parameters = {"device": device_id, "pass_type_identifier": pass_type_identifier,
+                  "watermark": watermark.astimezone(dt.UTC)}
+    raw = db.driver_rows(_UPDATABLE, parameters, engine)
+    if raw is None:
+        return [UpdatableRow(*row) for row in db.lean_rows(_UPDATABLE, parameters, engine)]
+    return [UpdatableRow(card_id, serial, version, updated_at.astimezone(dt.UTC))
+            for card_id, serial, version, updated_at in raw]

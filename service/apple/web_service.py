@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import select, text, update
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 from werkzeug.http import http_date
@@ -49,11 +50,15 @@ _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
 
 
 def _authorization() -> tuple[str, str] | None:
+    return parse_authorization(request.headers.get("Authorization", ""))
+
+
+def parse_authorization(header: str) -> tuple[str, str] | None:
     """(scheme in lower case, token) for `ApplePass <token>` (iOS, Pass2U, Passworks),
     `AndroidPass` (WalletPasses), `WalletUnionPass` / `WalletUnionHMSPass` (WalletUnion).
 
     Schemes are case-insensitive (RFC 9110 section 11.1): `applepass` is ApplePass."""
-    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    scheme, _, token = header.strip().partition(" ")
     scheme = scheme.lower()
     if scheme not in wallet_apps.SCHEMES or not token.strip():
         return None
@@ -131,41 +136,83 @@ def register(device_id: str, pass_type_identifier: str, serial_number: str) -> R
 
 @bp.get("/devices/<device_id>/registrations/<pass_type_identifier>")
 def updatable_passes(device_id: str, pass_type_identifier: str) -> Response:
-    """One SELECT of four columns on the autocommit engine: no Session, no ORM (issue 18)."""
-    since = updates.parse_tag(request.args.get("passesUpdatedSince"))
-    rows = lean_paths.updatable_rows(device_id, pass_type_identifier, since.watermark)
+    """One SELECT of four columns on the autocommit engine: no Session, no ORM (issue 18).
+    Most phones are answered below Flask with the same bytes (service/apple/lean_wsgi.py)."""
+    body = updatable_body(device_id, pass_type_identifier, request.args.get("passesUpdatedSince"))
+    if body is None:
+        return Response(status=204)
+    return Response(body, mimetype="application/json")
+
+
+def updatable_body(device_id: str, pass_type_identifier: str, tag: str | None,
+                   engine: Engine | None = None) -> bytes | None:
+    """The JSON of the updatable-passes answer, or None for a 204 (nothing changed since `tag`).
+
+    The bytes Flask's `jsonify` made (compact, keys in this order, a final newline)."""
+    since = updates.parse_tag(tag)
+    rows = lean_paths.updatable_rows(device_id, pass_type_identifier, since.watermark, engine=engine)
     changed = [row for row in rows if (row.id, row.version) not in since.reported]
     if not changed:
-        return Response(status=204)
+        return None
     tag = updates.next_tag(since, [(row.id, row.version, row.updated_at) for row in rows])
-    return jsonify({"serialNumbers": sorted(row.serial_number for row in changed), "lastUpdated": tag})
+    return _compact_json({"serialNumbers": sorted(row.serial_number for row in changed), "lastUpdated": tag})
+
+
+def _compact_json(value: Any) -> bytes:
+    return (json.dumps(value, separators=(",", ":")) + "\n").encode()
+
+
+#: `fetch_outcome` says: sign the current version first (through the Session and the ORM).
+SIGN = 0
+
+
+def fetch_outcome(pass_type_identifier: str, serial_number: str, since: dt.datetime | None, authorization: str,
+                  engine: Engine | None = None) -> tuple[int, lean_paths.PassRow | None]:
+    """What a fetch answers, from one SELECT (and the confirming UPDATE when a push waits):
+    (401, None), (304, row), (200, row) with the .pkpass in row.data (put together from the stored
+    parts), or (SIGN, row).
+
+    Authorization is compared in equal time whether or not the serial exists."""
+    # 304 exactly when updated_at, cut to whole seconds as Last-Modified is, is not after `since`.
+    fresh_from = since + _ONE_SECOND if since is not None else lean_paths.EVERYTHING
+    row = lean_paths.pass_row(pass_type_identifier, serial_number, fresh_from, engine=engine)
+    auth = parse_authorization(authorization)
+    expected = row.authentication_token if row is not None else _DUMMY_TOKEN
+    given = auth[1] if auth else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()) or row is None:
+        return 401, None
+    if since is not None and row.updated_at.replace(microsecond=0) <= since:
+        # No write here: the phone already holds this version, confirmed when it fetched it.
+        return 304, row
+    if row.data is None or row.stored_version != row.version:
+        return SIGN, row
+    data = pass_files.stored_archive(row.resources, row.data)
+    if data is None:  # this process has not built the pass's resource set yet: the ORM path does
+        return SIGN, row
+    if row.unconfirmed:
+        lean_paths.confirm(row.id, row.version, engine=engine)
+    return 200, row._replace(data=data)
+
+
+#: environ key: the outcome the lean WSGI path already read for a fetch it hands to Flask (SIGN).
+LEAN_OUTCOME = "passcast.passkit_fetch_outcome"
 
 
 @bp.route("/passes/<pass_type_identifier>/<serial_number>", methods=["GET", "HEAD"])
 def latest_pass(pass_type_identifier: str, serial_number: str) -> Response:
     """The phone's fetch after a push: one SELECT (service/apple/lean_paths.py) when the
     signed bytes of the current version are stored, plus the confirming UPDATE only when a
-    push still waits for it; the Session and the ORM only when the pass must be signed."""
-    since = request.if_modified_since
-    # 304 exactly when updated_at, cut to whole seconds as Last-Modified is, is not after `since`.
-    fresh_from = since + _ONE_SECOND if since is not None else lean_paths.EVERYTHING
-    row = lean_paths.pass_row(pass_type_identifier, serial_number, fresh_from)
-    auth = _authorization()
-    expected = row.authentication_token if row is not None else _DUMMY_TOKEN
-    given = auth[1] if auth else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()) or row is None:
+    push still waits for it; the Session and the ORM only when the pass must be signed.
+    GETs are mostly answered below Flask with the same bytes (service/apple/lean_wsgi.py)."""
+    status, row = request.environ.pop(LEAN_OUTCOME, None) or fetch_outcome(
+        pass_type_identifier, serial_number, request.if_modified_since, request.headers.get("Authorization", ""))
+    if status == 401 or row is None:
         return _unauthorized()
-    if since is not None and row.updated_at.replace(microsecond=0) <= since:
-        # No write here: the phone already holds this version, confirmed when it fetched it.
+    if status == 304:
         return _not_modified(row.updated_at)
-    if row.data is None or row.stored_version != row.version:
+    if status == SIGN:
         return _sign_and_serve(pass_type_identifier, serial_number)
-    data = pass_files.stored_archive(row.resources, row.data)
-    if data is None:  # this process has not built the pass's resource set yet: the ORM path does
-        return _sign_and_serve(pass_type_identifier, serial_number)
-    if row.unconfirmed:
-        lean_paths.confirm(row.id, row.version)
-    return pkpass_response(data, row.last_modified, filename_for(row.program_name))
+    return pkpass_response(row.data, row.last_modified, filename_for(row.program_name))
 
 
 def _sign_and_serve(pass_type_identifier: str, serial_number: str) -> Response:

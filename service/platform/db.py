@@ -85,27 +85,36 @@ def engine() -> Engine:
     return current_app.extensions["db_engine"]
 
 
-def lean_rows(statement: Executable, parameters: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+def lean_engine() -> Engine:
+    """The autocommit engine of the hot read paths (see `init_app`)."""
+    return current_app.extensions["db_lean_engine"]
+
+
+def lean_rows(statement: Executable, parameters: dict[str, Any] | None = None,
+              engine: Engine | None = None) -> Sequence[Row[Any]]:
     """The rows of one SELECT on the app's autocommit engine, without the request's Session.
 
     For the few requests every phone makes after a push: a Session costs a liveness ping,
     BEGIN and ROLLBACK/COMMIT round trips and its own bookkeeping around a single SELECT.
+    `engine`: that engine, given by a caller outside an app context (service/apple/lean_wsgi.py).
     """
-    return _lean(statement, parameters, lambda result: result.all())
+    return _lean(statement, parameters, lambda result: result.all(), engine)
 
 
-def lean_write(statement: Executable, parameters: dict[str, Any] | None = None) -> int:
+def lean_write(statement: Executable, parameters: dict[str, Any] | None = None,
+               engine: Engine | None = None) -> int:
     """One UPDATE/INSERT/DELETE on the autocommit engine: it commits on its own, without
     waiting for PostgreSQL's WAL flush (see `make_engine`). The rows it touched."""
-    return _lean(statement, parameters, lambda result: result.rowcount)
+    return _lean(statement, parameters, lambda result: result.rowcount, engine)
 
 
-def _lean(statement: Executable, parameters: dict[str, Any] | None, take: Callable[[Any], _T]) -> _T:
+def _lean(statement: Executable, parameters: dict[str, Any] | None, take: Callable[[Any], _T],
+          engine: Engine | None) -> _T:
     """No pre-ping on this engine: a pooled connection that died (a database restart) is
     invalidated by the first attempt and the statement runs once more on a fresh one, so
     only statements that may run twice belong here (reads, idempotent UPDATEs). What `take`
     reads is read before the connection goes back to the pool."""
-    lean: Engine = current_app.extensions["db_lean_engine"]
+    lean = engine or lean_engine()
     for attempt in (1, 2):
         try:
             with lean.connect() as connection:
@@ -116,18 +125,39 @@ def _lean(statement: Executable, parameters: dict[str, Any] | None, take: Callab
     raise AssertionError("unreachable")
 
 
-def driver_rows(statement: Executable, parameters: dict[str, Any]) -> list[tuple[Any, ...]] | None:
+def driver_rows(statement: Executable, parameters: dict[str, Any],
+                engine: Engine | None = None) -> list[tuple[Any, ...]] | None:
     """The rows of `statement` straight from the PostgreSQL driver, or None on another database.
 
-    For the pass fetch only: SQLAlchemy's execution layer (cache key, execution context,
-    result processing) was about 0.3 ms of CPU per fetch, a third of the request. The SQL is
-    compiled once; the values come as psycopg makes them (timestamps aware, in the session's
-    time zone: the caller normalises them). A dead pooled connection is replaced as in
+    For the phones' pass fetch and updatable-passes list: SQLAlchemy's execution layer (cache
+    key, execution context, result processing) was about 0.3 ms of CPU per fetch, a third of
+    the request. The SQL is compiled once; the values come as psycopg makes them (timestamps
+    aware, in the session's time zone: the caller normalises them; bind values are passed as
+    they are, so datetimes must be aware). A dead pooled connection is replaced as in
     `lean_rows`. The engine's before/after_cursor_execute listeners are called (with no
     Connection and no context; what they return is ignored), so the statement counters of
     the tests and benches still see this statement.
     """
-    lean: Engine = current_app.extensions["db_lean_engine"]
+    return _driver(statement, parameters, engine, _fetch_all)
+
+
+def driver_write(statement: Executable, parameters: dict[str, Any], engine: Engine | None = None) -> int | None:
+    """One idempotent UPDATE straight from the driver on the autocommit engine (it commits on
+    its own, as `lean_write`): the rows it touched, or None on another database."""
+    return _driver(statement, parameters, engine, _row_count)
+
+
+def _fetch_all(cursor: Any) -> list[tuple[Any, ...]]:
+    return cursor.fetchall()  # type: ignore[no-any-return]
+
+
+def _row_count(cursor: Any) -> int:
+    return cursor.rowcount  # type: ignore[no-any-return]
+
+
+def _driver(statement: Executable, parameters: dict[str, Any], engine: Engine | None,
+            take: Callable[[Any], _T]) -> _T | None:
+    lean = engine or lean_engine()
     if lean.dialect.name != "postgresql":
         return None
     from psycopg import Error as DriverError
@@ -145,10 +175,10 @@ def driver_rows(statement: Executable, parameters: dict[str, Any]) -> list[tuple
                 if dispatch.before_cursor_execute:  # statement counters and timers still see it
                     dispatch.before_cursor_execute(None, cursor, sql, values, None, False)
                 cursor.execute(sql, values)
-                rows = cursor.fetchall()
+                taken = take(cursor)
                 if dispatch.after_cursor_execute:
                     dispatch.after_cursor_execute(None, cursor, sql, values, None, False)
-                return rows
+                return taken
         except DriverError as error:
             if attempt == 1 and fairy.driver_connection.closed:  # type: ignore[union-attr]
                 fairy.invalidate(error)  # a pooled connection the database dropped: once more

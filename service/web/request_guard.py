@@ -73,7 +73,12 @@ def parse_json(data: bytes) -> Any:
 
 def _limit_body() -> None:
     limit = body_limit(request.endpoint)
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+        # Neither header: the request has no body (RFC 9112 section 6.3), nothing to read or measure.
+        request.max_content_length = limit
+        return
+    if request.content_length is None and environ.get("wsgi.input_terminated"):
         # Chunked: LimitedStream stops quietly at the limit (it raises only when asked for more),
         # so a longer body would reach the view cut short. Read one byte past the limit here
         # (cached for the view and the form parser) to tell "complete" from "too long".

@@ -171,3 +171,21 @@ def test_a_chunked_body_under_the_limit_is_read_whole(live: dict[str, Any]) -> N
                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode() + chunks + b"0\r\n\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+
+
+def test_a_request_without_content_length_or_chunks_has_no_body_to_read(app: Any) -> None:
+    """Neither Content-Length nor Transfer-Encoding: no body (RFC 9112 6.3), so the guard reads
+    nothing, and the view still sees the endpoint's limit and an empty body."""
+    from flask import request
+
+    @app.post("/_probe")
+    def probe() -> dict[str, Any]:
+        return {"limit": request.max_content_length, "body": request.get_data(as_text=True)}
+
+    environ = {"wsgi.input_terminated": True}  # as gunicorn says of every request
+    answer = app.test_client().post("/_probe", environ_overrides=environ)
+    assert answer.status_code == 200
+    assert answer.get_json() == {"limit": app.config["PASSCAST"].body_limit_bytes, "body": ""}
+    big = app.test_client().post("/_probe", data=b"x" * (app.config["PASSCAST"].body_limit_bytes + 1),
+                                 environ_overrides=environ)
+    assert big.status_code == 413  # a declared body over the limit: refused as before
