@@ -22,7 +22,8 @@ LAYERS: dict[str, int] = {
     #   live with their concern, so a newcomer finds the NPS page in service/nps/)
     "service": 5, "service.cli": 5, "service.demo": 5, "service.worker": 5, "service.serve": 5,
     "service.api": 5,
-    "service.apple.web_service": 5, "service.apple.downloads": 5, "service.cashier.page": 5,
+    "service.apple.web_service": 5, "service.apple.downloads": 5, "service.apple.lean_wsgi": 5,
+    "service.cashier.page": 5,
     "service.analytics.dashboard": 5, "service.nps.page": 5, "service.enrolment.page": 5,
     "service.campaigns.console_page": 5, "service.campaigns.optout_page": 5, "service.campaigns.rules_page": 5,
     "service.google_wallet.callbacks": 5, "service.console": 5,
