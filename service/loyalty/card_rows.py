@@ -189,6 +189,8 @@ def _lean_flush(session: Session, card: Card) -> bool:
     if values:
         keys = tuple(sorted(values))
         rows = db.session_driver_rows(session, _update_statement(keys), {**values, "card_id_": card.id})
+        if rows is None:
+            return False  # the driver declined: the ORM writes it (the hooks above only note ids)
         assert rows, f"card {card.id} vanished under its lock"
         if "tier_id" in values:
             state.dict["tier_id"] = values["tier_id"]
