@@ -14,6 +14,7 @@ problem type so the till can say why.
 from __future__ import annotations
 
 import re
+from functools import wraps
 from typing import Any
 
 from flask import g
@@ -113,7 +114,19 @@ def card_for_code(brand: Brand, code: str) -> Card:
     return card
 
 
+def _statement_by_statement(view: Any) -> Any:
+    """The scan only reads (a partner card: plus one upsert): no transaction round trips (db.py)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        db.statement_by_statement()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/scan", methods=["POST"])
+@_statement_by_statement
 @require_cashier
 @requires("cashier")
 @blp.arguments(ScanIn)

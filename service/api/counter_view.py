@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.loyalty import counter_rows
 from service.loyalty import rewards as held_rewards
 from service.loyalty.cards import display_number
 from service.loyalty.engine import balance_money, effective_discount, money_text, stamps_view
@@ -34,6 +35,15 @@ def recent_entries(card_id: int, limit: int, *, partner_brand_id: int | None = N
     return list(db.session().scalars(statement))
 
 
+def _recent(card_id: int, partner_brand_id: int | None) -> list[Any]:
+    """The counter's `recent_transactions` (on PostgreSQL as plain rows, which LedgerEntryOut reads alike)."""
+    if partner_brand_id is None:
+        rows = counter_rows.recent_entries(db.session(), card_id, RECENT_TRANSACTIONS)
+        if rows is not None:
+            return rows
+    return recent_entries(card_id, RECENT_TRANSACTIONS, partner_brand_id=partner_brand_id)
+
+
 def stamp_rewards(card: Card, limit: int = RECENT_REWARDS) -> list[dict[str, Any]] | None:
     """A stamp card's earned rewards (ladder rungs and full cards), newest first, with whether each is
     still to redeem (None for other kinds: no query)."""
@@ -52,7 +62,11 @@ def stamp_rewards(card: Card, limit: int = RECENT_REWARDS) -> list[dict[str, Any
 def redeemable_rewards(card: Card) -> list[dict[str, Any]]:
     """What the card can redeem now (every source), soonest to expire first: the till's list."""
     now = utcnow()
-    return [held_rewards.reward_view(reward, now) for reward in held_rewards.redeemable(db.session(), card.id, now)]
+    session = db.session()
+    held = counter_rows.redeemable_rewards(session, card.id, now)  # PostgreSQL: plain rows
+    if held is None:
+        held = held_rewards.redeemable(session, card.id, now)
+    return [held_rewards.reward_view(reward, now) for reward in held]
 
 
 def rewards_for_points(card: Card) -> list[dict[str, Any]] | None:
@@ -60,6 +74,11 @@ def rewards_for_points(card: Card) -> list[dict[str, Any]] | None:
     with whether the balance reaches each; None where the card holds no points."""
     if card.program.kind not in held_rewards.POINTS_KINDS:
         return None
+    rows = counter_rows.offers(db.session(), card.program_id)  # PostgreSQL: (id, name, cost_points), in order
+    if rows is not None:
+        balance = card.balance
+        return [{"id": id_, "name": name, "cost_points": cost, "affordable": balance >= cost}
+                for id_, name, cost in rows]
     offers = [reward for reward in held_rewards.catalogue(db.session(), card.program_id, active_only=True)
               if reward.cost_points is not None]
     return [{"id": reward.id, "name": reward.name, "cost_points": reward.cost_points,
@@ -100,7 +119,7 @@ def counter_card_view(card: Card, *, partner_brand_id: int | None = None) -> dic
         "lifetime_spend": money_text(card.lifetime_spend),
         "discount_percent": format(discount.normalize(), "f") if discount is not None else None,
         "points_expire_at": card.points_expire_at,
-        "recent_transactions": recent_entries(card.id, RECENT_TRANSACTIONS, partner_brand_id=partner_brand_id),
+        "recent_transactions": _recent(card.id, partner_brand_id),
         "rewards_for_points": None if partner else rewards_for_points(card),
         # a partner neither redeems nor buys the host's rewards, and what a reward says of the holder (a
         # birthday coupon, granted on the day) is the host's customer data

@@ -15,9 +15,10 @@ the lock) a card this session already holds, which the ORM query refreshes (`pop
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import and_, bindparam, inspect, select
+from sqlalchemy import and_, bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,16 +26,16 @@ from service.models import Card, Customer, LedgerEntry, Program, Tier
 from service.platform import db
 
 
-def _loaded_columns(model: type) -> tuple[Any, ...]:
+def loaded_columns(model: type) -> tuple[Any, ...]:
     """The columns a query loads up front (not the deferred ones: the images)."""
     return tuple(attribute.columns[0] for attribute in inspect(model).column_attrs if not attribute.deferred)
 
 
-_CARD = _loaded_columns(Card)
-_PROGRAM = _loaded_columns(Program)
-_TIER = _loaded_columns(Tier)
-_CUSTOMER = _loaded_columns(Customer)
-_ENTRY = _loaded_columns(LedgerEntry)
+_CARD = loaded_columns(Card)
+_PROGRAM = loaded_columns(Program)
+_TIER = loaded_columns(Tier)
+_CUSTOMER = loaded_columns(Customer)
+_ENTRY = loaded_columns(LedgerEntry)
 
 _SCANNED = (
     select(*_CARD, *_PROGRAM, *_CUSTOMER, *_TIER)
@@ -121,3 +122,82 @@ def locked_card(session: Session, card_id: int,
     if "program" not in card.__dict__:
         set_committed_value(card, "program", program)
     return True, card, entry
+
+
+# --- writing the card back (a transaction's UPDATE) ---------------------------------------------
+
+_CARD_TABLE = Card.__table__
+_CARD_COLUMN_KEYS = frozenset(attribute.key for attribute in inspect(Card).column_attrs)
+
+
+@functools.lru_cache(maxsize=64)  # one statement per set of changed columns (a handful in practice)
+def _update_statement(keys: tuple[str, ...]) -> Any:
+    columns = _CARD_TABLE.c
+    return (update(_CARD_TABLE).where(columns.id == bindparam("card_id_"))
+            .values({key: bindparam(key, type_=columns[key].type) for key in keys}).returning(columns.id))
+
+
+def _card_changes(card: Card) -> dict[str, Any] | None:
+    """The card's changed columns (an attribute set to the value it had is no change, as for the ORM),
+    the tier's foreign key from `current_tier`; None if anything else changed (the ORM writes it)."""
+    state = inspect(card)
+    values, dict_ = {}, state.dict
+    for key, before in state.committed_state.items():
+        if key == "current_tier":
+            tier = dict_.get(key)
+            if tier is not None and inspect(tier).key is None:
+                return None  # a tier not yet written: the ORM orders the two INSERT/UPDATEs
+            tier_id = tier.id if tier is not None else None
+            if tier_id != dict_.get("tier_id"):
+                values["tier_id"] = tier_id
+        elif key in _CARD_COLUMN_KEYS and key != "tier_id":
+            if key in dict_ and dict_[key] != before:
+                values[key] = dict_[key]
+        else:
+            return None
+    return values
+
+
+def flush_card(session: Session, card: Card) -> None:
+    """`session.flush()` for a transaction whose only change is to the locked card's columns: on
+    PostgreSQL one UPDATE of the changed columns straight from the driver (the unit of work's flush
+    was about 15 % of the Python a purchase costs: issue 18), with the session's flush hooks told as a
+    flush tells them (before_flush sees the card dirty: the outbox and Google Wallet note a new
+    version; after_flush: the outbox queues the pushes). Anything else pending, another database,
+    or a change the ORM must order (a new tier): the ORM flushes, as before."""
+    if not _lean_flush(session, card):
+        session.flush()
+
+
+def _lean_flush(session: Session, card: Card) -> bool:
+    if session.get_bind().dialect.name != "postgresql" or session.new or session.deleted:
+        return False
+    dirty = session.dirty
+    if not dirty:
+        return True  # nothing to write, as flush() would find
+    if len(dirty) != 1 or card not in dirty:
+        return False
+    dispatch = session.dispatch
+    if dispatch.before_flush:
+        dispatch.before_flush(session, None, None)
+        if session.new or session.deleted or len(session.dirty) != 1:
+            return False  # a hook added work: the ORM's flush does all of it (hooks are idempotent)
+    values = _card_changes(card)
+    if values is None:
+        return False
+    state = inspect(card)
+    if values:
+        keys = tuple(sorted(values))
+        rows = db.session_driver_rows(session, _update_statement(keys), {**values, "card_id_": card.id})
+        if rows is None:
+            return False  # the driver declined: the ORM writes it (the hooks above only note ids)
+        assert rows, f"card {card.id} vanished under its lock"
+        if "tier_id" in values:
+            state.dict["tier_id"] = values["tier_id"]
+    state._commit_all(state.dict, session.identity_map)  # noqa: SLF001 - what the unit of work does after its UPDATE
+    if dispatch.after_flush:
+        dispatch.after_flush(session, None)
+    if dispatch.after_flush_postexec:
+        dispatch.after_flush_postexec(session, None)
+    return True
+

@@ -720,7 +720,7 @@ def _apply(session: Session, card: Card, request: TransactionRequest, actor: Act
             touch(card)
         entry.response = transaction_view(card, entry, direction)
         session.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id).values(response=entry.response))
-    session.flush()  # UPDATE cards; the outbox's INSERT of the pushes
+    card_rows.flush_card(session, card)  # UPDATE cards; the outbox's INSERT of the pushes
     return answer(entry)
 
 

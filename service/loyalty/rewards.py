@@ -133,7 +133,8 @@ def is_redeemable(held: HeldReward, now: dt.datetime) -> bool:
     return state(held, now) == "held"
 
 
-def _redeemable_clause(now: dt.datetime) -> Any:
+def redeemable_clause(now: Any) -> Any:
+    """Held, not redeemed, cancelled or expired at `now` (a moment, or a bind parameter for it)."""
     return (HeldReward.redeemed_at.is_(None), HeldReward.cancelled_at.is_(None),
             or_(HeldReward.expires_at.is_(None), HeldReward.expires_at > now))
 
@@ -141,7 +142,7 @@ def _redeemable_clause(now: dt.datetime) -> Any:
 def redeemable(session: Session, card_id: int, now: dt.datetime | None = None) -> list[HeldReward]:
     """What the card can redeem now, soonest to expire first (then oldest): the till's list and the pass's."""
     now = now or utcnow()
-    statement = (select(HeldReward).where(HeldReward.card_id == card_id, *_redeemable_clause(now))
+    statement = (select(HeldReward).where(HeldReward.card_id == card_id, *redeemable_clause(now))
                  .order_by(HeldReward.expires_at.is_(None), HeldReward.expires_at, HeldReward.id))
     return list(session.scalars(statement))
 
@@ -164,7 +165,7 @@ def _redeemable_by_card(session: Session, card_ids: frozenset[int],
                         now: dt.datetime | None) -> dict[int, list[HeldReward]]:
     """`redeemable` for many cards in one query, each card's list in the same order."""
     statement = (select(HeldReward)
-                 .where(HeldReward.card_id.in_(sorted(card_ids)), *_redeemable_clause(now or utcnow()))
+                 .where(HeldReward.card_id.in_(sorted(card_ids)), *redeemable_clause(now or utcnow()))
                  .order_by(HeldReward.card_id, HeldReward.expires_at.is_(None), HeldReward.expires_at, HeldReward.id))
     by_card: dict[int, list[HeldReward]] = {}
     for held in session.scalars(statement):

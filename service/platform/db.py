@@ -7,14 +7,16 @@ same session factory as the web app.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 _T = TypeVar("_T")
 
@@ -43,7 +45,45 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         # request is not (10+ ms a commit on a busy disk). Set at connect time: no extra round trip.
         return create_engine(url, pool_size=10, max_overflow=20, connect_args={"options": "-c synchronous_commit=off"},
                              **options)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection back in the pool for longer than this is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """`pool_pre_ping`, for connections that sat idle: one used less than PING_AFTER_IDLE_SECONDS ago
+    is handed out without the round trip (issue 18: under load every request paid a `SELECT 1`, one
+    of the four round trips of a till's scan beside its one real query, and the Python around it).
+
+    What a dead connection does is unchanged in kind: an idle one (a database restart, a firewall's
+    idle timeout) is found by the ping and replaced before use (the pool tries again with a fresh
+    connection, as with pre_ping); one used within the last second that died since fails the
+    statement as an in-flight request does when the database goes away, and SQLAlchemy then
+    invalidates it and every older connection of the pool, so the next request connects afresh."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["passcast_returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["passcast_returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("passcast_returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure: the pool replaces the connection
+            raise DisconnectionError(f"pooled connection failed its ping: {error}") from error
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 def init_app(app: Flask, url: str) -> None:
@@ -56,6 +96,9 @@ def init_app(app: Flask, url: str) -> None:
     if lean.dialect.name == "postgresql":
         event.listen(lean, "connect", _binary_results)
     app.extensions["db_lean_engine"] = lean
+    # the same pool, each statement committing on its own (`statement_by_statement`); PostgreSQL only
+    app.extensions["db_autocommit_engine"] = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                                              if engine.dialect.name == "postgresql" else None)
     event.listen(engine, "engine_disposed", lambda _engine: lean.dispose())
     app.teardown_appcontext(_close_session)
 
@@ -245,20 +288,36 @@ def session_driver_rows(session: Session, statement: Executable,
 def as_loaded(session: Session, model: type[_T], values: dict[str, Any]) -> _T:
     """`values` (a row's columns by attribute key, as `session_driver_rows` gives them) as the
     persistent `model` object a query would have put in `session`: no SQL, nothing pending, and
-    relationships load on first use as usual. An object of that identity already in the session
-    wins, as it does for a query."""
-    from sqlalchemy.orm import make_transient_to_detached
+    deferred columns and relationships load on first use as usual. An object of that identity
+    already in the session wins, as it does for a query.
 
-    mapper = sa_inspect(model)
-    key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
-    existing = session.identity_map.get(key)
+    Made as the ORM's own loading makes an object from a row (`orm/loading.py`: a new instance with
+    no __init__ and no events, its identity key set, entered in the identity map), not through
+    `make_transient_to_detached` + `Session.add`, whose cascade walk over every relationship of the
+    class was half of this function's cost, for objects that have no related object yet (issue 18).
+    """
+    mapper, primary_key, new_instance = _loading_of(model)
+    key = (mapper.class_, tuple(values[name] for name in primary_key), None)
+    identity_map = session.identity_map
+    existing = identity_map.get(key)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    instance = mapper.class_manager.new_instance()  # as the ORM's loading does: no __init__, no events
+    instance = new_instance()
     instance.__dict__.update(values)
-    make_transient_to_detached(instance)  # its attributes count as loaded, none as changed
-    session.add(instance)
-    return instance
+    state = instance_state(instance)
+    state.key = key
+    state.identity_token = None
+    state.session_id = session.hash_key
+    identity_map._add_unpresent(state, key)  # noqa: SLF001 - as the ORM's loading does
+    return instance  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _loading_of(model: type) -> tuple[Any, tuple[str, ...], Callable[[], Any]]:
+    mapper = sa_inspect(model)
+    if mapper.inherits is not None or mapper.polymorphic_on is not None:
+        raise TypeError(f"as_loaded: {model.__name__} is not a plain single-table model")
+    return mapper, tuple(column.key for column in mapper.primary_key), mapper.class_manager.new_instance
 
 
 def result_values(columns: Sequence[Any], row: Sequence[Any], dialect: Any) -> dict[str, Any]:
@@ -270,6 +329,24 @@ def result_values(columns: Sequence[Any], row: Sequence[Any], dialect: Any) -> d
     return values
 
 
+@functools.lru_cache(maxsize=64)  # a few column lists x the dialect
+def row_reader(columns: tuple[Any, ...], dialect: Any) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """`result_values` for rows of these columns, with each column's result processor looked up once."""
+    keys = tuple(column.key for column in columns)
+    processors = tuple((index, column.type.process_result_value) for index, column in enumerate(columns)
+                       if getattr(column.type, "process_result_value", None) is not None)
+    if not processors:
+        return lambda row: dict(zip(keys, row, strict=True))
+
+    def read(row: Sequence[Any]) -> dict[str, Any]:
+        values = list(row)
+        for index, process in processors:
+            values[index] = process(values[index], dialect)
+        return dict(zip(keys, values, strict=True))
+
+    return read
+
+
 def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
     return (app or current_app).extensions["db_sessionmaker"]
 
@@ -279,6 +356,20 @@ def session() -> Session:
     if "db_session" not in g:
         g.db_session = session_factory()()
     return g.db_session
+
+
+def statement_by_statement() -> None:
+    """Make this request's session (if not made yet) run each statement in a transaction of its own:
+    no BEGIN, COMMIT or ROLLBACK round trips, on PostgreSQL (elsewhere: the usual session).
+
+    For requests that only read, or write with single statements (a till's scan: its four reads and
+    the one upsert of a partner card's presentation), where nothing depends on statements sharing a
+    transaction: at READ COMMITTED each statement takes its own snapshot in any case. The session's
+    connection comes from the same pool; its isolation level is put back when it returns there.
+    """
+    engine = current_app.extensions.get("db_autocommit_engine")
+    if engine is not None and "db_session" not in g:
+        g.db_session = session_factory()(bind=engine)
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -26,10 +26,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from service.platform import db
 from service.webhooks.addresses import (
     RefusedAddress,
     Resolver,
@@ -74,10 +75,25 @@ def emit(session: Session, brand_id: int, event: str, data: dict[str, Any]) -> N
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     payload = json.loads(json.dumps(data, default=str))
-    row = WebhookEvent(brand_id=brand_id, uid=str(uuid.uuid4()), type=event, data=payload,
-                       dispatched=False, created_at=utcnow())
+    values = {"brand_id": brand_id, "uid": str(uuid.uuid4()), "type": event, "data": payload, "dispatched": False,
+              "created_at": utcnow()}
+    # PostgreSQL: the INSERT now, straight from the driver, in the same transaction (the unit of work's
+    # INSERT at flush was a tenth of the Python a till's purchase costs: issue 18)
+    rows = db.session_driver_rows(session, _INSERT_ON_POSTGRESQL, values)
+    if rows is not None:
+        session.info.setdefault(_PENDING_IDS, []).append((rows[0][0], brand_id))
+        return
+    row = WebhookEvent(**values)
     session.add(row)
     session.info.setdefault(_PENDING, []).append(row)
+
+
+_INSERT_ON_POSTGRESQL = (
+    insert(WebhookEvent.__table__)
+    .values({name: bindparam(name, type_=WebhookEvent.__table__.c[name].type)
+             for name in ("brand_id", "uid", "type", "data", "dispatched", "created_at")})
+    .returning(WebhookEvent.__table__.c.id)
+)
 
 
 def card_data(card: Any, **extra: Any) -> dict[str, Any]:
