@@ -209,6 +209,30 @@ def _drop_none(pairs: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in pairs.items() if value is not None}
 
 
+# pass.json is written piece by piece in the key order json.dumps(sort_keys=True) gives, each piece
+# as _PASS_JSON_ENCODER writes it (tests/passes/test_schema.py compares the two for every attribute):
+# the encoder's dict of dicts for the whole pass was a fifth of a build (bench/pass_build.py), and
+# the pieces the cards of a program share (locations, the terms field) are written once.
+_string = json.encoder.encode_basestring  # what the encoder writes a str with (ensure_ascii=False)
+
+
+def _scalar(value: object) -> str:
+    """One JSON value as _PASS_JSON_ENCODER writes it."""
+    if type(value) is str:
+        return _string(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return _PASS_JSON_ENCODER.encode(value)
+
+
+def _memo_json(item: Any) -> str:
+    """A frozen object's ``to_json_dict()`` as JSON text, written once per object."""
+    text: str | None = item.__dict__.get("_json")
+    if text is None:
+        text = item.__dict__["_json"] = _PASS_JSON_ENCODER.encode(item.to_json_dict())
+    return text
+
+
 # --- fields ---------------------------------------------------------------------------
 
 
@@ -285,6 +309,31 @@ class Field:
             if not isinstance(self.currency_code, str) or not _CURRENCY.fullmatch(self.currency_code):
                 raise PassValidationError("currencyCode", "must be an ISO 4217 code such as EUR")
 
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it (compact, keys sorted), made once per field."""
+        text: str | None = self.__dict__.get("_json")
+        if text is None:
+            parts = []
+            if self.attributed_value is not None:
+                parts.append('"attributedValue":' + _scalar(_json_value(self.attributed_value)))
+            if self.change_message is not None:
+                parts.append('"changeMessage":' + _string(self.change_message))
+            if self.currency_code is not None:
+                parts.append('"currencyCode":' + _string(self.currency_code))
+            if self.date_style is not None:
+                parts.append('"dateStyle":' + _string(self.date_style))
+            parts.append('"key":' + _string(self.key))
+            if self.label is not None:
+                parts.append('"label":' + _string(self.label))
+            if self.number_style is not None:
+                parts.append('"numberStyle":' + _string(self.number_style))
+            if self.text_alignment is not None:
+                parts.append('"textAlignment":' + _string(self.text_alignment))
+            value = self.value
+            parts.append('"value":' + (_string(value) if type(value) is str else _scalar(_json_value(value))))
+            text = self.__dict__["_json"] = "{" + ",".join(parts) + "}"
+        return text
+
     def to_json_dict(self) -> dict[str, Any]:
         # Built key by key rather than through _drop_none: a pass has up to a dozen fields.
         result: dict[str, Any] = {"key": self.key, "value": _json_value(self.value)}
@@ -343,6 +392,16 @@ class StoreCard:
             for index, item in enumerate(getattr(self, attr)):
                 yield f"{json_name}[{index}]", item
 
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it: the groups in key order, each field's own text."""
+        parts = []
+        for name, group in (('"auxiliaryFields":[', self.auxiliary_fields), ('"backFields":[', self.back_fields),
+                            ('"headerFields":[', self.header_fields), ('"primaryFields":[', self.primary_fields),
+                            ('"secondaryFields":[', self.secondary_fields)):
+            if group:
+                parts.append(name + ",".join([item.json_text() for item in group]) + "]")
+        return "{" + ",".join(parts) + "}"
+
     def to_json_dict(self) -> dict[str, Any]:
         return {
             json_name: [item.to_json_dict() for item in getattr(self, attr)]
@@ -381,6 +440,12 @@ class Barcode:
                 len(self.message) == 13 and self.message.isascii() and self.message.isdigit()):
             raise PassValidationError("message", "EAN-13 carries exactly 13 digits")
         _optional_text(self.alt_text, "altText")
+
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it (keys sorted)."""
+        alt = "" if self.alt_text is None else '"altText":' + _string(self.alt_text) + ","
+        return (f'{{{alt}"format":{_string(self.format)},"message":{_string(self.message)},'
+                f'"messageEncoding":{_string(self.message_encoding)}}}')
 
     def to_json_dict(self) -> dict[str, Any]:
         return _drop_none(
@@ -703,8 +768,53 @@ class Pass:
         return result
 
     def to_json_bytes(self) -> bytes:
-        """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest."""
-        return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
+        """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest.
+
+        ``_PASS_JSON_ENCODER.encode(self.to_json_dict())``, written piece by piece in key order."""
+        string, parts = _string, []
+        add = parts.append
+        if self.authentication_token is not None:
+            add('"authenticationToken":' + string(self.authentication_token))
+        if self.background_color is not None:
+            add('"backgroundColor":' + string(self.background_color))
+        if self.barcodes:
+            add('"barcodes":[' + ",".join([item.json_text() for item in self.barcodes]) + "]")
+        if self.beacons:
+            add('"beacons":[' + ",".join(map(_memo_json, self.beacons)) + "]")
+        add('"description":' + string(self.description))
+        if self.expiration_date is not None:
+            add('"expirationDate":' + string(w3c_datetime(self.expiration_date, "expirationDate")))
+        if self.foreground_color is not None:
+            add('"foregroundColor":' + string(self.foreground_color))
+        add('"formatVersion":' + _scalar(self.format_version))
+        if self.label_color is not None:
+            add('"labelColor":' + string(self.label_color))
+        if self.locations:
+            add('"locations":[' + ",".join(map(_memo_json, self.locations)) + "]")
+        if self.logo_text is not None:
+            add('"logoText":' + string(self.logo_text))
+        if self.max_distance is not None:
+            add('"maxDistance":' + _scalar(self.max_distance))
+        if self.nfc is not None:
+            add('"nfc":' + _memo_json(self.nfc))
+        add('"organizationName":' + string(self.organization_name))
+        add('"passTypeIdentifier":' + string(self.pass_type_identifier))
+        if self.relevant_date is not None:
+            add('"relevantDate":' + string(w3c_datetime(self.relevant_date, "relevantDate")))
+        if self.relevant_dates:
+            add('"relevantDates":[' + ",".join(map(_memo_json, self.relevant_dates)) + "]")
+        add('"serialNumber":' + string(self.serial_number))
+        if self.sharing_prohibited:
+            add('"sharingProhibited":true')
+        add('"storeCard":' + self.store_card.json_text())
+        add('"teamIdentifier":' + string(self.team_identifier))
+        if self.user_info is not None:
+            add('"userInfo":' + _PASS_JSON_ENCODER.encode(self.user_info))
+        if self.voided:
+            add('"voided":true')
+        if self.web_service_url is not None:
+            add('"webServiceURL":' + string(self.web_service_url))
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
 
 
 def _check_issuer(pass_type_identifier: object, team_identifier: object) -> None:
