@@ -198,8 +198,8 @@ def _build(cls: type[T], item: object, path: str) -> T:
 def _build_all(cls: type[T], items: object, path: str) -> tuple[T, ...]:
     # Fast path (every pass built by the service): a tuple or list of ready instances.
     if type(items) is tuple or type(items) is list:
-        if all(type(item) is cls for item in items):
-            return tuple(items)
+        if not items or {*map(type, items)} == {cls}:
+            return items if type(items) is tuple else tuple(items)
     elif isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
         raise PassValidationError(path, "must be a list")
     return tuple(_build(cls, item, f"{path}[{index}]") for index, item in enumerate(items))
@@ -354,6 +354,7 @@ class Field:
         return result
 
 
+_FIELD_TYPE = frozenset({Field})
 _FIELD_GROUPS = (
     ("header_fields", "headerFields"),
     ("primary_fields", "primaryFields"),
@@ -377,8 +378,14 @@ class StoreCard:
     back_fields: tuple[Field, ...] = ()
 
     def __post_init__(self) -> None:
-        for attr, json_name in _FIELD_GROUPS:
-            _set(self, attr, _build_all(Field, getattr(self, attr), json_name))
+        header, primary, secondary = self.header_fields, self.primary_fields, self.secondary_fields
+        auxiliary, back = self.auxiliary_fields, self.back_fields
+        # Fast path (every pass the service builds): five tuples of ready Fields, checked in one go.
+        if not (type(header) is type(primary) is type(secondary) is type(auxiliary) is type(back) is tuple
+                and {*map(type, header), *map(type, primary), *map(type, secondary), *map(type, auxiliary),
+                     *map(type, back)} <= _FIELD_TYPE):
+            for attr, json_name in _FIELD_GROUPS:
+                _set(self, attr, _build_all(Field, getattr(self, attr), json_name))
         if len(self.header_fields) > 3:
             raise PassValidationError("headerFields", "at most 3 header fields")
         if len(self.primary_fields) > 1:
@@ -629,8 +636,10 @@ class Pass:
 
     def __post_init__(self) -> None:
         self._check_identity()
-        _set(self, "store_card", _build(StoreCard, self.store_card, "storeCard"))
-        _set(self, "barcodes", _build_all(Barcode, self.barcodes, "barcodes"))
+        if type(self.store_card) is not StoreCard:
+            _set(self, "store_card", _build(StoreCard, self.store_card, "storeCard"))
+        if self.barcodes != ():
+            _set(self, "barcodes", _build_all(Barcode, self.barcodes, "barcodes"))
         if self.barcodes and not any(item.format in BARCODE_FORMATS_EVERYWHERE for item in self.barcodes):
             raise PassValidationError("barcodes", "an iOS 27 format (EAN-13) needs a fallback every iPhone draws "
                                                   "after it (QR, PDF417, Aztec or Code 128), or older iPhones "
@@ -647,13 +656,18 @@ class Pass:
         _check_issuer(self.pass_type_identifier, self.team_identifier)
         if not isinstance(self.serial_number, str) or not _SERIAL.fullmatch(self.serial_number):
             raise PassValidationError("serialNumber", "must be non-empty, letters, digits and ._~- only")
-        _text(self.organization_name, "organizationName")
-        _text(self.description, "description")
+        if type(self.organization_name) is not str or not self.organization_name.strip():
+            _text(self.organization_name, "organizationName")
+        if type(self.description) is not str or not self.description.strip():
+            _text(self.description, "description")
 
     def _check_relevance(self) -> None:
-        _set(self, "locations", _build_all(Location, self.locations, "locations"))
-        _set(self, "beacons", _build_all(Beacon, self.beacons, "beacons"))
-        _set(self, "relevant_dates", _build_all(RelevantDate, self.relevant_dates, "relevantDates"))
+        if self.locations != ():
+            _set(self, "locations", _build_all(Location, self.locations, "locations"))
+        if self.beacons != ():
+            _set(self, "beacons", _build_all(Beacon, self.beacons, "beacons"))
+        if self.relevant_dates != ():
+            _set(self, "relevant_dates", _build_all(RelevantDate, self.relevant_dates, "relevantDates"))
         if len(self.locations) > MAX_LOCATIONS:
             raise PassValidationError("locations", f"at most {MAX_LOCATIONS}; Wallet ignores the rest")
         if len(self.beacons) > MAX_BEACONS:
@@ -679,8 +693,10 @@ class Pass:
             )
         if url is None:
             return
-        _flag(self.allow_http, "allow_http")
-        _text(url, "webServiceURL")
+        if type(self.allow_http) is not bool:
+            _flag(self.allow_http, "allow_http")
+        if type(url) is not str or not url.strip():
+            _text(url, "webServiceURL")
         _check_web_service_url(url, self.allow_http)
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise PassValidationError("authenticationToken", "must be at least 16 characters")
@@ -688,20 +704,22 @@ class Pass:
             raise PassValidationError("authenticationToken", "printable ASCII without spaces only")
 
     def _check_appearance(self) -> None:
-        for attr, json_name in (
-            ("background_color", "backgroundColor"),
-            ("foreground_color", "foregroundColor"),
-            ("label_color", "labelColor"),
-        ):
-            if getattr(self, attr) is not None:
-                _set(self, attr, css_rgb(getattr(self, attr), json_name))
-        _optional_text(self.logo_text, "logoText")
+        if self.background_color is not None:
+            _set(self, "background_color", css_rgb(self.background_color, "backgroundColor"))
+        if self.foreground_color is not None:
+            _set(self, "foreground_color", css_rgb(self.foreground_color, "foregroundColor"))
+        if self.label_color is not None:
+            _set(self, "label_color", css_rgb(self.label_color, "labelColor"))
+        if self.logo_text is not None and (type(self.logo_text) is not str or not self.logo_text.strip()):
+            _text(self.logo_text, "logoText")
 
     def _check_extras(self) -> None:
         if self.expiration_date is not None:
             w3c_datetime(self.expiration_date, "expirationDate")
-        _flag(self.voided, "voided")
-        _flag(self.sharing_prohibited, "sharingProhibited")
+        if type(self.voided) is not bool:
+            _flag(self.voided, "voided")
+        if type(self.sharing_prohibited) is not bool:
+            _flag(self.sharing_prohibited, "sharingProhibited")
         if self.nfc is not None:
             _set(self, "nfc", _build(NFC, self.nfc, "nfc"))
         if self.user_info is not None:
@@ -716,7 +734,8 @@ class Pass:
 
     def _check_field_keys(self) -> None:
         card = self.store_card
-        keys = [item.key for attr, _ in _FIELD_GROUPS for item in getattr(card, attr)]
+        keys = [item.key for group in (card.header_fields, card.primary_fields, card.secondary_fields,
+                                       card.auxiliary_fields, card.back_fields) for item in group]
         if len(set(keys)) == len(keys):
             return
         seen: set[str] = set()
