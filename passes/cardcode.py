@@ -25,12 +25,13 @@ groups of four, so a cashier typing it catches any single wrong digit and most s
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from passes.errors import CardCodeError
 
@@ -76,10 +77,37 @@ def _mac(brand_ref: str, number: str, secret: bytes) -> str:
             f"the card code secret of brand {brand_ref!r} is {len(secret)} bytes; "
             f"at least {MIN_SECRET_BYTES} are needed"
         )
-    message = f"{CODE_PREFIX}{brand_ref}:{number}".encode("ascii")
-    # hmac.digest: the one-shot C HMAC, the same bytes as hmac.new(...).digest() without its objects
-    # (every pass build makes a code). Base32 of 10 bytes is 16 characters without padding.
-    return base64.b32encode(hmac.digest(secret, message, hashlib.sha256)[:MAC_BYTES]).decode("ascii")
+    inner, outer = _keyed(secret) if type(secret) is bytes else _keyed.__wrapped__(bytes(secret))
+    inner = inner.copy()
+    inner.update(f"{CODE_PREFIX}{brand_ref}:{number}".encode("ascii"))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return _base32_80(outer.digest()[:MAC_BYTES])
+
+
+@lru_cache(maxsize=256)
+def _keyed(secret: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 (RFC 2104) keyed once per secret: the inner and outer hashes with the padded key
+    already fed, copied for each message. hmac.digest made OpenSSL set the key up for every card
+    code (and every pass build makes one); the bytes are the same (tests/passes/test_cardcode.py)."""
+    key = hashlib.sha256(secret).digest() if len(secret) > _SHA256_BLOCK else secret
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    return (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+
+
+_SHA256_BLOCK = 64
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+# Base32 (RFC 4648) two characters at a time, as base64.b32encode does, for exactly 80 bits.
+_B32_PAIRS = tuple(a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def _base32_80(mac: bytes) -> str:
+    """base64.b32encode(mac).decode() for 10 bytes (16 characters, no padding), without its loop."""
+    n = int.from_bytes(mac, "big")
+    pairs = _B32_PAIRS
+    return (pairs[n >> 70] + pairs[n >> 60 & 1023] + pairs[n >> 50 & 1023] + pairs[n >> 40 & 1023]
+            + pairs[n >> 30 & 1023] + pairs[n >> 20 & 1023] + pairs[n >> 10 & 1023] + pairs[n & 1023])
 
 
 def encode_card_code(brand_ref: str, card_number: int, secret: bytes) -> str:

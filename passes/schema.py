@@ -198,8 +198,8 @@ def _build(cls: type[T], item: object, path: str) -> T:
 def _build_all(cls: type[T], items: object, path: str) -> tuple[T, ...]:
     # Fast path (every pass built by the service): a tuple or list of ready instances.
     if type(items) is tuple or type(items) is list:
-        if all(type(item) is cls for item in items):
-            return tuple(items)
+        if not items or {*map(type, items)} == {cls}:
+            return items if type(items) is tuple else tuple(items)
     elif isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
         raise PassValidationError(path, "must be a list")
     return tuple(_build(cls, item, f"{path}[{index}]") for index, item in enumerate(items))
@@ -207,6 +207,30 @@ def _build_all(cls: type[T], items: object, path: str) -> tuple[T, ...]:
 
 def _drop_none(pairs: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in pairs.items() if value is not None}
+
+
+# pass.json is written piece by piece in the key order json.dumps(sort_keys=True) gives, each piece
+# as _PASS_JSON_ENCODER writes it (tests/passes/test_schema.py compares the two for every attribute):
+# the encoder's dict of dicts for the whole pass was a fifth of a build (bench/pass_build.py), and
+# the pieces the cards of a program share (locations, the terms field) are written once.
+_string = json.encoder.encode_basestring  # what the encoder writes a str with (ensure_ascii=False)
+
+
+def _scalar(value: object) -> str:
+    """One JSON value as _PASS_JSON_ENCODER writes it."""
+    if type(value) is str:
+        return _string(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return _PASS_JSON_ENCODER.encode(value)
+
+
+def _memo_json(item: Any) -> str:
+    """A frozen object's ``to_json_dict()`` as JSON text, written once per object."""
+    text: str | None = item.__dict__.get("_json")
+    if text is None:
+        text = item.__dict__["_json"] = _PASS_JSON_ENCODER.encode(item.to_json_dict())
+    return text
 
 
 # --- fields ---------------------------------------------------------------------------
@@ -285,6 +309,31 @@ class Field:
             if not isinstance(self.currency_code, str) or not _CURRENCY.fullmatch(self.currency_code):
                 raise PassValidationError("currencyCode", "must be an ISO 4217 code such as EUR")
 
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it (compact, keys sorted), made once per field."""
+        text: str | None = self.__dict__.get("_json")
+        if text is None:
+            parts = []
+            if self.attributed_value is not None:
+                parts.append('"attributedValue":' + _scalar(_json_value(self.attributed_value)))
+            if self.change_message is not None:
+                parts.append('"changeMessage":' + _string(self.change_message))
+            if self.currency_code is not None:
+                parts.append('"currencyCode":' + _string(self.currency_code))
+            if self.date_style is not None:
+                parts.append('"dateStyle":' + _string(self.date_style))
+            parts.append('"key":' + _string(self.key))
+            if self.label is not None:
+                parts.append('"label":' + _string(self.label))
+            if self.number_style is not None:
+                parts.append('"numberStyle":' + _string(self.number_style))
+            if self.text_alignment is not None:
+                parts.append('"textAlignment":' + _string(self.text_alignment))
+            value = self.value
+            parts.append('"value":' + (_string(value) if type(value) is str else _scalar(_json_value(value))))
+            text = self.__dict__["_json"] = "{" + ",".join(parts) + "}"
+        return text
+
     def to_json_dict(self) -> dict[str, Any]:
         # Built key by key rather than through _drop_none: a pass has up to a dozen fields.
         result: dict[str, Any] = {"key": self.key, "value": _json_value(self.value)}
@@ -305,6 +354,7 @@ class Field:
         return result
 
 
+_FIELD_TYPE = frozenset({Field})
 _FIELD_GROUPS = (
     ("header_fields", "headerFields"),
     ("primary_fields", "primaryFields"),
@@ -328,8 +378,14 @@ class StoreCard:
     back_fields: tuple[Field, ...] = ()
 
     def __post_init__(self) -> None:
-        for attr, json_name in _FIELD_GROUPS:
-            _set(self, attr, _build_all(Field, getattr(self, attr), json_name))
+        header, primary, secondary = self.header_fields, self.primary_fields, self.secondary_fields
+        auxiliary, back = self.auxiliary_fields, self.back_fields
+        # Fast path (every pass the service builds): five tuples of ready Fields, checked in one go.
+        if not (type(header) is type(primary) is type(secondary) is type(auxiliary) is type(back) is tuple
+                and {*map(type, header), *map(type, primary), *map(type, secondary), *map(type, auxiliary),
+                     *map(type, back)} <= _FIELD_TYPE):
+            for attr, json_name in _FIELD_GROUPS:
+                _set(self, attr, _build_all(Field, getattr(self, attr), json_name))
         if len(self.header_fields) > 3:
             raise PassValidationError("headerFields", "at most 3 header fields")
         if len(self.primary_fields) > 1:
@@ -342,6 +398,16 @@ class StoreCard:
         for attr, json_name in _FIELD_GROUPS:
             for index, item in enumerate(getattr(self, attr)):
                 yield f"{json_name}[{index}]", item
+
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it: the groups in key order, each field's own text."""
+        parts = []
+        for name, group in (('"auxiliaryFields":[', self.auxiliary_fields), ('"backFields":[', self.back_fields),
+                            ('"headerFields":[', self.header_fields), ('"primaryFields":[', self.primary_fields),
+                            ('"secondaryFields":[', self.secondary_fields)):
+            if group:
+                parts.append(name + ",".join([item.json_text() for item in group]) + "]")
+        return "{" + ",".join(parts) + "}"
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -381,6 +447,12 @@ class Barcode:
                 len(self.message) == 13 and self.message.isascii() and self.message.isdigit()):
             raise PassValidationError("message", "EAN-13 carries exactly 13 digits")
         _optional_text(self.alt_text, "altText")
+
+    def json_text(self) -> str:
+        """``to_json_dict()`` as pass.json writes it (keys sorted)."""
+        alt = "" if self.alt_text is None else '"altText":' + _string(self.alt_text) + ","
+        return (f'{{{alt}"format":{_string(self.format)},"message":{_string(self.message)},'
+                f'"messageEncoding":{_string(self.message_encoding)}}}')
 
     def to_json_dict(self) -> dict[str, Any]:
         return _drop_none(
@@ -564,8 +636,10 @@ class Pass:
 
     def __post_init__(self) -> None:
         self._check_identity()
-        _set(self, "store_card", _build(StoreCard, self.store_card, "storeCard"))
-        _set(self, "barcodes", _build_all(Barcode, self.barcodes, "barcodes"))
+        if type(self.store_card) is not StoreCard:
+            _set(self, "store_card", _build(StoreCard, self.store_card, "storeCard"))
+        if self.barcodes != ():
+            _set(self, "barcodes", _build_all(Barcode, self.barcodes, "barcodes"))
         if self.barcodes and not any(item.format in BARCODE_FORMATS_EVERYWHERE for item in self.barcodes):
             raise PassValidationError("barcodes", "an iOS 27 format (EAN-13) needs a fallback every iPhone draws "
                                                   "after it (QR, PDF417, Aztec or Code 128), or older iPhones "
@@ -582,13 +656,18 @@ class Pass:
         _check_issuer(self.pass_type_identifier, self.team_identifier)
         if not isinstance(self.serial_number, str) or not _SERIAL.fullmatch(self.serial_number):
             raise PassValidationError("serialNumber", "must be non-empty, letters, digits and ._~- only")
-        _text(self.organization_name, "organizationName")
-        _text(self.description, "description")
+        if type(self.organization_name) is not str or not self.organization_name.strip():
+            _text(self.organization_name, "organizationName")
+        if type(self.description) is not str or not self.description.strip():
+            _text(self.description, "description")
 
     def _check_relevance(self) -> None:
-        _set(self, "locations", _build_all(Location, self.locations, "locations"))
-        _set(self, "beacons", _build_all(Beacon, self.beacons, "beacons"))
-        _set(self, "relevant_dates", _build_all(RelevantDate, self.relevant_dates, "relevantDates"))
+        if self.locations != ():
+            _set(self, "locations", _build_all(Location, self.locations, "locations"))
+        if self.beacons != ():
+            _set(self, "beacons", _build_all(Beacon, self.beacons, "beacons"))
+        if self.relevant_dates != ():
+            _set(self, "relevant_dates", _build_all(RelevantDate, self.relevant_dates, "relevantDates"))
         if len(self.locations) > MAX_LOCATIONS:
             raise PassValidationError("locations", f"at most {MAX_LOCATIONS}; Wallet ignores the rest")
         if len(self.beacons) > MAX_BEACONS:
@@ -614,8 +693,10 @@ class Pass:
             )
         if url is None:
             return
-        _flag(self.allow_http, "allow_http")
-        _text(url, "webServiceURL")
+        if type(self.allow_http) is not bool:
+            _flag(self.allow_http, "allow_http")
+        if type(url) is not str or not url.strip():
+            _text(url, "webServiceURL")
         _check_web_service_url(url, self.allow_http)
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise PassValidationError("authenticationToken", "must be at least 16 characters")
@@ -623,20 +704,22 @@ class Pass:
             raise PassValidationError("authenticationToken", "printable ASCII without spaces only")
 
     def _check_appearance(self) -> None:
-        for attr, json_name in (
-            ("background_color", "backgroundColor"),
-            ("foreground_color", "foregroundColor"),
-            ("label_color", "labelColor"),
-        ):
-            if getattr(self, attr) is not None:
-                _set(self, attr, css_rgb(getattr(self, attr), json_name))
-        _optional_text(self.logo_text, "logoText")
+        if self.background_color is not None:
+            _set(self, "background_color", css_rgb(self.background_color, "backgroundColor"))
+        if self.foreground_color is not None:
+            _set(self, "foreground_color", css_rgb(self.foreground_color, "foregroundColor"))
+        if self.label_color is not None:
+            _set(self, "label_color", css_rgb(self.label_color, "labelColor"))
+        if self.logo_text is not None and (type(self.logo_text) is not str or not self.logo_text.strip()):
+            _text(self.logo_text, "logoText")
 
     def _check_extras(self) -> None:
         if self.expiration_date is not None:
             w3c_datetime(self.expiration_date, "expirationDate")
-        _flag(self.voided, "voided")
-        _flag(self.sharing_prohibited, "sharingProhibited")
+        if type(self.voided) is not bool:
+            _flag(self.voided, "voided")
+        if type(self.sharing_prohibited) is not bool:
+            _flag(self.sharing_prohibited, "sharingProhibited")
         if self.nfc is not None:
             _set(self, "nfc", _build(NFC, self.nfc, "nfc"))
         if self.user_info is not None:
@@ -651,7 +734,8 @@ class Pass:
 
     def _check_field_keys(self) -> None:
         card = self.store_card
-        keys = [item.key for attr, _ in _FIELD_GROUPS for item in getattr(card, attr)]
+        keys = [item.key for group in (card.header_fields, card.primary_fields, card.secondary_fields,
+                                       card.auxiliary_fields, card.back_fields) for item in group]
         if len(set(keys)) == len(keys):
             return
         seen: set[str] = set()
@@ -703,8 +787,53 @@ class Pass:
         return result
 
     def to_json_bytes(self) -> bytes:
-        """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest."""
-        return _PASS_JSON_ENCODER.encode(self.to_json_dict()).encode("utf-8")
+        """Compact, key-sorted UTF-8: the same pass always hashes to the same manifest.
+
+        ``_PASS_JSON_ENCODER.encode(self.to_json_dict())``, written piece by piece in key order."""
+        string, parts = _string, []
+        add = parts.append
+        if self.authentication_token is not None:
+            add('"authenticationToken":' + string(self.authentication_token))
+        if self.background_color is not None:
+            add('"backgroundColor":' + string(self.background_color))
+        if self.barcodes:
+            add('"barcodes":[' + ",".join([item.json_text() for item in self.barcodes]) + "]")
+        if self.beacons:
+            add('"beacons":[' + ",".join(map(_memo_json, self.beacons)) + "]")
+        add('"description":' + string(self.description))
+        if self.expiration_date is not None:
+            add('"expirationDate":' + string(w3c_datetime(self.expiration_date, "expirationDate")))
+        if self.foreground_color is not None:
+            add('"foregroundColor":' + string(self.foreground_color))
+        add('"formatVersion":' + _scalar(self.format_version))
+        if self.label_color is not None:
+            add('"labelColor":' + string(self.label_color))
+        if self.locations:
+            add('"locations":[' + ",".join(map(_memo_json, self.locations)) + "]")
+        if self.logo_text is not None:
+            add('"logoText":' + string(self.logo_text))
+        if self.max_distance is not None:
+            add('"maxDistance":' + _scalar(self.max_distance))
+        if self.nfc is not None:
+            add('"nfc":' + _memo_json(self.nfc))
+        add('"organizationName":' + string(self.organization_name))
+        add('"passTypeIdentifier":' + string(self.pass_type_identifier))
+        if self.relevant_date is not None:
+            add('"relevantDate":' + string(w3c_datetime(self.relevant_date, "relevantDate")))
+        if self.relevant_dates:
+            add('"relevantDates":[' + ",".join(map(_memo_json, self.relevant_dates)) + "]")
+        add('"serialNumber":' + string(self.serial_number))
+        if self.sharing_prohibited:
+            add('"sharingProhibited":true')
+        add('"storeCard":' + self.store_card.json_text())
+        add('"teamIdentifier":' + string(self.team_identifier))
+        if self.user_info is not None:
+            add('"userInfo":' + _PASS_JSON_ENCODER.encode(self.user_info))
+        if self.voided:
+            add('"voided":true')
+        if self.web_service_url is not None:
+            add('"webServiceURL":' + string(self.web_service_url))
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
 
 
 def _check_issuer(pass_type_identifier: object, team_identifier: object) -> None:

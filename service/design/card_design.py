@@ -307,6 +307,22 @@ def _stamp_back(card: Card) -> list[Field]:
     return fields
 
 
+_shared_fields: dict[tuple[str, str, object, str | None], Field] = {}
+
+
+def _shared_field(key: str, label: str, value: object, change_message: str | None) -> Field:
+    """A field many cards show alike (the terms, the tier, a campaign's news), made, checked and
+    written as JSON once: Field is frozen and a function of exactly these arguments, which are the key."""
+    cache_key = (key, label, value, change_message)
+    found = _shared_fields.get(cache_key)
+    if found is None or type(found.value) is not type(value):  # 1 == 1.0 == True: never mix them
+        found = Field(key=key, label=label, value=value, change_message=change_message)  # type: ignore[arg-type]
+        if len(_shared_fields) >= 4096:
+            _shared_fields.clear()
+        _shared_fields[cache_key] = found
+    return found
+
+
 #: The columns of a card and of its program that build_pass reads, each read once.
 _card_values = column_reader(("serial_number", "authentication_token", "tier", "news", "voided", "balance",
                               "points_expire_at"))
@@ -323,8 +339,7 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     primary = [] if stamp_card else [_value_field(program, card, labels, kind, balance)]
     # The tier sits in the header, which stays visible when passes are stacked: it marks the
     # tier even when the tier keeps the brand's colours (as it does unless the brand sets its own).
-    header = [Field(key="tier", label=_label(labels, "tier", "Tier"), value=tier,
-                    change_message="Your tier is now %@")] if tier else []
+    header = [_shared_field("tier", _label(labels, "tier", "Tier"), tier, "Your tier is now %@")] if tier else []
     if stamp_card:  # the count in the header: visible when stacked, and on the lock screen when it changes
         header.insert(0, Field(key="stamps", label=_label(labels, "stamps", "Stamps"), value=stamp_count(card),
                                change_message="Stamps: %@"))
@@ -342,11 +357,11 @@ def build_pass(card: Card, web_service_url: str) -> Pass:
     back = [
         *([Field(key="reward_list", label="Your rewards (valid until)",
                  value=held_rewards.pass_lines(card, rewards))] if rewards else []),
-        Field(key="news", label=_label(labels, "news", "News"), value=news or "No news yet.", change_message="%@"),
+        _shared_field("news", _label(labels, "news", "News"), news or "No news yet.", "%@"),
         *_expiry_field(labels, balance, expire_at),
         *(_stamp_back(card) if stamp_card else ()),
         *contributed_back_fields(card, web_service_url),  # e.g. the NPS survey link while a survey runs
-        Field(key="terms", label=_label(labels, "terms", "Terms and conditions"), value=terms_text(program)),
+        _shared_field("terms", _label(labels, "terms", "Terms and conditions"), terms_text(program), None),
     ]
     colours = design(program, card.current_tier)
     locations, beacons = _relevance(card)
@@ -381,7 +396,23 @@ def _barcodes(shown: ShownBarcode) -> tuple[Barcode, ...]:
 
 
 def _digest(data: bytes | None) -> str | None:
-    return hashlib.sha256(data).hexdigest() if data else None
+    """The image's SHA-256 (a key part), worked out once per bytes object: a loaded row hands the same
+    object to every pass of the program, and hashing an uploaded logo for each pass cost more than the
+    rest of the key. The memo holds the object, so its id cannot be reused while it is there."""
+    if not data:
+        return None
+    memo = _digests.get(id(data))
+    if memo is not None and memo[0] is data:
+        return memo[1]
+    digest = hashlib.sha256(data).hexdigest()
+    if type(data) is bytes:  # immutable: its digest cannot change under the memo
+        if len(_digests) >= 64:
+            _digests.clear()
+        _digests[id(data)] = (data, digest)
+    return digest
+
+
+_digests: dict[int, tuple[bytes, str]] = {}
 
 
 _program_files_cache: dict[tuple[object, ...], dict[str, bytes]] = {}

@@ -43,11 +43,16 @@ class Terms:
     free_text: str
 
     def text(self) -> str:
-        """One block for a single text field (pass back, Google module): rules, blank line, free text."""
-        parts = [" ".join(self.rules)] if self.rules else []
-        if self.free_text:
-            parts.append(self.free_text)
-        return "\n\n".join(parts)
+        """One block for a single text field (pass back, Google module): rules, blank line, free text.
+
+        Written once per Terms (frozen, and cached per program state): every pass build asks."""
+        text: str | None = self.__dict__.get("_text")
+        if text is None:
+            parts = [" ".join(self.rules)] if self.rules else []
+            if self.free_text:
+                parts.append(self.free_text)
+            text = self.__dict__["_text"] = "\n\n".join(parts)
+        return text
 
 
 def _number(value: Decimal | int, language: str) -> str:

@@ -188,3 +188,22 @@ def test_adjacent_swap_is_rejected() -> None:
 def test_short_number_garbage_rejects(text: str) -> None:
     with pytest.raises(CardCodeError, match="expected digits"):
         parse_short_number(text)
+
+
+@pytest.mark.parametrize("secret_length", [16, 32, 63, 64, 65, 200])
+def test_the_mac_is_rfc_2104_hmac_sha256_in_base32(secret_length: int) -> None:
+    """The keyed-once HMAC and the 80-bit base32 give what hmac and base64 give (issue 18)."""
+    import base64
+    import hashlib
+    import hmac
+    import random
+
+    rng = random.Random(secret_length)
+    for _ in range(200):
+        secret = bytes(rng.randrange(256) for _ in range(secret_length))
+        number = rng.randrange(10**rng.randrange(1, 19))
+        message = f"PC1:ACME:{number}".encode()
+        mac = base64.b32encode(hmac.new(secret, message, hashlib.sha256).digest()[:10]).decode()
+        assert encode_card_code("ACME", number, secret) == f"PC1:ACME:{number}:{mac}"
+        assert encode_card_code("ACME", number, bytearray(secret)) == f"PC1:ACME:{number}:{mac}"
+    assert encode_card_code("ACME", 12345678, b"0123456789abcdef") == "PC1:ACME:12345678:EX2FV6X4YBOJYTJR"

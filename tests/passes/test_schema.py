@@ -603,3 +603,75 @@ def test_update_cannot_drop_the_token() -> None:
     with pytest.raises(PassValidationError) as excinfo:
         check_update(make_pass(web_service_url="https://a.example/p", authentication_token=TOKEN), make_pass())
     assert rule_path(excinfo) == "authenticationToken"
+
+
+# --- pass.json written piece by piece (issue 18) is what json.dumps writes -------------------
+
+
+def _reference_json(p: Pass) -> bytes:
+    """What to_json_bytes wrote before it wrote pieces: the encoder over to_json_dict()."""
+    return json.dumps(p.to_json_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+_AWKWARD = ['plain', 'quote " and back \\ slash', "tab\tnew\nline\r\x00\x1f\x7f", "Кофейня «Ёлка» €",
+            "line\u2028sep\u2029", "emoji \U0001f600", "%@ percent"]
+
+
+def _every_attribute_passes(p256_key: str) -> list[Pass]:
+    fields = [
+        Field("a", "text", label="", change_message="Was %@", text_alignment="PKTextAlignmentRight"),
+        Field("b", 12, number_style="PKNumberStylePercent", attributed_value="<a href='x'>12</a>"),
+        Field("c", Decimal("7.25"), currency_code="EUR", label="Money"),
+        Field("d", Decimal(100)),
+        Field("e", 1.5e-7),
+        Field("f", -0.0),
+        Field("g", 2**70),
+        Field("h", WHEN, date_style="PKDateStyleMedium", change_message="On %@"),
+        Field("i", "2025-03-01T09:30:00+01:00", date_style="PKDateStyleShort", attributed_value=WHEN),
+    ] + [Field(f"s{index}", text, label=text, change_message=f"{text} %@") for index, text in enumerate(_AWKWARD)]
+    back = tuple(fields[4:])
+    passes = [
+        make_pass(),
+        make_pass(store_card=StoreCard()),
+        make_pass(store_card=StoreCard(header_fields=(fields[0],), primary_fields=(fields[1],),
+                                       secondary_fields=(fields[2],), auxiliary_fields=(fields[3],),
+                                       back_fields=back)),
+        make_pass(
+            barcodes=[Barcode("PC1-0001", alt_text="0001"), Barcode("ÄÖÜ", format="PKBarcodeFormatPDF417"),
+                      Barcode("ABC-123", format="PKBarcodeFormatCode128", message_encoding="utf-8", alt_text="ABC")],
+            locations=[Location(52.5, 13.4), Location(-90, 180, altitude=Decimal("12.5"), relevant_text=_AWKWARD[2]),
+                       Location(Decimal("1.25"), 0)],
+            beacons=[Beacon("e2c56db5-dffb-48d2-b060-d0f5a71096e0"),
+                     Beacon("E2C56DB5-DFFB-48D2-B060-D0F5A71096E0", major=1, minor=65535, relevant_text="Near")],
+            max_distance=Decimal(50), relevant_date=WHEN,
+            relevant_dates=[RelevantDate(date=WHEN), RelevantDate(start_date=WHEN, end_date=WHEN + timedelta(hours=2))],
+            expiration_date=datetime(2026, 1, 31, 23, 59, 59, 999, tzinfo=UTC),
+            web_service_url="https://cards.example.com/passkit", authentication_token=TOKEN,
+            background_color="#6F4E37", foreground_color="rgb(1,2,3)", label_color="rgb( 255 , 0 , 9 )",
+            logo_text=_AWKWARD[1], voided=True, sharing_prohibited=True,
+            user_info={"z": [1, 2.5, None, True], "a": {"y": "Ёлка", "b": "\n"}},
+            nfc=NFC("loyalty:0001", p256_key, requires_authentication=True)),
+        make_pass(nfc=NFC("x" * 64, p256_key), user_info={}, max_distance=0.5, locations=[Location(0.0, -0.0)]),
+        make_pass(web_service_url="http://192.168.1.2/passkit", authentication_token=TOKEN, allow_http=True),
+    ]
+    passes += [make_pass(organization_name=text, description=text, logo_text=text, serial_number=f"s-{index}",
+                         store_card=StoreCard(back_fields=(Field("k", text, label=text),)))
+               for index, text in enumerate(_AWKWARD)]
+    return passes
+
+
+def test_json_bytes_are_the_encoders_for_every_attribute(p256_key: str) -> None:
+    for p in _every_attribute_passes(p256_key):
+        assert p.to_json_bytes() == _reference_json(p)
+        assert p.to_json_bytes() == _reference_json(p)  # again, from the pieces written once
+
+
+def test_a_field_written_once_is_the_same_in_every_pass() -> None:
+    shared = Field("terms", "Our rules. " * 50, label="Terms and conditions")
+    first = make_pass(store_card=StoreCard(back_fields=(shared,)))
+    second = make_pass(serial_number="card-0002", store_card=StoreCard(back_fields=(shared,)))
+    assert first.to_json_bytes() == _reference_json(first)
+    assert second.to_json_bytes() == _reference_json(second)
+    assert shared == Field("terms", "Our rules. " * 50, label="Terms and conditions")  # the text is no field
+    assert repr(shared) == repr(Field("terms", "Our rules. " * 50, label="Terms and conditions"))

@@ -85,6 +85,8 @@ def _fresh(card: Card) -> bytes:
     card_design._relevance_cache.clear()  # noqa: SLF001
     program_terms._terms_cache.clear()  # noqa: SLF001
     package._cached_resources.cache_clear()  # noqa: SLF001
+    card_design._shared_fields.clear()  # noqa: SLF001
+    card_design._digests.clear()  # noqa: SLF001
     return _build(card)
 
 
@@ -114,6 +116,10 @@ CHANGES: dict[str, Callable[[Card], None]] = {
     "home store": lambda card: setattr(card.customer, "home_store", None),
     "tier reached": lambda card: (setattr(card, "tier", "Gold"), setattr(card, "current_tier", card.program.tiers[0])),
     "voided": lambda card: setattr(card, "voided", True),
+    "news for every card": lambda card: (setattr(card, "news", "Campaign: free cake"),
+                                         setattr(card.program.tiers[0], "name", "Gold")),
+    "terms label": lambda card: setattr(card.program, "labels", {"terms": {"en": "Rules"}}),
+    "tier label": lambda card: setattr(card.program, "labels", {"tier": {"en": "Level"}}),
 }
 
 
@@ -191,3 +197,32 @@ def test_column_reader_loads_expired_and_deferred_columns(app: Flask, seeded: di
         assert "description" not in program.__dict__
         assert reader(program)[1] == "Changed in the database"
         assert reader(program) == (program.name, program.description, program.logo_png)
+
+
+# --- the shared fields and the image digests (issue 18) -------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["key", "label", "value", "change_message"])
+def test_a_shared_field_is_keyed_on_each_of_its_arguments(part: str) -> None:
+    """_shared_field's key is the Field's arguments: leaving one out would hand a card another's field."""
+    arguments: dict[str, Any] = {"key": "news", "label": "News", "value": "Hello", "change_message": "%@"}
+    first = card_design._shared_field(**arguments)  # noqa: SLF001
+    assert card_design._shared_field(**arguments) is first  # noqa: SLF001
+    other = {**arguments, part: {"key": "tier", "label": "Updates", "value": "Bye", "change_message": "Now %@"}[part]}
+    changed = card_design._shared_field(**other)  # noqa: SLF001
+    assert changed == card_design.Field(**other) != first
+
+
+def test_a_shared_field_never_mixes_equal_values_of_another_type() -> None:
+    assert card_design._shared_field("x", "X", 1, None).value == 1  # noqa: SLF001
+    assert type(card_design._shared_field("x", "X", 1.0, None).value) is float  # noqa: SLF001
+
+
+def test_a_replaced_image_is_a_new_digest() -> None:
+    card = _card(_program())
+    card.program.logo_png = _png((300, 100), (200, 10, 10, 255))
+    first = _build(card)
+    card.program.logo_png = _png((300, 100), (10, 200, 10, 255))  # same size, other content
+    second = _build(card)
+    assert second != first and second == _fresh(card)
+    assert card_design._digest(bytes(card.program.logo_png)) == card_design._digest(card.program.logo_png)  # noqa: SLF001
