@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,16 @@ def verified_pass(data: bytes, ca_file: str | Path, workdir: Path) -> tuple[dict
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def terminate_backend(admin: Any, pid: int) -> None:
+    """Kill a PostgreSQL backend from another connection and wait until it is gone (at most 2 s):
+    what a database restart or a firewall's idle timeout does to a pooled connection."""
+    from sqlalchemy import text
+
+    admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(100):
+        if admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                         {"pid": pid}).scalar_one() == 0:
+            return
+        time.sleep(0.02)

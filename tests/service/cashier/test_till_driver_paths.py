@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 
 from service.models import Card, LedgerEntry, PushDelivery, Registration, WebhookEvent
 from service.platform import db
-from tests.helpers import bearer
+from tests.helpers import bearer, terminate_backend
 from tests.service.loyalty.test_loyalty import issue, make_program, ok, transact
 from tests.service.loyalty.test_rewards import buy, catalogue_reward
 
@@ -184,12 +184,7 @@ def test_an_idle_connection_the_database_dropped_is_replaced_before_use(app: Fla
     first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     with engine.connect() as admin:  # another connection: `first` is checked out
         connection.close()  # back in the pool, then killed there
-        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        for _ in range(100):
-            if admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                             {"pid": first}).scalar_one() == 0:
-                break
-            time.sleep(0.02)
+        terminate_backend(admin, first)
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as after a second in the pool
     with app.app_context():
         session = db.session()

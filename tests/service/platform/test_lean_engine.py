@@ -4,14 +4,13 @@ connection the database dropped is replaced on the spot rather than failing a re
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from flask import Flask
 from sqlalchemy import insert, select, text, update
 
 from service.models import Brand
 from service.platform import db
+from tests.helpers import terminate_backend
 
 
 def test_a_lean_write_is_committed_when_it_returns(app: Flask) -> None:
@@ -36,12 +35,7 @@ def test_a_connection_the_database_dropped_is_replaced(app: Flask) -> None:
     with app.app_context():
         [(first,)] = db.lean_rows(text("SELECT pg_backend_pid()"))
         with app.extensions["db_engine"].connect() as admin:
-            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one() is True
-            for _ in range(100):  # the backend is gone once pg_stat_activity no longer lists it
-                if admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                 {"pid": first}).scalar_one() == 0:
-                    break
-                time.sleep(0.02)
+            terminate_backend(admin, first)
         [(second,)] = db.lean_rows(text("SELECT pg_backend_pid()"))  # the pooled one was dead: no error
         assert second != first
 
@@ -53,11 +47,6 @@ def test_driver_rows_replace_a_dropped_connection_too(app: Flask) -> None:
             return
         [(first,)] = db.driver_rows(text("SELECT pg_backend_pid()"), {}) or [(None,)]
         with app.extensions["db_engine"].connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-            for _ in range(100):
-                if admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                 {"pid": first}).scalar_one() == 0:
-                    break
-                time.sleep(0.02)
+            terminate_backend(admin, first)
         [(second,)] = db.driver_rows(text("SELECT pg_backend_pid()"), {}) or [(None,)]
         assert second is not None and second != first
