@@ -76,6 +76,27 @@ def browser_sign_in(driver: Any, base: str, email: str, password: str = PASSWORD
     WebDriverWait(driver, wait).until(lambda d: "/console/sign-in" not in d.current_url)
 
 
+def across_reload(driver: Any, condition: Any, wait: int = 20) -> Any:
+    """Wait for `condition` across the page reload a console form ends with. Elements found just
+    before the reload go stale: Selenium says so with StaleElementReferenceException, or Chromium's
+    DevTools with a plain WebDriverException ("Node with given id does not belong to the
+    document"), which WebDriverWait would not ignore; both mean "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(current: Any) -> Any:
+        try:
+            return condition(current)
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+
+    return WebDriverWait(driver, wait).until(settled)
+
+
 def screenshots(driver: Any, folder: str, name: str) -> list[Path]:
     """The page at 360 px and at 1280 px, whole length, into test-artifacts/<folder>/; the viewport
     is left at the phone's width. Returns the files."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from console_helpers import browser_sign_in, no_sideways_scroll, screenshots
+from console_helpers import across_reload, browser_sign_in, no_sideways_scroll, screenshots
 
 from service import demo
 from service.models import Store
@@ -21,7 +21,6 @@ from service.platform import db
 pytestmark = [pytest.mark.browser]
 
 pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[test]')")
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -31,8 +30,7 @@ WAIT = 20
 
 def until(driver: Any, condition: Callable[[Any], Any]) -> Any:
     """Wait for `condition`, across the page reload a change ends with (old elements go stale)."""
-    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,
-                                                           NoSuchElementException)).until(condition)
+    return across_reload(driver, condition, WAIT)
 
 
 def visible(driver: Any, element_id: str) -> Any:
