@@ -77,24 +77,14 @@ def browser_sign_in(driver: Any, base: str, email: str, password: str = PASSWORD
 
 
 def across_reload(driver: Any, condition: Any, wait: int = 20) -> Any:
-    """Wait for `condition` across the page reload a console form ends with. Elements found just
-    before the reload go stale: Selenium says so with StaleElementReferenceException, or Chromium's
-    DevTools with a plain WebDriverException ("Node with given id does not belong to the
-    document"), which WebDriverWait would not ignore; both mean "not yet"."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    """Wait for `condition` across the page reload a console form ends with: elements found just
+    before the reload go stale (tests/browser/conftest.py makes Chromium's "node does not belong
+    to the document" say so too), and a stale or missing element means "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def settled(current: Any) -> Any:
-        try:
-            return condition(current)
-        except (StaleElementReferenceException, NoSuchElementException):
-            return False
-        except WebDriverException as error:
-            if "does not belong to the document" in str(error):
-                return False
-            raise
-
-    return WebDriverWait(driver, wait).until(settled)
+    return WebDriverWait(driver, wait, ignored_exceptions=(StaleElementReferenceException,
+                                                           NoSuchElementException)).until(condition)
 
 
 def screenshots(driver: Any, folder: str, name: str) -> list[Path]:
